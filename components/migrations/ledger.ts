@@ -1,0 +1,274 @@
+/**
+ * The ledger: what a database records about applied migrations.
+ *
+ * Two tables in the `supabase_migrations` schema:
+ * - `schema_migrations` — the Supabase CLI's table (version, name, statements), kept truthful so
+ *   `supabase migration list` keeps working. On hosted projects it may carry extra columns
+ *   (`created_by`, `idempotency_key UNIQUE`, `rollback`): we only write the columns that exist.
+ * - `promotion_audit` — ours, append-only: every apply, revert, adoption and non-transactional step,
+ *   with its digest, who ran it, from which stack and update, how long it took and how it ended.
+ *
+ * All SQL about the ledger lives here. Identifiers are quoted, values are parameters.
+ */
+import { createHash } from "node:crypto";
+import type { ClientBase } from "pg";
+import type { Ledger, LedgerEntry } from "./types";
+
+/** The schema the Supabase CLI keeps its history in. */
+export const LEDGER_SCHEMA = "supabase_migrations";
+/** The Supabase CLI's history table. */
+export const HISTORY_TABLE = "schema_migrations";
+/** Our append-only audit table. */
+export const AUDIT_TABLE = "promotion_audit";
+
+/** What an audit row records. `step` rows mark a committed step of a non-transactional migration. */
+export type AuditKind = "apply" | "revert" | "baseline" | "adopt" | "waiver" | "step";
+/** How the recorded action ended; `in_progress` is only used by `step` rows. */
+export type AuditOutcome = "succeeded" | "failed" | "in_progress";
+
+/** One row for {@link AUDIT_TABLE}. `id`, `applied_at` are filled by the database. */
+export interface AuditRow {
+  version: string;
+  name?: string | null;
+  digest?: string | null;
+  kind: AuditKind;
+  outcome: AuditOutcome;
+  /** 0-based step index, for `step` rows and for failures inside a non-transactional migration. */
+  step?: number | null;
+  /** @default current_user */
+  appliedBy?: string | null;
+  stack?: string | null;
+  updateId?: string | null;
+  durationMs?: number | null;
+  statementsHash?: string | null;
+  message?: string | null;
+}
+
+/** One row for {@link HISTORY_TABLE}. */
+export interface HistoryRow {
+  version: string;
+  name: string;
+  statements: string[];
+  /** Written to `idempotency_key` when the hosted platform's column exists. */
+  digest: string;
+  /** Written to `created_by` when the hosted platform's column exists. @default current_user */
+  createdBy?: string | null;
+  /** Written to `rollback` when the hosted platform's column exists (the down section's statements). */
+  rollback?: string[] | null;
+}
+
+/** Same result as `pg`'s `escapeIdentifier`; kept local so this module loads no driver code. */
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+const HISTORY = `${quoteIdent(LEDGER_SCHEMA)}.${quoteIdent(HISTORY_TABLE)}`;
+const AUDIT = `${quoteIdent(LEDGER_SCHEMA)}.${quoteIdent(AUDIT_TABLE)}`;
+const AUDIT_GUARD_FN = `${quoteIdent(LEDGER_SCHEMA)}.${quoteIdent("promotion_audit_append_only")}`;
+
+/** The sha256 hex the ledger keeps over a `statements` array (a NULL array hashes like `[]`). */
+export function ledgerStatementsHash(statements: readonly string[] | null | undefined): string {
+  return createHash("sha256")
+    .update(JSON.stringify(statements ?? []))
+    .digest("hex");
+}
+
+/**
+ * Versions compare as numbers, then by length (`01` after `1`), like the bundle; anything that is
+ * not all digits (written by some other tool) falls back to plain string order.
+ */
+export function compareVersions(a: string, b: string): number {
+  const digits = /^[0-9]+$/;
+  if (digits.test(a) && digits.test(b)) {
+    const x = BigInt(a);
+    const y = BigInt(b);
+    if (x !== y) return x < y ? -1 : 1;
+    return a.length - b.length;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Creates the ledger when missing: exactly the Supabase CLI's DDL (so the CLI and we agree on the
+ * table), plus our audit table guarded by a trigger that refuses UPDATE, DELETE and TRUNCATE.
+ * Idempotent; call it under the migration lock, only when there is something to write.
+ */
+export async function ensureLedger(client: ClientBase): Promise<void> {
+  const ddl = [
+    // The Supabase CLI's CreateMigrationTable (pkg/migration/history.go), statement for statement.
+    `create schema if not exists ${quoteIdent(LEDGER_SCHEMA)}`,
+    `create table if not exists ${HISTORY} (version text not null primary key)`,
+    `alter table ${HISTORY} add column if not exists statements text[]`,
+    `alter table ${HISTORY} add column if not exists name text`,
+    `create table if not exists ${AUDIT} (
+      id bigserial primary key,
+      version text not null,
+      name text,
+      digest text,
+      kind text not null check (kind in ('apply', 'revert', 'baseline', 'adopt', 'waiver', 'step')),
+      outcome text not null check (outcome in ('succeeded', 'failed', 'in_progress')),
+      step int,
+      applied_at timestamptz not null default now(),
+      applied_by text not null default current_user,
+      stack text,
+      update_id text,
+      duration_ms int,
+      statements_hash text,
+      message text
+    )`,
+    `create index if not exists ${quoteIdent("promotion_audit_version_id_idx")} on ${AUDIT} (version, id)`,
+    `create or replace function ${AUDIT_GUARD_FN}() returns trigger language plpgsql as $guard$
+    begin
+      raise exception '${LEDGER_SCHEMA}.${AUDIT_TABLE} is append-only: % is not allowed', tg_op
+        using hint = 'The audit trail is history: record a correction as a new row instead of changing old ones.';
+    end
+    $guard$`,
+    `create or replace trigger ${quoteIdent("promotion_audit_append_only")}
+      before update or delete on ${AUDIT} for each row execute function ${AUDIT_GUARD_FN}()`,
+    `create or replace trigger ${quoteIdent("promotion_audit_no_truncate")}
+      before truncate on ${AUDIT} for each statement execute function ${AUDIT_GUARD_FN}()`,
+  ];
+  for (const sql of ddl) await client.query(sql);
+  historyColumnsCache.delete(client);
+}
+
+/**
+ * Reads the ledger without creating anything: a database without the history table has an
+ * empty ledger (as for the Supabase CLI), one without our audit table has no digests.
+ */
+export async function readLedger(client: ClientBase): Promise<Ledger> {
+  const { rows: present } = await client.query<{ history: string | null; audit: string | null }>(
+    "select to_regclass($1)::text as history, to_regclass($2)::text as audit",
+    [HISTORY, AUDIT],
+  );
+  if (!present[0]?.history) return { entries: [], inProgress: null };
+
+  const columns = await historyColumns(client);
+  const name = columns.has("name") ? "coalesce(name, '')" : "''";
+  const statements = columns.has("statements") ? "statements" : "null::text[]";
+  const { rows } = await client.query<{ version: string; name: string; statements: string[] | null }>(
+    `select version, ${name} as name, ${statements} as statements from ${HISTORY}`,
+  );
+
+  const digests = present[0].audit ? await readDigests(client) : new Map<string, string>();
+  const entries: LedgerEntry[] = rows
+    .map((row) => ({
+      version: row.version,
+      name: row.name,
+      digest: digests.get(row.version) ?? null,
+      statementsHash: ledgerStatementsHash(row.statements),
+    }))
+    .sort((a, b) => compareVersions(a.version, b.version));
+
+  const inProgress = present[0].audit ? await readInProgress(client) : null;
+  // A history row is written in the same transaction as the final audit row, so a version that has
+  // one is finished whatever stray step rows say.
+  const finished = inProgress && entries.some((entry) => entry.version === inProgress.version);
+  return { entries, inProgress: finished ? null : inProgress };
+}
+
+/**
+ * Our digest per version: the latest succeeded apply/adopt/baseline row, unless a revert came
+ * after it. Versions without one were written by another tool.
+ */
+async function readDigests(client: ClientBase): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ version: string; kind: AuditKind; digest: string | null }>(
+    `select distinct on (version) version, kind, digest
+       from ${AUDIT}
+      where outcome = 'succeeded' and kind in ('apply', 'adopt', 'baseline', 'revert')
+      order by version, id desc`,
+  );
+  const digests = new Map<string, string>();
+  for (const row of rows) if (row.kind !== "revert" && row.digest) digests.set(row.version, row.digest);
+  return digests;
+}
+
+/**
+ * The migration that stopped between non-transactional steps: step rows newer than the version's
+ * latest succeeded final row. A `failed` row does not end it — the committed steps stay committed.
+ */
+async function readInProgress(client: ClientBase): Promise<Ledger["inProgress"]> {
+  const { rows } = await client.query<{ version: string; digest: string | null; last_step: number }>(
+    `with finished as (
+       select version, max(id) as id
+         from ${AUDIT}
+        where outcome = 'succeeded' and kind in ('apply', 'adopt', 'baseline', 'revert')
+        group by version
+     )
+     select s.version, s.digest, max(s.step) as last_step, max(s.id) as last_id
+       from ${AUDIT} s
+       left join finished f on f.version = s.version
+      where s.kind = 'step' and s.id > coalesce(f.id, 0)
+      group by s.version, s.digest
+      order by last_id desc
+      limit 1`,
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return { version: row.version, digest: row.digest ?? "", nextStep: Number(row.last_step) + 1 };
+}
+
+const historyColumnsCache = new WeakMap<ClientBase, Set<string>>();
+
+/** The columns `schema_migrations` has on this database, read once per connection. */
+async function historyColumns(client: ClientBase): Promise<Set<string>> {
+  const cached = historyColumnsCache.get(client);
+  if (cached) return cached;
+  const { rows } = await client.query<{ column_name: string }>(
+    `select column_name from information_schema.columns where table_schema = $1 and table_name = $2`,
+    [LEDGER_SCHEMA, HISTORY_TABLE],
+  );
+  const columns = new Set(rows.map((row) => row.column_name));
+  historyColumnsCache.set(client, columns);
+  return columns;
+}
+
+/** Inserts a history row, filling the hosted platform's extra columns when they exist. */
+export async function insertHistoryRow(client: ClientBase, row: HistoryRow): Promise<void> {
+  const columns = await historyColumns(client);
+  const names: string[] = [];
+  const values: string[] = [];
+  const params: unknown[] = [];
+  const add = (column: string, value: unknown, expression = (p: string) => p): void => {
+    if (column !== "version" && !columns.has(column)) return;
+    params.push(value);
+    names.push(quoteIdent(column));
+    values.push(expression(`$${params.length}`));
+  };
+  add("version", row.version);
+  add("name", row.name);
+  add("statements", row.statements);
+  add("created_by", row.createdBy ?? null, (p) => `coalesce(${p}, current_user)`);
+  // Our digest is chained over every earlier migration, so it is unique per version by construction.
+  add("idempotency_key", row.digest);
+  add("rollback", row.rollback ?? null);
+  await client.query(`insert into ${HISTORY} (${names.join(", ")}) values (${values.join(", ")})`, params);
+}
+
+/** Deletes a history row (a revert), as `supabase migration repair --status reverted` does. */
+export async function deleteHistoryRow(client: ClientBase, version: string): Promise<void> {
+  await client.query(`delete from ${HISTORY} where version = $1`, [version]);
+}
+
+/** Appends one audit row. */
+export async function insertAuditRow(client: ClientBase, row: AuditRow): Promise<void> {
+  await client.query(
+    `insert into ${AUDIT}
+       (version, name, digest, kind, outcome, step, applied_by, stack, update_id, duration_ms, statements_hash, message)
+     values ($1, $2, $3, $4, $5, $6, coalesce($7, current_user), $8, $9, $10, $11, $12)`,
+    [
+      row.version,
+      row.name ?? null,
+      row.digest ?? null,
+      row.kind,
+      row.outcome,
+      row.step ?? null,
+      row.appliedBy ?? null,
+      row.stack ?? null,
+      row.updateId ?? null,
+      row.durationMs === undefined || row.durationMs === null ? null : Math.round(row.durationMs),
+      row.statementsHash ?? null,
+      row.message ?? null,
+    ],
+  );
+}

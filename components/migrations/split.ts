@@ -1,0 +1,291 @@
+/**
+ * Splitting SQL text into statements with PostgreSQL's own parser (libpg-query, PG 17 grammar),
+ * so dollar quotes, `BEGIN ATOMIC` bodies, quoted identifiers and comments containing `;` are
+ * never cut in the middle. Each statement is classified as transactional or not from its parse tree.
+ *
+ * Pure: no `pg`, `fs` or Pulumi imports. The parser is a WASM module: `await initParser()` once,
+ * then {@link splitStatements} is synchronous.
+ */
+import { loadModule, parseSync } from "libpg-query";
+import type { Node, ParseResult } from "libpg-query";
+
+import type { Statement } from "./types";
+
+/** One thing wrong with a migration file, with where it is and how to fix it. */
+export interface Problem {
+  /** The file's path relative to the bundle folder. */
+  file: string;
+  /** 1-based line in the file, when the problem has one. */
+  line?: number;
+  /** What is wrong and how to fix it. */
+  message: string;
+}
+
+/** Where a piece of SQL comes from, so statements and errors can point at file:line. */
+export interface SplitOptions {
+  /** The file the SQL comes from (for messages). */
+  file: string;
+  /** How many lines of the file come before `sql` (0 when `sql` is the whole file). */
+  lineOffset: number;
+}
+
+/** Thrown by {@link splitStatements}: every problem found in the SQL (parse error, `BEGIN`/`COMMIT`, …). */
+export class SqlSplitError extends Error {
+  /** Every problem, in file order. */
+  readonly problems: Problem[];
+
+  constructor(problems: Problem[]) {
+    super(problems.map((p) => `${p.file}${p.line === undefined ? "" : `:${p.line}`}: ${p.message}`).join("\n"));
+    this.name = "SqlSplitError";
+    this.problems = problems;
+  }
+}
+
+let parserReady: Promise<void> | undefined;
+let parserLoaded = false;
+
+/**
+ * Loads the PostgreSQL parser (a WASM module) once per process. Call and await it before
+ * {@link splitStatements}; calling it again is cheap.
+ */
+export function initParser(): Promise<void> {
+  parserReady ??= loadModule().then(() => {
+    parserLoaded = true;
+  });
+  return parserReady;
+}
+
+/**
+ * Splits SQL into statements using the PostgreSQL 17 parser.
+ *
+ * Each statement keeps its original text, without leading comments, surrounding whitespace and its
+ * trailing `;`, and the 1-based line where it starts in the file. Comment-only text yields no statement.
+ * Statements PostgreSQL refuses (or that we choose to run) outside a transaction block are marked
+ * `transactional: false` with a `reason`.
+ *
+ * @throws SqlSplitError listing every problem: the parser's error (file:line and its message) or each
+ *   explicit transaction-control statement (`BEGIN`, `COMMIT`, …).
+ * @throws Error when {@link initParser} has not completed.
+ */
+export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
+  if (!parserLoaded) {
+    throw new Error("The SQL parser is not loaded: call `await initParser()` before splitStatements().");
+  }
+  if (sql.trim() === "") return [];
+
+  let parsed: ParseResult;
+  try {
+    parsed = parseSync(sql) as ParseResult;
+  } catch (error) {
+    throw new SqlSplitError([parseProblem(error, sql, opts)]);
+  }
+
+  const bytes = Buffer.from(sql, "utf8");
+  const statements: Statement[] = [];
+  const problems: Problem[] = [];
+  for (const raw of parsed.stmts ?? []) {
+    if (raw.stmt === undefined) continue;
+    const begin = raw.stmt_location ?? 0;
+    const end = raw.stmt_len === undefined || raw.stmt_len === 0 ? bytes.length : begin + raw.stmt_len;
+    const start = skipSpaceAndComments(bytes, begin, end);
+    if (start >= end) continue;
+    const line = opts.lineOffset + 1 + countNewlines(bytes, start);
+    let text = bytes.subarray(start, end).toString("utf8").trimEnd();
+    if (raw.stmt_len === undefined || raw.stmt_len === 0) text = dropTrailingLineComments(text);
+
+    const refusal = transactionControl(raw.stmt);
+    if (refusal !== undefined) {
+      problems.push({ file: opts.file, line, message: refusal });
+      continue;
+    }
+    const reason = nonTransactionalReason(raw.stmt);
+    statements.push(reason === undefined ? { sql: text, line, transactional: true } : { sql: text, line, transactional: false, reason });
+  }
+  if (problems.length > 0) throw new SqlSplitError(problems);
+  return statements;
+}
+
+/**
+ * Why a statement must run alone, outside any transaction block, or `undefined` when it can run
+ * inside one. Decided from the parse tree only (no catalog access).
+ */
+export function nonTransactionalReason(stmt: Node): string | undefined {
+  if ("IndexStmt" in stmt) return stmt.IndexStmt.concurrent ? "CREATE INDEX CONCURRENTLY" : undefined;
+  if ("DropStmt" in stmt) return stmt.DropStmt.concurrent ? "DROP INDEX CONCURRENTLY" : undefined;
+  if ("ReindexStmt" in stmt) {
+    const reindex = stmt.ReindexStmt;
+    if ((reindex.params ?? []).some((p) => defElemName(p) === "concurrently")) return "REINDEX … CONCURRENTLY";
+    if (reindex.kind === "REINDEX_OBJECT_SCHEMA") return "REINDEX SCHEMA";
+    if (reindex.kind === "REINDEX_OBJECT_DATABASE") return "REINDEX DATABASE";
+    if (reindex.kind === "REINDEX_OBJECT_SYSTEM") return "REINDEX SYSTEM";
+    return undefined;
+  }
+  // PostgreSQL does accept this inside a transaction block, but a long refresh would hold the
+  // migration's DDL locks until commit; it runs alone so readers are never blocked behind it.
+  if ("RefreshMatViewStmt" in stmt) {
+    return stmt.RefreshMatViewStmt.concurrent ? "REFRESH MATERIALIZED VIEW CONCURRENTLY" : undefined;
+  }
+  // ANALYZE alone is transactional; VACUUM (with or without ANALYZE) is not.
+  if ("VacuumStmt" in stmt) return stmt.VacuumStmt.is_vacuumcmd ? "VACUUM" : undefined;
+  if ("CreatedbStmt" in stmt) return "CREATE DATABASE";
+  if ("DropdbStmt" in stmt) return "DROP DATABASE";
+  if ("AlterDatabaseStmt" in stmt) {
+    const moves = (stmt.AlterDatabaseStmt.options ?? []).some((o) => defElemName(o) === "tablespace");
+    return moves ? "ALTER DATABASE … SET TABLESPACE" : undefined;
+  }
+  if ("AlterSystemStmt" in stmt) return "ALTER SYSTEM";
+  if ("CreateTableSpaceStmt" in stmt) return "CREATE TABLESPACE";
+  if ("DropTableSpaceStmt" in stmt) return "DROP TABLESPACE";
+  // CLUSTER on one table is transactional; CLUSTER without a table re-clusters every table.
+  if ("ClusterStmt" in stmt) return stmt.ClusterStmt.relation === undefined ? "CLUSTER without a table" : undefined;
+  // PostgreSQL ≥ 12 accepts it in a transaction, but the new value cannot be used before commit.
+  if ("AlterEnumStmt" in stmt) {
+    const alter = stmt.AlterEnumStmt;
+    return alter.oldVal === undefined && alter.newVal !== undefined ? "ALTER TYPE … ADD VALUE" : undefined;
+  }
+  if ("DiscardStmt" in stmt) return stmt.DiscardStmt.target === "DISCARD_ALL" ? "DISCARD ALL" : undefined;
+  if ("AlterTableStmt" in stmt) {
+    const detaches = (stmt.AlterTableStmt.cmds ?? []).some(
+      (cmd) =>
+        "AlterTableCmd" in cmd &&
+        cmd.AlterTableCmd.subtype === "AT_DetachPartition" &&
+        cmd.AlterTableCmd.def !== undefined &&
+        "PartitionCmd" in cmd.AlterTableCmd.def &&
+        cmd.AlterTableCmd.def.PartitionCmd.concurrent === true,
+    );
+    return detaches ? "ALTER TABLE … DETACH PARTITION … CONCURRENTLY" : undefined;
+  }
+  // Creating a subscription creates a replication slot unless told not to.
+  if ("CreateSubscriptionStmt" in stmt) {
+    const options = stmt.CreateSubscriptionStmt.options ?? [];
+    const noSlot = options.some((o) => ["create_slot", "connect"].includes(defElemName(o) ?? "") && isFalse(o));
+    return noSlot ? undefined : "CREATE SUBSCRIPTION";
+  }
+  // Refused in a transaction when the subscription has a slot, which only the catalog knows.
+  if ("DropSubscriptionStmt" in stmt) return "DROP SUBSCRIPTION";
+  if ("AlterSubscriptionStmt" in stmt) {
+    const alter = stmt.AlterSubscriptionStmt;
+    if (alter.kind === "ALTER_SUBSCRIPTION_REFRESH") return "ALTER SUBSCRIPTION … REFRESH PUBLICATION";
+    const changesPublications =
+      alter.kind === "ALTER_SUBSCRIPTION_SET_PUBLICATION" ||
+      alter.kind === "ALTER_SUBSCRIPTION_ADD_PUBLICATION" ||
+      alter.kind === "ALTER_SUBSCRIPTION_DROP_PUBLICATION";
+    const noRefresh = (alter.options ?? []).some((o) => defElemName(o) === "refresh" && isFalse(o));
+    return changesPublications && !noRefresh ? "ALTER SUBSCRIPTION … PUBLICATION (with refresh)" : undefined;
+  }
+  return undefined;
+}
+
+/** The refusal message for explicit transaction control, or `undefined` for any other statement. */
+function transactionControl(stmt: Node): string | undefined {
+  if (!("TransactionStmt" in stmt)) return undefined;
+  switch (stmt.TransactionStmt.kind) {
+    case "TRANS_STMT_SAVEPOINT":
+    case "TRANS_STMT_RELEASE":
+    case "TRANS_STMT_ROLLBACK_TO":
+      return "remove SAVEPOINT/RELEASE/ROLLBACK TO: the migration runner owns the transaction (use a DO block with an EXCEPTION clause to recover from errors)";
+    case "TRANS_STMT_PREPARE":
+    case "TRANS_STMT_COMMIT_PREPARED":
+    case "TRANS_STMT_ROLLBACK_PREPARED":
+      return "remove PREPARE TRANSACTION/COMMIT PREPARED/ROLLBACK PREPARED: two-phase commit is not supported in migrations";
+    default:
+      return "remove BEGIN/COMMIT: each migration already runs in a transaction (statements that cannot, such as CREATE INDEX CONCURRENTLY, are detected and run alone)";
+  }
+}
+
+function parseProblem(error: unknown, sql: string, opts: SplitOptions): Problem {
+  const message = error instanceof Error ? error.message : String(error);
+  const details = (error as { sqlDetails?: { cursorPosition?: number } } | null)?.sqlDetails;
+  if (details?.cursorPosition === undefined) {
+    return { file: opts.file, message: `PostgreSQL cannot parse this SQL: ${message}` };
+  }
+  // The parser reports the position in characters (code points), not bytes or UTF-16 units.
+  const before = Array.from(sql).slice(0, details.cursorPosition).join("");
+  const line = opts.lineOffset + 1 + (before.match(/\n/g)?.length ?? 0);
+  const lineText = sql.split("\n")[line - opts.lineOffset - 1] ?? "";
+  const hint = /^\s*\\/.test(lineText) ? " (psql meta-commands such as \\c or \\set are not supported in migrations)" : "";
+  return { file: opts.file, line, message: `PostgreSQL cannot parse this SQL: ${message}${hint}` };
+}
+
+/** First byte at or after `from` that is not whitespace or part of a comment (stops at `end`). */
+function skipSpaceAndComments(bytes: Buffer, from: number, end: number): number {
+  let i = from;
+  while (i < end) {
+    const c = bytes[i];
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c || c === 0x0b) {
+      i += 1;
+    } else if (c === 0x2d && bytes[i + 1] === 0x2d) {
+      while (i < end && bytes[i] !== 0x0a) i += 1;
+    } else if (c === 0x2f && bytes[i + 1] === 0x2a) {
+      // Block comments nest in PostgreSQL.
+      let depth = 1;
+      i += 2;
+      while (i < end && depth > 0) {
+        if (bytes[i] === 0x2f && bytes[i + 1] === 0x2a) {
+          depth += 1;
+          i += 2;
+        } else if (bytes[i] === 0x2a && bytes[i + 1] === 0x2f) {
+          depth -= 1;
+          i += 2;
+        } else {
+          i += 1;
+        }
+      }
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+function countNewlines(bytes: Buffer, before: number): number {
+  let count = 0;
+  for (let i = 0; i < before; i += 1) if (bytes[i] === 0x0a) count += 1;
+  return count;
+}
+
+/**
+ * The last statement of a text without a final `;` runs to the end of the text, trailing comment lines
+ * included. Drop whole trailing `--` lines, but only when the parser confirms the remainder is the same
+ * statement (a `--` line could be inside a string or dollar quote).
+ */
+function dropTrailingLineComments(text: string): string {
+  let current = text;
+  for (;;) {
+    const cut = current.lastIndexOf("\n");
+    if (cut < 0 || !/^\s*--/.test(current.slice(cut + 1))) return current;
+    const candidate = current.slice(0, cut).trimEnd();
+    if (!sameStatement(current, candidate)) return current;
+    current = candidate;
+  }
+}
+
+function sameStatement(a: string, b: string): boolean {
+  try {
+    const left = (parseSync(a) as ParseResult).stmts ?? [];
+    const right = (parseSync(b) as ParseResult).stmts ?? [];
+    return left.length === 1 && right.length === 1 && JSON.stringify(left[0]?.stmt) === JSON.stringify(right[0]?.stmt);
+  } catch {
+    return false;
+  }
+}
+
+function defElemName(node: Node): string | undefined {
+  return "DefElem" in node ? node.DefElem.defname : undefined;
+}
+
+/** True when a `name = value` option is spelled false/off/0 (the parser keeps the word as written). */
+function isFalse(node: Node): boolean {
+  if (!("DefElem" in node)) return false;
+  const arg = node.DefElem.arg;
+  if (arg === undefined) return false;
+  if ("String" in arg) return ["false", "off", "0", "no"].includes((arg.String.sval ?? "").toLowerCase());
+  if ("Boolean" in arg) return arg.Boolean.boolval !== true;
+  if ("Integer" in arg) return (arg.Integer.ival ?? 0) === 0;
+  if ("TypeName" in arg) {
+    const names = arg.TypeName.names ?? [];
+    const last = names[names.length - 1];
+    return last !== undefined && "String" in last && ["false", "off", "no"].includes((last.String.sval ?? "").toLowerCase());
+  }
+  return false;
+}

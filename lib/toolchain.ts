@@ -1,0 +1,158 @@
+/**
+ * The project's Pulumi toolchain, offline.
+ *
+ * Uses a `pulumi` v3.248.x already on PATH when there is one; otherwise builds
+ * `pulumi` (from the tagged Go module github.com/pulumi/pulumi/pkg/v3) and this
+ * project's Node.js language host (toolchain/pulumi-cli/langhost) into the
+ * git-ignored `.tools/pulumi/bin`, next to the dynamic-provider shim shipped in
+ * `@pulumi/pulumi`. Nothing downloads a prebuilt binary.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+/** The Pulumi version the SDK in package.json pins; the CLI must match. */
+export const PULUMI_VERSION = "3.248.0";
+
+/** Repository root (this file lives in lib/). */
+export const repoRoot = join(__dirname, "..");
+
+const wrapperDir = join(repoRoot, "toolchain", "pulumi-cli");
+const toolsBin = join(repoRoot, ".tools", "pulumi", "bin");
+const shimName = "pulumi-resource-pulumi-nodejs";
+
+export interface Toolchain {
+  /** Folder holding `pulumi`, the language host and the dynamic-provider shim; goes first on PATH. */
+  binDir: string;
+  /** Absolute path of the `pulumi` executable. */
+  pulumi: string;
+  /** Where it came from. */
+  source: "path" | "built";
+}
+
+export class ToolchainError extends Error {
+  override name = "ToolchainError";
+}
+
+/** Ensures the toolchain exists (building it the first time) and returns where it is. */
+export async function ensureToolchain(log: (line: string) => void = (l) => console.error(l)): Promise<Toolchain> {
+  const onPath = pulumiOnPath();
+  if (onPath) {
+    installShim(toolsBin);
+    return { binDir: toolsBin, pulumi: onPath, source: "path" };
+  }
+  const stampFile = join(toolsBin, ".build-stamp");
+  const stamp = buildStamp();
+  const built =
+    existsSync(join(toolsBin, "pulumi")) &&
+    existsSync(join(toolsBin, "pulumi-language-nodejs")) &&
+    existsSync(stampFile) &&
+    readFileSync(stampFile, "utf8").trim() === stamp;
+  if (!built) {
+    checkGo();
+    mkdirSync(toolsBin, { recursive: true });
+    const started = Date.now();
+    log(`› building the Pulumi CLI v${PULUMI_VERSION} from Go modules into .tools/pulumi/bin (first time: several minutes)…`);
+    await goBuild(
+      ["-o", join(toolsBin, "pulumi"), "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"],
+      `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${PULUMI_VERSION}`,
+      log,
+    );
+    log("› building the Node.js language host…");
+    await goBuild(
+      ["-o", join(toolsBin, "pulumi-language-nodejs"), "./langhost"],
+      `-X main.version=${PULUMI_VERSION}`,
+      log,
+    );
+    writeFileSync(stampFile, stamp + "\n");
+    log(`› toolchain ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  }
+  installShim(toolsBin);
+  return { binDir: toolsBin, pulumi: join(toolsBin, "pulumi"), source: "built" };
+}
+
+/** A `pulumi` on PATH that reports v3.248.x, if any. */
+function pulumiOnPath(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir || dir === toolsBin) continue;
+    const candidate = join(dir, "pulumi");
+    if (!existsSync(candidate)) continue;
+    const out = spawnSync(candidate, ["version"], { encoding: "utf8", env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" } });
+    const version = out.stdout?.trim().replace(/^v/, "") ?? "";
+    if (version.startsWith("3.248.")) return candidate;
+  }
+  return undefined;
+}
+
+/** Copies the dynamic-provider shim next to the CLI; without it the engine tries to download it. */
+function installShim(binDir: string): void {
+  const source = join(repoRoot, "node_modules", "@pulumi", "pulumi", shimName);
+  if (!existsSync(source)) {
+    throw new ToolchainError(`${source} is missing: the npm dependencies are not installed. Run \`npm ci\` and try again.`);
+  }
+  mkdirSync(binDir, { recursive: true });
+  const target = join(binDir, shimName);
+  if (!existsSync(target) || !readFileSync(target).equals(readFileSync(source))) copyFileSync(source, target);
+  chmodSync(target, 0o755);
+}
+
+/** Identifies a build: the wrapper module's files and the version. */
+function buildStamp(): string {
+  const hash = createHash("sha256").update(PULUMI_VERSION);
+  for (const file of ["go.mod", "go.sum", "tools.go", join("langhost", "main.go")]) {
+    hash.update(readFileSync(join(wrapperDir, file)));
+  }
+  return hash.digest("hex");
+}
+
+function checkGo(): void {
+  const go = spawnSync("go", ["env", "GOVERSION", "GOPROXY"], { encoding: "utf8" });
+  if (go.error || go.status !== 0) {
+    throw new ToolchainError(
+      "No Go toolchain found, and no `pulumi` v3.248.x on PATH.\n" +
+        "  The project builds the Pulumi CLI from Go modules. Install Go 1.25 or newer (https://go.dev/dl/, or your\n" +
+        "  package manager) and make sure `go` is on PATH — or put a Pulumi CLI v3.248.x on PATH — then run again.",
+    );
+  }
+  const [version = "", proxy = ""] = go.stdout.trim().split("\n");
+  const [, minor] = /^go1\.(\d+)/.exec(version) ?? [];
+  if (!minor || Number(minor) < 25) {
+    throw new ToolchainError(`Go ${version || "(unknown)"} is too old: pulumi v${PULUMI_VERSION} needs Go 1.25 or newer. Upgrade Go and run again.`);
+  }
+  if (proxy.trim() === "off") {
+    throw new ToolchainError(
+      "GOPROXY is `off`, so Go cannot fetch the Pulumi modules. Set GOPROXY to a module proxy " +
+        "(for example `go env -w GOPROXY=https://proxy.golang.org,direct`) and run again.",
+    );
+  }
+}
+
+function goBuild(target: string[], ldflagsX: string, log: (line: string) => void): Promise<void> {
+  const args = ["build", "-trimpath", "-tags", "osusergo,grpcnotrace", "-ldflags", `-s -w ${ldflagsX}`, ...target];
+  // go.sum is committed, so module hashes are verified locally; the checksum database is not reachable here.
+  const env = { ...process.env, CGO_ENABLED: "0", GOSUMDB: "off", GOFLAGS: "-mod=readonly" };
+  return new Promise((resolve, reject) => {
+    const child = spawn("go", args, { cwd: wrapperDir, env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    const ticker = setInterval(() => log("  … still building"), 30_000);
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const line of chunk.toString().split("\n")) if (line.startsWith("go: downloading")) log("  " + line);
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
+    child.on("error", (err) => {
+      clearInterval(ticker);
+      reject(new ToolchainError(`could not run go: ${err.message}`));
+    });
+    child.on("close", (code) => {
+      clearInterval(ticker);
+      if (code === 0) return resolve();
+      const proxyHint = /proxy|dial tcp|lookup|403|404|timeout/i.test(output)
+        ? "\n  The Go module proxy could not serve a module: check GOPROXY (`go env GOPROXY`) and your network."
+        : "";
+      reject(new ToolchainError(`go ${args.join(" ")} failed (exit ${code}):\n${output.trim().split("\n").slice(-20).join("\n")}${proxyHint}`));
+    });
+  });
+}

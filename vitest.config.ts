@@ -7,6 +7,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     pool: "forks",
+    // Two cores: files run one at a time so timings and the shared server stay calm.
+    fileParallelism: false,
     globalSetup: ["test/helpers/global-setup.ts"],
     projects: [
       {
@@ -27,7 +29,6 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          fileParallelism: false,
           testTimeout: 600_000,
           hookTimeout: 600_000,
         },

@@ -3,6 +3,7 @@
  * backend and PULUMI_HOME inside the repository, passphrase secrets, and the
  * settings that keep the engine off the network.
  */
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { repoRoot } from "./toolchain";
@@ -41,6 +42,9 @@ export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
   if (env.PULUMI_CONFIG_PASSPHRASE === undefined && env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined) {
     env.PULUMI_CONFIG_PASSPHRASE = LOCAL_PASSPHRASE;
   }
+
+  // Recorded in the migration ledger's audit rows: which invocation applied a migration.
+  env.SUPABASE_PROMOTION_UPDATE_ID ??= randomUUID();
 
   env.PATH = [opts.binDir, env.PATH ?? ""].join(delimiter);
   // Offline: no update check, no plugin downloads, no registry look-ups.

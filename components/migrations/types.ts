@@ -65,6 +65,8 @@ export interface LedgerEntry {
   digest: string | null;
   /** sha256 hex over the Supabase ledger row's `statements` array, to detect out-of-band edits. */
   statementsHash: string;
+  /** The `statementsHash` our audit table recorded when this program wrote the row (absent: not ours). */
+  recordedStatementsHash?: string | null;
 }
 
 /** The ledger as read from a database. */

@@ -1,0 +1,288 @@
+/**
+ * Typed stack configuration. Pure: raw `key → string` config in, a typed
+ * {@link StackConfig} out, or one {@link ConfigError} listing every problem.
+ */
+
+export const PROJECT = "supabase-promotion";
+
+/** A bucket declared in code or overridden per stack. */
+export interface BucketOverride {
+  public?: boolean;
+  /** Bytes, or human units in config ("50MB"). */
+  fileSizeLimit?: number | string;
+  allowedMimeTypes?: string[];
+  forceDestroy?: boolean;
+  /** Leave this bucket out on this stack. */
+  remove?: boolean;
+}
+
+export interface StackConfig {
+  stack: string;
+  /** @default "local" */
+  platform: "local" | "supabase";
+  /** @default 54322 */
+  localPort: number;
+  /** @default "sql/migrations" */
+  migrationsDir: string;
+  migrations: {
+    through?: string;
+    baseline?: string;
+    /** @default "10s" */
+    lockTimeout: string;
+    /** @default "0" (no limit) */
+    statementTimeout: string;
+  };
+  promotion: { from?: string };
+  buckets: Record<string, BucketOverride>;
+  realtime: { tables?: string[]; replicaIdentityFull?: string[] };
+  policy: { allowPublicBuckets: boolean };
+  supabase: { projectRef?: string; apiUrl?: string };
+  /** Present only on the supabase platform; secret. */
+  secrets: { databaseUrl?: string; anonKey?: string; serviceRoleKey?: string };
+  github?: {
+    repository: string;
+    environment: string;
+    reviewers: number[];
+    protectedBranches: boolean;
+    branchPatterns: string[];
+  };
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly stackName: string,
+    readonly problems: string[],
+  ) {
+    super(
+      `stack "${stackName}" has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}` +
+        ` (Pulumi.${stackName}.yaml, namespace ${PROJECT}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n") +
+        `\nFix them with \`npm run pulumi -- config set --stack ${stackName} [--path] <key> <value>\` or by editing Pulumi.${stackName}.yaml.`,
+    );
+  }
+}
+
+type Shape = "string" | "integer" | "boolean" | "object";
+const topLevel: Record<string, Shape> = {
+  platform: "string",
+  localPort: "integer",
+  migrationsDir: "string",
+  migrations: "object",
+  promotion: "object",
+  buckets: "object",
+  realtime: "object",
+  policy: "object",
+  supabase: "object",
+  github: "object",
+  databaseUrl: "string",
+  anonKey: "string",
+  serviceRoleKey: "string",
+};
+const nested: Record<string, Record<string, string>> = {
+  migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string" },
+  promotion: { from: "string" },
+  realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
+  policy: { allowPublicBuckets: "boolean" },
+  supabase: { projectRef: "string", apiUrl: "string" },
+  github: {
+    repository: "string",
+    environment: "string",
+    reviewers: "integer[]",
+    protectedBranches: "boolean",
+    branchPatterns: "string[]",
+  },
+};
+const bucketKeys: Record<string, string> = {
+  public: "boolean",
+  fileSizeLimit: "size",
+  allowedMimeTypes: "string[]",
+  forceDestroy: "boolean",
+  remove: "boolean",
+};
+
+/**
+ * Parses the stack's raw configuration (as `pulumi.runtime.allConfig()` gives it:
+ * `"supabase-promotion:key" → string`, objects as JSON).
+ */
+export function parseStackConfig(stack: string, raw: Record<string, string>): StackConfig {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [fullKey, text] of Object.entries(raw)) {
+    const [namespace, key] = fullKey.includes(":") ? (fullKey.split(/:(.*)/s) as [string, string]) : [PROJECT, fullKey];
+    if (namespace !== PROJECT) continue;
+    const shape = topLevel[key];
+    if (!shape) {
+      problems.push(`unknown key "${key}"${suggest(key, Object.keys(topLevel))}`);
+      continue;
+    }
+    const value = decode(text);
+    if (!matches(shape, value)) {
+      problems.push(`"${key}" must be ${article(shape)}, got ${describe(value)}`);
+      continue;
+    }
+    values[key] = value;
+  }
+
+  for (const [key, fields] of Object.entries(nested)) {
+    const obj = values[key] as Record<string, unknown> | undefined;
+    if (!obj) continue;
+    for (const [field, value] of Object.entries(obj)) {
+      const type = fields[field];
+      if (!type) problems.push(`unknown key "${key}.${field}"${suggest(field, Object.keys(fields))}`);
+      else if (!matchesField(type, value)) problems.push(`"${key}.${field}" must be ${article(type)}, got ${describe(value)}`);
+    }
+  }
+  const buckets = (values.buckets as Record<string, Record<string, unknown>> | undefined) ?? {};
+  for (const [id, override] of Object.entries(buckets)) {
+    if (typeof override !== "object" || override === null || Array.isArray(override)) {
+      problems.push(`"buckets.${id}" must be an object, got ${describe(override)}`);
+      continue;
+    }
+    for (const [field, value] of Object.entries(override)) {
+      const type = bucketKeys[field];
+      if (!type) problems.push(`unknown key "buckets.${id}.${field}"${suggest(field, Object.keys(bucketKeys))}`);
+      else if (type === "size") {
+        if (parseSize(value) === undefined) problems.push(`"buckets.${id}.${field}" must be a byte count or a size like "50MB", got ${describe(value)}`);
+      } else if (!matchesField(type, value)) problems.push(`"buckets.${id}.${field}" must be ${article(type)}, got ${describe(value)}`);
+    }
+  }
+
+  const platform = (values.platform as string | undefined) ?? "local";
+  if (platform !== "local" && platform !== "supabase") problems.push(`"platform" must be "local" or "supabase", got "${platform}"`);
+  const localPort = (values.localPort as number | undefined) ?? 54322;
+  if (!(localPort > 0 && localPort < 65536)) problems.push(`"localPort" must be a TCP port (1–65535), got ${localPort}`);
+  const migrations = Object.fromEntries(
+    Object.entries((values.migrations as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]),
+  ) as Record<string, string | undefined>;
+  for (const field of ["through", "baseline"] as const) {
+    const v = migrations[field];
+    if (v !== undefined && !/^\d+$/.test(v)) problems.push(`"migrations.${field}" must be a migration version (digits), got "${v}"`);
+  }
+  for (const field of ["lockTimeout", "statementTimeout"] as const) {
+    const v = migrations[field];
+    if (v !== undefined && !/^\d+\s*(ms|s|min|h)?$/.test(v)) problems.push(`"migrations.${field}" must be a PostgreSQL duration like "5s" or "500ms", got "${v}"`);
+  }
+  const promotion = (values.promotion as { from?: string } | undefined) ?? {};
+  if (promotion.from !== undefined) promotion.from = String(promotion.from);
+  if (promotion.from === stack) problems.push(`"promotion.from" names this stack itself; name the upstream stack (e.g. dev for staging)`);
+
+  const supabase = (values.supabase as { projectRef?: string; apiUrl?: string } | undefined) ?? {};
+  if (platform === "supabase") {
+    if (!supabase.projectRef) problems.push(`platform "supabase" needs "supabase.projectRef" (the project's ref, e.g. abcdefghijklmnopqrst)`);
+    if (!raw[`${PROJECT}:databaseUrl`]) problems.push(`platform "supabase" needs the secret "databaseUrl" (set it with \`config set --secret databaseUrl postgresql://…:5432/postgres\`)`);
+  }
+  const githubRaw = values.github as Record<string, unknown> | undefined;
+  // `{}` is the Pulumi.yaml default: no GitHub wiring.
+  const github = githubRaw && Object.keys(githubRaw).length > 0 ? githubRaw : undefined;
+  if (github && typeof github.repository === "string" && !/^[\w.-]+\/[\w.-]+$/.test(github.repository)) {
+    problems.push(`"github.repository" must be "owner/name", got "${github.repository}"`);
+  }
+  if (github && github.repository === undefined) problems.push(`"github.repository" is required when "github" is set`);
+
+  if (problems.length > 0) throw new ConfigError(stack, problems);
+
+  const realtime = (values.realtime as StackConfig["realtime"] | undefined) ?? {};
+  const policy = (values.policy as { allowPublicBuckets?: boolean } | undefined) ?? {};
+  return {
+    stack,
+    platform: platform as StackConfig["platform"],
+    localPort,
+    migrationsDir: (values.migrationsDir as string | undefined) ?? "sql/migrations",
+    migrations: {
+      through: migrations.through,
+      baseline: migrations.baseline,
+      lockTimeout: migrations.lockTimeout ?? "10s",
+      statementTimeout: migrations.statementTimeout ?? "0",
+    },
+    promotion: { from: promotion.from },
+    buckets: buckets as Record<string, BucketOverride>,
+    realtime,
+    policy: { allowPublicBuckets: policy.allowPublicBuckets ?? true },
+    supabase,
+    secrets: {
+      databaseUrl: values.databaseUrl as string | undefined,
+      anonKey: values.anonKey as string | undefined,
+      serviceRoleKey: values.serviceRoleKey as string | undefined,
+    },
+    github: github
+      ? {
+          repository: github.repository as string,
+          environment: (github.environment as string | undefined) ?? stack,
+          reviewers: (github.reviewers as number[] | undefined) ?? [],
+          protectedBranches: (github.protectedBranches as boolean | undefined) ?? false,
+          branchPatterns: (github.branchPatterns as string[] | undefined) ?? [],
+        }
+      : undefined,
+  };
+}
+
+/** "50MB" → 52428800; numbers pass through. Units are binary (as Supabase's dashboard uses). */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?\s*$/i.exec(value);
+  if (!m) return undefined;
+  const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+  return Math.round(Number(m[1]) * (units[(m[2] ?? "b").toLowerCase()] ?? 1));
+}
+
+function decode(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function matches(shape: Shape, value: unknown): boolean {
+  switch (shape) {
+    case "string":
+      return typeof value === "string" || typeof value === "number";
+    case "integer":
+      return Number.isInteger(value);
+    case "boolean":
+      return typeof value === "boolean";
+    case "object":
+      return typeof value === "object" && value !== null && !Array.isArray(value);
+  }
+}
+
+function matchesField(type: string, value: unknown): boolean {
+  if (type.endsWith("[]")) return Array.isArray(value) && value.every((v) => matchesField(type.slice(0, -2), v));
+  if (type === "string") return typeof value === "string" || (typeof value === "number" && Number.isInteger(value));
+  if (type === "integer") return Number.isInteger(value);
+  if (type === "boolean") return typeof value === "boolean";
+  return false;
+}
+
+function article(type: string): string {
+  if (type.endsWith("[]")) return `a list of ${type.slice(0, -2)}s`;
+  return type === "integer" ? "an integer" : type === "object" ? "an object" : `a ${type}`;
+}
+
+function describe(value: unknown): string {
+  return Array.isArray(value) ? `a list (${JSON.stringify(value)})` : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** ` (did you mean "x"?)` for a near miss. */
+function suggest(key: string, known: string[]): string {
+  const best = known
+    .map((k) => ({ k, d: distance(key.toLowerCase(), k.toLowerCase()) }))
+    .sort((a, b) => a.d - b.d)[0];
+  return best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best.k}"?)` : ` (known keys: ${known.join(", ")})`;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

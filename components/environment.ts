@@ -1,0 +1,46 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "./config";
+import { MigrationBundle } from "./migrations/resource";
+import type { Bundle } from "./migrations/types";
+import { Project } from "./project/project";
+
+export interface EnvironmentArgs {
+  config: StackConfig;
+  /** The loaded migration bundle. */
+  bundle: Bundle;
+  /** Digest of sql/bootstrap. */
+  bootstrapDigest: string;
+}
+
+/**
+ * One environment (dev, staging, prod): its project, the migrations applied
+ * to it, its storage buckets, realtime publication and CI secrets.
+ */
+export class Environment extends pulumi.ComponentResource {
+  public readonly project: Project;
+  public readonly migrations: MigrationBundle;
+
+  constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("supabase-promotion:environment:Environment", name, {}, opts);
+    const { config } = args;
+
+    this.project = new Project(name, { config, bootstrapDigest: args.bootstrapDigest }, { parent: this });
+
+    this.migrations = new MigrationBundle(
+      `${name}-migrations`,
+      {
+        connection: this.project.databaseUrl,
+        bundle: args.bundle,
+        migrationsDir: config.migrationsDir,
+        through: config.migrations.through,
+        baseline: config.migrations.baseline,
+        lockTimeout: config.migrations.lockTimeout,
+        statementTimeout: config.migrations.statementTimeout,
+        stack: config.stack,
+      },
+      { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },
+    );
+
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,909 @@
+/**
+ * The I/O shell around the pure core: connect, lock, re-plan against the ledger read under the lock,
+ * then adopt, revert and apply — each migration atomic with its ledger rows.
+ *
+ * The planner is injected (`options.plan`), so this module only knows the data types.
+ */
+import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { Client, ClientBase, DatabaseError } from "pg";
+import {
+  compareVersions,
+  deleteHistoryRow,
+  ensureLedger,
+  insertAuditRow,
+  insertHistoryRow,
+  ledgerStatementsHash,
+  readLedger,
+  type AuditRow,
+} from "./ledger";
+import type { Bundle, Ledger, Migration, Plan, Statement } from "./types";
+
+/** What the apply reports as `application_name`, so a waiting apply can name the lock holder. */
+export const APPLICATION_NAME = "supabase-promotion";
+
+/** The pure planner, e.g. `planMigrations`; it throws when the bundle and the ledger disagree. */
+export type PlanFunction = (bundle: Bundle, ledger: Ledger, options: { through?: string; baseline?: string }) => Plan;
+
+/** Options of {@link applyBundle}. */
+export interface ApplyOptions {
+  /** Plans the work from the bundle and the ledger read under the lock. */
+  plan: PlanFunction;
+  /** Apply up to and including this version (lowering it reverts). @default the whole bundle */
+  through?: string;
+  /** Record migrations up to this version as applied without running them. */
+  baseline?: string;
+  /** `lock_timeout` for every migration statement, e.g. `"5s"`. @default the server's */
+  lockTimeout?: string;
+  /** `statement_timeout` for every migration statement, e.g. `"10min"`. @default the server's */
+  statementTimeout?: string;
+  /** How long to wait for another apply of the same database to finish, in ms. @default 60000 */
+  lockWaitMs?: number;
+  /** The Pulumi stack, recorded in the audit table. */
+  stack?: string;
+  /** The Pulumi update id, recorded in the audit table. */
+  updateId?: string;
+  /** Who applies, recorded in the audit table. @default current_user */
+  appliedBy?: string;
+  onProgress?: (event: ApplyEvent) => void;
+}
+
+/** Progress, in the order it happens. */
+export type ApplyEvent =
+  | { type: "lock-wait"; holder: LockHolder | null }
+  | { type: "lock-acquired"; waitedMs: number }
+  | { type: "planned"; apply: string[]; revert: string[]; adopt: string[] }
+  | { type: "adopted"; version: string; kind: "adopt" | "baseline" }
+  | { type: "migration-start"; action: "apply" | "revert"; version: string; name: string; resumeAtStep?: number }
+  | { type: "step"; version: string; step: number; steps: number; transactional: boolean }
+  | { type: "index-recovered"; version: string; index: string }
+  | { type: "migration-done"; action: "apply" | "revert"; version: string; durationMs: number };
+
+/** What {@link applyBundle} did. */
+export interface ApplyReport {
+  applied: Array<{
+    version: string;
+    name: string;
+    digest: string;
+    durationMs: number;
+    /** How many steps ran: 1 for a transactional migration. */
+    steps: number;
+    /** Set when an interrupted non-transactional migration was resumed at this 0-based step. */
+    resumedAtStep?: number;
+  }>;
+  reverted: Array<{ version: string; name: string; durationMs: number }>;
+  adopted: Array<{ version: string; name: string; kind: "adopt" | "baseline" }>;
+  /** Time spent waiting for another apply's lock. */
+  lockWaitMs: number;
+  durationMs: number;
+}
+
+/** Who holds the migration lock, from `pg_locks` and `pg_stat_activity`. */
+export interface LockHolder {
+  pid: number;
+  applicationName: string | null;
+  user: string | null;
+  clientAddress: string | null;
+  backendStart: Date | null;
+  state: string | null;
+  query: string | null;
+}
+
+/** Why an apply refused to start or could not go on (not a failing migration statement). */
+export type ApplyErrorReason = "transaction-pooler" | "invalid-option" | "invalid-plan" | "lock-timeout";
+
+/** An apply refused before running migration SQL, or could not take the lock. */
+export class ApplyError extends Error {
+  override name = "ApplyError";
+  constructor(
+    readonly reason: ApplyErrorReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A migration statement (or the ledger write of a migration) failed; the pg error is the `cause`. */
+export class MigrationError extends Error {
+  override name = "MigrationError";
+  readonly version: string;
+  readonly migrationName: string;
+  readonly file: string;
+  /** 1-based line in {@link file}, or the statement's first line when Postgres gave no position. */
+  readonly line: number | undefined;
+  /** `file:line` (or `file` when the failure was not in a statement). */
+  readonly location: string;
+  readonly action: "apply" | "revert";
+  /** Which section the failing statement belongs to; `ledger` when recording it failed. */
+  readonly section: "up" | "verify" | "down" | "ledger";
+  /** 0-based step of a non-transactional migration. */
+  readonly step: number | undefined;
+  /** SQLSTATE, e.g. `42P01`. */
+  readonly code: string | undefined;
+  readonly detail: string | undefined;
+  readonly hint: string | undefined;
+
+  constructor(
+    message: string,
+    fields: Omit<MigrationError, keyof Error | "name">,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+    this.version = fields.version;
+    this.migrationName = fields.migrationName;
+    this.file = fields.file;
+    this.line = fields.line;
+    this.location = fields.location;
+    this.action = fields.action;
+    this.section = fields.section;
+    this.step = fields.step;
+    this.code = fields.code;
+    this.detail = fields.detail;
+    this.hint = fields.hint;
+  }
+}
+
+/**
+ * Applies a bundle: the lock, the plan from the ledger read under it, then adoptions, reverts
+ * (down sections, reverse order) and migrations, each committed with its ledger rows.
+ */
+export async function applyBundle(url: string, bundle: Bundle, options: ApplyOptions): Promise<ApplyReport> {
+  assertSessionConnection(url);
+  const started = performance.now();
+  const emit = options.onProgress ?? (() => undefined);
+  return withClient(url, async (client) => {
+    const session = await openSession(client, options);
+    // Fail fast on a plan the planner refuses, before waiting for anybody's lock.
+    planUnderLedger(bundle, await readLedger(client), options);
+
+    const lockStarted = performance.now();
+    const lock = { wait: true, timeoutMs: options.lockWaitMs ?? 60_000, onWait: (holder: LockHolder | null) => emit({ type: "lock-wait", holder }) };
+    return withAdvisoryLock(client, advisoryLockKey(session.database), async () => {
+      const lockWaitMs = performance.now() - lockStarted;
+      emit({ type: "lock-acquired", waitedMs: lockWaitMs });
+      // Another apply may have run while we waited: only the ledger read under the lock counts.
+      const ledger = await readLedger(client);
+      const plan = planUnderLedger(bundle, ledger, options);
+      emit({
+        type: "planned",
+        apply: plan.apply.map((m) => m.version),
+        revert: plan.revert.map((m) => m.version),
+        adopt: plan.adopt.map((m) => m.version),
+      });
+
+      const report: ApplyReport = { applied: [], reverted: [], adopted: [], lockWaitMs, durationMs: 0 };
+      if (plan.apply.length + plan.revert.length + plan.adopt.length > 0) {
+        await ensureLedger(client);
+        report.adopted = await adoptMigrations(session, plan.adopt, ledger);
+        for (const migration of plan.revert) report.reverted.push(await revertMigration(session, migration));
+        for (const migration of plan.apply) {
+          const resumeAt = ledger.inProgress?.version === migration.version ? ledger.inProgress.nextStep : 0;
+          report.applied.push(await applyMigration(session, migration, resumeAt));
+        }
+      }
+      report.durationMs = performance.now() - started;
+      return report;
+    }, lock);
+  });
+}
+
+// ─── Connection ──────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Refuses the Supabase transaction pooler (port 6543) before connecting: it hands each transaction
+ * to another server connection, which silently breaks session advisory locks and prepared statements.
+ */
+export function assertSessionConnection(url: string): void {
+  let host = "the database host";
+  let port: string | undefined;
+  try {
+    const parsed = new URL(url);
+    host = parsed.hostname || host;
+    port = parsed.port || parsed.searchParams.get("port") || undefined;
+  } catch {
+    // A keyword/value connection string: `host=… port=6543 …`.
+    port = /(?:^|\s)port\s*=\s*'?(\d+)/.exec(url)?.[1];
+    host = /(?:^|\s)host\s*=\s*'?([^\s']+)/.exec(url)?.[1] ?? host;
+  }
+  port ??= process.env.PGPORT;
+  if (port !== "6543") return;
+  const pooler = host.includes("pooler.supabase.com");
+  throw new ApplyError(
+    "transaction-pooler",
+    `Refusing to apply migrations through ${host}:6543${pooler ? ", the Supabase transaction pooler" : " (the Supabase transaction pooler's port)"}.\n` +
+      "The transaction pooler gives every transaction a different server connection, which breaks the session-level " +
+      "advisory lock that keeps two applies apart, session settings (lock_timeout, statement_timeout) and prepared statements.\n" +
+      "Use the direct connection (db.<project-ref>.supabase.co, port 5432) or the session pooler (the same pooler host, port 5432).",
+  );
+}
+
+/** Connects, runs `fn`, and always disconnects. */
+export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  // Loaded here, not at the top: dynamic providers serialize what their modules capture.
+  const { Client } = await import("pg");
+  const client = new Client({ connectionString: url, application_name: APPLICATION_NAME });
+  // A dropped connection is reported by the query in flight; without a listener it would crash the process.
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Runs `fn` between BEGIN and COMMIT; any error rolls back and is rethrown. */
+export async function withTransaction<T>(client: ClientBase, fn: () => Promise<T>): Promise<T> {
+  await client.query("begin");
+  try {
+    const result = await fn();
+    await client.query("commit");
+    return result;
+  } catch (error) {
+    await client.query("rollback").catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The advisory lock key of a database: the first 64 bits of sha256("supabase-promotion:" + name). */
+export function advisoryLockKey(database: string): bigint {
+  return createHash("sha256").update(`${APPLICATION_NAME}:${database}`).digest().readBigInt64BE(0);
+}
+
+/**
+ * Runs `fn` holding the session-level advisory lock `key`; waits up to `timeoutMs` when `wait`.
+ *
+ * It polls `pg_try_advisory_lock` rather than blocking in `pg_advisory_lock`: a session blocked in
+ * a statement holds a snapshot, and `CREATE INDEX CONCURRENTLY` in the holder's session waits for
+ * every older snapshot — the waiter and the holder would deadlock.
+ */
+export async function withAdvisoryLock<T>(
+  client: ClientBase,
+  key: bigint,
+  fn: () => Promise<T>,
+  options: { wait: boolean; timeoutMs: number; onWait?: (holder: LockHolder | null) => void },
+): Promise<T> {
+  const started = Date.now();
+  let delayMs = 25;
+  let reported = false;
+  while (!(await tryAdvisoryLock(client, key))) {
+    const holder = await findLockHolder(client, key);
+    const waitedMs = Date.now() - started;
+    if (!options.wait || waitedMs >= options.timeoutMs) throw lockTimeoutError(holder, waitedMs, options.wait);
+    if (!reported) options.onWait?.(holder);
+    reported = true;
+    await sleep(Math.min(delayMs, options.timeoutMs - waitedMs));
+    delayMs = Math.min(delayMs * 2, 500);
+  }
+  try {
+    return await fn();
+  } finally {
+    // A broken connection has already released its session lock.
+    await client.query("select pg_advisory_unlock($1::bigint)", [key.toString()]).catch(() => undefined);
+  }
+}
+
+async function tryAdvisoryLock(client: ClientBase, key: bigint): Promise<boolean> {
+  const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1::bigint) as locked", [key.toString()]);
+  return rows[0]?.locked === true;
+}
+
+/** A bigint advisory lock shows in `pg_locks` as classid = high 32 bits, objid = low 32 bits, objsubid = 1. */
+async function findLockHolder(client: ClientBase, key: bigint): Promise<LockHolder | null> {
+  const unsigned = BigInt.asUintN(64, key);
+  const { rows } = await client.query<{
+    pid: number;
+    application_name: string | null;
+    usename: string | null;
+    client_addr: string | null;
+    backend_start: Date | null;
+    state: string | null;
+    query: string | null;
+  }>(
+    `select l.pid, a.application_name, a.usename, a.client_addr::text as client_addr, a.backend_start, a.state, a.query
+       from pg_locks l
+       left join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+        and l.database = (select oid from pg_database where datname = current_database())
+        and l.classid = $1::oid and l.objid = $2::oid
+      limit 1`,
+    [(unsigned >> 32n).toString(), (unsigned & 0xffffffffn).toString()],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    pid: row.pid,
+    applicationName: row.application_name,
+    user: row.usename,
+    clientAddress: row.client_addr,
+    backendStart: row.backend_start,
+    state: row.state,
+    query: row.query,
+  };
+}
+
+function lockTimeoutError(holder: LockHolder | null, waitedMs: number, waited: boolean): ApplyError {
+  const who = holder
+    ? `backend pid ${holder.pid} (application_name "${holder.applicationName ?? ""}", user ${holder.user ?? "?"}` +
+      `${holder.clientAddress ? `, from ${holder.clientAddress}` : ""}` +
+      `${holder.backendStart ? `, connected since ${holder.backendStart.toISOString()}` : ""}` +
+      `${holder.state ? `, ${holder.state}` : ""}${holder.query ? `: ${truncate(holder.query, 120)}` : ""})`
+    : "another session (it released the lock as we looked)";
+  return new ApplyError(
+    "lock-timeout",
+    `Another apply is migrating this database: the migration lock is held by ${who}.\n` +
+      `${waited ? `Waited ${(waitedMs / 1000).toFixed(1)}s for it. ` : ""}` +
+      "Let it finish and apply again (nothing was changed). If it is stuck, end it with " +
+      `select pg_terminate_backend(${holder?.pid ?? "<pid>"}); its open transaction rolls back.`,
+  );
+}
+
+// ─── Session ─────────────────────────────────────────────────────────────────────────────────────
+
+interface Session {
+  client: ClientBase;
+  database: string;
+  options: ApplyOptions;
+  emit: (event: ApplyEvent) => void;
+  /** Whether the server knows `client_connection_check_interval` (PostgreSQL 14+). */
+  checksClient: boolean;
+}
+
+async function openSession(client: ClientBase, options: ApplyOptions): Promise<Session> {
+  const { rows } = await client.query<{ database: string; checks_client: boolean }>(
+    "select current_database() as database, current_setting('client_connection_check_interval', true) is not null as checks_client",
+  );
+  const session: Session = {
+    client,
+    database: rows[0]?.database ?? "",
+    options,
+    emit: options.onProgress ?? (() => undefined),
+    checksClient: rows[0]?.checks_client === true,
+  };
+  await configureSession(session);
+  return session;
+}
+
+/**
+ * Session settings, re-applied after `RESET ALL` before every migration (as the Supabase CLI does:
+ * an earlier migration's `SET search_path` or `SET ROLE` must not leak into the next).
+ */
+async function configureSession(session: Session): Promise<void> {
+  const { client, options } = session;
+  const settings: Array<[string, string]> = [["application_name", APPLICATION_NAME]];
+  if (options.lockTimeout !== undefined) settings.push(["lock_timeout", options.lockTimeout]);
+  if (options.statementTimeout !== undefined) settings.push(["statement_timeout", options.statementTimeout]);
+  // A killed apply's backend notices the closed socket mid-statement and rolls back, releasing its
+  // locks, instead of finishing a long statement first.
+  if (session.checksClient) settings.push(["client_connection_check_interval", "2s"]);
+  const calls = settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, false)`);
+  try {
+    await client.query(`select ${calls.join(", ")}`, settings.flat());
+  } catch (error) {
+    throw new ApplyError(
+      "invalid-option",
+      `The session settings were refused: ${errorMessage(error)}.\n` +
+        `Expected PostgreSQL durations such as "5s" or "10min"; received lockTimeout=${JSON.stringify(options.lockTimeout)}, ` +
+        `statementTimeout=${JSON.stringify(options.statementTimeout)}.`,
+      { cause: error },
+    );
+  }
+}
+
+async function resetSession(session: Session): Promise<void> {
+  await session.client.query("reset all");
+  await configureSession(session);
+}
+
+// ─── Plan ────────────────────────────────────────────────────────────────────────────────────────
+
+/** Plans and checks everything this shell needs before any SQL runs; one error lists every problem. */
+function planUnderLedger(bundle: Bundle, ledger: Ledger, options: ApplyOptions): Plan {
+  const plan = options.plan(bundle, ledger, { through: options.through, baseline: options.baseline });
+  const problems: string[] = [];
+  for (const migration of plan.revert) {
+    if (!migration.down) problems.push(`${migration.file}: has no down section, so it cannot be reverted.`);
+  }
+  for (const migration of plan.apply) {
+    const bad = (migration.verify ?? []).find((statement) => !statement.transactional);
+    if (bad) {
+      problems.push(
+        `${migration.file}:${bad.line}: the verify section runs inside the migration's final transaction, ` +
+          `but ${bad.reason ?? "this statement"} cannot run in a transaction.`,
+      );
+    }
+  }
+  const half = ledger.inProgress;
+  if (half) {
+    const first = plan.apply[0];
+    const intended = bundle.migrations.find((m) => m.version === half.version);
+    if (intended && intended.digest !== half.digest) {
+      problems.push(
+        `${intended.file}: this migration stopped after step ${half.nextStep} of its non-transactional steps, ` +
+          `and its file changed since (digest ${short(half.digest)} in the ledger, ${short(intended.digest)} now). ` +
+          "Its remaining steps can only be resumed from the same file: restore it, apply, and put the change in a new migration.",
+      );
+    } else if (!first || first.version !== half.version || plan.revert.length > 0) {
+      problems.push(
+        `Migration ${half.version} stopped after step ${half.nextStep} of its non-transactional steps and must be finished first` +
+          `${intended ? "" : ", but it is not in the bundle"}; ` +
+          `the plan would instead ${describePlan(plan)}. Apply it with a target that includes ${half.version}.`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new ApplyError("invalid-plan", `Nothing was applied:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+  return plan;
+}
+
+function describePlan(plan: Plan): string {
+  const parts = [
+    plan.revert.length ? `revert ${plan.revert.map((m) => m.version).join(", ")}` : "",
+    plan.apply.length ? `apply ${plan.apply.map((m) => m.version).join(", ")}` : "",
+  ].filter(Boolean);
+  return parts.length ? parts.join(" and ") : "do nothing";
+}
+
+// ─── Adopt ───────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Takes over migrations another tool applied (or that a baseline declares applied): audit rows with
+ * our digest, plus history rows for baseline versions missing there. No SQL from the files runs.
+ */
+async function adoptMigrations(session: Session, migrations: Migration[], ledger: Ledger): Promise<ApplyReport["adopted"]> {
+  if (migrations.length === 0) return [];
+  const { client, options } = session;
+  const adopted: ApplyReport["adopted"] = [];
+  await withTransaction(client, async () => {
+    await client.query("set local role none");
+    for (const migration of migrations) {
+      const existing = ledger.entries.find((entry) => entry.version === migration.version);
+      const statements = migration.up.map((statement) => statement.sql);
+      if (!existing) await insertHistoryRow(client, historyRow(session, migration));
+      const kind =
+        options.baseline !== undefined && compareVersions(migration.version, options.baseline) <= 0 ? "baseline" : "adopt";
+      await insertAuditRow(client, {
+        ...auditContext(session, migration),
+        kind,
+        outcome: "succeeded",
+        statementsHash: existing?.statementsHash ?? ledgerStatementsHash(statements),
+        message: existing ? "adopted from an existing ledger row; no SQL ran" : "recorded as applied by the baseline; no SQL ran",
+      });
+      adopted.push({ version: migration.version, name: migration.name, kind });
+    }
+  });
+  for (const entry of adopted) session.emit({ type: "adopted", version: entry.version, kind: entry.kind });
+  return adopted;
+}
+
+// ─── Apply ───────────────────────────────────────────────────────────────────────────────────────
+
+/** A unit of a migration that commits on its own. */
+export interface Step {
+  /** 0-based, stable for a given file: the ledger records completed steps by index. */
+  index: number;
+  /** True: the statements run in one transaction with the step's audit row. False: one statement, alone. */
+  transactional: boolean;
+  statements: Statement[];
+}
+
+/**
+ * Splits statements into steps: each statement that cannot run in a transaction is a step of its
+ * own; the transactional statements between them form one transaction each. With
+ * `-- migrate:no-transaction` every statement is its own step (committed on its own, as asked).
+ */
+export function planSteps(statements: readonly Statement[], noTransaction: boolean): Step[] {
+  const steps: Step[] = [];
+  for (const statement of statements) {
+    const last = steps[steps.length - 1];
+    if (statement.transactional && !noTransaction && last?.transactional) last.statements.push(statement);
+    else steps.push({ index: steps.length, transactional: statement.transactional, statements: [statement] });
+  }
+  return steps;
+}
+
+/** Whether the whole migration, verify included, runs in one transaction. */
+function runsInOneTransaction(migration: Migration): boolean {
+  return (
+    migration.transactional &&
+    !migration.noTransaction &&
+    migration.up.every((statement) => statement.transactional) &&
+    (migration.verify ?? []).every((statement) => statement.transactional)
+  );
+}
+
+async function applyMigration(session: Session, migration: Migration, resumeAt: number): Promise<ApplyReport["applied"][number]> {
+  const started = performance.now();
+  session.emit({
+    type: "migration-start",
+    action: "apply",
+    version: migration.version,
+    name: migration.name,
+    ...(resumeAt > 0 ? { resumeAtStep: resumeAt } : {}),
+  });
+  await resetSession(session);
+  const steps = runsInOneTransaction(migration) ? null : planSteps(migration.up, migration.noTransaction);
+  if (steps === null) await applyInOneTransaction(session, migration, started);
+  else await applyInSteps(session, migration, steps, resumeAt, started);
+  const durationMs = performance.now() - started;
+  session.emit({ type: "migration-done", action: "apply", version: migration.version, durationMs });
+  return {
+    version: migration.version,
+    name: migration.name,
+    digest: migration.digest,
+    durationMs,
+    steps: steps?.length ?? 1,
+    ...(resumeAt > 0 ? { resumedAtStep: resumeAt } : {}),
+  };
+}
+
+async function applyInOneTransaction(session: Session, migration: Migration, started: number): Promise<void> {
+  const { client } = session;
+  try {
+    await withTransaction(client, async () => {
+      await runStatements(client, "up", migration.up);
+      await runStatements(client, "verify", migration.verify ?? []);
+      await recordApplied(session, migration, performance.now() - started);
+    });
+  } catch (error) {
+    throw await failMigration(session, migration, "apply", error, {
+      consequence: "Its transaction was rolled back: nothing from this migration was applied and the ledger is unchanged. Fix the file and apply again.",
+    });
+  }
+}
+
+/**
+ * Runs a migration that cannot run in one transaction, step by step, recording each committed step
+ * so that an interrupted apply resumes after it.
+ *
+ * Rule for authors: write non-transactional statements idempotently (`CREATE INDEX CONCURRENTLY IF
+ * NOT EXISTS`, `DROP INDEX CONCURRENTLY IF EXISTS`). Such a statement commits on its own and its step
+ * row is written just after, so a crash in between (or in the middle of it) runs it again on resume.
+ * The one leftover we repair is the INVALID index an interrupted `CREATE INDEX CONCURRENTLY IF NOT
+ * EXISTS` leaves behind, which the retry would otherwise silently skip.
+ */
+async function applyInSteps(session: Session, migration: Migration, steps: Step[], resumeAt: number, started: number): Promise<void> {
+  const { client } = session;
+  await replaySessionSettings(client, steps.slice(0, resumeAt));
+  for (const step of steps.slice(resumeAt)) {
+    session.emit({ type: "step", version: migration.version, step: step.index, steps: steps.length, transactional: step.transactional });
+    try {
+      if (step.transactional) {
+        await withTransaction(client, async () => {
+          await runStatements(client, "up", step.statements);
+          await recordStep(session, migration, step, steps.length);
+        });
+      } else {
+        const statement = step.statements[0] as Statement;
+        await repairInterruptedIndex(session, migration, statement);
+        await runStatements(client, "up", [statement]);
+        await withTransaction(client, () => recordStep(session, migration, step, steps.length));
+      }
+    } catch (error) {
+      const done = step.index;
+      throw await failMigration(session, migration, "apply", error, {
+        step: step.index,
+        consequence:
+          (step.transactional
+            ? `Step ${step.index + 1} of ${steps.length} was rolled back. `
+            : `Step ${step.index + 1} of ${steps.length} ran outside a transaction and may have left partial work. `) +
+          (done > 0 ? `Steps 1–${done} had committed; ` : "") +
+          `applying again resumes at step ${step.index + 1} from the same file ` +
+          "(non-transactional statements are retried, so write them idempotently: IF NOT EXISTS / IF EXISTS).",
+      });
+    }
+  }
+  try {
+    await withTransaction(client, async () => {
+      await runStatements(client, "verify", migration.verify ?? []);
+      await recordApplied(session, migration, performance.now() - started);
+    });
+  } catch (error) {
+    throw await failMigration(session, migration, "apply", error, {
+      consequence:
+        `All ${steps.length} steps had committed; the final transaction (verify section and ledger rows) was rolled back. ` +
+        "Applying again from the same file runs only that final transaction.",
+    });
+  }
+}
+
+/**
+ * Session-level `SET`/`RESET` statements in skipped steps ran in an earlier session; replay them so
+ * the resumed steps see the same settings (e.g. `search_path`).
+ */
+async function replaySessionSettings(client: ClientBase, skipped: Step[]): Promise<void> {
+  for (const step of skipped) {
+    for (const statement of step.statements) {
+      const text = stripLeadingComments(statement.sql);
+      if (/^(set\s+(?!local\b)|reset\s)/i.test(text)) await client.query(statement.sql);
+    }
+  }
+}
+
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*)`;
+const CREATE_INDEX_IF_NOT_EXISTS = new RegExp(
+  String.raw`^create\s+(?:unique\s+)?index\s+concurrently\s+if\s+not\s+exists\s+(${IDENT})\s+on\s+(?:only\s+)?(${IDENT}(?:\s*\.\s*${IDENT})?)`,
+  "i",
+);
+
+/** Drops the INVALID index an interrupted `CREATE INDEX CONCURRENTLY IF NOT EXISTS` left behind. */
+async function repairInterruptedIndex(session: Session, migration: Migration, statement: Statement): Promise<void> {
+  const match = CREATE_INDEX_IF_NOT_EXISTS.exec(stripLeadingComments(statement.sql));
+  if (!match) return;
+  const index = unquoteIdent(match[1] as string);
+  const table = (match[2] as string).replace(/\s*\.\s*/, ".");
+  // The index lives in its table's schema; to_regclass resolves the table as the statement will.
+  const { rows } = await session.client.query<{ schema: string; name: string }>(
+    `select n.nspname as schema, c.relname as name
+       from pg_class c
+       join pg_index i on i.indexrelid = c.oid
+       join pg_namespace n on n.oid = c.relnamespace
+      where c.relname = $1 and not i.indisvalid
+        and c.relnamespace = (select relnamespace from pg_class where oid = to_regclass($2))`,
+    [index, table],
+  );
+  const invalid = rows[0];
+  if (!invalid) return;
+  const qualified = `${quoteIdent(invalid.schema)}.${quoteIdent(invalid.name)}`;
+  await session.client.query(`drop index concurrently if exists ${qualified}`);
+  session.emit({ type: "index-recovered", version: migration.version, index: `${invalid.schema}.${invalid.name}` });
+}
+
+async function recordApplied(session: Session, migration: Migration, durationMs: number): Promise<void> {
+  const { client } = session;
+  // The migration may have switched roles; the ledger is written as the connecting user.
+  await client.query("set local role none");
+  const row = historyRow(session, migration);
+  await insertHistoryRow(client, row);
+  await insertAuditRow(client, {
+    ...auditContext(session, migration),
+    kind: "apply",
+    outcome: "succeeded",
+    durationMs,
+    statementsHash: ledgerStatementsHash(row.statements),
+  });
+}
+
+async function recordStep(session: Session, migration: Migration, step: Step, steps: number): Promise<void> {
+  await session.client.query("set local role none");
+  await insertAuditRow(session.client, {
+    ...auditContext(session, migration),
+    kind: "step",
+    outcome: "in_progress",
+    step: step.index,
+    message: step.transactional
+      ? `step ${step.index + 1} of ${steps}: ${step.statements.length} statement(s) in one transaction`
+      : `step ${step.index + 1} of ${steps}: ${step.statements[0]?.reason ?? "statement"} outside a transaction`,
+  });
+}
+
+// ─── Revert ──────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Runs a migration's down section and removes its history row, in one transaction. A down section
+ * with non-transactional statements runs in steps first (not resumable: write them idempotently),
+ * then the ledger rows commit in a final transaction.
+ */
+async function revertMigration(session: Session, migration: Migration): Promise<ApplyReport["reverted"][number]> {
+  const { client } = session;
+  const started = performance.now();
+  session.emit({ type: "migration-start", action: "revert", version: migration.version, name: migration.name });
+  await resetSession(session);
+  const down = migration.down ?? [];
+  const together = down.every((statement) => statement.transactional);
+  try {
+    if (!together) {
+      for (const step of planSteps(down, false)) {
+        if (step.transactional) await withTransaction(client, () => runStatements(client, "down", step.statements));
+        else await runStatements(client, "down", step.statements);
+      }
+    }
+    await withTransaction(client, async () => {
+      if (together) await runStatements(client, "down", down);
+      await client.query("set local role none");
+      await deleteHistoryRow(client, migration.version);
+      await insertAuditRow(client, {
+        ...auditContext(session, migration),
+        kind: "revert",
+        outcome: "succeeded",
+        durationMs: performance.now() - started,
+        statementsHash: ledgerStatementsHash(down.map((statement) => statement.sql)),
+      });
+    });
+  } catch (error) {
+    throw await failMigration(session, migration, "revert", error, {
+      consequence: together
+        ? "Its transaction was rolled back: the migration is still applied and still in the ledger."
+        : "The migration is still in the ledger; statements of its down section that ran outside a transaction stay done, " +
+          "so reverting again re-runs them (write them idempotently).",
+    });
+  }
+  const durationMs = performance.now() - started;
+  session.emit({ type: "migration-done", action: "revert", version: migration.version, durationMs });
+  return { version: migration.version, name: migration.name, durationMs };
+}
+
+// ─── Statements and errors ───────────────────────────────────────────────────────────────────────
+
+/** A statement failed: carries where, for {@link failMigration}. */
+class StatementFailure extends Error {
+  constructor(
+    readonly section: "up" | "verify" | "down",
+    readonly statement: Statement,
+    readonly ordinal: number,
+    readonly count: number,
+    readonly error: unknown,
+  ) {
+    super(errorMessage(error), { cause: error });
+  }
+}
+
+/** One query per statement, so a failure maps to its statement (never a multi-statement string). */
+async function runStatements(client: ClientBase, section: "up" | "verify" | "down", statements: readonly Statement[]): Promise<void> {
+  for (const [i, statement] of statements.entries()) {
+    try {
+      await client.query(statement.sql);
+    } catch (error) {
+      throw new StatementFailure(section, statement, i + 1, statements.length, error);
+    }
+  }
+}
+
+/** Builds the {@link MigrationError} and records the failure in the audit table, in its own transaction. */
+async function failMigration(
+  session: Session,
+  migration: Migration,
+  action: "apply" | "revert",
+  thrown: unknown,
+  context: { consequence: string; step?: number },
+): Promise<MigrationError> {
+  const failure = thrown instanceof StatementFailure ? thrown : null;
+  const error = (failure ? failure.error : thrown) as Partial<DatabaseError> & Error;
+  const located = failure ? locateInStatement(failure.statement, Number(error.position) || undefined) : null;
+  const location = located ? `${migration.file}:${located.line}` : migration.file;
+  const where = failure
+    ? `at ${location}, ${failure.section} statement ${failure.ordinal} of ${failure.count}`
+    : `while recording it in the ledger (${location})`;
+  const hint =
+    error.hint ??
+    (error.code === "42704" ? "If this is an extension's type, schema-qualify it, e.g. extensions.citext." : undefined);
+  const lines = [
+    `Migration ${migration.version} (${migration.name}) failed to ${action === "apply" ? "apply" : "revert"} ${where}` +
+      `${context.step !== undefined ? ` (step ${context.step + 1})` : ""}:`,
+    `  ${error.severity ?? "ERROR"}${error.code ? ` ${error.code}` : ""}: ${error.message}`,
+    ...(error.detail ? [`  DETAIL: ${error.detail}`] : []),
+    ...(hint ? [`  HINT: ${hint}`] : []),
+    ...(error.where ? [`  CONTEXT: ${error.where}`] : []),
+    ...(located?.snippet ? [located.snippet] : []),
+    context.consequence,
+  ];
+  const message = lines.join("\n");
+  try {
+    await withTransaction(session.client, async () => {
+      await session.client.query("set local role none");
+      await insertAuditRow(session.client, {
+        ...auditContext(session, migration),
+        kind: action,
+        outcome: "failed",
+        step: context.step ?? null,
+        message,
+      });
+    });
+  } catch {
+    // The connection may be gone (that may be why it failed); the error below still says everything.
+  }
+  return new MigrationError(
+    message,
+    {
+      version: migration.version,
+      migrationName: migration.name,
+      file: migration.file,
+      line: located?.line,
+      location,
+      action,
+      section: failure?.section ?? "ledger",
+      step: context.step,
+      code: error.code,
+      detail: error.detail,
+      hint,
+    },
+    { cause: error },
+  );
+}
+
+/**
+ * Maps a Postgres error `position` (1-based, in characters of the statement text) to a file line:
+ * the statement's first line plus the newlines before the position, with a caret snippet.
+ */
+export function locateInStatement(statement: Statement, position: number | undefined): { line: number; snippet?: string } {
+  if (!position || position < 1) return { line: statement.line };
+  const chars = Array.from(statement.sql);
+  const before = chars.slice(0, position - 1);
+  const newlines = before.filter((ch) => ch === "\n").length;
+  const lineStart = before.lastIndexOf("\n") + 1;
+  const lineText = chars.slice(lineStart).join("").split("\n")[0] ?? "";
+  const column = before.length - lineStart;
+  const line = statement.line + newlines;
+  const gutter = `  ${line} | `;
+  const snippet = `${gutter}${lineText}\n${" ".repeat(gutter.length + column)}^`;
+  return { line, snippet };
+}
+
+function historyRow(session: Session, migration: Migration) {
+  return {
+    version: migration.version,
+    name: migration.name,
+    statements: migration.up.map((statement) => statement.sql),
+    digest: migration.digest,
+    createdBy: session.options.appliedBy ?? null,
+    rollback: migration.down ? migration.down.map((statement) => statement.sql) : null,
+  };
+}
+
+function auditContext(session: Session, migration: Migration): Pick<AuditRow, "version" | "name" | "digest" | "appliedBy" | "stack" | "updateId"> {
+  return {
+    version: migration.version,
+    name: migration.name,
+    digest: migration.digest,
+    appliedBy: session.options.appliedBy ?? null,
+    stack: session.options.stack ?? null,
+    updateId: session.options.updateId ?? null,
+  };
+}
+
+// ─── Small helpers ───────────────────────────────────────────────────────────────────────────────
+
+/** Leading whitespace, `--` and (nested) block comments removed, for recognising a statement's verb. */
+function stripLeadingComments(sql: string): string {
+  let text = sql.trimStart();
+  for (;;) {
+    if (text.startsWith("--")) {
+      const end = text.indexOf("\n");
+      text = end < 0 ? "" : text.slice(end + 1).trimStart();
+    } else if (text.startsWith("/*")) {
+      let depth = 0;
+      let i = 0;
+      for (; i < text.length; i++) {
+        if (text.startsWith("/*", i)) {
+          depth++;
+          i++;
+        } else if (text.startsWith("*/", i)) {
+          depth--;
+          i++;
+          if (depth === 0) break;
+        }
+      }
+      text = text.slice(i + 1).trimStart();
+    } else {
+      return text;
+    }
+  }
+}
+
+function unquoteIdent(ident: string): string {
+  // PostgreSQL folds only ASCII letters of unquoted identifiers.
+  return ident.startsWith('"') ? ident.slice(1, -1).replace(/""/g, '"') : ident.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function truncate(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function short(digest: string): string {
+  return digest.slice(0, 12);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}

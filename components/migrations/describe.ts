@@ -1,0 +1,60 @@
+/**
+ * How a migration reads in previews and in state: one input key per migration,
+ * `<version>_<name>`, whose value says what the engine should show —
+ * `sha256:<digest> · 4 statements · transactional`. Pure.
+ */
+import type { LedgerEntry, Migration } from "./types";
+
+/** The non-migration inputs of the bundle resource. */
+export interface BundleSettings {
+  /** Database URL (secret). */
+  connection: string;
+  /** Folder of the migration files, relative to the program. */
+  migrationsDir: string;
+  /** Pin: apply up to and including this version. "" = the whole bundle. */
+  through: string;
+  /** Adopt versions up to this one without running them. "" = none. */
+  baseline: string;
+  lockTimeout: string;
+  statementTimeout: string;
+  stack: string;
+}
+
+const KEY = /^\d+_/;
+
+/** The input key of a migration. */
+export const migrationKey = (m: Pick<Migration, "version" | "name">): string => `${m.version}_${m.name}`;
+
+/** True for per-migration input keys (they start with the version digits). */
+export const isMigrationKey = (key: string): boolean => KEY.test(key);
+
+/** What a pending migration shows in a preview. */
+export function describePending(m: Migration): string {
+  const count = `${m.up.length} statement${m.up.length === 1 ? "" : "s"}`;
+  let mode = "transactional";
+  if (m.noTransaction) mode = "non-transactional (migrate:no-transaction)";
+  else if (!m.transactional) {
+    const reasons = [...new Set(m.up.filter((s) => !s.transactional).map((s) => s.reason ?? "runs alone"))];
+    mode = `non-transactional (${reasons.join(", ")})`;
+  }
+  return `sha256:${m.digest} · ${count} · ${mode}`;
+}
+
+/**
+ * What an applied migration shows after a refresh, from its ledger row: the
+ * previous description when the row is as we wrote it, otherwise what changed.
+ */
+export function describeApplied(entry: LedgerEntry, previous: string | undefined): string {
+  if (entry.digest === null) return "unknown digest · applied outside supabase-promotion";
+  if (entry.recordedStatementsHash && entry.recordedStatementsHash !== entry.statementsHash) {
+    return `sha256:${entry.digest} · ledger row edited outside supabase-promotion`;
+  }
+  if (previous && parseDescription(previous).digest === entry.digest) return previous;
+  return `sha256:${entry.digest}`;
+}
+
+/** The digest inside a description, if any. */
+export function parseDescription(value: string): { digest?: string } {
+  const m = /^sha256:([0-9a-f]{64})\b/.exec(value);
+  return m ? { digest: m[1] } : {};
+}

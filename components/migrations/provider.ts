@@ -1,0 +1,161 @@
+/**
+ * Dynamic-provider implementation of {@link MigrationBundle}. Loaded from the
+ * checkout by the trampoline (components/dynamic.ts); never serialized.
+ *
+ * The resource's inputs carry one key per migration (`<version>_<name>` →
+ * `sha256:<digest> · N statements · transactional`), so the engine's own
+ * input diff lists every pending, reverted or edited migration in previews.
+ * The SQL itself stays in the files: the provider reloads the bundle, checks
+ * it still matches the inputs, and applies through the pure planner.
+ */
+import { userInfo } from "node:os";
+import { resolve } from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
+import { applyBundle, assertSessionConnection, withClient } from "./apply";
+import { loadBundle } from "./bundle";
+import { readLedger } from "./ledger";
+import { planMigrations } from "./plan";
+import type { Bundle, Ledger } from "./types";
+import { describeApplied, isMigrationKey, migrationKey, parseDescription, type BundleSettings } from "./describe";
+
+export type MigrationInputs = BundleSettings & Record<string, unknown>;
+
+export interface MigrationOutputs extends MigrationInputs {
+  /** The highest applied version, or "" when nothing is applied. */
+  appliedThrough: string;
+  /** Chained digest of the applied migrations. */
+  bundleDigest: string;
+  appliedCount: number;
+}
+
+/**
+ * Refuses, before any SQL runs, an applied migration whose file changed: the
+ * state remembers each applied migration's digest.
+ */
+export async function check(olds: MigrationInputs | undefined, news: MigrationInputs): Promise<pulumi.dynamic.CheckResult> {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  if (typeof news.connection === "string") {
+    try {
+      assertSessionConnection(news.connection);
+    } catch (err) {
+      failures.push({ property: "connection", reason: (err as Error).message });
+    }
+  }
+  if (olds) {
+    for (const key of Object.keys(news).filter(isMigrationKey).sort()) {
+      const before = typeof olds[key] === "string" ? parseDescription(olds[key] as string) : undefined;
+      const after = typeof news[key] === "string" ? parseDescription(news[key] as string) : undefined;
+      if (!before?.digest || !after?.digest || before.digest === after.digest) continue;
+      failures.push({
+        property: key,
+        reason:
+          `migration ${key} was applied with digest ${before.digest.slice(0, 12)}…, but the bundle now has ${after.digest.slice(0, 12)}…: ` +
+          `its file (or an earlier one) was edited after it was applied. Restore the applied file (git checkout it) ` +
+          `and put the change in a new migration.`,
+      });
+      break; // Digests are chained: every later migration differs too; the first one is the edit.
+    }
+  }
+  return { inputs: news, failures };
+}
+
+export async function create(inputs: MigrationInputs): Promise<pulumi.dynamic.CreateResult> {
+  const outs = await apply(inputs);
+  return { id: `migrations-${inputs.stack}`, outs };
+}
+
+export async function update(_id: string, _olds: MigrationOutputs, news: MigrationInputs): Promise<pulumi.dynamic.UpdateResult> {
+  return { outs: await apply(news) };
+}
+
+/** Refresh: the ledger is the truth. Rows added, removed or edited out of band become a diff. */
+export async function read(id: string, props: MigrationOutputs): Promise<pulumi.dynamic.ReadResult> {
+  const ledger = await withClient(props.connection, (client) => readLedger(client));
+  const rebuilt = rebuildFromLedger(props, ledger);
+  return { id, props: rebuilt, inputs: stripOutputs(rebuilt) };
+}
+
+/**
+ * Deleting the resource forgets it: migrations are never reverted by a
+ * destroy (lower `migrations.through` for that). On the local platform the
+ * stack's database is dropped right after, by its own resource.
+ */
+async function forget(): Promise<void> {}
+export { forget as delete };
+
+async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
+  const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
+  const declared = Object.keys(inputs).filter(isMigrationKey).sort();
+  assertBundleMatches(bundle, inputs, declared);
+  const through = inputs.through || lastVersion(declared);
+  const report = await applyBundle(inputs.connection, bundle, {
+    plan: (b, ledger, opts) => planMigrations(b, ledger, opts),
+    through: through || undefined,
+    baseline: inputs.baseline || undefined,
+    lockTimeout: inputs.lockTimeout,
+    statementTimeout: inputs.statementTimeout,
+    stack: inputs.stack,
+    updateId: process.env.SUPABASE_PROMOTION_UPDATE_ID,
+    appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
+  });
+  void report;
+  const ledger = await withClient(inputs.connection, (client) => readLedger(client));
+  return { ...rebuildFromLedger(inputs, ledger), ...summary(bundle, ledger) };
+}
+
+/**
+ * The inputs were computed by the program a moment ago; if the files changed
+ * since (or `through` names a version the files lack), stop before any SQL.
+ */
+function assertBundleMatches(bundle: Bundle, inputs: MigrationInputs, declared: string[]): void {
+  const byKey = new Map(bundle.migrations.map((m) => [migrationKey(m), m]));
+  const problems: string[] = [];
+  for (const key of declared) {
+    const m = byKey.get(key);
+    const want = parseDescription(String(inputs[key])).digest;
+    if (!m) problems.push(`${key}: no such file in ${inputs.migrationsDir}`);
+    else if (want && m.digest !== want) problems.push(`${key}: the file changed since the preview (digest ${m.digest.slice(0, 12)}… ≠ ${want.slice(0, 12)}…)`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`the migration files changed while the update ran; run the update again:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+/** Per-migration keys as the ledger tells them; non-migration inputs carried over. */
+export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): MigrationInputs {
+  const out: MigrationInputs = { ...props };
+  for (const key of Object.keys(out)) if (isMigrationKey(key)) delete out[key];
+  for (const entry of ledger.entries) {
+    const key = `${entry.version}_${entry.name}`;
+    const previous = typeof props[key] === "string" ? (props[key] as string) : undefined;
+    out[key] = describeApplied(entry, previous);
+  }
+  return out;
+}
+
+function summary(bundle: Bundle, ledger: Ledger): Pick<MigrationOutputs, "appliedThrough" | "bundleDigest" | "appliedCount"> {
+  const last = ledger.entries[ledger.entries.length - 1];
+  const m = last ? bundle.migrations.find((x) => x.version === last.version) : undefined;
+  return {
+    appliedThrough: last?.version ?? "",
+    bundleDigest: m?.digest ?? last?.digest ?? "",
+    appliedCount: ledger.entries.length,
+  };
+}
+
+function stripOutputs(props: MigrationInputs): MigrationInputs {
+  const { appliedThrough: _a, bundleDigest: _b, appliedCount: _c, ...inputs } = props as MigrationOutputs;
+  return inputs;
+}
+
+function lastVersion(keys: string[]): string {
+  return keys.length ? keys[keys.length - 1]!.split("_")[0]! : "";
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}

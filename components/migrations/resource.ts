@@ -1,0 +1,68 @@
+import * as pulumi from "@pulumi/pulumi";
+import { trampolineProvider } from "../dynamic";
+import { compareVersions } from "./bundle";
+import { describePending, migrationKey } from "./describe";
+import type { Bundle, Migration } from "./types";
+
+export interface MigrationBundleArgs {
+  /** Database URL of the environment (kept secret). */
+  connection: pulumi.Input<string>;
+  /** The loaded bundle (see `loadBundle`). */
+  bundle: Bundle;
+  /** Folder the bundle was loaded from, relative to the program. */
+  migrationsDir: string;
+  /** Pin: apply up to and including this version; lowering it reverts. @default the whole bundle */
+  through?: string;
+  /** Adopt versions up to this one without running them. */
+  baseline?: string;
+  /** @default "10s" */
+  lockTimeout?: string;
+  /** @default "0" (no limit) */
+  statementTimeout?: string;
+  stack: string;
+}
+
+const provider = trampolineProvider("components/migrations/provider", ["check", "create", "read", "update", "delete"]);
+
+/**
+ * The migrations a stack has applied, as one resource with one input per
+ * migration: previews list each pending (+), reverted (−) or edited (~)
+ * migration, and the state stays a few hundred bytes per migration.
+ */
+export class MigrationBundle extends pulumi.dynamic.Resource {
+  /** The highest applied version ("" when none). */
+  public readonly appliedThrough!: pulumi.Output<string>;
+  /** Chained digest through `appliedThrough`. */
+  public readonly bundleDigest!: pulumi.Output<string>;
+  public readonly appliedCount!: pulumi.Output<number>;
+
+  constructor(name: string, args: MigrationBundleArgs, opts?: pulumi.CustomResourceOptions) {
+    const included = selectMigrations(args.bundle, args.through);
+    const perMigration = Object.fromEntries(included.map((m) => [migrationKey(m), describePending(m)]));
+    super(
+      provider,
+      name,
+      {
+        connection: pulumi.secret(args.connection),
+        migrationsDir: args.migrationsDir,
+        through: args.through ?? "",
+        baseline: args.baseline ?? "",
+        lockTimeout: args.lockTimeout ?? "10s",
+        statementTimeout: args.statementTimeout ?? "0",
+        stack: args.stack,
+        ...perMigration,
+        appliedThrough: undefined,
+        bundleDigest: undefined,
+        appliedCount: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["connection"] },
+      "supabase-promotion",
+      "MigrationBundle",
+    );
+  }
+}
+
+/** The migrations a stack should have applied: the bundle up to the pin. */
+export function selectMigrations(bundle: Bundle, through?: string): Migration[] {
+  return through ? bundle.migrations.filter((m) => compareVersions(m.version, through) <= 0) : bundle.migrations;
+}

@@ -1,0 +1,63 @@
+/**
+ * `npm start`: on a fresh clone, everything needed to see the dev environment
+ * running — the toolchain, the local platform, `pulumi up` of the dev stack —
+ * then its outputs and what to try next. Running it again changes nothing.
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { pulumiEnv } from "../lib/pulumi-env";
+import { ensureToolchain, repoRoot } from "../lib/toolchain";
+
+const STACK = "dev";
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const toolchain = await ensureToolchain();
+  step(`Pulumi CLI: ${toolchain.pulumi} (${toolchain.source === "path" ? "from PATH" : "built from Go modules"})`);
+
+  run(process.execPath, [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "scripts", "platform.ts"), "start"], "starting the local platform");
+
+  const env = pulumiEnv({ binDir: toolchain.binDir });
+  const pulumi = (args: string[], what: string, capture = false) => run(toolchain.pulumi, args, what, env, capture);
+
+  const stacks = pulumi(["stack", "ls", "--json"], "listing stacks", true);
+  const known = (JSON.parse(stacks || "[]") as Array<{ name: string }>).some((s) => s.name === STACK);
+  if (!known) pulumi(["stack", "init", STACK], `creating the ${STACK} stack`);
+
+  pulumi(["up", "--yes", "--stack", STACK, "--message", "npm start"], `pulumi up (${STACK})`);
+  const outputs = pulumi(["stack", "output", "--stack", STACK, "--json"], "reading outputs", true);
+
+  console.log(`\n✔ ${STACK} is up (${((Date.now() - started) / 1000).toFixed(1)} s). Stack outputs (secrets hidden):`);
+  console.log(outputs.trim());
+  console.log(`
+Next:
+  npm run pulumi -- preview --stack ${STACK} --diff     # a no-op preview: nothing pending
+  npm run pulumi -- stack output --stack ${STACK} --show-secrets databaseUrl
+  npm run promote -- staging                          # what dev has that staging lacks (add --yes to apply)
+  npm run audit -- ${STACK}                              # who applied what, when, in which update
+  npm run platform -- stop                            # stop the local PostgreSQL
+  npm test                                            # unit, integration and end-to-end tests`);
+}
+
+function step(message: string): void {
+  console.log(`› ${message}`);
+}
+
+function run(command: string, args: string[], what: string, env?: Record<string, string>, capture = false): string {
+  step(what);
+  const result = spawnSync(command, args, {
+    cwd: repoRoot,
+    env: env ?? process.env,
+    stdio: capture ? ["inherit", "pipe", "inherit"] : "inherit",
+    encoding: "utf8",
+  });
+  if (result.status !== 0) {
+    throw new Error(`${what} failed (exit ${result.status ?? result.signal}). See the output above.`);
+  }
+  return result.stdout ?? "";
+}
+
+main().catch((err: unknown) => {
+  console.error(`\n✘ ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+/**
+ * Test helpers on the shared test PostgreSQL (started by test/helpers/global-setup.ts).
+ * Every test file creates its own database(s) with createTestDatabase().
+ */
+import * as crypto from "node:crypto";
+import { Client } from "pg";
+import { inject } from "vitest";
+import { bootstrapSupabase } from "../../lib/bootstrap";
+
+/** Superuser URL of the test server's `postgres` database. Throws (never skips) when absent. */
+export function testServerUrl(): string {
+  let url: string | undefined;
+  try {
+    url = inject("pgUrl");
+  } catch {
+    /* not inside a vitest worker */
+  }
+  url ||= process.env.SP_TEST_PG_URL;
+  if (!url) {
+    throw new Error(
+      "No test PostgreSQL: neither inject('pgUrl') nor SP_TEST_PG_URL is set. Run the tests through vitest " +
+        "(its globalSetup test/helpers/global-setup.ts starts the server), e.g. `npx vitest run --project integration`.",
+    );
+  }
+  return url;
+}
+
+/** The same server URL with another database name. */
+export function urlForDatabase(serverUrl: string, database: string): string {
+  const u = new URL(serverUrl);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}
+
+/** Connect, run fn, always disconnect. */
+export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestDatabase {
+  /** Superuser URL of the new database. */
+  url: string;
+  name: string;
+  /** DROP DATABASE ... WITH (FORCE); idempotent. */
+  drop(): Promise<void>;
+}
+
+function databaseName(prefix: string): string {
+  const clean = prefix.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "") || "t";
+  const suffix = `${Date.now().toString(36)}_${crypto.randomBytes(3).toString("hex")}`;
+  return `${clean.slice(0, 63 - suffix.length - 1)}_${suffix}`;
+}
+
+/**
+ * Create a uniquely named database on the test server (optionally bootstrapped to look like a
+ * Supabase database: roles, auth, storage, extensions, supabase_realtime).
+ */
+export async function createTestDatabase(prefix: string, opts: { bootstrap?: boolean } = {}): Promise<TestDatabase> {
+  const serverUrl = testServerUrl();
+  const name = databaseName(prefix);
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  const url = urlForDatabase(serverUrl, name);
+  let dropped = false;
+  const drop = async () => {
+    if (dropped) return;
+    dropped = true;
+    await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  };
+  if (opts.bootstrap) {
+    try {
+      await bootstrapSupabase(url);
+    } catch (e) {
+      await drop().catch(() => undefined);
+      throw e;
+    }
+  }
+  return { url, name, drop };
+}

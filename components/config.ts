@@ -270,7 +270,7 @@ function suggest(key: string, known: string[]): string {
   const best = known
     .map((k) => ({ k, d: distance(key.toLowerCase(), k.toLowerCase()) }))
     .sort((a, b) => a.d - b.d)[0];
-  return best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best.k}"?)` : ` (known keys: ${known.join(", ")})`;
+  return best && best.d <= Math.max(3, Math.floor(key.length / 3)) ? ` (did you mean "${best.k}"?)` : ` (known keys: ${known.join(", ")})`;
 }
 
 function distance(a: string, b: string): number {

@@ -267,7 +267,6 @@ export async function withAdvisoryLock<T>(
   const started = Date.now();
   let delayMs = 25;
   let reported = false;
-  if (!(await tryAdvisoryLock(client, key))) { options.onWait?.(null); await client.query("select pg_advisory_lock($1::bigint)", [key.toString()]); }
   while (!(await tryAdvisoryLock(client, key))) {
     const holder = await findLockHolder(client, key);
     const waitedMs = Date.now() - started;

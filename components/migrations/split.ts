@@ -194,7 +194,8 @@ function transactionControl(stmt: Node): string | undefined {
 }
 
 function parseProblem(error: unknown, sql: string, opts: SplitOptions): Problem {
-  const message = error instanceof Error ? error.message : String(error);
+  // The parser quotes the text near the error, which may span lines; keep each problem on one line.
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\r?\n\s*/g, " ");
   const details = (error as { sqlDetails?: { cursorPosition?: number } } | null)?.sqlDetails;
   if (details?.cursorPosition === undefined) {
     return { file: opts.file, message: `PostgreSQL cannot parse this SQL: ${message}` };

@@ -4,12 +4,14 @@
  * preview changes nothing; secrets stay encrypted in the state; `destroy`
  * drops the database.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyJwt } from "../../lib/jwt";
+import { repoRoot } from "../../lib/toolchain";
 import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { testServerUrl, withClient } from "../helpers/pg";
 
@@ -78,6 +80,29 @@ describe("foundation e2e (real Pulumi CLI, real PostgreSQL)", () => {
       expect(state).not.toContain(up[secret]!.value as string);
     }
     expect(state).not.toContain("postgres:postgres@");
+  });
+
+  it("a wrong passphrase fails with what to set", async () => {
+    const result = spawnSync(
+      process.execPath,
+      [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "scripts", "pulumi.ts"), "stack", "output", "--stack", name, "--show-secrets"],
+      { cwd: project.dir, encoding: "utf8", env: { ...project.env, PULUMI_CONFIG_PASSPHRASE: "not-the-passphrase" } },
+    );
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/incorrect passphrase/i);
+    expect(result.stderr).toContain("Set PULUMI_CONFIG_PASSPHRASE");
+  });
+
+  it("a misspelled or mistyped config lists every problem and changes nothing", async () => {
+    const bad = await project.stack(`${name}bad`, { platfrom: "local", migrations: { lockTimeout: "soon" }, policy: { allowPublicBuckets: "no" } });
+    const failure = await bad.preview({ ...capture(project.log) }).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    expect(failure).toContain('unknown key "platfrom" (did you mean "platform"?)');
+    expect(failure).toContain('"migrations.lockTimeout" must be a PostgreSQL duration');
+    expect(failure).toContain('"policy.allowPublicBuckets" must be a boolean');
+    await bad.workspace.removeStack(`${name}bad`);
   });
 
   it("destroy drops the stack's database", async () => {

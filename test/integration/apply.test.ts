@@ -291,22 +291,42 @@ describe("applyBundle", () => {
     expect(await withClient(db.url, (c) => readLedger(c))).toMatchObject({ inProgress: null, entries: [{ version: V(1) }] });
   });
 
-  it("commits statement by statement under -- migrate:no-transaction", async () => {
+  it("commits statement by statement under -- migrate:no-transaction, and resumes at the failed one", async () => {
     const db = await freshDatabase("apply_notx");
+    const file = `${V(1)}_each.sql`;
     const bundle = bundleOf({
-      [`${V(1)}_each.sql`]:
-        "-- migrate:no-transaction\ncreate table public.each_t (id int);\ninsert into public.each_t values (1);\ninsert into public.each_t values (1 / 0);\n",
+      [file]: "-- migrate:no-transaction\ncreate table public.each_t (id int);\ninsert into public.each_t values (1);\ninsert into public.each_t select 2 from public.gate;\n",
     });
 
     const error = await caught(apply(db, bundle));
 
     // The first two statements committed on their own; the third failed and is where a rerun resumes.
-    expect(error).toMatchObject({ name: "MigrationError", step: 2, location: `${V(1)}_each.sql:4`, code: "22012" });
+    expect(error).toMatchObject({ name: "MigrationError", step: 2, location: `${file}:4`, code: "42P01" });
+    expect(error.message).toContain("applying again resumes at step 3");
     expect(await query(db.url, "select id from public.each_t")).toEqual([{ id: 1 }]);
     expect(await withClient(db.url, (c) => readLedger(c))).toMatchObject({
       entries: [],
       inProgress: { version: V(1), digest: bundle.migrations[0]?.digest, nextStep: 2 },
     });
+
+    // The remaining steps only make sense after the ones that ran: an edited file is refused.
+    const edited = bundleOf({ [file]: "-- migrate:no-transaction\ncreate table public.each_t (id int);\ninsert into public.each_t values (1);\n" });
+    const refused = await caught(apply(db, edited));
+    expect(refused.message).toContain(`migration ${V(1)} stopped before step 3`);
+    expect(await query(db.url, "select id from public.each_t")).toEqual([{ id: 1 }]);
+
+    // With the cause fixed by hand, the same file resumes at the failed statement (steps 1–2 would fail or duplicate).
+    await query(db.url, "create table public.gate (id int); insert into public.gate values (1)");
+    const report = await apply(db, bundle);
+    expect(report.applied).toMatchObject([{ version: V(1), steps: 3, resumedAtStep: 2 }]);
+    expect(await query(db.url, "select id from public.each_t order by id")).toEqual([{ id: 1 }, { id: 2 }]);
+    expect((await audit(db)).map((r) => [r.kind, r.outcome, r.step])).toEqual([
+      ["step", "in_progress", 0],
+      ["step", "in_progress", 1],
+      ["apply", "failed", 2],
+      ["step", "in_progress", 2],
+      ["apply", "succeeded", null],
+    ]);
   });
 
   it("each migration starts from a clean session with the configured timeouts", async () => {
@@ -586,6 +606,25 @@ describe("applyBundle", () => {
     expect((await apply(db, bundle)).applied.map((m) => m.version)).toEqual([V(2), V(3)]);
     const ledger = await withClient(db.url, (c) => readLedger(c));
     expect(ledger.entries.map((e) => e.digest)).toEqual(bundle.migrations.map((m) => m.digest));
+  });
+
+  it("reverts a down section with DROP INDEX CONCURRENTLY outside a transaction", async () => {
+    const db = await freshDatabase("apply_revert_concurrently");
+    const bundle = bundleOf({
+      [`${V(1)}_table.sql`]: "create table public.ix (id int);\n",
+      [`${V(2)}_index.sql`]:
+        "create index concurrently if not exists ix_id on public.ix (id);\n" +
+        "-- migrate:down\ndrop index concurrently if exists public.ix_id;\ncomment on table public.ix is 'index dropped';\n",
+    });
+    await apply(db, bundle);
+    expect(await relationExists(db, "public.ix_id")).toBe(true);
+
+    const report = await apply(db, bundle, { through: V(1) });
+
+    expect(report.reverted.map((m) => m.version)).toEqual([V(2)]);
+    expect(await relationExists(db, "public.ix_id")).toBe(false);
+    expect(await query(db.url, "select obj_description('public.ix'::regclass) as comment")).toEqual([{ comment: "index dropped" }]);
+    expect((await history(db)).map((r) => r.version)).toEqual([V(1)]);
   });
 
   it("adopts a ledger written by the Supabase CLI without running any SQL", async () => {

@@ -58,7 +58,10 @@ describe("postgres-server", () => {
   it("isPostgresListening is false on a free port and for a non-PostgreSQL listener", async () => {
     expect(await isPostgresListening(await freePort())).toBe(false);
     const net = await import("node:net");
-    const srv = net.createServer((s) => s.end("HTTP/1.1 400 Bad Request\r\n\r\n"));
+    const srv = net.createServer((s) => {
+      s.resume(); // read (and discard) what the client sends, so its close is seen and srv.close() can finish
+      s.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+    });
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
     const port = (srv.address() as { port: number }).port;
     try {

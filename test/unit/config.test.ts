@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseSize, parseStackConfig } from "../../components/config";
+
+const ns = (entries: Record<string, unknown>): Record<string, string> =>
+  Object.fromEntries(Object.entries(entries).map(([k, v]) => [`supabase-promotion:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+
+describe("parseStackConfig", () => {
+  it("applies the defaults", () => {
+    const c = parseStackConfig("dev", {});
+    expect(c).toMatchObject({
+      stack: "dev",
+      platform: "local",
+      localPort: 54322,
+      migrationsDir: "sql/migrations",
+      migrations: { lockTimeout: "10s", statementTimeout: "0" },
+      policy: { allowPublicBuckets: true },
+      github: undefined,
+    });
+  });
+
+  it("reads nested objects and numbers given for versions", () => {
+    const c = parseStackConfig("staging", ns({ migrations: { through: 20260105090000 }, promotion: { from: "dev" }, localPort: "6000" }));
+    expect(c.migrations.through).toBe("20260105090000");
+    expect(c.promotion.from).toBe("dev");
+    expect(c.localPort).toBe(6000);
+  });
+
+  it("lists every problem at once, with suggestions for misspelled keys", () => {
+    let error: ConfigError | undefined;
+    try {
+      parseStackConfig(
+        "prod",
+        ns({
+          platfrom: "local",
+          localPort: "not-a-port",
+          migrations: { thru: "1", lockTimeout: "soon" },
+          promotion: { from: "prod" },
+          policy: { allowPublicBuckets: "no" },
+          buckets: { avatars: { public: "yes", fileSizeLimit: "lots" } },
+        }),
+      );
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.problems).toEqual(expect.arrayContaining([
+      'unknown key "platfrom" (did you mean "platform"?)',
+      '"localPort" must be an integer, got string "not-a-port"',
+      'unknown key "migrations.thru" (did you mean "through"?)',
+      '"migrations.lockTimeout" must be a PostgreSQL duration like "5s" or "500ms", got "soon"',
+      '"policy.allowPublicBuckets" must be a boolean, got string "no"',
+      '"buckets.avatars.public" must be a boolean, got string "yes"',
+      '"buckets.avatars.fileSizeLimit" must be a byte count or a size like "50MB", got string "lots"',
+      '"promotion.from" names this stack itself; name the upstream stack (e.g. dev for staging)',
+    ]));
+    expect(error!.problems).toHaveLength(8);
+    expect(error!.message).toContain("Pulumi.prod.yaml");
+    expect(error!.message).toContain("config set --stack prod");
+  });
+
+  it("requires the project ref and database URL on the supabase platform", () => {
+    expect(() => parseStackConfig("prod", ns({ platform: "supabase" }))).toThrow(/supabase\.projectRef[\s\S]*databaseUrl/);
+  });
+
+  it.each([
+    ["50MB", 50 * 1024 ** 2],
+    ["1.5 GB", Math.round(1.5 * 1024 ** 3)],
+    ["512kb", 512 * 1024],
+    [1024, 1024],
+    ["100", 100],
+    ["-1", undefined],
+    ["ten", undefined],
+    [1.5, undefined],
+  ])("parseSize(%j) = %j", (input, expected) => {
+    expect(parseSize(input)).toBe(expected);
+  });
+});

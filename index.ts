@@ -1,32 +1,45 @@
 /**
  * supabase-promotion: one Supabase environment per stack.
- * Composition only: typed config → bundle → Environment → outputs.
+ * Composition only: typed config → bundle → promotion gate → Environment → outputs.
  */
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseStackConfig } from "./components/config";
+import { ConfigError, parseStackConfig, type StackConfig } from "./components/config";
 import { Environment } from "./components/environment";
 import { BundleError, loadBundle } from "./components/migrations/bundle";
+import { migrationKey } from "./components/migrations/describe";
+import { selectMigrations } from "./components/migrations/resource";
 import { initParser } from "./components/migrations/split";
+import { declarationDigest, gateProblems, releaseDigest, type Release } from "./components/promotion/gate";
 import { readBootstrapSql } from "./lib/bootstrap";
 
 export = async () => {
   const stack = pulumi.getStack();
-  const config = await userErrors(async () => {
-    const parsed = parseStackConfig(stack, pulumi.runtime.allConfig());
+  const { config, bundle } = await userErrors(async () => {
+    const config = parseStackConfig(stack, pulumi.runtime.allConfig());
     await initParser();
-    return { parsed, bundle: await loadBundle(resolve(parsed.migrationsDir)) };
+    return { config, bundle: await loadBundle(resolve(config.migrationsDir)) };
   });
 
+  const declarations = { buckets: [] as unknown[], realtime: { tables: [] as string[], replicaIdentityFull: [] as string[] } };
+  const wanted: Release = {
+    migrations: Object.fromEntries(selectMigrations(bundle, config.migrations.through).map((m) => [migrationKey(m), m.digest])),
+    buckets: declarationDigest(declarations.buckets),
+    realtime: declarationDigest(declarations.realtime),
+  };
+  if (config.promotion.from) await promotionGate(config, wanted);
+
   const env = new Environment(stack, {
-    config: config.parsed,
-    bundle: config.bundle,
+    config,
+    bundle,
     bootstrapDigest: createHash("sha256").update(readBootstrapSql("roles")).update(readBootstrapSql("supabase")).digest("hex"),
   });
 
+  // What this stack runs, for its downstream's gate and for `npm run promote`.
+  const release = env.migrations.applied.apply((migrations): Release => ({ ...wanted, migrations: migrations ?? {} }));
   return {
-    platform: config.parsed.platform,
+    platform: config.platform,
     projectRef: env.project.projectRef,
     apiUrl: env.project.apiUrl,
     databaseUrl: env.project.databaseUrl,
@@ -35,8 +48,37 @@ export = async () => {
     appliedThrough: env.migrations.appliedThrough,
     bundleDigest: env.migrations.bundleDigest,
     migrationCount: env.migrations.appliedCount,
+    release,
+    releaseDigest: release.apply(releaseDigest),
+    upstream: config.promotion.from ?? "",
   };
 };
+
+/**
+ * Refuses, before any resource is touched (in preview already), a release the
+ * upstream stack does not run with identical digests.
+ */
+async function promotionGate(config: StackConfig, wanted: Release): Promise<void> {
+  const upstream = config.promotion.from!;
+  const ref = new pulumi.StackReference(`promotion-upstream-${upstream}`, { name: `organization/${pulumi.getProject()}/${upstream}` });
+  let upstreamRelease: Release | undefined;
+  try {
+    upstreamRelease = (await ref.getOutputDetails("release")).value as Release | undefined;
+  } catch (err) {
+    throw new pulumi.RunError(
+      `promotion gate: stack ${config.stack} is promoted from ${upstream}, but ${upstream} could not be read: ${(err as Error).message}\n` +
+        `  Bring ${upstream} up first (same backend and passphrase).`,
+    );
+  }
+  const problems = gateProblems({ stack: config.stack, upstream, wanted, upstreamRelease });
+  if (problems.length > 0) {
+    throw new pulumi.RunError(
+      `promotion gate: stack ${config.stack} only accepts what ${upstream} already runs. ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
+        problems.map((p) => `  - ${p}`).join("\n") +
+        `\nNothing was changed.`,
+    );
+  }
+}
 
 /** Our own validation errors print as plain messages, without a stack trace. */
 async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
@@ -47,3 +89,4 @@ async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
     throw err;
   }
 }
+

@@ -614,10 +614,17 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Running
   // Data dir: create, own, initialise if empty.
   await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const pgVersionFile = path.join(dataDir, "PG_VERSION");
+  let initialisedHere = false;
   if (await isDirEmpty(dataDir)) {
     if (who.uid !== undefined) await fsp.chown(dataDir, who.uid, who.gid!);
     await fsp.chmod(dataDir, 0o700);
-    await runInitdb(bins, dataDir, user, password, who, !fsyncOn);
+    initialisedHere = true;
+    try {
+      await runInitdb(bins, dataDir, user, password, who, !fsyncOn);
+    } catch (e) {
+      if (!persistent) await fsp.rm(dataDir, { recursive: true, force: true });
+      throw e;
+    }
   } else if (!fs.existsSync(pgVersionFile)) {
     throw new PostgresServerError(
       "DATA_DIR",
@@ -739,6 +746,8 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Running
     void lastErr;
   } catch (e) {
     if (pid !== undefined && isProcessAlive(pid)) await shutdown(target);
+    // A throw-away cluster we just created is useless after a failed start: don't leave it behind.
+    if (!persistent && initialisedHere) await fsp.rm(dataDir, { recursive: true, force: true });
     throw e;
   }
 

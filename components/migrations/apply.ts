@@ -586,10 +586,13 @@ async function applyInSteps(session: Session, migration: Migration, steps: Step[
       throw await failMigration(session, migration, "apply", error, {
         step: step.index,
         consequence:
+          (!step.transactional && CREATE_INDEX_IF_NOT_EXISTS.test(stripLeadingComments(step.statements[0]?.sql ?? ""))
+            ? "An INVALID index left by this statement is dropped before it is retried. "
+            : "") +
           (step.transactional
             ? `Step ${step.index + 1} of ${steps.length} was rolled back. `
             : `Step ${step.index + 1} of ${steps.length} ran outside a transaction and may have left partial work. `) +
-          (done > 0 ? `Steps 1–${done} had committed; ` : "") +
+          (done === 1 ? "Step 1 had committed; " : done > 1 ? `Steps 1–${done} had committed; ` : "") +
           `applying again resumes at step ${step.index + 1} from the same file ` +
           "(non-transactional statements are retried, so write them idempotently: IF NOT EXISTS / IF EXISTS).",
       });
@@ -763,8 +766,11 @@ async function failMigration(
   const error = (failure ? failure.error : thrown) as Partial<DatabaseError> & Error;
   const located = failure ? locateInStatement(failure.statement, Number(error.position) || undefined) : null;
   const location = located ? `${migration.file}:${located.line}` : migration.file;
+  // Number the statement within its whole section, not within the step that ran it.
+  const section = failure ? (failure.section === "up" ? migration.up : failure.section === "down" ? migration.down : migration.verify) ?? [] : [];
+  const ordinal = failure ? section.indexOf(failure.statement) + 1 || failure.ordinal : 0;
   const where = failure
-    ? `at ${location}, ${failure.section} statement ${failure.ordinal} of ${failure.count}`
+    ? `at ${location}, ${failure.section} statement ${ordinal} of ${Math.max(section.length, failure.count)}`
     : `while recording it in the ledger (${location})`;
   const hint =
     error.hint ??

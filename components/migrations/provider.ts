@@ -26,6 +26,8 @@ export interface MigrationOutputs extends MigrationInputs {
   /** Chained digest of the applied migrations. */
   bundleDigest: string;
   appliedCount: number;
+  /** `<version>_<name>` → chained digest, for every migration the ledger says is applied (unknown digests omitted). */
+  applied: Record<string, string>;
 }
 
 /**
@@ -72,7 +74,11 @@ export async function update(_id: string, _olds: MigrationOutputs, news: Migrati
 export async function read(id: string, props: MigrationOutputs): Promise<pulumi.dynamic.ReadResult> {
   const ledger = await withClient(props.connection, (client) => readLedger(client));
   const rebuilt = rebuildFromLedger(props, ledger);
-  return { id, props: rebuilt, inputs: stripOutputs(rebuilt) };
+  const applied: Record<string, string> = {};
+  for (const entry of ledger.entries) if (entry.digest) applied[`${entry.version}_${entry.name}`] = entry.digest;
+  const last = ledger.entries[ledger.entries.length - 1];
+  const outputs = { ...rebuilt, applied, appliedCount: ledger.entries.length, appliedThrough: last?.version ?? "", bundleDigest: last?.digest ?? "" };
+  return { id, props: outputs, inputs: stripOutputs(outputs) };
 }
 
 /**
@@ -133,18 +139,21 @@ export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): Migra
   return out;
 }
 
-function summary(bundle: Bundle, ledger: Ledger): Pick<MigrationOutputs, "appliedThrough" | "bundleDigest" | "appliedCount"> {
+function summary(bundle: Bundle, ledger: Ledger): Pick<MigrationOutputs, "appliedThrough" | "bundleDigest" | "appliedCount" | "applied"> {
   const last = ledger.entries[ledger.entries.length - 1];
   const m = last ? bundle.migrations.find((x) => x.version === last.version) : undefined;
+  const applied: Record<string, string> = {};
+  for (const entry of ledger.entries) if (entry.digest) applied[`${entry.version}_${entry.name}`] = entry.digest;
   return {
     appliedThrough: last?.version ?? "",
     bundleDigest: m?.digest ?? last?.digest ?? "",
     appliedCount: ledger.entries.length,
+    applied,
   };
 }
 
 function stripOutputs(props: MigrationInputs): MigrationInputs {
-  const { appliedThrough: _a, bundleDigest: _b, appliedCount: _c, ...inputs } = props as MigrationOutputs;
+  const { appliedThrough: _a, bundleDigest: _b, appliedCount: _c, applied: _d, ...inputs } = props as MigrationOutputs;
   return inputs;
 }
 

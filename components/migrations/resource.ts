@@ -35,6 +35,8 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
   /** Chained digest through `appliedThrough`. */
   public readonly bundleDigest!: pulumi.Output<string>;
   public readonly appliedCount!: pulumi.Output<number>;
+  /** `<version>_<name>` → digest of every applied migration (what a downstream stack's gate compares). */
+  public readonly applied!: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: MigrationBundleArgs, opts?: pulumi.CustomResourceOptions) {
     const included = selectMigrations(args.bundle, args.through);
@@ -54,6 +56,7 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
         appliedThrough: undefined,
         bundleDigest: undefined,
         appliedCount: undefined,
+        applied: undefined,
       },
       { ...opts, additionalSecretOutputs: ["connection"] },
       "supabase-promotion",

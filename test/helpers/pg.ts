@@ -64,7 +64,8 @@ function databaseName(prefix: string): string {
 export async function createTestDatabase(prefix: string, opts: { bootstrap?: boolean } = {}): Promise<TestDatabase> {
   const serverUrl = testServerUrl();
   const name = databaseName(prefix);
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  // FILE_COPY: ~2-4x faster than the default WAL_LOG on the fsync=off test server.
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}" STRATEGY = FILE_COPY`));
   const url = urlForDatabase(serverUrl, name);
   let dropped = false;
   const drop = async () => {

@@ -15,6 +15,7 @@ import {
   startPostgres,
   type RunningPostgres,
 } from "../../lib/postgres-server";
+import { platformStatus, readPlatformState, startPlatform, stopPlatform } from "../../lib/local-platform";
 import { testServerUrl, withClient } from "../helpers/pg";
 
 const tempDirs: string[] = [];
@@ -107,6 +108,20 @@ describe("postgres-server", () => {
     expect(fs.existsSync(dataDir)).toBe(false); // not persistent: data dir removed
   });
 
+  it("reports a failed start with the server log tail", async () => {
+    const dataDir = path.join(tempDir(), "data");
+    const err = await startPostgres({
+      dataDir,
+      port: await freePort(),
+      persistent: false,
+      settings: { shared_buffers: "not-a-size" },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PostgresServerError);
+    expect((err as PostgresServerError).code).toBe("START_FAILED");
+    expect((err as Error).message).toMatch(/exited during startup/);
+    expect((err as Error).message).toMatch(/invalid value for parameter "shared_buffers"/);
+  });
+
   it("refuses a non-empty directory that is not a cluster", async () => {
     const dataDir = path.join(tempDir(), "junk");
     fs.mkdirSync(dataDir);
@@ -115,5 +130,36 @@ describe("postgres-server", () => {
     expect(err).toBeInstanceOf(PostgresServerError);
     expect((err as PostgresServerError).code).toBe("DATA_DIR");
     expect(fs.existsSync(path.join(dataDir, "hello.txt"))).toBe(true);
+  });
+});
+
+describe("local platform (lib/local-platform.ts)", () => {
+  it("start is idempotent, status tracks it, stop only stops what the pid file names", async () => {
+    const root = path.join(tempDir(), "platform");
+    const port = await freePort();
+    const opts = { root, port };
+    expect(await platformStatus(opts)).toMatchObject({ running: false, port });
+    expect(await stopPlatform(opts)).toMatchObject({ stopped: false });
+
+    const first = await startPlatform(opts);
+    try {
+      expect(first).toMatchObject({ running: true, alreadyRunning: false, port });
+      expect(first.url).toBe(`postgresql://postgres:postgres@127.0.0.1:${port}/postgres`);
+      expect(readPlatformState(opts)).toMatchObject({ pid: first.pid, port });
+      await withClient(first.url, async (c) => {
+        expect((await c.query("show wal_level")).rows[0].wal_level).toBe("logical");
+      });
+
+      const again = await startPlatform(opts);
+      expect(again).toMatchObject({ running: true, alreadyRunning: true, pid: first.pid, port });
+      expect(await platformStatus(opts)).toMatchObject({ running: true, pid: first.pid });
+    } finally {
+      const stopped = await stopPlatform(opts);
+      expect(stopped).toMatchObject({ stopped: true, pid: first.pid });
+    }
+    expect(await isPostgresListening(port)).toBe(false);
+    expect(await platformStatus(opts)).toMatchObject({ running: false });
+    expect(readPlatformState(opts)).toBeUndefined();
+    expect(await stopPlatform(opts)).toMatchObject({ stopped: false });
   });
 });

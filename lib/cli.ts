@@ -1,0 +1,82 @@
+/**
+ * Shared plumbing of the project's commands (`promote`, `audit`): run the
+ * project's Pulumi CLI, read a stack's settings and outputs.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { explainPulumiFailure, pulumiEnv } from "./pulumi-env";
+import { ensureToolchain, repoRoot } from "./toolchain";
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export interface ProjectCli {
+  env: Record<string, string>;
+  /** Runs `pulumi <args>`; inherits the terminal unless `capture`. Throws on failure with advice. */
+  pulumi(args: string[], opts?: { capture?: boolean; allowFailure?: boolean }): { status: number; stdout: string; stderr: string };
+  /** The stack's settings file (`Pulumi.<stack>.yaml`) config, or undefined when there is none. */
+  stackConfig(stack: string): Record<string, unknown> | undefined;
+  /** Stack outputs (`--show-secrets` only when asked), or undefined when the stack has none yet. */
+  outputs(stack: string, showSecrets?: boolean): Record<string, unknown> | undefined;
+  /** Stacks that have a settings file in the project. */
+  knownStacks(): string[];
+}
+
+export async function projectCli(): Promise<ProjectCli> {
+  const toolchain = await ensureToolchain();
+  const env = pulumiEnv({ binDir: toolchain.binDir });
+  const cli: ProjectCli = {
+    env,
+    pulumi(args, opts = {}) {
+      const result = spawnSync(toolchain.pulumi, args, {
+        cwd: repoRoot,
+        env,
+        encoding: "utf8",
+        stdio: opts.capture ? ["ignore", "pipe", "pipe"] : ["inherit", "inherit", "pipe"],
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      const stderr = result.stderr ?? "";
+      if (!opts.capture && stderr) process.stderr.write(stderr);
+      const status = result.status ?? 1;
+      if (status !== 0 && !opts.allowFailure) {
+        const advice = explainPulumiFailure(stderr + (result.stdout ?? ""));
+        throw new Error(`pulumi ${args.join(" ")} failed (exit ${status})${advice ? `\n${advice}` : ""}${opts.capture ? `\n${stderr.trim()}` : ""}`);
+      }
+      return { status, stdout: result.stdout ?? "", stderr };
+    },
+    stackConfig(stack) {
+      const file = join(repoRoot, `Pulumi.${stack}.yaml`);
+      if (!existsSync(file)) return undefined;
+      const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+      return doc?.config ?? {};
+    },
+    outputs(stack, showSecrets = false) {
+      const result = cli.pulumi(["stack", "output", "--stack", stack, "--json", ...(showSecrets ? ["--show-secrets"] : [])], {
+        capture: true,
+        allowFailure: true,
+      });
+      if (result.status !== 0) return undefined;
+      const parsed = JSON.parse(result.stdout || "{}") as Record<string, unknown>;
+      return Object.keys(parsed).length > 0 ? parsed : undefined;
+    },
+    knownStacks() {
+      const files = require("node:fs").readdirSync(repoRoot) as string[];
+      return files.map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter((s): s is string => Boolean(s));
+    },
+  };
+  return cli;
+}
+
+/** Runs a command's main, printing errors without stack traces for user errors. */
+export function runMain(main: () => Promise<number | void>): void {
+  main().then(
+    (code) => process.exit(code ?? 0),
+    (err: unknown) => {
+      console.error(`✘ ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
+}

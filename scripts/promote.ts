@@ -1,0 +1,87 @@
+/**
+ * `npm run promote -- <stack> [--yes] [--allow-dirty]`
+ *
+ * Shows what the stack's upstream (`promotion.from`) runs that the stack
+ * lacks — migrations, bucket and realtime changes — through the real preview;
+ * with `--yes` applies it as an update whose message names the promotion:
+ * `promote dev→staging: <release digest> (<n> migrations)`.
+ */
+import { spawnSync } from "node:child_process";
+import { releaseDelta, releaseDigest, type Release } from "../components/promotion/gate";
+import { projectCli, runMain, UsageError } from "../lib/cli";
+import { repoRoot } from "../lib/toolchain";
+
+runMain(async () => {
+  const args = process.argv.slice(2);
+  const yes = args.includes("--yes");
+  const allowDirty = args.includes("--allow-dirty");
+  const unknown = args.filter((a) => a.startsWith("-") && a !== "--yes" && a !== "--allow-dirty");
+  const [stack, ...extra] = args.filter((a) => !a.startsWith("-"));
+  if (!stack || extra.length > 0 || unknown.length > 0) {
+    throw new UsageError("usage: npm run promote -- <stack> [--yes] [--allow-dirty]   (e.g. npm run promote -- staging)");
+  }
+
+  const cli = await projectCli();
+  const config = cli.stackConfig(stack);
+  if (!config) {
+    throw new UsageError(`unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`);
+  }
+  const from = (config["supabase-promotion:promotion"] as { from?: string } | undefined)?.from;
+  if (!from) {
+    throw new UsageError(
+      `stack "${stack}" has no upstream (supabase-promotion:promotion.from is not set), so there is nothing to promote into it.\n` +
+        `  Update it directly with \`npm run pulumi -- up --stack ${stack}\`, or set its upstream: ` +
+        `\`npm run pulumi -- config set --stack ${stack} --path promotion.from <upstream>\`.`,
+    );
+  }
+
+  const upstreamRelease = cli.outputs(from)?.release as Release | undefined;
+  if (!upstreamRelease) {
+    throw new Error(`the upstream stack "${from}" has no release yet: bring it up first (\`npm run pulumi -- up --stack ${from}\`${from === "dev" ? " or `npm start`" : ""}).`);
+  }
+  ensureStack(cli, stack);
+  const current = cli.outputs(stack)?.release as Release | undefined;
+  const delta = releaseDelta(upstreamRelease, current);
+  const digest = releaseDigest(upstreamRelease);
+
+  console.log(`Promotion ${from} → ${stack}: release ${digest.slice(0, 12)}…`);
+  console.log(`  migrations ${from} has that ${stack} lacks: ${delta.migrations.length === 0 ? "none" : ""}`);
+  for (const key of delta.migrations) console.log(`    + ${key}  sha256:${upstreamRelease.migrations[key]!.slice(0, 12)}…`);
+  console.log(`  storage buckets: ${delta.buckets ? "changed" : "unchanged"}`);
+  console.log(`  realtime publication: ${delta.realtime ? "changed" : "unchanged"}`);
+
+  console.log(`\n› preview of ${stack} (the gate runs here):`);
+  const preview = cli.pulumi(["preview", "--stack", stack, "--diff"], { allowFailure: true });
+  if (preview.status !== 0) {
+    throw new Error(`the preview of ${stack} failed (see above); nothing was changed.`);
+  }
+  if (!yes) {
+    console.log(`\nNothing applied. Run \`npm run promote -- ${stack} --yes\` to apply this promotion.`);
+    return 0;
+  }
+
+  const dirty = workingTreeChanges();
+  if (dirty && !allowDirty) {
+    throw new Error(
+      `the working tree has uncommitted changes, so this promotion could not be reproduced from a commit:\n${dirty}\n` +
+        `  Commit or stash them (or pass --allow-dirty).`,
+    );
+  }
+  const message = `promote ${from}→${stack}: ${digest.slice(0, 12)} (${delta.migrations.length} migration${delta.migrations.length === 1 ? "" : "s"})`;
+  console.log(`\n› pulumi up --stack ${stack} -m "${message}"`);
+  cli.pulumi(["up", "--yes", "--skip-preview", "--stack", stack, "--message", message]);
+  console.log(`\n✔ ${message}`);
+  return 0;
+});
+
+function ensureStack(cli: Awaited<ReturnType<typeof projectCli>>, stack: string): void {
+  const list = JSON.parse(cli.pulumi(["stack", "ls", "--json"], { capture: true }).stdout || "[]") as Array<{ name: string }>;
+  if (!list.some((s) => s.name === stack)) cli.pulumi(["stack", "init", stack], { capture: true });
+}
+
+/** `git status --porcelain` output when the project is a git checkout with changes; "" otherwise. */
+function workingTreeChanges(): string {
+  const status = spawnSync("git", ["status", "--porcelain"], { cwd: repoRoot, encoding: "utf8" });
+  if (status.status !== 0) return ""; // not a git checkout
+  return status.stdout.trim();
+}

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { CiSecrets, ciValues } from "./ci-secrets/ci-secrets";
 import type { StackConfig } from "./config";
 import { MigrationBundle } from "./migrations/resource";
 import type { Bundle } from "./migrations/types";
@@ -19,6 +20,7 @@ export interface EnvironmentArgs {
 export class Environment extends pulumi.ComponentResource {
   public readonly project: Project;
   public readonly migrations: MigrationBundle;
+  public readonly ciSecrets: CiSecrets;
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("supabase-promotion:environment:Environment", name, {}, opts);
@@ -40,6 +42,8 @@ export class Environment extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },
     );
+
+    this.ciSecrets = new CiSecrets(`${name}-ci`, { config, ...ciValues(this.project) }, { parent: this });
 
     this.registerOutputs({});
   }

@@ -121,7 +121,7 @@ export function parseBundle(files: MigrationFile[]): Bundle {
  * Changing any byte of a migration changes its digest and every later one, never an earlier one.
  */
 export function chainDigest(previous: string, contentHash: string, version: string): string {
-  return sha256Hex(`${contentHash}:${version}`);
+  return sha256Hex(`${previous}:${contentHash}:${version}`);
 }
 
 /** sha256 hex of a string (as UTF-8) or of raw bytes. */

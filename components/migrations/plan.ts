@@ -145,7 +145,7 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
   if (newestApplied !== undefined) {
     const newestFile = byVersion.get(newestApplied)?.file ?? newestApplied;
     for (const migration of apply) {
-      if (false) {
+      if (BigInt(migration.version) < BigInt(newestApplied)) {
         problems.push({
           version: migration.version,
           file: migration.file,

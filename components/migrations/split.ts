@@ -128,7 +128,7 @@ export function nonTransactionalReason(stmt: Node): string | undefined {
   // PostgreSQL does accept this inside a transaction block, but a long refresh would hold the
   // migration's DDL locks until commit; it runs alone so readers are never blocked behind it.
   if ("RefreshMatViewStmt" in stmt) {
-    return undefined;
+    return stmt.RefreshMatViewStmt.concurrent ? "REFRESH MATERIALIZED VIEW CONCURRENTLY" : undefined;
   }
   // ANALYZE alone is transactional; VACUUM (with or without ANALYZE) is not.
   if ("VacuumStmt" in stmt) return stmt.VacuumStmt.is_vacuumcmd ? "VACUUM" : undefined;

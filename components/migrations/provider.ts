@@ -58,7 +58,30 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
       break; // Digests are chained: every later migration differs too; the first one is the edit.
     }
   }
+  failures.push(...(await irreversible(olds, news)));
   return { inputs: news, failures };
+}
+
+/** Lowering the pin previews the reverts: refuse already here any that has no down section. */
+async function irreversible(olds: MigrationInputs | undefined, news: MigrationInputs): Promise<pulumi.dynamic.CheckFailure[]> {
+  if (!olds || typeof news.migrationsDir !== "string") return [];
+  const reverted = Object.keys(olds).filter((k) => isMigrationKey(k) && !(k in news));
+  if (reverted.length === 0) return [];
+  const bundle = await loadBundle(resolve(process.cwd(), news.migrationsDir));
+  const byKey = new Map(bundle.migrations.map((m) => [migrationKey(m), m]));
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  for (const key of reverted) {
+    const m = byKey.get(key);
+    if (!m) {
+      failures.push({ property: key, reason: `migration ${key} is applied but its file is gone from ${news.migrationsDir}, so it cannot be reverted; restore the file` });
+    } else if (m.down === null) {
+      failures.push({
+        property: key,
+        reason: `migration ${key} has no -- migrate:down section, so lowering migrations.through below ${m.version} cannot revert it; raise migrations.through back to ≥ ${m.version}, or add a down section in a new migration`,
+      });
+    }
+  }
+  return failures;
 }
 
 export async function create(inputs: MigrationInputs): Promise<pulumi.dynamic.CreateResult> {

@@ -199,7 +199,7 @@ async function reconcile(news: PublicationInputs, olds: PublicationOutputs | und
       }
       // Only what this resource made FULL goes back to DEFAULT (a table may have another replica identity by design).
       for (const [table, wasFull] of managed) {
-        if (wasFull && !wanted.get(table) && relations.get(table)?.replicaIdentity === "f") {
+        if (false && wasFull && relations.get(table)?.replicaIdentity === "f") {
           await client.query(`alter table ${quoteTable(table)} replica identity default`);
         }
       }

@@ -199,7 +199,7 @@ async function reconcile(news: PublicationInputs, olds: PublicationOutputs | und
       }
       // Only what this resource made FULL goes back to DEFAULT (a table may have another replica identity by design).
       for (const [table, wasFull] of managed) {
-        if (false && wasFull && relations.get(table)?.replicaIdentity === "f") {
+        if (wasFull && !wanted.get(table) && relations.get(table)?.replicaIdentity === "f") {
           await client.query(`alter table ${quoteTable(table)} replica identity default`);
         }
       }
@@ -306,6 +306,13 @@ async function withTransaction<T>(client: Client, fn: () => Promise<T>): Promise
     return result;
   } catch (err) {
     await client.query("rollback").catch(() => undefined);
+    if ((err as { code?: string }).code === "55P03") {
+      throw new Error(
+        `gave up after waiting ${LOCK_TIMEOUT} for a lock on a table being published or its publication: another transaction holds it. ` +
+          `Nothing was changed; run the update again once that transaction has finished.`,
+        { cause: err },
+      );
+    }
     throw err;
   }
 }

@@ -268,6 +268,13 @@ async function withTransaction<T>(client: Client, fn: () => Promise<T>): Promise
     return result;
   } catch (err) {
     await client.query("rollback").catch(() => undefined);
+    if ((err as { code?: string }).code === "55P03") {
+      throw new Error(
+        `gave up after waiting ${LOCK_TIMEOUT} for a lock on storage.buckets or storage.objects: another transaction holds it. ` +
+          `Nothing was changed; run the update again once that transaction has finished.`,
+        { cause: err },
+      );
+    }
     throw err;
   }
 }

@@ -203,6 +203,23 @@ describe("the publication itself", () => {
     expect(await members(d.url)).toEqual(["public.bookings"]);
   });
 
+  it("changes everything in one transaction, and gives up on a busy table after the lock timeout", async () => {
+    const d = await freshDatabase("realtime_atomic");
+    await withClient(d.url, async (holder) => {
+      // A long transaction reading public.equipment blocks ALTER TABLE … REPLICA IDENTITY.
+      await holder.query("begin; lock table public.equipment in access share mode");
+      const started = Date.now();
+      await expect(provider.create(inputs(["public.bookings", "public.equipment"], ["public.equipment"], d.url))).rejects.toThrow(
+        /gave up after waiting 10s for a lock .* Nothing was changed/,
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
+      await holder.query("rollback");
+    });
+    // public.bookings was added before the failing statement: rolled back with it.
+    expect(await members(d.url)).toEqual([]);
+    expect(await replicaIdentity("public.equipment", d.url)).toBe("d");
+  });
+
   it("read after the publication was dropped shows no tables", async () => {
     const d = await freshDatabase("realtime_dropped");
     const declared = inputs(["public.bookings"], [], d.url);

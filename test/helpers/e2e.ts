@@ -4,6 +4,7 @@
  * real Pulumi CLI through the Automation API, and the test PostgreSQL as the
  * local platform.
  */
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -13,7 +14,7 @@ import { pulumiEnv } from "../../lib/pulumi-env";
 import { ensureToolchain, repoRoot } from "../../lib/toolchain";
 import { testServerUrl } from "./pg";
 
-const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "tsconfig.json", "package.json", "components", "lib", "sql"];
+const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "tsconfig.json", "package.json", "components", "lib", "sql", "scripts"];
 
 export interface E2EProject {
   /** The project copy: the program directory of every stack. */
@@ -29,6 +30,8 @@ export interface E2EProject {
   write(relativePath: string, content: string): void;
   read(relativePath: string): string;
   remove(relativePath: string): void;
+  /** Runs one of the project's commands (`scripts/<name>.ts`) in the copy, as `npm run <name>` would. */
+  command(name: string, args: string[]): { status: number; stdout: string; stderr: string };
   /** Captured CLI output of the last operations, for failure messages. */
   log: string[];
   cleanup(): void;
@@ -69,6 +72,16 @@ export async function createE2EProject(options: { migrations?: string } = {}): P
         { stackName: name, workDir: dir },
         { pulumiCommand: pulumi, envVars: env, pulumiHome: env.PULUMI_HOME },
       );
+    },
+    command(name, args) {
+      const result = spawnSync(process.execPath, [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(dir, "scripts", `${name}.ts`), ...args], {
+        cwd: dir,
+        env,
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      log.push(result.stdout ?? "", result.stderr ?? "");
+      return { status: result.status ?? 1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
     },
     write(relativePath, content) {
       mkdirSync(dirname(join(dir, relativePath)), { recursive: true });

@@ -12,7 +12,17 @@ import { migrationKey } from "./components/migrations/describe";
 import { selectMigrations } from "./components/migrations/resource";
 import { initParser } from "./components/migrations/split";
 import { declarationDigest, gateProblems, releaseDigest, type Release } from "./components/promotion/gate";
+import { resolveBuckets, shippedBuckets, type BucketSpec } from "./components/storage/buckets";
 import { readBootstrapSql } from "./lib/bootstrap";
+
+/** The app's storage buckets, as every environment declares them (per-stack overrides: `buckets.<id>`). */
+const buckets: BucketSpec[] = shippedBuckets;
+
+/** The app tables that stream through Supabase Realtime (per-stack override: `realtime.tables`). */
+const realtime = {
+  tables: ["public.bookings", "public.equipment", "public.messages", "public.notifications"],
+  replicaIdentityFull: ["public.bookings"],
+};
 
 export = async () => {
   const stack = pulumi.getStack();
@@ -22,11 +32,20 @@ export = async () => {
     return { config, bundle: await loadBundle(resolve(config.migrationsDir)) };
   });
 
-  const declarations = { buckets: [] as unknown[], realtime: { tables: [] as string[], replicaIdentityFull: [] as string[] } };
+  const resolved = resolveBuckets(buckets, config.buckets, config.policy, stack);
+  if (resolved.problems.length > 0) {
+    throw new pulumi.RunError(`stack ${stack}: storage buckets:\n${resolved.problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+  const streamed = {
+    tables: config.realtime.tables ?? realtime.tables,
+    replicaIdentityFull: config.realtime.replicaIdentityFull ?? (config.realtime.tables ? [] : realtime.replicaIdentityFull),
+  };
+
+  // The release compares declarations as written in code; per-stack overrides are the stack's own business.
   const wanted: Release = {
     migrations: Object.fromEntries(selectMigrations(bundle, config.migrations.through).map((m) => [migrationKey(m), m.digest])),
-    buckets: declarationDigest(declarations.buckets),
-    realtime: declarationDigest(declarations.realtime),
+    buckets: declarationDigest(buckets),
+    realtime: declarationDigest(realtime),
   };
   if (config.promotion.from) await promotionGate(config, wanted);
 
@@ -34,6 +53,8 @@ export = async () => {
     config,
     bundle,
     bootstrapDigest: createHash("sha256").update(readBootstrapSql("roles")).update(readBootstrapSql("supabase")).digest("hex"),
+    buckets: resolved.buckets,
+    realtime: streamed,
   });
 
   // What this stack runs, for its downstream's gate and for `npm run promote`.
@@ -50,6 +71,13 @@ export = async () => {
     migrationCount: env.migrations.appliedCount,
     release,
     releaseDigest: release.apply(releaseDigest),
+    buckets: Object.fromEntries(
+      resolved.buckets.map((b) => [
+        b.id,
+        `${b.public ? "public" : "private"} · ${b.fileSizeLimit === null ? "no size limit" : `${b.fileSizeLimit} bytes`} · ${b.allowedMimeTypes?.join(", ") ?? "any type"}`,
+      ]),
+    ),
+    realtimeTables: env.realtime.tables,
     upstream: config.promotion.from ?? "",
   };
 };

@@ -4,6 +4,9 @@ import type { StackConfig } from "./config";
 import { MigrationBundle } from "./migrations/resource";
 import type { Bundle } from "./migrations/types";
 import { Project } from "./project/project";
+import { RealtimePublication } from "./realtime/publication";
+import { StorageBucket } from "./storage/bucket";
+import type { ResolvedBucket } from "./storage/buckets";
 
 export interface EnvironmentArgs {
   config: StackConfig;
@@ -11,6 +14,10 @@ export interface EnvironmentArgs {
   bundle: Bundle;
   /** Digest of sql/bootstrap. */
   bootstrapDigest: string;
+  /** Storage buckets, with this stack's overrides applied. */
+  buckets: ResolvedBucket[];
+  /** The realtime publication's tables (schema-qualified), with this stack's overrides applied. */
+  realtime: { tables: string[]; replicaIdentityFull: string[] };
 }
 
 /**
@@ -21,6 +28,8 @@ export class Environment extends pulumi.ComponentResource {
   public readonly project: Project;
   public readonly migrations: MigrationBundle;
   public readonly ciSecrets: CiSecrets;
+  public readonly buckets: StorageBucket[];
+  public readonly realtime: RealtimePublication;
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("supabase-promotion:environment:Environment", name, {}, opts);
@@ -41,6 +50,30 @@ export class Environment extends pulumi.ComponentResource {
         stack: config.stack,
       },
       { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },
+    );
+
+    // Buckets and the publication come after the migrations: policies and members need their tables.
+    const afterMigrations = { parent: this, dependsOn: [this.migrations] };
+    this.buckets = args.buckets.map(
+      (b) =>
+        new StorageBucket(
+          `${name}-bucket-${b.id}`,
+          {
+            connection: this.project.databaseUrl,
+            bucketId: b.id,
+            public: b.public,
+            fileSizeLimit: b.fileSizeLimit,
+            allowedMimeTypes: b.allowedMimeTypes,
+            forceDestroy: b.forceDestroy,
+            policies: b.policies,
+          },
+          afterMigrations,
+        ),
+    );
+    this.realtime = new RealtimePublication(
+      `${name}-realtime`,
+      { connection: this.project.databaseUrl, tables: args.realtime.tables, replicaIdentityFull: args.realtime.replicaIdentityFull },
+      afterMigrations,
     );
 
     this.ciSecrets = new CiSecrets(`${name}-ci`, { config, ...ciValues(this.project) }, { parent: this });

@@ -94,7 +94,15 @@ describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)"
         protectedBranches: true,
       }),
     });
-    const env = new Environment("prod", { config, bundle, bootstrapDigest: "b".repeat(64) });
+    const env = new Environment("prod", {
+      config,
+      bundle,
+      bootstrapDigest: "b".repeat(64),
+      buckets: [
+        { id: "avatars", public: true, fileSizeLimit: 5242880, allowedMimeTypes: ["image/*"], forceDestroy: false, policies: "public-read" },
+      ],
+      realtime: { tables: ["public.bookings", "public.messages"], replicaIdentityFull: ["public.bookings"] },
+    });
     await value(env.migrations.urn);
     await value(env.ciSecrets.urn);
     await new Promise((r) => setTimeout(r, 50));
@@ -107,6 +115,13 @@ describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)"
     expect(migrations.name).toBe("prod-migrations");
     expect(migrations.inputs["20260101000000_init"]).toBe(`sha256:${"a".repeat(64)} · 1 statement · transactional`);
     expect(migrations.inputs).toMatchObject({ migrationsDir: "sql/migrations", through: "", lockTimeout: "10s", stack: "prod" });
+
+    const buckets = byType(":StorageBucket");
+    expect(buckets.map((b) => b.name)).toEqual(["prod-bucket-avatars"]);
+    expect(buckets[0]!.inputs).toMatchObject({ bucketId: "avatars", public: true, fileSizeLimit: 5242880, allowedMimeTypes: ["image/*"], policies: "public-read" });
+    const publication = byType(":RealtimePublication");
+    expect(publication.map((p) => p.name)).toEqual(["prod-realtime"]);
+    expect(publication[0]!.inputs).toMatchObject({ "public.bookings": "member · replica identity full", "public.messages": "member" });
 
     // GitHub: one environment with reviewers, self-review prevented, protected branches only.
     expect(byType("pulumi:providers:github")).toHaveLength(1);

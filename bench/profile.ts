@@ -1,0 +1,110 @@
+/**
+ * Where the apply's time goes, without Pulumi: the project's own `loadBundle` and `applyBundle`
+ * (read-only use of components/) run in this process against a freshly bootstrapped database, with
+ * every query the pg driver sends timed and classified by what it is for.
+ */
+import { performance } from "node:perf_hooks";
+import { Client } from "pg";
+import { applyBundle } from "../components/migrations/apply";
+import { loadBundle } from "../components/migrations/bundle";
+import { planMigrations } from "../components/migrations/plan";
+import { initParser } from "../components/migrations/split";
+
+export type QueryCategory =
+  | "migration statements"
+  | "begin/commit"
+  | "reset all + set_config (per migration)"
+  | "set local role none"
+  | "ledger: history insert"
+  | "ledger: audit insert"
+  | "ledger: read / ensure"
+  | "advisory lock"
+  | "other";
+
+export function categorize(sql: string): QueryCategory {
+  const s = sql.trimStart().toLowerCase();
+  if (s === "begin" || s === "commit" || s === "rollback") return "begin/commit";
+  if (s.startsWith("reset all") || s.startsWith("select set_config(")) return "reset all + set_config (per migration)";
+  if (s.startsWith("set local role none")) return "set local role none";
+  if (s.startsWith('insert into "supabase_migrations"."schema_migrations"')) return "ledger: history insert";
+  if (s.startsWith('insert into "supabase_migrations"."promotion_audit"')) return "ledger: audit insert";
+  if (s.includes("advisory")) return "advisory lock";
+  if (s.includes("supabase_migrations") || s.includes("to_regclass") || s.includes("information_schema.columns") || s.includes("current_database()")) {
+    return "ledger: read / ensure";
+  }
+  return "other";
+}
+
+export interface QueryProfile {
+  /** Per category: count of queries and total ms from send to result. */
+  byCategory: Record<string, { count: number; ms: number }>;
+  /** Wall time of applyBundle. */
+  applyMs: number;
+  /** Wall time of loadBundle (parse + digests), parser already loaded. */
+  loadBundleMs: number;
+  /** Wall time of the first `initParser()` in this process (WASM load). */
+  parserInitMs: number;
+}
+
+/**
+ * Loads `dir` as the provider does and applies it to `url`, timing every query. `statementSqls`
+ * marks which query texts are migration statements (everything else is classified by its text).
+ */
+export async function profileApply(dir: string, url: string): Promise<QueryProfile> {
+  const t0 = performance.now();
+  await initParser();
+  const parserInitMs = performance.now() - t0;
+  const t1 = performance.now();
+  const bundle = await loadBundle(dir);
+  const loadBundleMs = performance.now() - t1;
+  const statements = new Set<string>();
+  for (const m of bundle.migrations) for (const s of [...m.up, ...(m.verify ?? [])]) statements.add(s.sql);
+
+  const byCategory: QueryProfile["byCategory"] = {};
+  const proto = Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function patched(this: unknown, ...args: unknown[]) {
+    const first = args[0];
+    const text = typeof first === "string" ? first : (first as { text?: string } | undefined)?.text ?? "";
+    const category: QueryCategory = statements.has(text) ? "migration statements" : categorize(text);
+    const started = performance.now();
+    const result = original.apply(this, args);
+    if (result && typeof (result as Promise<unknown>).then === "function") {
+      const done = () => {
+        const entry = (byCategory[category] ??= { count: 0, ms: 0 });
+        entry.count++;
+        entry.ms += performance.now() - started;
+      };
+      (result as Promise<unknown>).then(done, done);
+    }
+    return result;
+  };
+  try {
+    const t2 = performance.now();
+    await applyBundle(url, bundle, {
+      plan: (b, ledger, opts) => planMigrations(b, ledger, opts),
+      lockTimeout: "10s",
+      statementTimeout: "0",
+      stack: "bench",
+      updateId: "bench",
+      appliedBy: "bench",
+    });
+    const applyMs = performance.now() - t2;
+    for (const v of Object.values(byCategory)) v.ms = Math.round(v.ms * 10) / 10;
+    return { byCategory, applyMs, loadBundleMs, parserInitMs };
+  } finally {
+    proto.query = original;
+  }
+}
+
+/** Times `loadBundle` alone (parser loaded), `reps` times; returns ms per call. */
+export async function timeLoadBundle(dir: string, reps: number): Promise<number[]> {
+  await initParser();
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await loadBundle(dir);
+    out.push(performance.now() - t);
+  }
+  return out;
+}

@@ -151,41 +151,48 @@ export class MigrationError extends Error {
 export async function applyBundle(url: string, bundle: Bundle, options: ApplyOptions): Promise<ApplyReport> {
   assertSessionConnection(url);
   const started = performance.now();
-  const emit = options.onProgress ?? (() => undefined);
   return withClient(url, async (client) => {
     const session = await openSession(client, options);
     // Fail fast on a plan the planner refuses, before waiting for anybody's lock.
     planUnderLedger(bundle, await readLedger(client), options);
 
     const lockStarted = performance.now();
-    const lock = { wait: true, timeoutMs: options.lockWaitMs ?? 60_000, onWait: (holder: LockHolder | null) => emit({ type: "lock-wait", holder }) };
-    return withAdvisoryLock(client, advisoryLockKey(session.database), async () => {
-      const lockWaitMs = performance.now() - lockStarted;
-      emit({ type: "lock-acquired", waitedMs: lockWaitMs });
-      // Another apply may have run while we waited: only the ledger read under the lock counts.
-      const ledger = await readLedger(client);
-      const plan = planUnderLedger(bundle, ledger, options);
-      emit({
-        type: "planned",
-        apply: plan.apply.map((m) => m.version),
-        revert: plan.revert.map((m) => m.version),
-        adopt: plan.adopt.map((m) => m.version),
-      });
-
-      const report: ApplyReport = { applied: [], reverted: [], adopted: [], lockWaitMs, durationMs: 0 };
-      if (plan.apply.length + plan.revert.length + plan.adopt.length > 0) {
-        await ensureLedger(client);
-        report.adopted = await adoptMigrations(session, plan.adopt, ledger);
-        for (const migration of plan.revert) report.reverted.push(await revertMigration(session, migration));
-        for (const migration of plan.apply) {
-          const resumeAt = ledger.inProgress?.version === migration.version ? ledger.inProgress.nextStep : 0;
-          report.applied.push(await applyMigration(session, migration, resumeAt));
-        }
-      }
-      report.durationMs = performance.now() - started;
-      return report;
-    }, lock);
+    const report = await withAdvisoryLock(
+      client,
+      advisoryLockKey(session.database),
+      async () => {
+        const lockWaitMs = performance.now() - lockStarted;
+        session.emit({ type: "lock-acquired", waitedMs: lockWaitMs });
+        // Another apply may have run while we waited: only the ledger read under the lock counts.
+        const ledger = await readLedger(client);
+        const plan = planUnderLedger(bundle, ledger, options);
+        return { ...(await runPlan(session, plan, ledger)), lockWaitMs };
+      },
+      { wait: true, timeoutMs: options.lockWaitMs ?? 60_000, onWait: (holder) => session.emit({ type: "lock-wait", holder }) },
+    );
+    return { ...report, durationMs: performance.now() - started };
   });
+}
+
+/** Adoptions first (bookkeeping only), then reverts (newest first), then migrations in order. */
+async function runPlan(session: Session, plan: Plan, ledger: Ledger): Promise<Omit<ApplyReport, "lockWaitMs" | "durationMs">> {
+  session.emit({
+    type: "planned",
+    apply: plan.apply.map((m) => m.version),
+    revert: plan.revert.map((m) => m.version),
+    adopt: plan.adopt.map((m) => m.version),
+  });
+  const report: Omit<ApplyReport, "lockWaitMs" | "durationMs"> = { applied: [], reverted: [], adopted: [] };
+  // A no-op writes nothing, not even the ledger tables (as the Supabase CLI).
+  if (plan.apply.length + plan.revert.length + plan.adopt.length === 0) return report;
+  await ensureLedger(session.client);
+  report.adopted = await adoptMigrations(session, plan.adopt, ledger);
+  for (const migration of plan.revert) report.reverted.push(await revertMigration(session, migration));
+  for (const migration of plan.apply) {
+    const resumeAt = ledger.inProgress?.version === migration.version ? ledger.inProgress.nextStep : 0;
+    report.applied.push(await applyMigration(session, migration, resumeAt));
+  }
+  return report;
 }
 
 // ─── Connection ──────────────────────────────────────────────────────────────────────────────────

@@ -233,9 +233,10 @@ async function main(): Promise<void> {
 
     // (d) peak memory of an N=max up (and an empty one for reference), sampled every 100 ms.
     log(`memory: N=${maxN} up with /proc sampling`);
-    const memOurs = await pulumiUp(`mem${maxN}`, maxN);
-    const memEmpty = await pulumiUp("memempty", 0);
-    memory = { n: maxN, ours: memOurs.mem!, empty: memEmpty.mem! };
+    const memOurs = await pulumiUp(`mem${maxN}`, maxN, { memory: true });
+    const memEmpty = await pulumiUp("memempty", 0, { memory: true });
+    if (!memOurs.mem || !memEmpty.mem) throw new Error("the memory sampler did not run");
+    memory = { n: maxN, ours: memOurs.mem, empty: memEmpty.mem };
 
     // Explanations: query-level profile of applyBundle (no Pulumi) next to psql, and cold bundle loads.
     const profileReps = Math.min(reps, 3);

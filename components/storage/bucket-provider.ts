@@ -263,6 +263,9 @@ async function withDatabase<T>(url: string, fn: (client: Client) => Promise<T>):
 async function withTransaction<T>(client: Client, fn: () => Promise<T>): Promise<T> {
   await client.query("begin");
   try {
+    // The engine runs bucket operations in parallel; policy DDL locks storage.objects while bucket
+    // rows are locked, so two buckets at once can deadlock. One bucket transaction at a time per database.
+    await client.query("select pg_advisory_xact_lock(hashtextextended('supabase-promotion:storage', 0))");
     const result = await fn();
     await client.query("commit");
     return result;

@@ -198,11 +198,12 @@ export interface MemoryReport {
 
 function classify(cmd: string, exe: string): ProcessKind {
   if (/postgres/.test(exe) || /^postgres/.test(cmd)) return "postgres";
+  // The shim: `sh pulumi-resource-pulumi-nodejs`, which first runs `node -e require.resolve(…)`.
+  if (/pulumi-resource-pulumi-nodejs/.test(cmd) || /^node\0-e\0/.test(cmd) || /\/sh$/.test(exe)) return "shim (sh/node -e)";
   if (/cmd\/dynamic-provider/.test(cmd)) return "dynamic provider";
   if (/@pulumi\/pulumi\/cmd\/run|cmd\/run\/index/.test(cmd)) return "node program";
   if (/pulumi-language-nodejs/.test(exe) || /pulumi-language-nodejs/.test(cmd)) return "language host";
-  if (/pulumi-resource-pulumi-nodejs/.test(cmd) || /^node\0-e\0/.test(cmd) || /\/sh$/.test(exe)) return "shim (sh/node -e)";
-  if (/\/pulumi$/.test(exe)) return "pulumi CLI";
+  if (/\/pulumi$/.test(exe) || /^[^\0]*\/pulumi\0/.test(cmd)) return "pulumi CLI";
   return "other";
 }
 
@@ -257,10 +258,13 @@ export function sampleMemory(rootPid: number, intervalMs = 100): { stop(): Memor
       stack.push(...(children.get(pid) ?? []));
       const p = readProc(pid);
       if (!p) continue;
-      const kind = classify(p.cmd, p.exe);
-      if (kind !== "postgres") treeRss += p.rssKiB;
       const prev = seen.get(pid);
-      seen.set(pid, { kind, hwmKiB: Math.max(prev?.hwmKiB ?? 0, p.hwmKiB), cmd: prev?.cmd ?? p.cmd.replace(/\0/g, " ").trim().slice(0, 160) });
+      // A zombie has an empty cmdline and no exe: keep what the live process said it was. A child
+      // forked by the shim is re-classified once it has exec'd its own program.
+      const kind = p.cmd ? classify(p.cmd, p.exe) : (prev?.kind ?? "other");
+      const cmd = p.cmd ? p.cmd.replace(/\0/g, " ").trim().slice(0, 160) : (prev?.cmd ?? "");
+      if (kind !== "postgres") treeRss += p.rssKiB;
+      seen.set(pid, { kind, hwmKiB: Math.max(prev?.hwmKiB ?? 0, p.hwmKiB), cmd });
     }
     peakTree = Math.max(peakTree, treeRss);
   };

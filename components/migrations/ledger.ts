@@ -150,13 +150,14 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
     `select version, ${name} as name, ${statements} as statements from ${HISTORY}`,
   );
 
-  const digests = present[0].audit ? await readDigests(client) : new Map<string, string>();
+  const digests = present[0].audit ? await readDigests(client) : new Map<string, { digest: string; statementsHash: string | null }>();
   const entries: LedgerEntry[] = rows
     .map((row) => ({
       version: row.version,
       name: row.name,
-      digest: digests.get(row.version) ?? null,
+      digest: digests.get(row.version)?.digest ?? null,
       statementsHash: ledgerStatementsHash(row.statements),
+      recordedStatementsHash: digests.get(row.version)?.statementsHash ?? null,
     }))
     .sort((a, b) => compareVersions(a.version, b.version));
 
@@ -171,15 +172,17 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
  * Our digest per version: the latest succeeded apply/adopt/baseline row, unless a revert came
  * after it. Versions without one were written by another tool.
  */
-async function readDigests(client: ClientBase): Promise<Map<string, string>> {
-  const { rows } = await client.query<{ version: string; kind: AuditKind; digest: string | null }>(
-    `select distinct on (version) version, kind, digest
+async function readDigests(client: ClientBase): Promise<Map<string, { digest: string; statementsHash: string | null }>> {
+  const { rows } = await client.query<{ version: string; kind: AuditKind; digest: string | null; statements_hash: string | null }>(
+    `select distinct on (version) version, kind, digest, statements_hash
        from ${AUDIT}
       where outcome = 'succeeded' and kind in ('apply', 'adopt', 'baseline', 'revert')
       order by version, id desc`,
   );
-  const digests = new Map<string, string>();
-  for (const row of rows) if (row.kind !== "revert" && row.digest) digests.set(row.version, row.digest);
+  const digests = new Map<string, { digest: string; statementsHash: string | null }>();
+  for (const row of rows) {
+    if (row.kind !== "revert" && row.digest) digests.set(row.version, { digest: row.digest, statementsHash: row.statements_hash });
+  }
   return digests;
 }
 

@@ -116,10 +116,16 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
     await withClient(databaseUrl, async (c) => {
       await c.query("delete from supabase_migrations.schema_migrations where version = '20260108090000'");
       await c.query("insert into supabase_migrations.schema_migrations (version, name, statements) values ('20260111000000', 'hotfix_by_hand', '{}')");
+      await c.query("update supabase_migrations.schema_migrations set statements = '{\"select 1\"}' where version = '20260107090000'");
     });
     const refresh = await stack.refresh({ ...capture(project.log), diff: true } as Parameters<Stack["refresh"]>[0]);
     expect(refresh.stdout).toContain("20260108090000_add_booking_deposits");
     expect(refresh.stdout).toContain("20260111000000_hotfix_by_hand");
+    expect(refresh.stdout).toContain("20260107090000_index_bookings_by_tenant_and_start");
+    const outputs = (await stack.exportStack()).deployment.resources.find((r: { type: string }) => r.type.endsWith("MigrationBundle")).outputs;
+    expect(outputs["20260107090000_index_bookings_by_tenant_and_start"]).toMatch(/ledger row edited outside supabase-promotion/);
+    expect(outputs["20260111000000_hotfix_by_hand"]).toBe("unknown digest · applied outside supabase-promotion");
+    expect(outputs["20260108090000_add_booking_deposits"]).toBeUndefined();
     expect(changes(refresh.summary.resourceChanges ?? {})).toEqual({ update: 1 });
   });
 });

@@ -5,6 +5,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { startPlatform } from "../lib/local-platform";
 import { pulumiEnv } from "../lib/pulumi-env";
 import { ensureToolchain, repoRoot } from "../lib/toolchain";
 
@@ -15,7 +18,16 @@ async function main(): Promise<void> {
   const toolchain = await ensureToolchain();
   step(`Pulumi CLI: ${toolchain.pulumi} (${toolchain.source === "path" ? "from PATH" : "built from Go modules"})`);
 
-  run(process.execPath, [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "scripts", "platform.ts"), "start"], "starting the local platform");
+  step("starting the local platform (PostgreSQL 17)");
+  const platform = await startPlatform();
+  step(platform.alreadyRunning ? `already running on 127.0.0.1:${platform.port} (pid ${platform.pid})` : `started on 127.0.0.1:${platform.port} (pid ${platform.pid})`);
+  const configured = stackPort(STACK);
+  if (configured !== platform.port) {
+    throw new Error(
+      `the local platform runs on port ${platform.port}, but the ${STACK} stack expects port ${configured} (supabase-promotion:localPort).\n` +
+        `  Use the same port for both: \`npm run pulumi -- config set --stack ${STACK} localPort ${platform.port}\`, or SP_PG_PORT=${configured}.`,
+    );
+  }
 
   const env = pulumiEnv({ binDir: toolchain.binDir });
   const pulumi = (args: string[], what: string, capture = false) => run(toolchain.pulumi, args, what, env, capture);
@@ -37,6 +49,18 @@ Next:
   npm run audit -- ${STACK}                              # who applied what, when, in which update
   npm run platform -- stop                            # stop the local PostgreSQL
   npm test                                            # unit, integration and end-to-end tests`);
+}
+
+/** The stack's `localPort` (Pulumi.<stack>.yaml), or the Pulumi.yaml default. */
+function stackPort(stack: string): number {
+  try {
+    const doc = parse(readFileSync(join(repoRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> } | null;
+    const port = doc?.config?.["supabase-promotion:localPort"];
+    if (port !== undefined) return Number(port);
+  } catch {
+    // no settings file: the default applies
+  }
+  return 54322;
 }
 
 function step(message: string): void {

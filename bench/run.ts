@@ -72,7 +72,13 @@ interface Sample {
   applyLoopMs?: number;
   /** pulumi up: checkpoint bytes after the up. */
   checkpointBytes?: number;
+  /** pulumi up: the MigrationBundle resource's create time as the engine prints it (s). */
+  bundleCreateS?: number;
+  /** 1-minute load average when the measurement started (the machine may be shared). */
+  load1: number;
 }
+
+const loadavg = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 
 const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
@@ -164,6 +170,8 @@ async function main(): Promise<void> {
         },
       });
       const mem = sampler?.stop();
+      const created = /MigrationBundle \S+ created \(([\d.]+)s\)/.exec(r.stdout);
+      const bundleCreateS = created ? Number(created[1]) : undefined;
       const url = srv.adminUrl(`sp_${stack}`);
       let applyLoopMs: number | undefined;
       if (n > 0) {
@@ -180,7 +188,7 @@ async function main(): Promise<void> {
       }
       const checkpointBytes = proj.checkpointBytes(stack);
       if (!opts.keepDb) await srv.drop(`sp_${stack}`);
-      return { ms: r.ms, applyLoopMs, checkpointBytes, mem };
+      return { ms: r.ms, applyLoopMs, checkpointBytes, mem, bundleCreateS };
     };
 
     // Warm-up (discarded): a fresh cluster creates its WAL segments, caches are cold, tsx compiles.
@@ -193,20 +201,22 @@ async function main(): Promise<void> {
 
     // (a) fresh apply, interleaved: every repetition runs every tool, in a rotated order.
     for (let rep = 1; rep <= reps; rep++) {
+      const load = loadavg();
       const e = await pulumiUp(`r${rep}empty`, 0);
-      samples.push({ tool: "empty-program up", n: 0, rep, ms: e.ms, checkpointBytes: e.checkpointBytes });
+      samples.push({ tool: "empty-program up", n: 0, rep, ms: e.ms, checkpointBytes: e.checkpointBytes, bundleCreateS: e.bundleCreateS, load1: load });
       log(`rep ${rep}: empty-program up ${(e.ms / 1000).toFixed(2)} s`);
       for (const n of sizes) {
         const tools: Tool[] = ["psql", "pulumi up", "node-pg-migrate", "node-pg-migrate (single tx)"];
         const order = tools.map((_, i) => tools[(i + rep - 1) % tools.length]!);
         for (const tool of order) {
           let sample: Sample;
-          if (tool === "psql") sample = { tool, n, rep, ms: await psql(n, `psql_r${rep}_n${n}`) };
-          else if (tool === "node-pg-migrate") sample = { tool, n, rep, ms: await nodePgMigrate(n, `npm_r${rep}_n${n}`, false) };
-          else if (tool === "node-pg-migrate (single tx)") sample = { tool, n, rep, ms: await nodePgMigrate(n, `npm1_r${rep}_n${n}`, true) };
+          const load1 = loadavg();
+          if (tool === "psql") sample = { tool, n, rep, ms: await psql(n, `psql_r${rep}_n${n}`), load1 };
+          else if (tool === "node-pg-migrate") sample = { tool, n, rep, ms: await nodePgMigrate(n, `npm_r${rep}_n${n}`, false), load1 };
+          else if (tool === "node-pg-migrate (single tx)") sample = { tool, n, rep, ms: await nodePgMigrate(n, `npm1_r${rep}_n${n}`, true), load1 };
           else {
             const u = await pulumiUp(`r${rep}n${n}`, n);
-            sample = { tool, n, rep, ms: u.ms, applyLoopMs: u.applyLoopMs, checkpointBytes: u.checkpointBytes };
+            sample = { tool, n, rep, ms: u.ms, applyLoopMs: u.applyLoopMs, checkpointBytes: u.checkpointBytes, bundleCreateS: u.bundleCreateS, load1 };
           }
           samples.push(sample);
           log(`rep ${rep}: N=${n} ${tool} ${(sample.ms / 1000).toFixed(2)} s${sample.applyLoopMs ? ` (apply loop ${(sample.applyLoopMs / 1000).toFixed(2)} s)` : ""}`);
@@ -281,6 +291,12 @@ async function main(): Promise<void> {
     // Paired by repetition (each rep's up minus the same rep's empty up), to see the spread.
     const paired = stat(of("pulumi up", n).map((s) => s.ms - of("empty-program up", 0).find((e) => e.rep === s.rep)!.ms));
     const loop = stat(of("pulumi up", n).map((s) => s.applyLoopMs ?? 0));
+    const emptyOfRep = (rep: number) => of("empty-program up", 0).find((e) => e.rep === rep)!;
+    const psqlOfRep = (rep: number) => of("psql", n).find((e) => e.rep === rep)!;
+    // Per repetition: (up − that rep's empty up) ÷ that rep's psql floor.
+    const pairedRatio = stat(of("pulumi up", n).map((s) => round3((s.ms - emptyOfRep(s.rep).ms) / psqlOfRep(s.rep).ms)));
+    const create = stat(of("pulumi up", n).map((s) => (s.bundleCreateS ?? NaN) * 1000));
+    const createEmpty = stat(of("empty-program up", 0).map((s) => (s.bundleCreateS ?? NaN) * 1000));
     perN[n] = {
       corpusBytes: corpora.get(n)!.bytes,
       psql: floor,
@@ -292,6 +308,12 @@ async function main(): Promise<void> {
       applyLoopMs: loop,
       applyLoopOverFloor: round3(loop.median / floor.median),
       outsideApplyLoopMs: oursNetMs - loop.median,
+      oursNetOverFloorPaired: pairedRatio,
+      // The engine's view of the MigrationBundle create (provider: reload + parse, ledger, apply loop).
+      bundleCreateMs: create,
+      bundleCreateEmptyMs: createEmpty,
+      providerOutsideLoopMs: create.median - loop.median,
+      programAndEngineMs: oursNetMs - (create.median - createEmpty.median),
       nodePgMigrate: npm,
       nodePgMigrateOverFloor: round3(npm.median / floor.median),
       nodePgMigrateSingleTx: npm1,
@@ -332,6 +354,7 @@ async function main(): Promise<void> {
       warmLoadMs: stat(runs.map((r) => r.warmLoadMs!)),
       importMs: stat(runs.map((r) => r.importMs!)),
     })),
+    load: { median: stat(samples.map((x) => x.load1)).median, max: Math.max(...samples.map((x) => x.load1)) },
     samples,
   };
 
@@ -423,9 +446,27 @@ function renderSummary(r: any): string {
   }
   lines.push("");
   const big = r.perN[String(Math.max(...r.options.sizes))];
+  const maxN = Math.max(...r.options.sizes);
   lines.push(
-    `Goal: (up − empty) ≤ ${r.goals.oursNetOverFloor}× floor at N=500 → measured ${big.oursNetOverFloor.toFixed(2)}× at N=${Math.max(...r.options.sizes)} ` +
-      `(paired per repetition: ${cell(big.oursNetPairedMs)} s). Outside the apply loop: ${s(big.outsideApplyLoopMs)} s.`,
+    `Goal: (up − empty) ≤ ${r.goals.oursNetOverFloor}× floor at N=500 → measured **${big.oursNetOverFloor.toFixed(2)}×** at N=${maxN} ` +
+      `(per repetition, paired: ${big.oursNetOverFloorPaired.median.toFixed(2)}× (${big.oursNetOverFloorPaired.min.toFixed(2)}–${big.oursNetOverFloorPaired.max.toFixed(2)}); ` +
+      `up − empty paired ${cell(big.oursNetPairedMs)} s).`,
+  );
+  lines.push("");
+  lines.push(`Where (up − empty) goes at N=${maxN} (medians, s):`);
+  lines.push("");
+  lines.push("| part | s | ÷ floor |");
+  lines.push("|---|---|---|");
+  const f = big.psql.median;
+  const row = (label: string, ms: number) => lines.push(`| ${label} | ${s(ms)} | ${(ms / f).toFixed(2)}× |`);
+  row("apply loop in the provider (first → last migration, from the audit rows)", big.applyLoopMs.median);
+  row("rest of the provider's create (bundle reload + parse, ledger reads, connect)", big.providerOutsideLoopMs);
+  row("program + engine (bundle parse in the program, 1 resource with N inputs, state, outputs)", big.programAndEngineMs);
+  row("total up − empty", big.oursNetMs);
+  lines.push("");
+  lines.push(
+    `Load average during the run: median ${r.load.median}, max ${r.load.max} on ${m.nproc} cores` +
+      (r.load.max > m.nproc ? " — the machine was busy with other work; expect noise." : "."),
   );
   if (r.preview) {
     lines.push("");

@@ -19,10 +19,13 @@ const stamp = join(root, "node_modules", ".supabase-promotion-install");
 const want = createHash("sha256").update(readFileSync(lock)).digest("hex");
 const have = existsSync(stamp) ? readFileSync(stamp, "utf8").trim() : "";
 if (have !== want) {
-  console.error("› installing npm dependencies (npm ci)…");
-  const result = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  console.error("› installing npm dependencies (npm install, from package-lock.json)…");
+  // Not `npm ci`: it refuses a lock file that lacks other platforms' optional packages (rollup's,
+  // esbuild's), which registry mirrors that serve only this platform leave out. `npm install` still
+  // installs exactly the locked versions and leaves package-lock.json untouched.
+  const result = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
   if (result.status !== 0) {
-    console.error("npm ci failed (see above). Check that the npm registry is reachable, then run again.");
+    console.error("npm install failed (see above). Check that the npm registry is reachable, then run again.");
     process.exit(result.status ?? 1);
   }
   writeFileSync(stamp, want + "\n");

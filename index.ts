@@ -34,7 +34,7 @@ export = async () => {
 
   const resolved = resolveBuckets(buckets, config.buckets, config.policy, stack);
   if (resolved.problems.length > 0) {
-    throw new pulumi.RunError(`stack ${stack}: storage buckets:\n${resolved.problems.map((p) => `  - ${p}`).join("\n")}`);
+    return refuse(`stack ${stack}: storage buckets:\n${resolved.problems.map((p) => `  - ${p}`).join("\n")}`);
   }
   const streamed = {
     tables: config.realtime.tables ?? realtime.tables,
@@ -93,14 +93,14 @@ async function promotionGate(config: StackConfig, wanted: Release): Promise<void
   try {
     upstreamRelease = (await ref.getOutputDetails("release")).value as Release | undefined;
   } catch (err) {
-    throw new pulumi.RunError(
+    return refuse(
       `promotion gate: stack ${config.stack} is promoted from ${upstream}, but ${upstream} could not be read: ${(err as Error).message}\n` +
         `  Bring ${upstream} up first (same backend and passphrase).`,
     );
   }
   const problems = gateProblems({ stack: config.stack, upstream, wanted, upstreamRelease });
   if (problems.length > 0) {
-    throw new pulumi.RunError(
+    return refuse(
       `promotion gate: stack ${config.stack} only accepts what ${upstream} already runs. ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
         problems.map((p) => `  - ${p}`).join("\n") +
         `\nNothing was changed.`,
@@ -113,8 +113,18 @@ async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof BundleError) throw new pulumi.RunError(err.message);
+    if (err instanceof ConfigError || err instanceof BundleError || err instanceof pulumi.RunError) return refuse(err.message);
     throw err;
   }
+}
+
+/**
+ * Reports a refusal and ends the program at once. A thrown error would be
+ * reported too, but the program's gRPC channels then keep node alive for
+ * about twenty seconds; exit code 32 tells the engine the error is reported.
+ */
+async function refuse(message: string): Promise<never> {
+  await pulumi.log.error(message);
+  process.exit(32);
 }
 

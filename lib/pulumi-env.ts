@@ -63,7 +63,9 @@ export function explainPulumiFailure(output: string): string | undefined {
     return (
       "The stack's secrets could not be decrypted with the passphrase in use.\n" +
       "  Set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase the stack was created with;\n" +
-      `  stacks created by \`npm start\` use the local default "${LOCAL_PASSPHRASE}" (unset the variable to use it).`
+      `  stacks created by \`npm start\` use the local default "${LOCAL_PASSPHRASE}" (unset the variable to use it).\n` +
+      "  The shipped Pulumi.<stack>.yaml files carry that passphrase's `encryptionsalt`: to use your own passphrase for a\n" +
+      "  new stack, delete that line before `stack init` (and set secret config again)."
     );
   }
   if (/no stack named|stack .* not found/i.test(output)) {

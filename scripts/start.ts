@@ -40,7 +40,11 @@ async function main(): Promise<void> {
   const outputs = pulumi(["stack", "output", "--stack", STACK, "--json"], "reading outputs", true);
 
   console.log(`\n✔ ${STACK} is up (${((Date.now() - started) / 1000).toFixed(1)} s). Stack outputs (secrets hidden):`);
-  console.log(outputs.trim());
+  const out = JSON.parse(outputs) as Record<string, unknown>;
+  const shown = ["platform", "projectRef", "apiUrl", "databaseUrl", "anonKey", "serviceRoleKey", "appliedThrough", "migrationCount", "releaseDigest", "buckets", "realtimeTables"];
+  for (const key of shown) {
+    if (key in out) console.log(`  ${key.padEnd(15)} ${typeof out[key] === "string" ? out[key] : JSON.stringify(out[key])}`);
+  }
   console.log(`
 Next:
   npm run pulumi -- preview --stack ${STACK} --diff     # a no-op preview: nothing pending

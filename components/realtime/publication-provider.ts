@@ -19,7 +19,8 @@
  * planned from the catalog, read in the same transaction that makes it.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { Client, escapeIdentifier } from "pg";
+import { withDatabase, withTransaction } from "../../lib/pg";
+import { type Client, escapeIdentifier } from "pg";
 
 /** A member table. */
 export const MEMBER = "member";
@@ -134,16 +135,20 @@ export async function read(id: string, props: PublicationOutputs): Promise<pulum
 async function remove(_id: string, props: PublicationOutputs): Promise<void> {
   const managed = declared(props);
   await withDatabase(props.connection, (client) =>
-    withTransaction(client, async () => {
-      await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
-      const members = await readMembers(client, props.publication);
-      const leaving = [...managed.keys()].filter((t) => members.has(t));
-      if (leaving.length > 0) await client.query(`alter publication ${escapeIdentifier(props.publication)} drop table ${leaving.map(quoteTable).join(", ")}`);
-      const relations = await readRelations(client, [...managed.keys()]);
-      for (const [table, full] of managed) {
-        if (full && relations.get(table)?.replicaIdentity === "f") await client.query(`alter table ${quoteTable(table)} replica identity default`);
-      }
-    }),
+    withTransaction(
+      client,
+      async () => {
+        await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
+        const members = await readMembers(client, props.publication);
+        const leaving = [...managed.keys()].filter((t) => members.has(t));
+        if (leaving.length > 0) await client.query(`alter publication ${escapeIdentifier(props.publication)} drop table ${leaving.map(quoteTable).join(", ")}`);
+        const relations = await readRelations(client, [...managed.keys()]);
+        for (const [table, full] of managed) {
+          if (full && relations.get(table)?.replicaIdentity === "f") await client.query(`alter table ${quoteTable(table)} replica identity default`);
+        }
+      },
+      { locks: "a table being published or its publication", lockTimeout: LOCK_TIMEOUT },
+    ),
   );
 }
 export { remove as delete };
@@ -166,44 +171,48 @@ async function reconcile(news: PublicationInputs, olds: PublicationOutputs | und
   const previous = olds && olds.publication !== publication ? olds.publication : undefined;
 
   await withDatabase(news.connection, (client) =>
-    withTransaction(client, async () => {
-      await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
-      const relations = await readRelations(client, [...new Set([...wanted.keys(), ...managed.keys()])]);
-      await assertTablesExist(client, [...wanted.keys()], relations);
+    withTransaction(
+      client,
+      async () => {
+        await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
+        const relations = await readRelations(client, [...new Set([...wanted.keys(), ...managed.keys()])]);
+        await assertTablesExist(client, [...wanted.keys()], relations);
 
-      const pub = await client.query<{ puballtables: boolean }>("select puballtables from pg_publication where pubname = $1", [publication]);
-      if (pub.rows[0]?.puballtables) {
-        throw new Error(
-          `publication ${publication} is FOR ALL TABLES: it already streams every table, so its membership cannot be ` +
-            `managed table by table. Recreate it as an ordinary publication (drop publication ${publication}; ` +
-            `create publication ${publication};) or stop managing realtime tables on this stack.`,
-        );
-      }
-      if (pub.rowCount === 0) await client.query(`create publication ${escapeIdentifier(publication)}`);
-
-      // A renamed publication: the managed tables move to the new one.
-      if (previous) {
-        const before = await readMembers(client, previous);
-        const leaving = [...managed.keys()].filter((t) => before.has(t));
-        if (leaving.length > 0) await client.query(`alter publication ${escapeIdentifier(previous)} drop table ${leaving.map(quoteTable).join(", ")}`);
-      }
-
-      const members = await readMembers(client, publication);
-      const adding = [...wanted.keys()].filter((t) => !members.has(t));
-      const dropping = [...managed.keys()].filter((t) => !wanted.has(t) && members.has(t) && !previous);
-      if (adding.length > 0) await client.query(`alter publication ${escapeIdentifier(publication)} add table ${adding.map(quoteTable).join(", ")}`);
-      if (dropping.length > 0) await client.query(`alter publication ${escapeIdentifier(publication)} drop table ${dropping.map(quoteTable).join(", ")}`);
-
-      for (const [table, full] of wanted) {
-        if (full && relations.get(table)?.replicaIdentity !== "f") await client.query(`alter table ${quoteTable(table)} replica identity full`);
-      }
-      // Only what this resource made FULL goes back to DEFAULT (a table may have another replica identity by design).
-      for (const [table, wasFull] of managed) {
-        if (wasFull && !wanted.get(table) && relations.get(table)?.replicaIdentity === "f") {
-          await client.query(`alter table ${quoteTable(table)} replica identity default`);
+        const pub = await client.query<{ puballtables: boolean }>("select puballtables from pg_publication where pubname = $1", [publication]);
+        if (pub.rows[0]?.puballtables) {
+          throw new Error(
+            `publication ${publication} is FOR ALL TABLES: it already streams every table, so its membership cannot be ` +
+              `managed table by table. Recreate it as an ordinary publication (drop publication ${publication}; ` +
+              `create publication ${publication};) or stop managing realtime tables on this stack.`,
+          );
         }
-      }
-    }),
+        if (pub.rowCount === 0) await client.query(`create publication ${escapeIdentifier(publication)}`);
+
+        // A renamed publication: the managed tables move to the new one.
+        if (previous) {
+          const before = await readMembers(client, previous);
+          const leaving = [...managed.keys()].filter((t) => before.has(t));
+          if (leaving.length > 0) await client.query(`alter publication ${escapeIdentifier(previous)} drop table ${leaving.map(quoteTable).join(", ")}`);
+        }
+
+        const members = await readMembers(client, publication);
+        const adding = [...wanted.keys()].filter((t) => !members.has(t));
+        const dropping = [...managed.keys()].filter((t) => !wanted.has(t) && members.has(t) && !previous);
+        if (adding.length > 0) await client.query(`alter publication ${escapeIdentifier(publication)} add table ${adding.map(quoteTable).join(", ")}`);
+        if (dropping.length > 0) await client.query(`alter publication ${escapeIdentifier(publication)} drop table ${dropping.map(quoteTable).join(", ")}`);
+
+        for (const [table, full] of wanted) {
+          if (full && relations.get(table)?.replicaIdentity !== "f") await client.query(`alter table ${quoteTable(table)} replica identity full`);
+        }
+        // Only what this resource made FULL goes back to DEFAULT (a table may have another replica identity by design).
+        for (const [table, wasFull] of managed) {
+          if (wasFull && !wanted.get(table) && relations.get(table)?.replicaIdentity === "f") {
+            await client.query(`alter table ${quoteTable(table)} replica identity default`);
+          }
+        }
+      },
+      { locks: "a table being published or its publication", lockTimeout: LOCK_TIMEOUT },
+    ),
   );
   const outs: PublicationOutputs = { ...news, tables: [...wanted.keys()].sort() };
   return outs;
@@ -286,33 +295,3 @@ function quoteTable(table: string): string {
   return `${escapeIdentifier(schema)}.${escapeIdentifier(name)}`;
 }
 
-async function withDatabase<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, application_name: "supabase-promotion" });
-  // A dropped connection is reported by the query in flight; without a listener it would crash the process.
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function withTransaction<T>(client: Client, fn: () => Promise<T>): Promise<T> {
-  await client.query("begin");
-  try {
-    const result = await fn();
-    await client.query("commit");
-    return result;
-  } catch (err) {
-    await client.query("rollback").catch(() => undefined);
-    if ((err as { code?: string }).code === "55P03") {
-      throw new Error(
-        `gave up after waiting ${LOCK_TIMEOUT} for a lock on a table being published or its publication: another transaction holds it. ` +
-          `Nothing was changed; run the update again once that transaction has finished.`,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-}

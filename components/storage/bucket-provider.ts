@@ -9,7 +9,8 @@
  */
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { Client, escapeIdentifier, escapeLiteral } from "pg";
+import { withDatabase, withTransaction } from "../../lib/pg";
+import { type Client, escapeIdentifier, escapeLiteral } from "pg";
 import { normalizeMimeTypes, validateBucket, type BucketPolicies } from "./buckets";
 
 export interface BucketInputs {
@@ -98,25 +99,29 @@ export async function read(id: string, props: BucketOutputs): Promise<pulumi.dyn
  */
 async function remove(id: string, props: BucketOutputs): Promise<void> {
   await withDatabase(props.connection, (client) =>
-    withTransaction(client, async () => {
-      await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
-      // The row lock conflicts with the FK check of concurrent uploads: the count stays true until commit.
-      const bucket = await client.query("select 1 from storage.buckets where id = $1 for update", [id]);
-      const { rows } = await client.query<{ n: string }>("select count(*) as n from storage.objects where bucket_id = $1", [id]);
-      const objects = Number(rows[0]?.n ?? 0);
-      if (objects > 0 && props.forceDestroy !== true) {
-        throw new Error(
-          `bucket ${id} still holds ${objects} object${objects === 1 ? "" : "s"}; empty it first via the Storage API/dashboard, ` +
-            `or set forceDestroy: true on it — which deletes the object rows (the files in the storage backend become orphans). ` +
-            `forceDestroy takes effect once an update has recorded it: run \`pulumi up\` before the destroy.`,
-        );
-      }
-      await reconcilePolicies(client, id, "none");
-      // Exactly what the storage service does before its own deletes (src/internal/database/postgres/scope.ts).
-      await client.query("select set_config('storage.allow_delete_query', 'true', true)");
-      if (objects > 0) await client.query("delete from storage.objects where bucket_id = $1", [id]);
-      if ((bucket.rowCount ?? 0) > 0) await client.query("delete from storage.buckets where id = $1", [id]);
-    }),
+    withTransaction(
+      client,
+      async () => {
+        await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
+        // The row lock conflicts with the FK check of concurrent uploads: the count stays true until commit.
+        const bucket = await client.query("select 1 from storage.buckets where id = $1 for update", [id]);
+        const { rows } = await client.query<{ n: string }>("select count(*) as n from storage.objects where bucket_id = $1", [id]);
+        const objects = Number(rows[0]?.n ?? 0);
+        if (objects > 0 && props.forceDestroy !== true) {
+          throw new Error(
+            `bucket ${id} still holds ${objects} object${objects === 1 ? "" : "s"}; empty it first via the Storage API/dashboard, ` +
+              `or set forceDestroy: true on it — which deletes the object rows (the files in the storage backend become orphans). ` +
+              `forceDestroy takes effect once an update has recorded it: run \`pulumi up\` before the destroy.`,
+          );
+        }
+        await reconcilePolicies(client, id, "none");
+        // Exactly what the storage service does before its own deletes (src/internal/database/postgres/scope.ts).
+        await client.query("select set_config('storage.allow_delete_query', 'true', true)");
+        if (objects > 0) await client.query("delete from storage.objects where bucket_id = $1", [id]);
+        if ((bucket.rowCount ?? 0) > 0) await client.query("delete from storage.buckets where id = $1", [id]);
+      },
+      { locks: "storage.buckets or storage.objects", lockTimeout: LOCK_TIMEOUT, serializeOn: "supabase-promotion:storage" },
+    ),
   );
 }
 export { remove as delete };
@@ -144,29 +149,33 @@ function assertValid(props: Partial<BucketInputs>): BucketInputs {
 
 async function upsertBucket(bucket: BucketInputs): Promise<void> {
   await withDatabase(bucket.connection, (client) =>
-    withTransaction(client, async () => {
-      await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
-      try {
-        await client.query(
-          `insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
-           values ($1, $1, $2, $3, $4)
-           on conflict (id) do update
-             set public = excluded.public, file_size_limit = excluded.file_size_limit,
-                 allowed_mime_types = excluded.allowed_mime_types, updated_at = now()`,
-          [bucket.bucketId, bucket.public, bucket.fileSizeLimit, bucket.allowedMimeTypes],
-        );
-      } catch (err) {
-        if ((err as { constraint?: string }).constraint === "bname") {
-          throw new Error(
-            `another bucket is already named ${bucket.bucketId} (with a different id); bucket names are unique. ` +
-              `Rename or delete that bucket, or declare it by its id.`,
-            { cause: err },
+    withTransaction(
+      client,
+      async () => {
+        await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
+        try {
+          await client.query(
+            `insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
+             values ($1, $1, $2, $3, $4)
+             on conflict (id) do update
+               set public = excluded.public, file_size_limit = excluded.file_size_limit,
+                   allowed_mime_types = excluded.allowed_mime_types, updated_at = now()`,
+            [bucket.bucketId, bucket.public, bucket.fileSizeLimit, bucket.allowedMimeTypes],
           );
+        } catch (err) {
+          if ((err as { constraint?: string }).constraint === "bname") {
+            throw new Error(
+              `another bucket is already named ${bucket.bucketId} (with a different id); bucket names are unique. ` +
+                `Rename or delete that bucket, or declare it by its id.`,
+              { cause: err },
+            );
+          }
+          throw err;
         }
-        throw err;
-      }
-      await reconcilePolicies(client, bucket.bucketId, bucket.policies as BucketPolicies);
-    }),
+        await reconcilePolicies(client, bucket.bucketId, bucket.policies as BucketPolicies);
+      },
+      { locks: "storage.buckets or storage.objects", lockTimeout: LOCK_TIMEOUT, serializeOn: "supabase-promotion:storage" },
+    ),
   );
 }
 
@@ -248,36 +257,3 @@ async function existingPolicies(client: Client, names: string[]): Promise<string
   return rows.map((r) => r.policyname);
 }
 
-async function withDatabase<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, application_name: "supabase-promotion" });
-  // A dropped connection is reported by the query in flight; without a listener it would crash the process.
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function withTransaction<T>(client: Client, fn: () => Promise<T>): Promise<T> {
-  await client.query("begin");
-  try {
-    // The engine runs bucket operations in parallel; policy DDL locks storage.objects while bucket
-    // rows are locked, so two buckets at once can deadlock. One bucket transaction at a time per database.
-    await client.query("select pg_advisory_xact_lock(hashtextextended('supabase-promotion:storage', 0))");
-    const result = await fn();
-    await client.query("commit");
-    return result;
-  } catch (err) {
-    await client.query("rollback").catch(() => undefined);
-    if ((err as { code?: string }).code === "55P03") {
-      throw new Error(
-        `gave up after waiting ${LOCK_TIMEOUT} for a lock on storage.buckets or storage.objects: another transaction holds it. ` +
-          `Nothing was changed; run the update again once that transaction has finished.`,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-}

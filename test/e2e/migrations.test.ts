@@ -6,7 +6,7 @@
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
+import { capture, changes, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { withClient } from "../helpers/pg";
 
 const LAST_SHIPPED = "20260109090000";
@@ -24,8 +24,6 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
   const ledgerRows = () => count("select count(*) as n from supabase_migrations.schema_migrations");
   const auditRows = (kind: string) => count("select count(*) as n from supabase_migrations.promotion_audit where kind = $1", [kind]);
   const tableExists = (table: string) => count("select count(*) as n from pg_tables where schemaname || '.' || tablename = $1", [table]);
-  const changes = (summary: Record<string, number | undefined>) =>
-    Object.fromEntries(Object.entries(summary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0));
 
   beforeAll(async () => {
     project = await createE2EProject();

@@ -5,7 +5,7 @@
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
+import { capture, changes, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { testServerUrl, withClient } from "../helpers/pg";
 
 describe("storage buckets and realtime e2e (real Pulumi CLI, real PostgreSQL)", () => {
@@ -13,8 +13,6 @@ describe("storage buckets and realtime e2e (real Pulumi CLI, real PostgreSQL)", 
   let stack: Stack;
   let databaseUrl: string;
   const name = `${uniqueStackPrefix()}sto`;
-  const changes = (summary: Record<string, number | undefined>) =>
-    Object.fromEntries(Object.entries(summary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0));
   const query = <T = Record<string, unknown>>(sql: string, params: unknown[] = []) =>
     withClient(databaseUrl, async (c) => (await c.query(sql, params)).rows as T[]);
 

@@ -103,3 +103,8 @@ export async function createE2EProject(options: { migrations?: string } = {}): P
 export function capture(log: string[]): { onOutput: (s: string) => void } {
   return { onOutput: (s) => log.push(s) };
 }
+
+/** The operations of a change summary other than "same" (what a preview, up or refresh changed). */
+export function changes(summary: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(Object.entries(summary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0)) as Record<string, number>;
+}

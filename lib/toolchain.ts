@@ -106,8 +106,9 @@ function buildStamp(): string {
   return hash.digest("hex");
 }
 
-function checkGo(): void {
-  const go = spawnSync("go", ["env", "GOVERSION", "GOPROXY"], { encoding: "utf8" });
+/** Refuses, with what to install or set, a machine that cannot build the CLI. */
+export function checkGo(env: NodeJS.ProcessEnv = process.env): void {
+  const go = spawnSync("go", ["env", "GOVERSION", "GOPROXY"], { encoding: "utf8", env });
   if (go.error || go.status !== 0) {
     throw new ToolchainError(
       "No Go toolchain found, and no `pulumi` v3.248.x on PATH.\n" +

@@ -24,7 +24,8 @@ describe("foundation e2e (real Pulumi CLI, real PostgreSQL)", () => {
   beforeAll(async () => {
     // An empty bundle: this file is about the platform, not the migrations.
     project = await createE2EProject({ migrations: mkdtempSync(join(tmpdir(), "sp-empty-")) });
-    stack = await project.stack(name);
+    // No app tables without migrations, so nothing to stream.
+    stack = await project.stack(name, { realtime: { tables: [] } });
   });
 
   afterAll(async () => {

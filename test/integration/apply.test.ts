@@ -188,6 +188,8 @@ describe("applyBundle", () => {
         name: m.name,
         digest: m.digest,
         statementsHash: ledgerStatementsHash(m.up.map((s) => s.sql)),
+        // What the audit recorded when it applied the row: refresh compares the two.
+        recordedStatementsHash: ledgerStatementsHash(m.up.map((s) => s.sql)),
       })),
       inProgress: null,
     });

@@ -16,7 +16,8 @@
  * ```
  */
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 
 import { initParser, splitStatements, SqlSplitError } from "./split";
@@ -79,7 +80,7 @@ export function parseMigrationFile(file: string, bytes: Uint8Array): ParsedMigra
  *
  * @throws BundleError listing every problem in every file, plus duplicate versions and prefix collisions
  */
-export function parseBundle(files: MigrationFile[]): Bundle {
+export function parseBundle(files: MigrationFile[], cache?: ParseCache): Bundle {
   const problems: Problem[] = [];
   const parsed: ParsedMigration[] = [];
   const named: { version: string; file: string }[] = [];
@@ -97,9 +98,17 @@ export function parseBundle(files: MigrationFile[]): Bundle {
       continue;
     }
     named.push({ version: match[1] ?? "", file });
+    const cached = cache?.get(file, bytes);
+    if (cached) {
+      parsed.push(cached);
+      continue;
+    }
     const result = readMigration(file, bytes);
     problems.push(...result.problems);
-    if (result.migration !== undefined) parsed.push(result.migration);
+    if (result.migration !== undefined) {
+      parsed.push(result.migration);
+      cache?.set(file, bytes, result.migration);
+    }
   }
 
   problems.push(...versionProblems(named));
@@ -114,6 +123,17 @@ export function parseBundle(files: MigrationFile[]): Bundle {
     previous = digest;
   }
   return { migrations, digest: previous };
+}
+
+/**
+ * Parsed migrations remembered by file name and content, so an unchanged file is not parsed again.
+ * Only valid files are remembered; a file with problems is parsed (and reported) every time.
+ */
+export interface ParseCache {
+  get(file: string, bytes: Uint8Array): ParsedMigration | undefined;
+  set(file: string, bytes: Uint8Array, migration: ParsedMigration): void;
+  /** True when every one of these files is remembered (then the SQL parser need not load). */
+  covers(files: MigrationFile[]): boolean;
 }
 
 /**
@@ -419,22 +439,88 @@ function describe(error: unknown): string {
  * @throws BundleError listing every problem in the folder
  * @throws Error when the folder cannot be read, with the path and how to fix it
  */
-export async function loadBundle(dir: string): Promise<Bundle> {
-  await initParser();
+export async function loadBundle(dir: string, opts: { cacheFile?: string | null } = {}): Promise<Bundle> {
   const files = await readMigrationFiles(dir);
+  const cache = opts.cacheFile === null ? undefined : await openParseCache(opts.cacheFile ?? defaultParseCacheFile());
+  if (!cache?.covers(files)) await initParser();
   try {
-    return parseBundle(files);
+    const bundle = parseBundle(files, cache);
+    await cache?.save();
+    return bundle;
   } catch (error) {
     if (error instanceof BundleError) throw new BundleError(error.problems, { dir, cause: error });
     throw error;
   }
 }
 
-/** The only file-system access: the `.sql` files at the top of `dir`, sorted by name. */
-async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
-  let names: string[];
+/** `.cache/parsed-migrations.json` in the program directory (git-ignored). */
+export function defaultParseCacheFile(): string {
+  return path.join(process.cwd(), ".cache", "parsed-migrations.json");
+}
+
+/**
+ * A {@link ParseCache} kept in a JSON file. Entries are keyed by file name, content hash and the
+ * source of the parsing code itself, so a change to the parser or the classification rules
+ * invalidates them. A cache that cannot be read or written is simply not used.
+ */
+async function openParseCache(file: string): Promise<ParseCache & { save(): Promise<void> }> {
+  const codeVersion = sha256Hex(
+    [__filename, path.join(__dirname, "split.ts"), path.join(__dirname, "types.ts")]
+      .map((f) => {
+        try {
+          return readFileSync(f, "utf8");
+        } catch {
+          return f;
+        }
+      })
+      .join("\0"),
+  );
+  let entries: Record<string, ParsedMigration> = {};
   try {
-    names = await readdir(dir);
+    const stored = JSON.parse(await readFile(file, "utf8")) as { codeVersion?: string; entries?: Record<string, ParsedMigration> };
+    if (stored.codeVersion === codeVersion && stored.entries) entries = stored.entries;
+  } catch {
+    // no cache yet (or unreadable): start empty
+  }
+  const used: Record<string, ParsedMigration> = {};
+  let changed = false;
+  const key = (name: string, bytes: Uint8Array) => `${name}:${sha256Hex(bytes)}`;
+  return {
+    get(name, bytes) {
+      const hit = entries[key(name, bytes)];
+      if (hit) used[key(name, bytes)] = hit;
+      return hit;
+    },
+    set(name, bytes, migration) {
+      used[key(name, bytes)] = migration;
+      changed = true;
+    },
+    covers(files) {
+      return files.every((f) => !MIGRATION_FILE_PATTERN.test(f.file) || entries[key(f.file, f.bytes)] !== undefined);
+    },
+    async save() {
+      // Keep only what this bundle used, so the file does not grow with old edits.
+      if (!changed && Object.keys(used).length === Object.keys(entries).length) return;
+      try {
+        await mkdir(path.dirname(file), { recursive: true });
+        const temp = `${file}.${process.pid}.tmp`;
+        await writeFile(temp, JSON.stringify({ codeVersion, entries: used }));
+        await rename(temp, file);
+      } catch {
+        // a read-only checkout just parses every time
+      }
+    },
+  };
+}
+
+/**
+ * The only file-system access: the `.sql` files at the top of `dir`, sorted by name. Synchronous on
+ * purpose: a thousand small files read in one go cost a few milliseconds, a thousand awaits far more.
+ */
+async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch (error) {
     throw new Error(
       `Cannot read the migrations folder ${path.resolve(dir)}: ${describe(error)}. ` +
@@ -442,11 +528,9 @@ async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
       { cause: error },
     );
   }
-  const files: MigrationFile[] = [];
-  for (const file of names.filter((n) => n.toLowerCase().endsWith(".sql")).sort()) {
-    const full = path.join(dir, file);
-    if (!(await stat(full)).isFile()) continue;
-    files.push({ file, bytes: new Uint8Array(await readFile(full)) });
-  }
-  return files;
+  return entries
+    .filter((e) => e.name.toLowerCase().endsWith(".sql") && (e.isFile() || (e.isSymbolicLink() && statSync(path.join(dir, e.name)).isFile())))
+    .map((e) => e.name)
+    .sort()
+    .map((file) => ({ file, bytes: new Uint8Array(readFileSync(path.join(dir, file))) }));
 }

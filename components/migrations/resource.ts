@@ -41,27 +41,36 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
   constructor(name: string, args: MigrationBundleArgs, opts?: pulumi.CustomResourceOptions) {
     const included = selectMigrations(args.bundle, args.through);
     const perMigration = Object.fromEntries(included.map((m) => [migrationKey(m), describePending(m)]));
-    super(
-      provider,
-      name,
-      {
-        connection: pulumi.secret(args.connection),
-        migrationsDir: args.migrationsDir,
-        through: args.through ?? "",
-        baseline: args.baseline ?? "",
-        lockTimeout: args.lockTimeout ?? "10s",
-        statementTimeout: args.statementTimeout ?? "0",
-        stack: args.stack,
-        ...perMigration,
-        appliedThrough: undefined,
-        bundleDigest: undefined,
-        appliedCount: undefined,
-        applied: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["connection"] },
-      "supabase-promotion",
-      "MigrationBundle",
-    );
+    // The SDK stamps a stack trace on each promise it makes for a resource property (a debugging aid
+    // for leaked promises); with source maps that costs about half a millisecond per property, and
+    // this resource has one property per migration. Built without them: 1,000 migrations in ~30 ms.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(
+        provider,
+        name,
+        {
+          connection: pulumi.secret(args.connection),
+          migrationsDir: args.migrationsDir,
+          through: args.through ?? "",
+          baseline: args.baseline ?? "",
+          lockTimeout: args.lockTimeout ?? "10s",
+          statementTimeout: args.statementTimeout ?? "0",
+          stack: args.stack,
+          ...perMigration,
+          appliedThrough: undefined,
+          bundleDigest: undefined,
+          appliedCount: undefined,
+          applied: undefined,
+        },
+        { ...opts, additionalSecretOutputs: ["connection"] },
+        "supabase-promotion",
+        "MigrationBundle",
+      );
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
   }
 }
 

@@ -228,10 +228,25 @@ async function historyColumns(client: ClientBase): Promise<Set<string>> {
 
 /** Inserts a history row, filling the hosted platform's extra columns when they exist. */
 export async function insertHistoryRow(client: ClientBase, row: HistoryRow): Promise<void> {
-  const columns = await historyColumns(client);
+  const insert = historyInsert(await historyColumns(client), row, []);
+  await client.query(insert.sql, insert.params);
+}
+
+/**
+ * The history row and the audit row of an applied migration, in one statement (one round trip):
+ * the audit row is only written when the history row is.
+ */
+export async function insertAppliedRows(client: ClientBase, history: HistoryRow, audit: AuditRow): Promise<void> {
+  const params: unknown[] = [];
+  const h = historyInsert(await historyColumns(client), history, params);
+  const a = auditValues(audit, params);
+  await client.query(`with recorded as (${h.sql} returning version) insert into ${AUDIT} (${a.columns}) select ${a.values} from recorded`, params);
+}
+
+/** `insert into schema_migrations …` for the columns this database has; parameters appended to `params`. */
+function historyInsert(columns: Set<string>, row: HistoryRow, params: unknown[]): { sql: string; params: unknown[] } {
   const names: string[] = [];
   const values: string[] = [];
-  const params: unknown[] = [];
   const add = (column: string, value: unknown, expression = (p: string) => p): void => {
     if (column !== "version" && !columns.has(column)) return;
     params.push(value);
@@ -245,7 +260,7 @@ export async function insertHistoryRow(client: ClientBase, row: HistoryRow): Pro
   // Our digest is chained over every earlier migration, so it is unique per version by construction.
   add("idempotency_key", row.digest);
   add("rollback", row.rollback ?? null);
-  await client.query(`insert into ${HISTORY} (${names.join(", ")}) values (${values.join(", ")})`, params);
+  return { sql: `insert into ${HISTORY} (${names.join(", ")}) values (${values.join(", ")})`, params };
 }
 
 /** Deletes a history row (a revert), as `supabase migration repair --status reverted` does. */
@@ -255,23 +270,36 @@ export async function deleteHistoryRow(client: ClientBase, version: string): Pro
 
 /** Appends one audit row. */
 export async function insertAuditRow(client: ClientBase, row: AuditRow): Promise<void> {
-  await client.query(
-    `insert into ${AUDIT}
-       (version, name, digest, kind, outcome, step, applied_by, stack, update_id, duration_ms, statements_hash, message)
-     values ($1, $2, $3, $4, $5, $6, coalesce($7, current_user), $8, $9, $10, $11, $12)`,
-    [
-      row.version,
-      row.name ?? null,
-      row.digest ?? null,
-      row.kind,
-      row.outcome,
-      row.step ?? null,
-      row.appliedBy ?? null,
-      row.stack ?? null,
-      row.updateId ?? null,
-      row.durationMs === undefined || row.durationMs === null ? null : Math.round(row.durationMs),
-      row.statementsHash ?? null,
-      row.message ?? null,
-    ],
-  );
+  const params: unknown[] = [];
+  const a = auditValues(row, params);
+  await client.query(`insert into ${AUDIT} (${a.columns}) values (${a.values})`, params);
+}
+
+/** The audit table's columns and value expressions for one row; parameters appended to `params`. */
+const AUDIT_TYPES = ["text", "text", "text", "text", "text", "int", "text", "text", "text", "int", "text", "text"];
+
+function auditValues(row: AuditRow, params: unknown[]): { columns: string; values: string } {
+  const values = [
+    row.version,
+    row.name ?? null,
+    row.digest ?? null,
+    row.kind,
+    row.outcome,
+    row.step ?? null,
+    row.appliedBy ?? null,
+    row.stack ?? null,
+    row.updateId ?? null,
+    row.durationMs === undefined || row.durationMs === null ? null : Math.round(row.durationMs),
+    row.statementsHash ?? null,
+    row.message ?? null,
+  ].map((value, i) => {
+    params.push(value);
+    const p = `$${params.length}`;
+    // Typed, so the same expressions work in VALUES and in INSERT … SELECT.
+    return i === 6 ? `coalesce(${p}::text, current_user)` : `${p}::${AUDIT_TYPES[i]}`;
+  });
+  return {
+    columns: "version, name, digest, kind, outcome, step, applied_by, stack, update_id, duration_ms, statements_hash, message",
+    values: values.join(", "),
+  };
 }

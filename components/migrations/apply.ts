@@ -568,8 +568,7 @@ async function applyInOneTransaction(session: Session, migration: Migration, sta
   try {
     await resetSession(session, { begin: true });
     try {
-      await runStatements(client, "up", migration.up);
-      await runStatements(client, "verify", migration.verify ?? []);
+      await runBatch(session, migration);
       await recordApplied(session, migration, performance.now() - started);
       await client.query("commit");
     } catch (error) {
@@ -772,6 +771,28 @@ class StatementFailure extends Error {
 }
 
 /** One query per statement, so a failure maps to its statement (never a multi-statement string). */
+/**
+ * Runs a transactional migration's up and verify statements in one round trip, as psql would send
+ * a file. Only when that fails are they replayed one by one, in a fresh transaction, so that the
+ * failing statement is known exactly (file:line, section, ordinal). A trailing `--` comment cannot
+ * swallow the separator: each statement ends on its own line before it.
+ */
+async function runBatch(session: Session, migration: Migration): Promise<void> {
+  const { client } = session;
+  const statements = [...migration.up, ...(migration.verify ?? [])];
+  if (statements.length === 0) return;
+  try {
+    await client.query(statements.map((statement) => statement.sql).join("\n;\n"));
+  } catch (batchError) {
+    await client.query("rollback");
+    await resetSession(session, { begin: true });
+    await runStatements(client, "up", migration.up);
+    await runStatements(client, "verify", migration.verify ?? []);
+    // Replayed without failing (the failure depended on timing): report what the batch said.
+    throw batchError;
+  }
+}
+
 async function runStatements(client: ClientBase, section: "up" | "verify" | "down", statements: readonly Statement[]): Promise<void> {
   for (const [i, statement] of statements.entries()) {
     try {

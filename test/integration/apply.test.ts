@@ -197,6 +197,21 @@ describe("applyBundle", () => {
     expect(column).toBeDefined();
   });
 
+  it("sends a migration in one round trip without a trailing comment swallowing the next statement", async () => {
+    const db = await freshDatabase("apply_batch");
+    const bundle = bundleOf({
+      [`${V(1)}_batch.sql`]:
+        "create table public.a (id int) -- no semicolon on this line\n;\n" +
+        "create table public.b (id int); -- a comment after the semicolon\n" +
+        "insert into public.a values (1) /* block */;\n" +
+        "-- migrate:verify\nselect 1 from public.a -- checks the insert\n",
+    });
+    await apply(db, bundle);
+    expect(await relationExists(db, "public.a")).toBe(true);
+    expect(await relationExists(db, "public.b")).toBe(true);
+    expect(await query(db.url, "select id from public.a")).toEqual([{ id: 1 }]);
+  });
+
   it("does nothing when applied again", async () => {
     const db = await freshDatabase("apply_noop");
     const bundle = bundleOf({ [`${V(1)}_t.sql`]: "create table public.t (id int);\n" });

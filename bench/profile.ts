@@ -6,26 +6,24 @@
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
 import { applyBundle } from "../components/migrations/apply";
-import { loadBundle } from "../components/migrations/bundle";
+import { loadBundle as loadBundleAnyVersion } from "../components/migrations/bundle";
 import { planMigrations } from "../components/migrations/plan";
 import { initParser } from "../components/migrations/split";
 
-export type QueryCategory =
-  | "migration statements"
-  | "begin/commit"
-  | "reset all + set_config (per migration)"
-  | "set local role none"
-  | "ledger: history insert"
-  | "ledger: audit insert"
-  | "ledger: read / ensure"
-  | "advisory lock"
-  | "other";
+/** Every statement parsed, never a parse cache (and nothing written into the checkout's .cache). */
+const loadBundle = (dir: string) =>
+  (loadBundleAnyVersion as unknown as (dir: string, opts?: { cacheFile?: string | null }) => ReturnType<typeof loadBundleAnyVersion>)(dir, { cacheFile: null });
+
+/** What a query the apply sends is for; recognises the shapes of the current and earlier apply code. */
+export type QueryCategory = string;
 
 export function categorize(sql: string): QueryCategory {
   const s = sql.trimStart().toLowerCase();
+  if (/^begin;\s*reset all/.test(s)) return "BEGIN + RESET ALL + set_config (one round trip)";
   if (s === "begin" || s === "commit" || s === "rollback") return "begin/commit";
-  if (s.startsWith("reset all") || s.startsWith("select set_config(")) return "reset all + set_config (per migration)";
+  if (s.startsWith("reset all") || s.startsWith("select set_config(")) return "reset all + set_config";
   if (s.startsWith("set local role none")) return "set local role none";
+  if (/^with recorded as \(insert into "supabase_migrations"\."schema_migrations"/.test(s)) return "ledger: history + audit rows (one statement)";
   if (s.startsWith('insert into "supabase_migrations"."schema_migrations"')) return "ledger: history insert";
   if (s.startsWith('insert into "supabase_migrations"."promotion_audit"')) return "ledger: audit insert";
   if (s.includes("advisory")) return "advisory lock";
@@ -66,7 +64,11 @@ export async function profileApply(dir: string, url: string): Promise<QueryProfi
   proto.query = function patched(this: unknown, ...args: unknown[]) {
     const first = args[0];
     const text = typeof first === "string" ? first : (first as { text?: string } | undefined)?.text ?? "";
-    const category: QueryCategory = statements.has(text) ? "migration statements" : categorize(text);
+    const category: QueryCategory = statements.has(text)
+      ? "migration statements (one query each)"
+      : statements.has(text.split(/\n?;\n/)[0] ?? "")
+        ? "migration statements (one batch per migration)"
+        : categorize(text);
     const started = performance.now();
     const result = original.apply(this, args);
     if (result && typeof (result as Promise<unknown>).then === "function") {

@@ -57,6 +57,15 @@ export async function profileApply(dir: string, url: string): Promise<QueryProfi
   const loadBundleMs = performance.now() - t1;
   const statements = new Set<string>();
   for (const m of bundle.migrations) for (const s of [...m.up, ...(m.verify ?? [])]) statements.add(s.sql);
+  // A batch: statements joined by a separator that starts with a newline and a ";". The first
+  // statement may itself contain ";\n" (a function body), so try every such cut.
+  const startsWithStatement = (text: string): boolean => {
+    for (let i = text.indexOf(";"); i >= 0; i = text.indexOf(";", i + 1)) {
+      const head = text.slice(0, i).replace(/\s+$/, "");
+      if (text[i - 1] === "\n" && statements.has(head)) return true;
+    }
+    return false;
+  };
 
   const byCategory: QueryProfile["byCategory"] = {};
   const proto = Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
@@ -66,7 +75,7 @@ export async function profileApply(dir: string, url: string): Promise<QueryProfi
     const text = typeof first === "string" ? first : (first as { text?: string } | undefined)?.text ?? "";
     const category: QueryCategory = statements.has(text)
       ? "migration statements (one query each)"
-      : statements.has(text.split(/\n?;\n/)[0] ?? "")
+      : startsWithStatement(text)
         ? "migration statements (one batch per migration)"
         : categorize(text);
     const started = performance.now();

@@ -38,6 +38,7 @@ import {
   type Stat,
   waitForQuiet,
 } from "./harness";
+import { PHASES, renderSummary, type Phases } from "./report";
 import { summarizeProfiles as summarizeCpuProfiles, type ProcessProfile } from "./cpuprof";
 import type { QueryProfile } from "./profile";
 import { isPsqlWhatIf, WHAT_IFS, type WhatIf } from "./whatif";
@@ -95,28 +96,6 @@ interface Sample {
   /** Hypervisor steal and PSI stall time during the measurement (s). */
   counters?: Counters;
 }
-
-/**
- * An up in four phases, timed from the CLI's spawn and exit and the server's session log:
- * the stack database's bootstrap session ending, the provider's apply session (application_name
- * supabase-promotion) opening and closing.
- */
-interface Phases {
-  /** CLI start, program start + bundle parse + registration, LocalDatabase create (bootstrap). */
-  toDatabaseReady: number;
-  /** Engine → provider Create: the provider reloads and parses the bundle, connects. */
-  providerPrep: number;
-  /** applyBundle's session: lock, ledger reads, ensureLedger, the apply loop. */
-  applySession: number;
-  /** readLedger + outputs back to the engine, buckets/realtime/dotenv, state, CLI exit. */
-  afterApply: number;
-}
-const PHASES: Array<[keyof Phases, string]> = [
-  ["toDatabaseReady", "CLI + program start, bundle parse in the program, registration, database bootstrap"],
-  ["providerPrep", "provider Create until its apply session connects (bundle reload + parse in the provider)"],
-  ["applySession", "the provider's apply session (lock, ledger, the apply loop)"],
-  ["afterApply", "after the apply session: ledger re-read, outputs, other resources, state writes, CLI exit"],
-];
 
 const loadavg = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 
@@ -580,9 +559,6 @@ function summarizeProfiles(profiles: Array<{ psqlMs: number; profile: QueryProfi
   };
 }
 
-const PHASES_FOR_RENDER = PHASES;
-const s = (ms: number) => (ms / 1000).toFixed(2);
-
 /** See {@link Phases}. Undefined when the log lacks the sessions (then the table row is left out). */
 function phasesOf(sessions: LoggedSession[], startedAt: number, endedAt: number): Phases | undefined {
   const apply = sessions.find((x) => x.app === APPLICATION_NAME);
@@ -596,164 +572,6 @@ function phasesOf(sessions: LoggedSession[], startedAt: number, endedAt: number)
     applySession: apply.end - apply.start,
     afterApply: endedAt - apply.end,
   };
-}
-const cell = (x: Stat) => `${s(x.median)} (${s(x.min)}–${s(x.max)})`;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function renderSummary(r: any): string {
-  const lines: string[] = [];
-  const m = r.machine;
-  lines.push(`# supabase-promotion benchmark — ${r.startedAt}`);
-  lines.push("");
-  lines.push(
-    `${m.nproc} × ${m.cpu}, ${m.memoryGiB} GiB, kernel ${m.kernel}; node ${m.node}; ${m.postgres} (fsync ${m.postgresFsync}); ${m.psql}; ` +
-      `pulumi ${m.pulumi}; node-pg-migrate ${m.nodePgMigrate}. Parse cache before each timed up/preview: ${r.options.parseCache}. Program at ${m.git}${m.gitDirty.length ? ` + uncommitted ${m.gitDirty.join(", ")}` : ""}. ` +
-      `${r.options.reps} repetition(s), ${r.durationSeconds} s total.`,
-  );
-  lines.push("");
-  lines.push("Seconds, median (min–max). Ratios are medians over the psql floor.");
-  lines.push("");
-  lines.push("| N | corpus | psql floor | pulumi up | empty-program up | up − empty | ÷ floor | apply loop (in provider) | ÷ floor | node-pg-migrate (tx per migration) | ÷ floor | node-pg-migrate (one tx, its default) | ÷ floor |");
-  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const [n, p] of Object.entries(r.perN) as Array<[string, any]>) {
-    lines.push(
-      `| ${n} | ${(p.corpusBytes / 1024).toFixed(1)} KiB | ${cell(p.psql)} | ${cell(p.pulumiUp)} | ${cell(p.emptyProgramUp)} | ${s(p.oursNetMs)} | **${p.oursNetOverFloor.toFixed(2)}×** | ` +
-        `${s(p.applyLoopMs.median)} | ${p.applyLoopOverFloor.toFixed(2)}× | ${cell(p.nodePgMigrate)} | ${p.nodePgMigrateOverFloor.toFixed(2)}× | ${cell(p.nodePgMigrateSingleTx)} | ${p.nodePgMigrateSingleTxOverFloor.toFixed(2)}× |`,
-    );
-  }
-  lines.push("");
-  const big = r.perN[String(Math.max(...r.options.sizes))];
-  const maxN = Math.max(...r.options.sizes);
-  lines.push(
-    `Goal: (up − empty) ≤ ${r.goals.oursNetOverFloor}× floor at N=500 → measured **${big.oursNetOverFloor.toFixed(2)}×** at N=${maxN} ` +
-      `(per repetition, paired: ${big.oursNetOverFloorPaired.median.toFixed(2)}× (${big.oursNetOverFloorPaired.min.toFixed(2)}–${big.oursNetOverFloorPaired.max.toFixed(2)}); ` +
-      `up − empty paired ${cell(big.oursNetPairedMs)} s). From the fastest run of each (contention only adds time): ` +
-      `ours ${big.oursNetOverFloorOfMinimums.toFixed(2)}×, node-pg-migrate ${big.nodePgMigrateOverFloorOfMinimums.toFixed(2)}× ` +
-      `(one tx: ${big.nodePgMigrateSingleTxOverFloorOfMinimums.toFixed(2)}×).`,
-  );
-  lines.push("");
-  lines.push(
-    `Disturbance during the N=${maxN} steps (medians, s): ` +
-      Object.entries(big.countersMedian)
-        .map(([t, c]: [string, any]) => `${t}: steal ${c.stealS}, CPU wait ${c.cpuWaitS}, I/O wait ${c.ioWaitS}`)
-        .join("; ") +
-      " (PSI \"some\" stall time, includes waits among the measured processes themselves).",
-  );
-  lines.push("");
-  lines.push(
-    `Where (up − empty) goes at N=${maxN}: each phase of an up (from the CLI's spawn/exit and the server's session log), ` +
-      `this up minus the same repetition's empty-program up; medians (min–max), s:`,
-  );
-  lines.push("");
-  lines.push("| phase | N=" + maxN + " up | empty up | difference | ÷ floor |");
-  lines.push("|---|---|---|---|---|");
-  const f = big.psql.median;
-  for (const [k, label] of PHASES_FOR_RENDER) {
-    const d = big.phaseDeltaMs[k];
-    if (!d || !d.n) continue;
-    lines.push(`| ${label} | ${s(big.phases[k].median)} | ${s(big.phasesEmpty[k].median)} | ${cell(d)} | ${(d.median / f).toFixed(2)}× |`);
-  }
-  lines.push(`| of which the apply loop (first → last migration, from the audit rows) | ${s(big.applyLoopMs.median)} | – | – | ${big.applyLoopOverFloor.toFixed(2)}× |`);
-  lines.push("");
-  lines.push(
-    `Machine load: every timed step waited for < 0.3 busy cores first (max 20 s per step, 150 s per run; 60 s with --quick); ${r.load.noisySamples} of ${r.samples.length} steps started busier ` +
-      `(max ${r.load.busyCoresBeforeMax} cores). 1-min load average at the steps: median ${r.load.median}, max ${r.load.max} on ${m.nproc} cores` +
-      (r.load.max > m.nproc ? " — other work shared the machine; expect noise." : "."),
-  );
-  if (r.preview) {
-    lines.push("");
-    lines.push(
-      `No-op preview at N=${r.preview.n}: ${cell(r.preview.bigMs)} s vs empty program ${cell(r.preview.emptyMs)} s → ` +
-        `**+${r.preview.extraSeconds.toFixed(2)} s** (goal ≤ +${r.goals.previewExtraSeconds} s).`,
-    );
-  }
-  lines.push("");
-  const st = r.state;
-  const key = `bytesPerMigrationN${Math.max(...r.options.sizes)}`;
-  lines.push(
-    `State: checkpoint ${st.checkpointBytesEmpty} B empty, ${st[`checkpointBytesN${Math.max(...r.options.sizes)}`]} B at N=${Math.max(...r.options.sizes)} → ` +
-      `**${st[key]} B per migration** (N=${r.preview?.n}: ${st[`bytesPerMigrationN${r.preview?.n}`]} B; goal ≤ ${r.goals.stateBytesPerMigration} B).`,
-  );
-  if (r.memory) {
-    lines.push("");
-    lines.push(`Peak RSS (VmHWM, MiB) during the N=${r.memory.n} up (empty-program up in brackets); goal ≤ ${r.goals.peakRssMiB} MB per process:`);
-    lines.push("");
-    const big = r.memory[`oursN${r.preview?.n}`];
-    lines.push(`| process | N=${r.memory.n} | (empty) |${big ? ` N=${r.preview.n} (for scale) |` : ""}`);
-    lines.push(`|---|---|---|${big ? "---|" : ""}`);
-    for (const kind of Object.keys(r.memory.ours.peakByKind)) {
-      lines.push(`| ${kind} | ${r.memory.ours.peakByKind[kind]} | (${r.memory.empty.peakByKind[kind] ?? "–"}) |${big ? ` ${big.peakByKind[kind] ?? "–"} |` : ""}`);
-    }
-    lines.push(
-      `| all of the above at once (max summed VmRSS) | ${r.memory.ours.peakTreeRssMiB} | (${r.memory.empty.peakTreeRssMiB}) |${big ? ` ${big.peakTreeRssMiB} |` : ""}`,
-    );
-    const cpu = (rep: any) =>
-      Object.entries(rep.cpuSecondsByKind ?? {})
-        .filter(([, v]) => (v as number) >= 0.05)
-        .map(([k, v]) => `${k} ${(v as number).toFixed(2)}`)
-        .join(", ");
-    lines.push("");
-    lines.push(`CPU seconds per process kind (user + system) — N=${r.memory.n} up: ${cpu(r.memory.ours)}; empty up: ${cpu(r.memory.empty)}.`);
-    for (const p of r.previewCpu ?? []) lines.push(`No-op preview ${p.n === 0 ? "empty program" : `N=${p.n}`} (${s(p.ms)} s): ${cpu(p.report)}.`);
-  }
-  if (r.profile) {
-    const p = r.profile;
-    lines.push("");
-    lines.push(
-      `Profile of the project's applyBundle at N=${p.n} without Pulumi, in a fresh node process like the provider (${p.applyBundleMs.n} run(s)): ${cell(p.applyBundleMs)} s vs psql ${cell(p.psqlMs)} s ` +
-        `(${p.applyBundleOverFloor.toFixed(2)}×); JS outside queries ${s(p.jsOutsideQueriesMs)} s.`,
-    );
-    lines.push("");
-    lines.push("| query category | count | total s | ms per migration |");
-    lines.push("|---|---|---|---|");
-    for (const [c, v] of Object.entries(p.byCategory) as Array<[string, any]>) {
-      lines.push(`| ${c} | ${v.count} | ${s(v.medianMs)} | ${v.perMigrationMs.toFixed(2)} |`);
-    }
-  }
-  if (r.whatIf?.length) {
-    lines.push("");
-    lines.push(
-      `What-if prototypes at N=${r.profile.n} (bench/whatif.ts; same statements, one transaction per migration; node variants in a fresh process, timed after connecting), ` +
-        `vs the same runs' psql floor ${s(r.profile.psqlMs.median)} s:`,
-    );
-    lines.push("");
-    lines.push("| variant | s | ÷ floor |");
-    lines.push("|---|---|---|");
-    lines.push(`| the project's applyBundle today (profile above) | ${cell(r.profile.applyBundleMs)} | ${r.profile.applyBundleOverFloor.toFixed(2)}× |`);
-    for (const w of r.whatIf) lines.push(`| ${w.kind} | ${cell(w.ms)} | ${w.overFloor.toFixed(2)}× |`);
-  }
-  if (r.cpuProfiles?.length) {
-    lines.push("");
-    lines.push(
-      "CPU profiles (V8 sampling profiler in every node process via bench/cpuprof-preload.cjs; diagnostic runs, not timed for the goals; " +
-        "wall = profiled lifetime, busy = sampled non-idle time; top groups by self time, s):",
-    );
-    lines.push("");
-    lines.push("| command | process | wall | busy | where the busy time goes |");
-    lines.push("|---|---|---|---|---|");
-    for (const c of r.cpuProfiles) {
-      for (const p of c.processes.filter((x: any) => x.kind !== "other")) {
-        const top = p.byGroup
-          .filter((g: any) => g.group !== "(idle)")
-          .slice(0, 6)
-          .map((g: any) => `${g.group} ${s(g.ms)}`)
-          .join("; ");
-        lines.push(`| ${c.command} (${s(c.ms)} s) | ${p.kind} | ${s(p.wallMs)} | ${s(p.busyMs)} | ${top} |`);
-      }
-    }
-  }
-  if (r.coldBundleLoad) {
-    lines.push("");
-    lines.push(
-      "Bundle load (read + parse + digests) in a fresh process — paid by the program on every preview/up and again by the provider on every apply: " +
-        r.coldBundleLoad
-          .map((c: any) => `N=${c.n}: ${s(c.coldLoadMs.median)} s without a parse cache (${s(c.warmLoadMs.median)} s again in the same process), ${s(c.withParseCacheMs.median)} s from the parse cache`)
-          .join("; ") +
-        " (the cache numbers equal the no-cache ones when the code has no parse cache).",
-    );
-  }
-  lines.push("");
-  return lines.join("\n");
 }
 
 main().catch((error) => {

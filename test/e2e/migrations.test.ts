@@ -4,9 +4,8 @@
  * (refused before any SQL) → lower the pin (reverts, down sections) →
  * irreversible pin (refused) → out-of-band ledger changes (refresh shows them).
  */
-import type { Stack } from "@pulumi/pulumi/automation";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capture, changes, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
+import { describe, expect, it } from "vitest";
+import { capture, changes, uniqueStackPrefix, useE2EStack } from "../helpers/e2e";
 import { withClient } from "../helpers/pg";
 
 const LAST_SHIPPED = "20260109090000";
@@ -14,10 +13,9 @@ const EXTRA = "20260110090000_extra_widgets";
 const EDITED = "sql/migrations/20260108090000_add_booking_deposits.sql";
 
 describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
-  let project: E2EProject;
-  let stack: Stack;
   let databaseUrl: string;
   const name = `${uniqueStackPrefix()}mig`;
+  const e2e = useE2EStack(name);
 
   const count = (sql: string, params: unknown[] = []) =>
     withClient(databaseUrl, async (c) => Number((await c.query(sql, params)).rows[0]?.n ?? 0));
@@ -25,18 +23,8 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
   const auditRows = (kind: string) => count("select count(*) as n from supabase_migrations.promotion_audit where kind = $1", [kind]);
   const tableExists = (table: string) => count("select count(*) as n from pg_tables where schemaname || '.' || tablename = $1", [table]);
 
-  beforeAll(async () => {
-    project = await createE2EProject();
-    stack = await project.stack(name);
-  });
-
-  afterAll(async () => {
-    if (stack) await stack.destroy({ ...capture(project.log) }).catch(() => undefined);
-    project?.cleanup();
-  });
-
   it("up applies the whole shipped bundle and records both ledgers", async () => {
-    const up = await stack.up({ ...capture(project.log) });
+    const up = await e2e.stack.up({ ...capture(e2e.project.log) });
     expect(up.summary.result).toBe("succeeded");
     databaseUrl = up.outputs.databaseUrl!.value as string;
     expect(up.outputs.appliedThrough?.value).toBe(LAST_SHIPPED);
@@ -47,51 +35,51 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
   });
 
   it("a second preview shows no changes", async () => {
-    const preview = await stack.preview({ ...capture(project.log) });
+    const preview = await e2e.stack.preview({ ...capture(e2e.project.log) });
     expect(changes(preview.changeSummary), preview.stdout).toEqual({});
   });
 
   it("an appended migration is listed in the preview, and only it applies", async () => {
-    project.write(
+    e2e.project.write(
       `sql/migrations/${EXTRA}.sql`,
       "create table public.extra_widgets (id bigint generated always as identity primary key, label text not null);\n" +
         "-- migrate:verify\nselect 1 from public.extra_widgets limit 1;\n" +
         "-- migrate:down\ndrop table public.extra_widgets;\n",
     );
-    const preview = await stack.preview({ ...capture(project.log), diff: true });
+    const preview = await e2e.stack.preview({ ...capture(e2e.project.log), diff: true });
     expect(preview.stdout).toContain(`+ ${EXTRA}`);
     expect(preview.stdout).toMatch(/sha256:[0-9a-f]{64} · 1 statement · transactional/);
     expect(changes(preview.changeSummary)).toEqual({ update: 1 });
 
     const appliedBefore = await auditRows("apply");
-    const up = await stack.up({ ...capture(project.log) });
+    const up = await e2e.stack.up({ ...capture(e2e.project.log) });
     expect(up.outputs.appliedThrough?.value).toBe("20260110090000");
     expect(await auditRows("apply")).toBe(appliedBefore + 1);
     expect(await tableExists("public.extra_widgets")).toBe(1);
   });
 
   it("an applied migration whose bytes changed is refused, in preview and in up, before any SQL", async () => {
-    const original = project.read(EDITED);
-    project.write(EDITED, original.replace("add column", "add column  "));
+    const original = e2e.project.read(EDITED);
+    e2e.project.write(EDITED, original.replace("add column", "add column  "));
     const auditBefore = await count("select count(*) as n from supabase_migrations.promotion_audit");
 
-    const preview = await stack.preview({ ...capture(project.log) }).catch((err: Error) => err);
+    const preview = await e2e.stack.preview({ ...capture(e2e.project.log) }).catch((err: Error) => err);
     expect(preview).toBeInstanceOf(Error);
     expect((preview as Error).message).toMatch(/20260108090000_add_booking_deposits was applied with digest [0-9a-f]{12}…, but the bundle now has [0-9a-f]{12}…/);
-    const up = await stack.up({ ...capture(project.log) }).catch((err: Error) => err);
+    const up = await e2e.stack.up({ ...capture(e2e.project.log) }).catch((err: Error) => err);
     expect((up as Error).message).toContain("edited after it was applied");
     expect(await count("select count(*) as n from supabase_migrations.promotion_audit")).toBe(auditBefore);
 
-    project.write(EDITED, original);
+    e2e.project.write(EDITED, original);
   });
 
   it("lowering the pin previews the reverts and runs the down sections in reverse order", async () => {
-    stack = await project.stack(name, { migrations: { through: "20260108090000" } });
-    const preview = await stack.preview({ ...capture(project.log), diff: true });
+    e2e.stack = await e2e.project.stack(name, { migrations: { through: "20260108090000" } });
+    const preview = await e2e.stack.preview({ ...capture(e2e.project.log), diff: true });
     expect(preview.stdout).toContain(`- ${EXTRA}`);
     expect(preview.stdout).toContain("- 20260109090000_create_maintenance_logs");
 
-    const up = await stack.up({ ...capture(project.log) });
+    const up = await e2e.stack.up({ ...capture(e2e.project.log) });
     expect(up.outputs.appliedThrough?.value).toBe("20260108090000");
     expect(await tableExists("public.extra_widgets")).toBe(0);
     expect(await tableExists("public.maintenance_logs")).toBe(0);
@@ -102,12 +90,12 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
   });
 
   it("a pin below a migration without a down section is refused and changes nothing", async () => {
-    stack = await project.stack(name, { migrations: { through: "20260105090000" } });
+    e2e.stack = await e2e.project.stack(name, { migrations: { through: "20260105090000" } });
     const rowsBefore = await ledgerRows();
-    const preview = await stack.preview({ ...capture(project.log) }).catch((err: Error) => err);
+    const preview = await e2e.stack.preview({ ...capture(e2e.project.log) }).catch((err: Error) => err);
     expect((preview as Error).message).toMatch(/has no -- migrate:down section/);
     expect(await ledgerRows()).toBe(rowsBefore);
-    stack = await project.stack(name, { migrations: { through: "20260108090000" } });
+    e2e.stack = await e2e.project.stack(name, { migrations: { through: "20260108090000" } });
   });
 
   it("ledger rows removed or added out of band show on refresh", async () => {
@@ -116,11 +104,11 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
       await c.query("insert into supabase_migrations.schema_migrations (version, name, statements) values ('20260111000000', 'hotfix_by_hand', '{}')");
       await c.query("update supabase_migrations.schema_migrations set statements = '{\"select 1\"}' where version = '20260107090000'");
     });
-    const refresh = await stack.refresh({ ...capture(project.log), diff: true } as Parameters<Stack["refresh"]>[0]);
+    const refresh = await e2e.stack.refresh({ ...capture(e2e.project.log) });
     expect(refresh.stdout).toContain("20260108090000_add_booking_deposits");
     expect(refresh.stdout).toContain("20260111000000_hotfix_by_hand");
     expect(refresh.stdout).toContain("20260107090000_index_bookings_by_tenant_and_start");
-    const outputs = (await stack.exportStack()).deployment.resources.find((r: { type: string }) => r.type.endsWith("MigrationBundle")).outputs;
+    const outputs = (await e2e.stack.exportStack()).deployment.resources.find((r: { type: string }) => r.type.endsWith("MigrationBundle")).outputs;
     expect(outputs["20260107090000_index_bookings_by_tenant_and_start"]).toMatch(/ledger row edited outside supabase-promotion/);
     expect(outputs["20260111000000_hotfix_by_hand"]).toBe("unknown digest · applied outside supabase-promotion");
     expect(outputs["20260108090000_add_booking_deposits"]).toBeUndefined();

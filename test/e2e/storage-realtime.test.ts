@@ -3,31 +3,19 @@
  * up → no-op → change limits (an update, not a replace) → out-of-band edits
  * (refresh shows them) → removing a bucket with objects is refused → destroy.
  */
-import type { Stack } from "@pulumi/pulumi/automation";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capture, changes, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
+import { describe, expect, it } from "vitest";
+import { capture, changes, uniqueStackPrefix, useE2EStack } from "../helpers/e2e";
 import { testServerUrl, withClient } from "../helpers/pg";
 
 describe("storage buckets and realtime e2e (real Pulumi CLI, real PostgreSQL)", () => {
-  let project: E2EProject;
-  let stack: Stack;
   let databaseUrl: string;
   const name = `${uniqueStackPrefix()}sto`;
+  const e2e = useE2EStack(name);
   const query = <T = Record<string, unknown>>(sql: string, params: unknown[] = []) =>
     withClient(databaseUrl, async (c) => (await c.query(sql, params)).rows as T[]);
 
-  beforeAll(async () => {
-    project = await createE2EProject();
-    stack = await project.stack(name);
-  });
-
-  afterAll(async () => {
-    if (stack) await stack.destroy({ ...capture(project.log) }).catch(() => undefined);
-    project?.cleanup();
-  });
-
   it("up creates the declared buckets and publication members", async () => {
-    const up = await stack.up({ ...capture(project.log) });
+    const up = await e2e.stack.up({ ...capture(e2e.project.log) });
     databaseUrl = up.outputs.databaseUrl!.value as string;
     const buckets = await query("select id, public, file_size_limit::text as limit, allowed_mime_types from storage.buckets order by id");
     expect(buckets).toEqual([
@@ -49,20 +37,20 @@ describe("storage buckets and realtime e2e (real Pulumi CLI, real PostgreSQL)", 
   });
 
   it("a second preview shows no changes", async () => {
-    const preview = await stack.preview({ ...capture(project.log) });
+    const preview = await e2e.stack.preview({ ...capture(e2e.project.log) });
     expect(changes(preview.changeSummary), preview.stdout).toEqual({});
   });
 
   it("changing a limit and the streamed tables is an update in place, listed in the preview", async () => {
-    stack = await project.stack(name, {
+    e2e.stack = await e2e.project.stack(name, {
       buckets: { avatars: { fileSizeLimit: "2MB" } },
       realtime: { tables: ["public.bookings", "public.equipment", "public.messages", "public.maintenance_logs"], replicaIdentityFull: ["public.bookings"] },
     });
-    const preview = await stack.preview({ ...capture(project.log), diff: true });
+    const preview = await e2e.stack.preview({ ...capture(e2e.project.log), diff: true });
     expect(changes(preview.changeSummary)).toEqual({ update: 2 });
     expect(preview.stdout).toContain("+ public.maintenance_logs");
     expect(preview.stdout).toContain("- public.notifications");
-    const up = await stack.up({ ...capture(project.log) });
+    const up = await e2e.stack.up({ ...capture(e2e.project.log) });
     expect(changes(up.summary.resourceChanges ?? {})).toEqual({ update: 2 });
     expect((await query("select file_size_limit::text as l from storage.buckets where id = 'avatars'"))[0]).toEqual({ l: String(2 * 1024 ** 2) });
   });
@@ -70,18 +58,18 @@ describe("storage buckets and realtime e2e (real Pulumi CLI, real PostgreSQL)", 
   it("edits made out of band (dashboard, Studio's Enable realtime) show on refresh", async () => {
     await query("update storage.buckets set public = false where id = 'avatars'");
     await query("alter publication supabase_realtime add table public.notifications");
-    const refresh = await stack.refresh({ ...capture(project.log) });
+    const refresh = await e2e.stack.refresh({ ...capture(e2e.project.log) });
     expect(changes(refresh.summary.resourceChanges ?? {})).toEqual({ update: 2 });
-    const preview = await stack.preview({ ...capture(project.log), diff: true });
+    const preview = await e2e.stack.preview({ ...capture(e2e.project.log), diff: true });
     expect(preview.stdout).toContain("- public.notifications");
     expect(preview.stdout).toMatch(/public\s*:\s*false => true/);
-    await stack.up({ ...capture(project.log) });
+    await e2e.stack.up({ ...capture(e2e.project.log) });
     expect((await query("select public from storage.buckets where id = 'avatars'"))[0]).toEqual({ public: true });
   });
 
-  it("a public bucket on a stack whose policy forbids them is refused before anything changes", async () => {
-    stack = await project.stack(name, { policy: { allowPublicBuckets: false } });
-    const failure = await stack.preview({ ...capture(project.log) }).then(() => undefined, (err: Error) => err.message);
+  it("a public bucket on a e2e.stack whose policy forbids them is refused before anything changes", async () => {
+    e2e.stack = await e2e.project.stack(name, { policy: { allowPublicBuckets: false } });
+    const failure = await e2e.stack.preview({ ...capture(e2e.project.log) }).then(() => undefined, (err: Error) => err.message);
     expect(failure).toContain("bucket avatars is public but policy.allowPublicBuckets is false");
   });
 
@@ -89,14 +77,14 @@ describe("storage buckets and realtime e2e (real Pulumi CLI, real PostgreSQL)", 
     await query(
       "insert into storage.objects (bucket_id, name, owner) values ('equipment-media', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11/manual.pdf', null)",
     );
-    stack = await project.stack(name, { buckets: { "equipment-media": { remove: true } } });
-    const refused = await stack.up({ ...capture(project.log) }).then(() => undefined, (err: Error) => err.message);
+    e2e.stack = await e2e.project.stack(name, { buckets: { "equipment-media": { remove: true } } });
+    const refused = await e2e.stack.up({ ...capture(e2e.project.log) }).then(() => undefined, (err: Error) => err.message);
     expect(refused).toMatch(/bucket equipment-media still holds 1 object/);
     expect(await query("select id from storage.buckets where id = 'equipment-media'")).toHaveLength(1);
 
-    stack = await project.stack(name, { buckets: { "equipment-media": { forceDestroy: true } } });
-    await stack.up({ ...capture(project.log) });
-    const destroyed = await stack.destroy({ ...capture(project.log) });
+    e2e.stack = await e2e.project.stack(name, { buckets: { "equipment-media": { forceDestroy: true } } });
+    await e2e.stack.up({ ...capture(e2e.project.log) });
+    const destroyed = await e2e.stack.destroy({ ...capture(e2e.project.log) });
     expect(destroyed.summary.result).toBe("succeeded");
     const gone = await withClient(testServerUrl(), async (c) => (await c.query("select 1 from pg_database where datname = $1", [`sp_${name}`])).rowCount);
     expect(gone).toBe(0);

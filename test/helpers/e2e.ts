@@ -9,6 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll } from "vitest";
 import { stringify } from "yaml";
 import { pulumiEnv } from "../../lib/pulumi-env";
 import { ensureToolchain, repoRoot } from "../../lib/toolchain";
@@ -107,4 +108,27 @@ export function capture(log: string[]): { onOutput: (s: string) => void } {
 /** The operations of a change summary other than "same" (what a preview, up or refresh changed). */
 export function changes(summary: Record<string, number | undefined>): Record<string, number> {
   return Object.fromEntries(Object.entries(summary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0)) as Record<string, number>;
+}
+
+/** A test file's project copy and stack; tests may replace `stack` (new config) as they go. */
+export interface E2EStack {
+  project: E2EProject;
+  stack: Stack;
+}
+
+/**
+ * Creates the project copy and the stack before the file's tests, and destroys the stack and
+ * removes the copy after them.
+ */
+export function useE2EStack(name: string, config?: Record<string, unknown>): E2EStack {
+  const e2e = {} as E2EStack;
+  beforeAll(async () => {
+    e2e.project = await createE2EProject();
+    e2e.stack = await e2e.project.stack(name, config);
+  });
+  afterAll(async () => {
+    if (e2e.stack) await e2e.stack.destroy({ ...capture(e2e.project.log) }).catch(() => undefined);
+    e2e.project?.cleanup();
+  });
+  return e2e;
 }

@@ -19,13 +19,12 @@ const stamp = join(root, "node_modules", ".supabase-promotion-install");
 const want = createHash("sha256").update(readFileSync(lock)).digest("hex");
 const have = existsSync(stamp) ? readFileSync(stamp, "utf8").trim() : "";
 if (have !== want) {
-  console.error("› installing npm dependencies (npm install, from package-lock.json)…");
-  // Not `npm ci`: it refuses a lock file that lacks other platforms' optional packages (rollup's,
-  // esbuild's), which registry mirrors that serve only this platform leave out. `npm install` still
-  // installs exactly the locked versions and leaves package-lock.json untouched.
-  const result = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  console.error("› installing npm dependencies (npm ci: exactly package-lock.json, which it never rewrites)…");
+  // `npm ci`, not `npm install`: install may rewrite the lock (it adds other platforms' optional
+  // packages), and a rewritten lock dirties the tree, which `npm run promote` then refuses.
+  const result = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
   if (result.status !== 0) {
-    console.error("npm install failed (see above). Check that the npm registry is reachable, then run again.");
+    console.error("npm ci failed (see above). Check that the npm registry is reachable and that package-lock.json matches package.json (`npm install` rewrites it), then run again.");
     process.exit(result.status ?? 1);
   }
   writeFileSync(stamp, want + "\n");

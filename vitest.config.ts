@@ -2,14 +2,16 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Three tiers, one run. Integration and e2e share one real PostgreSQL 17
- * started by the global setup; every test file creates its own database.
+ * started by their global setup (the unit tier needs none and starts none);
+ * every test file creates its own database.
  */
+const withPostgres = ["test/helpers/global-setup.ts"];
+
 export default defineConfig({
   test: {
     pool: "forks",
     // Two cores: files run one at a time so timings and the shared server stay calm.
     fileParallelism: false,
-    globalSetup: ["test/helpers/global-setup.ts"],
     projects: [
       {
         extends: true,
@@ -19,6 +21,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
+          globalSetup: withPostgres,
           include: ["test/integration/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -28,6 +31,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "e2e",
+          globalSetup: withPostgres,
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 600_000,
           hookTimeout: 600_000,

@@ -20,7 +20,11 @@ export type ProviderMethod = "check" | "diff" | "create" | "read" | "update" | "
  * @param methods the methods to expose. Leaving out `diff` lets the engine diff the
  *   inputs itself, which shows every changed key in previews.
  */
-export function trampolineProvider(implPath: string, methods: ProviderMethod[]): pulumi.dynamic.ResourceProvider {
+export function trampolineProvider<Inputs = any, Outputs = any>(
+  implPath: string,
+  methods: ProviderMethod[],
+): pulumi.dynamic.ResourceProvider<Inputs, Outputs> {
+  registered.push({ implPath, methods: [...methods] });
   const call = (method: ProviderMethod, args: unknown[]): Promise<any> => {
     const g = globalThis as { __supabasePromotionTsx?: boolean };
     if (!g.__supabasePromotionTsx) {
@@ -28,10 +32,14 @@ export function trampolineProvider(implPath: string, methods: ProviderMethod[]):
       require("tsx/cjs/api").register();
       g.__supabasePromotionTsx = true;
     }
-    const impl = require(require("path").resolve(process.cwd(), implPath));
-    return impl[method](...args);
+    // Loads the implementation, watches the engine, reports errors plainly: components/provider-host.ts.
+    // Every state written since names that path: it must never move.
+    return require(require("path").resolve(process.cwd(), "components/provider-host")).invoke(implPath, method, args);
   };
-  const provider: Record<string, (...args: any[]) => Promise<any>> = {};
+  const provider: Partial<Record<ProviderMethod, (...args: any[]) => Promise<any>>> = {};
   for (const method of methods) provider[method] = (...args: unknown[]) => call(method, args);
-  return provider as unknown as pulumi.dynamic.ResourceProvider;
+  return provider as pulumi.dynamic.ResourceProvider<Inputs, Outputs>;
 }
+
+/** Every trampoline this process made: what test/unit/providers.test.ts checks loads. */
+export const registered: Array<{ implPath: string; methods: ProviderMethod[] }> = [];

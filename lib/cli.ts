@@ -3,7 +3,7 @@
  * project's Pulumi CLI, read a stack's settings and outputs.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { explainPulumiFailure, pulumiEnv } from "./pulumi-env";
@@ -23,6 +23,11 @@ export interface ProjectCli {
   outputs(stack: string, showSecrets?: boolean): Record<string, unknown> | undefined;
   /** Stacks that have a settings file in the project. */
   knownStacks(): string[];
+  /**
+   * Creates `stack` in the backend when it has a settings file but was never initialised there, so
+   * `preview --stack staging` works on a fresh clone. Returns whether it created it.
+   */
+  ensureStack(stack: string): boolean;
 }
 
 export async function projectCli(): Promise<ProjectCli> {
@@ -63,8 +68,16 @@ export async function projectCli(): Promise<ProjectCli> {
       return Object.keys(parsed).length > 0 ? parsed : undefined;
     },
     knownStacks() {
-      const files = require("node:fs").readdirSync(repoRoot) as string[];
-      return files.map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter((s): s is string => Boolean(s));
+      return readdirSync(repoRoot)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => Boolean(s));
+    },
+    ensureStack(stack) {
+      if (!cli.knownStacks().includes(stack)) return false;
+      const list = JSON.parse(cli.pulumi(["stack", "ls", "--json"], { capture: true }).stdout || "[]") as Array<{ name: string }>;
+      if (list.some((s) => s.name === stack)) return false;
+      cli.pulumi(["stack", "init", stack], { capture: true });
+      return true;
     },
   };
   return cli;

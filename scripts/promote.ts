@@ -21,6 +21,15 @@ runMain(async () => {
     throw new UsageError("usage: npm run promote -- <stack> [--yes] [--allow-dirty]   (e.g. npm run promote -- staging)");
   }
 
+  // Checked first: a promotion that will be refused should not make anyone wait for a preview.
+  const dirty = yes && !allowDirty ? workingTreeChanges() : "";
+  if (dirty) {
+    throw new Error(
+      `the working tree has uncommitted changes, so this promotion could not be reproduced from a commit:\n${dirty}\n` +
+        `  Commit or stash them (or pass --allow-dirty). Nothing was previewed or changed.`,
+    );
+  }
+
   const cli = await projectCli();
   const config = cli.stackConfig(stack);
   if (!config) {
@@ -39,7 +48,7 @@ runMain(async () => {
   if (!upstreamRelease) {
     throw new Error(`the upstream stack "${from}" has no release yet: bring it up first (\`npm run pulumi -- up --stack ${from}\`${from === "dev" ? " or `npm start`" : ""}).`);
   }
-  ensureStack(cli, stack);
+  cli.ensureStack(stack);
   const current = cli.outputs(stack)?.release as Release | undefined;
   const delta = releaseDelta(upstreamRelease, current);
   const digest = releaseDigest(upstreamRelease);
@@ -60,24 +69,12 @@ runMain(async () => {
     return 0;
   }
 
-  const dirty = workingTreeChanges();
-  if (dirty && !allowDirty) {
-    throw new Error(
-      `the working tree has uncommitted changes, so this promotion could not be reproduced from a commit:\n${dirty}\n` +
-        `  Commit or stash them (or pass --allow-dirty).`,
-    );
-  }
   const message = `promote ${from}→${stack}: ${digest.slice(0, 12)} (${delta.migrations.length} migration${delta.migrations.length === 1 ? "" : "s"})`;
   console.log(`\n› pulumi up --stack ${stack} -m "${message}"`);
   cli.pulumi(["up", "--yes", "--skip-preview", "--stack", stack, "--message", message]);
   console.log(`\n✔ ${message}`);
   return 0;
 });
-
-function ensureStack(cli: Awaited<ReturnType<typeof projectCli>>, stack: string): void {
-  const list = JSON.parse(cli.pulumi(["stack", "ls", "--json"], { capture: true }).stdout || "[]") as Array<{ name: string }>;
-  if (!list.some((s) => s.name === stack)) cli.pulumi(["stack", "init", stack], { capture: true });
-}
 
 /** `git status --porcelain` output when the project is a git checkout with changes; "" otherwise. */
 function workingTreeChanges(): string {

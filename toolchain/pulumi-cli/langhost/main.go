@@ -21,9 +21,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
-	pbempty "google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/grpc"
+	pbempty "google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -51,7 +54,24 @@ func main() {
 		os.Exit(1)
 	}
 
-	host := &languageHost{nodePath: nodePath, engineAddress: engineAddress}
+	host := &languageHost{nodePath: nodePath, engineAddress: engineAddress, programs: map[*exec.Cmd]struct{}{}}
+
+	// The engine may die without closing us (a CLI that fails early, or one killed with SIGKILL).
+	// Poll its address every second; once it is gone, end the program we started and exit, so
+	// nothing is left running with its work half done.
+	engineGone, cancel := context.WithCancel(context.Background())
+	if engineAddress != "" {
+		if err := rpcutil.Healthcheck(engineGone, engineAddress, time.Second, cancel); err != nil {
+			fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: could not watch the engine at %s: %v\n", engineAddress, err)
+			os.Exit(1)
+		}
+	}
+	go func() {
+		<-engineGone.Done()
+		host.killPrograms()
+		os.Exit(1)
+	}()
+
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
@@ -76,6 +96,20 @@ type languageHost struct {
 
 	nodePath      string
 	engineAddress string
+
+	mu       sync.Mutex
+	programs map[*exec.Cmd]struct{}
+}
+
+// killPrograms ends every program this host started, with its whole process group.
+func (h *languageHost) killPrograms() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for cmd := range h.programs {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
 }
 
 func (h *languageHost) Handshake(_ context.Context, req *pulumirpc.LanguageHandshakeRequest,
@@ -168,7 +202,19 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
 	cmd.Env = env
-	if err := cmd.Run(); err != nil {
+	// Its own process group, so that killPrograms ends whatever node started too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not start node: %v", err)}, nil
+	}
+	h.mu.Lock()
+	h.programs[cmd] = struct{}{}
+	h.mu.Unlock()
+	err = cmd.Wait()
+	h.mu.Lock()
+	delete(h.programs, cmd)
+	h.mu.Unlock()
+	if err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			if exitErr.ExitCode() == bailExitCode {

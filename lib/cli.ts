@@ -16,7 +16,10 @@ export class UsageError extends Error {
 export interface ProjectCli {
   env: Record<string, string>;
   /** Runs `pulumi <args>`; inherits the terminal unless `capture`. Throws on failure with advice. */
-  pulumi(args: string[], opts?: { capture?: boolean; allowFailure?: boolean }): { status: number; stdout: string; stderr: string };
+  pulumi(
+    args: string[],
+    opts?: { capture?: boolean; captureStdout?: boolean; allowFailure?: boolean },
+  ): { status: number; stdout: string; stderr: string };
   /** The stack's settings file (`Pulumi.<stack>.yaml`) config, or undefined when there is none. */
   stackConfig(stack: string): Record<string, unknown> | undefined;
   /** Stack outputs (`--show-secrets` only when asked), or undefined when the stack has none yet. */
@@ -40,7 +43,7 @@ export async function projectCli(): Promise<ProjectCli> {
         cwd: repoRoot,
         env,
         encoding: "utf8",
-        stdio: opts.capture ? ["ignore", "pipe", "pipe"] : ["inherit", "inherit", "pipe"],
+        stdio: opts.capture ? ["ignore", "pipe", "pipe"] : ["inherit", opts.captureStdout ? "pipe" : "inherit", "pipe"],
         maxBuffer: 256 * 1024 * 1024,
       });
       const stderr = result.stderr ?? "";

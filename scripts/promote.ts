@@ -9,6 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { releaseDelta, releaseDigest, type Release } from "../components/promotion/gate";
 import { projectCli, runMain, UsageError } from "../lib/cli";
+import { foldStackReferences } from "../lib/preview-text";
 import { repoRoot } from "../lib/toolchain";
 
 runMain(async () => {
@@ -60,7 +61,8 @@ runMain(async () => {
   console.log(`  realtime publication: ${delta.realtime ? "changed" : "unchanged"}`);
 
   console.log(`\n› preview of ${stack} (the gate runs here):`);
-  const preview = cli.pulumi(["preview", "--stack", stack, "--diff"], { allowFailure: true });
+  const preview = cli.pulumi(["preview", "--stack", stack, "--diff"], { allowFailure: true, captureStdout: true });
+  process.stdout.write(foldStackReferences(preview.stdout));
   if (preview.status !== 0) {
     throw new Error(`the preview of ${stack} failed (see above); nothing was changed.`);
   }

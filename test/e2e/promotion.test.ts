@@ -2,6 +2,9 @@
  * Promotion across three stacks on the local platform, through the real
  * engine and the project's own `promote` and `audit` commands.
  */
+import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Release } from "../../components/promotion/gate";
@@ -43,12 +46,31 @@ describe("promotion e2e: dev → staging → prod (real Pulumi CLI, real Postgre
     expect(await databaseExists(prod)).toBe(0);
   });
 
+  it("promote --yes in a dirty checkout is refused at once, before any preview", () => {
+    const git = (...args: string[]) => spawnSync("git", args, { cwd: project.dir, encoding: "utf8" });
+    git("init", "-q");
+    git("-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "x", "--allow-empty");
+    project.write("scratch.txt", "uncommitted\n");
+    const started = Date.now();
+    const refused = project.command("promote", [staging, "--yes"]);
+    rmSync(join(project.dir, ".git"), { recursive: true, force: true });
+    project.remove("scratch.txt");
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain("the working tree has uncommitted changes");
+    expect(refused.stderr).toContain("scratch.txt");
+    expect(refused.stdout).not.toContain("Previewing");
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
   it("promote without --yes previews and applies nothing; unknown stacks and stacks without upstream are refused", async () => {
     const dry = project.command("promote", [staging]);
     expect(dry.status, dry.stderr).toBe(0);
     expect(dry.stdout).toContain(`Promotion ${dev} → ${staging}`);
     expect(dry.stdout).toContain("+ 20260105090000_create_schemas");
     expect(dry.stdout).toContain("Nothing applied");
+    // The upstream's outputs are folded into one line, not ~80 before the diff that matters.
+    expect(dry.stdout).toContain(`> pulumi:pulumi:StackReference: (read) organization/supabase-promotion/${dev} — its outputs:`);
+    expect(dry.stdout).not.toContain("--outputs:--");
     expect(await databaseExists(staging)).toBe(0);
 
     const unknown = project.command("promote", ["nowhere"]);

@@ -3,14 +3,14 @@
  * components/dynamic.ts land here): the implementation is loaded from the checkout, errors reach
  * the engine as their message alone, and the process ends once its engine is gone.
  *
- * Why the watchdog: the engine starts each provider as a plugin in its own process group. When the CLI dies
- * without closing its plugins — `kill -9` of a stuck CI job, a crash — the provider would go on
- * applying migrations for nobody. Whoever kills the CLI must actually stop the apply: this watchdog
- * polls the engine's gRPC address and exits the process when it stops answering; the database then
- * rolls back the transaction in flight (sessions set `client_connection_check_interval`, so a
- * long statement notices within a second too).
+ * Why the watchdog: the engine starts each provider as a plugin in its own process group. When the
+ * CLI dies without closing its plugins — `kill -9` of a stuck CI job, a crash — the provider would go
+ * on applying migrations for nobody. Whoever kills the CLI must actually stop the apply: this
+ * watchdog looks for the CLI once a second and exits the process when it is gone; the database then
+ * rolls back the transaction in flight. (The CLI process, not the engine's address: the engine
+ * closes that address between the refresh and the update of one command.)
  */
-import { connect } from "node:net";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 /** Marks an error whose message says everything: the dynamic provider logs `${e}: ${e.stack}`. */
@@ -56,55 +56,59 @@ function quietReportedErrors(): void {
   };
 }
 
-/** How often the engine is polled. */
+/** How often the CLI is looked for. */
 const POLL_MS = 1_000;
-/** Consecutive failed polls before the engine counts as gone (a busy engine may be slow to accept). */
-const FAILURES_BEFORE_EXIT = 3;
 
 let watching = false;
 
-/** Starts watching the engine whose address the provider process was given; idempotent. */
-export function watchEngine(argv: string[] = process.argv, exit: (code: number) => void = (c) => process.exit(c)): void {
-  if (watching) return;
-  const address = engineAddress(argv);
-  if (!address) return;
+/**
+ * Ends this provider process once the Pulumi CLI that started it is gone; idempotent.
+ * The engine starts a provider through a `sh` shim (pulumi-resource-pulumi-nodejs), so the CLI is
+ * our parent's parent; when it dies, the shim is re-parented. Linux (/proc) only; elsewhere a no-op.
+ */
+export function watchEngine(exit: (code: number) => void = (c) => process.exit(c)): void {
+  if (watching || !existsSync("/proc/self/stat")) return;
+  const shim = process.ppid;
+  const cli = findCli(shim, parentOf, commandOf);
+  if (cli === undefined) return;
   watching = true;
-  let failures = 0;
   const timer = setInterval(() => {
-    probe(address.host, address.port).then((alive) => {
-      failures = alive ? 0 : failures + 1;
-      if (failures >= FAILURES_BEFORE_EXIT) {
-        try {
-          // The engine read our stderr: with it gone the pipe may be broken, so this may fail.
-          process.stderr.write(`supabase-promotion: the Pulumi engine at ${address.host}:${address.port} is gone; stopping this provider.\n`);
-        } catch {
-          // nothing to tell anyone
-        }
-        exit(1);
-      }
-    });
+    if (process.ppid === shim && (cli === shim || parentOf(shim) === cli)) return;
+    try {
+      // The engine read our stderr: with it gone the pipe may be broken, so this may fail.
+      process.stderr.write(`supabase-promotion: the Pulumi CLI (pid ${cli}) is gone; stopping this provider.\n`);
+    } catch {
+      // nothing to tell anyone
+    }
+    exit(1);
   }, POLL_MS);
   timer.unref();
 }
 
-/** The engine's `host:port`: the last argument that looks like one (flags come first). */
-export function engineAddress(argv: string[]): { host: string; port: number } | undefined {
-  for (const arg of [...argv].reverse()) {
-    const m = /^(127\.0\.0\.1|localhost|\[::1\]|[\w.-]+):(\d{1,5})$/.exec(arg);
-    if (m) return { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
-  }
-  return undefined;
+/** The CLI's pid: our parent, or its parent when our parent is the `sh` provider shim. */
+export function findCli(
+  parent: number,
+  parentOfPid: (pid: number) => number | undefined,
+  commandOfPid: (pid: number) => string,
+): number | undefined {
+  if (!/pulumi-resource-pulumi-nodejs/.test(commandOfPid(parent))) return parent;
+  const grandparent = parentOfPid(parent);
+  return grandparent && grandparent > 1 ? grandparent : undefined;
 }
 
-function probe(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (alive: boolean) => {
-      socket.destroy();
-      resolve(alive);
-    };
-    socket.setTimeout(POLL_MS, () => done(true)); // slow to accept is not gone
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined; // gone
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
 }

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { registered } from "../../components/dynamic";
-import { engineAddress, invoke } from "../../components/provider-host";
+import { findCli, invoke } from "../../components/provider-host";
 import { repoRoot } from "../../lib/toolchain";
 // Each resource module makes its trampoline when it loads.
 import "../../components/ci-secrets/dotenv-file";
@@ -58,10 +58,13 @@ describe("provider host", () => {
   });
 
   it.each([
-    [["node", "index.js", "127.0.0.1:42893"], { host: "127.0.0.1", port: 42893 }],
-    [["node", "index.js", "--logtostderr", "-v=9", "127.0.0.1:5"], { host: "127.0.0.1", port: 5 }],
-    [["node", "index.js"], undefined],
-  ])("finds the engine address in %j", (argv, want) => {
-    expect(engineAddress(argv)).toEqual(want);
+    ["the provider shim's parent", "/bin/sh /x/.tools/pulumi/bin/pulumi-resource-pulumi-nodejs 127.0.0.1:5", 42],
+    ["a direct parent", "/x/.tools/pulumi/bin/pulumi preview", 7],
+  ])("finds the CLI behind %s", (_what, parentCommand, want) => {
+    expect(findCli(7, (pid) => (pid === 7 ? 42 : undefined), () => parentCommand)).toBe(want);
+  });
+
+  it("finds no CLI when the shim was already orphaned", () => {
+    expect(findCli(7, () => 1, () => "sh pulumi-resource-pulumi-nodejs")).toBeUndefined();
   });
 });

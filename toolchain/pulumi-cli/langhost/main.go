@@ -57,20 +57,10 @@ func main() {
 	host := &languageHost{nodePath: nodePath, engineAddress: engineAddress, programs: map[*exec.Cmd]struct{}{}}
 
 	// The engine may die without closing us (a CLI that fails early, or one killed with SIGKILL).
-	// Poll its address every second; once it is gone, end the program we started and exit, so
-	// nothing is left running with its work half done.
-	engineGone, cancel := context.WithCancel(context.Background())
-	if engineAddress != "" {
-		if err := rpcutil.Healthcheck(engineGone, engineAddress, time.Second, cancel); err != nil {
-			fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: could not watch the engine at %s: %v\n", engineAddress, err)
-			os.Exit(1)
-		}
-	}
-	go func() {
-		<-engineGone.Done()
-		host.killPrograms()
-		os.Exit(1)
-	}()
+	// Once it is gone, end the program we started and exit, so nothing is left running with its
+	// work half done. "Gone" is judged by our parent, the CLI: when it dies we are re-parented.
+	// (Not by the engine address: the engine may close that host and keep using us.)
+	go watchParent(os.Getppid(), host)
 
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(srv *grpc.Server) error {
@@ -99,6 +89,17 @@ type languageHost struct {
 
 	mu       sync.Mutex
 	programs map[*exec.Cmd]struct{}
+}
+
+// watchParent returns only by exiting the process, once the parent we started with is gone.
+func watchParent(parent int, host *languageHost) {
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: the Pulumi CLI (pid %d) is gone; ending the program\n", parent)
+			host.killPrograms()
+			os.Exit(1)
+		}
+	}
 }
 
 // killPrograms ends every program this host started, with its whole process group.

@@ -7,11 +7,13 @@ import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, type StackConfig } from "./components/config";
 import { Environment } from "./components/environment";
-import { BundleError, loadBundle } from "./components/migrations/bundle";
+import { BundleError, loadBundle, MigrationsFolderError } from "./components/migrations/bundle";
 import { migrationKey } from "./components/migrations/describe";
+import { pinProblems } from "./components/migrations/plan";
 import { selectMigrations } from "./components/migrations/resource";
 import { initParser } from "./components/migrations/split";
 import { declarationDigest, gateProblems, releaseDigest, type Release } from "./components/promotion/gate";
+import { membershipInputs } from "./components/realtime/publication-provider";
 import { resolveBuckets, shippedBuckets, type BucketSpec } from "./components/storage/buckets";
 import { readBootstrapSql } from "./lib/bootstrap";
 
@@ -26,21 +28,29 @@ const realtime = {
 
 export = async () => {
   const stack = pulumi.getStack();
-  const { config, bundle } = await userErrors(async () => {
+  // Every refusal below is a plain message, in preview already, before any resource registers.
+  const { config, bundle, streamed } = await userErrors(async () => {
     const config = parseStackConfig(stack, pulumi.runtime.allConfig());
+    const streamed = {
+      tables: config.realtime.tables ?? realtime.tables,
+      replicaIdentityFull: config.realtime.replicaIdentityFull ?? (config.realtime.tables ? [] : realtime.replicaIdentityFull),
+    };
+    const tableProblems = membershipInputs(streamed.tables, streamed.replicaIdentityFull).problems;
+    if (tableProblems.length > 0) {
+      throw new ConfigError(stack, tableProblems.map((p) => `"realtime.${/replicaIdentityFull/.test(p) ? "replicaIdentityFull" : "tables"}": ${p}`));
+    }
     await initParser();
-    return { config, bundle: await loadBundle(resolve(config.migrationsDir)) };
+    const bundle = await loadBundle(resolve(config.migrationsDir));
+    // A pin that names no migration would plan reverts, or fail only in `up` after the database exists.
+    const pins = pinProblems(bundle.migrations.map((m) => m.version), config.migrations);
+    if (pins.length > 0) throw new ConfigError(stack, pins.map((p) => p.message));
+    return { config, bundle, streamed };
   });
 
   const resolved = resolveBuckets(buckets, config.buckets, config.policy, stack);
   if (resolved.problems.length > 0) {
     return refuse(`stack ${stack}: storage buckets:\n${resolved.problems.map((p) => `  - ${p}`).join("\n")}`);
   }
-  const streamed = {
-    tables: config.realtime.tables ?? realtime.tables,
-    replicaIdentityFull: config.realtime.replicaIdentityFull ?? (config.realtime.tables ? [] : realtime.replicaIdentityFull),
-  };
-
   // The release compares declarations as written in code; per-stack overrides are the stack's own business.
   const wanted: Release = {
     migrations: Object.fromEntries(selectMigrations(bundle, config.migrations.through).map((m) => [migrationKey(m), m.digest])),
@@ -90,15 +100,18 @@ async function promotionGate(config: StackConfig, wanted: Release): Promise<void
   const upstream = config.promotion.from!;
   const ref = new pulumi.StackReference(`promotion-upstream-${upstream}`, { name: `organization/${pulumi.getProject()}/${upstream}` });
   let upstreamRelease: Release | undefined;
+  let upstreamFrom: string | undefined;
   try {
-    upstreamRelease = (await ref.getOutputDetails("release")).value as Release | undefined;
+    const [release, from] = await Promise.all([ref.getOutputDetails("release"), ref.getOutputDetails("upstream")]);
+    upstreamRelease = release.value as Release | undefined;
+    upstreamFrom = typeof from.value === "string" ? from.value : undefined;
   } catch (err) {
     return refuse(
       `promotion gate: stack ${config.stack} is promoted from ${upstream}, but ${upstream} could not be read: ${(err as Error).message}\n` +
         `  Bring ${upstream} up first (same backend and passphrase).`,
     );
   }
-  const problems = gateProblems({ stack: config.stack, upstream, wanted, upstreamRelease });
+  const problems = gateProblems({ stack: config.stack, upstream, wanted, upstreamRelease, upstreamFrom });
   if (problems.length > 0) {
     return refuse(
       `promotion gate: stack ${config.stack} only accepts what ${upstream} already runs. ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
@@ -114,6 +127,13 @@ async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof ConfigError || err instanceof BundleError || err instanceof pulumi.RunError) return refuse(err.message);
+    if (err instanceof MigrationsFolderError) {
+      const stack = pulumi.getStack();
+      return refuse(
+        `stack ${stack}: ${err.message}\n  Set it with \`npm run pulumi -- config set --stack ${stack} migrationsDir <folder>\` ` +
+          `(stored in Pulumi.${stack}.yaml; relative to the project; default sql/migrations).`,
+      );
+    }
     throw err;
   }
 }

@@ -31,6 +31,8 @@ export interface StackConfig {
     lockTimeout: string;
     /** @default "0" (no limit) */
     statementTimeout: string;
+    /** How long an apply waits for another apply of the same database to finish. @default "60s" (applied by the provider) */
+    lockWait?: string;
   };
   promotion: { from?: string };
   buckets: Record<string, BucketOverride>;
@@ -80,7 +82,7 @@ const topLevel: Record<string, Shape> = {
   serviceRoleKey: "string",
 };
 const nested: Record<string, Record<string, string>> = {
-  migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string" },
+  migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string" },
   promotion: { from: "string" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
   policy: { allowPublicBuckets: "boolean" },
@@ -159,7 +161,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
     const v = migrations[field];
     if (v !== undefined && !/^\d+$/.test(v)) problems.push(`"migrations.${field}" must be a migration version (digits), got "${v}"`);
   }
-  for (const field of ["lockTimeout", "statementTimeout"] as const) {
+  for (const field of ["lockTimeout", "statementTimeout", "lockWait"] as const) {
     const v = migrations[field];
     if (v !== undefined && !/^\d+\s*(ms|s|min|h)?$/.test(v)) problems.push(`"migrations.${field}" must be a PostgreSQL duration like "5s" or "500ms", got "${v}"`);
   }
@@ -194,6 +196,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
       baseline: migrations.baseline,
       lockTimeout: migrations.lockTimeout ?? "10s",
       statementTimeout: migrations.statementTimeout ?? "0",
+      lockWait: migrations.lockWait,
     },
     promotion: { from: promotion.from },
     buckets: buckets as Record<string, BucketOverride>,

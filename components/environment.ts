@@ -47,6 +47,7 @@ export class Environment extends pulumi.ComponentResource {
         baseline: config.migrations.baseline,
         lockTimeout: config.migrations.lockTimeout,
         statementTimeout: config.migrations.statementTimeout,
+        lockWait: config.migrations.lockWait,
         stack: config.stack,
       },
       { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },
@@ -76,7 +77,8 @@ export class Environment extends pulumi.ComponentResource {
       afterMigrations,
     );
 
-    this.ciSecrets = new CiSecrets(`${name}-ci`, { config, ...ciValues(this.project) }, { parent: this });
+    // The CI values are written only once the migrations proved the database URL works.
+    this.ciSecrets = new CiSecrets(`${name}-ci`, { config, ...ciValues(this.project) }, { parent: this, dependsOn: [this.migrations] });
 
     this.registerOutputs({});
   }

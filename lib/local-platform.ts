@@ -16,6 +16,7 @@ import {
   isPostgresListening,
   isProcessAlive,
   readPostmasterPid,
+  resolveOsIdentity,
   startPostgres,
   stopPostgresByPid,
 } from "./postgres-server";
@@ -95,12 +96,34 @@ export function readPlatformState(opts: PlatformOptions = {}): PlatformState | u
 function writeState(opts: PlatformOptions, state: PlatformState): void {
   const { stateFile } = paths(opts);
   const tmp = `${stateFile}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   fs.renameSync(tmp, stateFile);
 }
 
 function removeState(opts: PlatformOptions): void {
   fs.rmSync(paths(opts).stateFile, { force: true });
+}
+
+/**
+ * The platform folder holds the database files, its superuser password and the pid file:
+ * nobody else may enter it. Mode 0700; when we are root and the server runs as a non-root OS
+ * user, 0710 with that user's group, so the server can reach its data dir (itself 0700, the
+ * server's own) and nothing more.
+ */
+function restrictPlatformRoot(opts: PlatformOptions): void {
+  const { root, stateFile } = paths(opts);
+  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  const st = fs.statSync(root);
+  const me = process.getuid?.();
+  if (me !== undefined && me !== 0 && st.uid !== me) return; // not ours to change
+  const server = resolveOsIdentity();
+  if (server.gid !== undefined) {
+    if (st.gid !== server.gid) fs.chownSync(root, st.uid, server.gid);
+    if ((st.mode & 0o777) !== 0o710) fs.chmodSync(root, 0o710);
+  } else if ((st.mode & 0o777) !== 0o700) {
+    fs.chmodSync(root, 0o700);
+  }
+  if (fs.existsSync(stateFile)) fs.chmodSync(stateFile, 0o600);
 }
 
 /** Is the server recorded in the pid file alive and still the postmaster of our data dir? */
@@ -139,8 +162,9 @@ export interface StartResult extends PlatformStatus {
 
 /** Start the platform if it is not running. Idempotent. */
 export async function startPlatform(opts: PlatformOptions = {}): Promise<StartResult> {
-  const { root, dataDir } = paths(opts);
+  const { dataDir } = paths(opts);
   const wantedPort = platformPort(opts);
+  restrictPlatformRoot(opts);
 
   const already = async (): Promise<StartResult | undefined> => {
     const live = liveServer(opts);
@@ -161,11 +185,6 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<StartRe
   const running = await already();
   if (running) return running;
   if (readPlatformState(opts)) removeState(opts); // stale
-
-  fs.mkdirSync(root, { recursive: true });
-  // The server may run as another OS user (when we are root): it must be able to enter root.
-  const st = fs.statSync(root);
-  if ((st.mode & 0o005) !== 0o005 && st.uid === process.getuid?.()) fs.chmodSync(root, st.mode | 0o755);
 
   const t0 = performance.now();
   let server;

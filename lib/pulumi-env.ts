@@ -1,20 +1,27 @@
 /**
  * The environment every Pulumi command of this project runs with: a file
- * backend and PULUMI_HOME inside the repository, passphrase secrets, and the
- * settings that keep the engine off the network.
+ * backend and PULUMI_HOME inside the repository, readable by their owner only,
+ * passphrase secrets, and the settings that keep the engine off the network.
  */
-import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { randomBytes, randomUUID } from "node:crypto";
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
+import { delimiter, join, relative } from "node:path";
 import { repoRoot } from "./toolchain";
 
 /**
- * The local default passphrase for stacks on the file backend. It protects
- * nothing by itself — the state never leaves this machine — and exists so that
- * `npm start` works with no setup. Set PULUMI_CONFIG_PASSPHRASE (or
- * PULUMI_CONFIG_PASSPHRASE_FILE) to your own before managing a real project.
+ * The passphrase every clone used to share. Stack settings that carry a committed
+ * `encryptionsalt` were made for it (a salt in git can only be opened by a passphrase
+ * everybody who clones knows), and stacks created before the per-clone passphrase
+ * still need it.
  */
-export const LOCAL_PASSPHRASE = "supabase-promotion-local";
+export const SHARED_LOCAL_PASSPHRASE = "supabase-promotion-local";
+
+/** The per-clone passphrase file inside the project's state folder. */
+export const PASSPHRASE_FILE_NAME = "passphrase";
+
+/** Where the default passphrase came from (also passed to the CLI, for explanations). */
+export type PassphraseSource = "yours" | "clone" | "shared";
 
 export interface PulumiEnvOptions {
   /** Folder that gets `pulumi`, the language host and the shim; prepended to PATH. */
@@ -23,25 +30,51 @@ export interface PulumiEnvOptions {
   stateDir?: string;
   /** PULUMI_HOME. @default `<repo>/.pulumi-home` (or PULUMI_HOME when set) */
   home?: string;
+  /** The program directory whose `Pulumi.<stack>.yaml` files the CLI reads. @default the repository */
+  projectDir?: string;
 }
 
-/** Environment variables for the Pulumi CLI (merged over `process.env`). */
+/**
+ * Environment variables for the Pulumi CLI (merged over `process.env`).
+ *
+ * Also sets this process's umask to 077, so that whatever the CLI writes later (checkpoints,
+ * backups, history, locks, logs) is its owner's alone, and tightens what is already there:
+ * the project's state folder and PULUMI_HOME end up with folders 0700 and files without
+ * group or other bits.
+ */
 export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  process.umask(0o077);
 
-  const home = opts.home ?? process.env.PULUMI_HOME ?? join(repoRoot, ".pulumi-home");
-  mkdirSync(home, { recursive: true });
+  const ownHome = opts.home ?? (process.env.PULUMI_HOME ? undefined : join(repoRoot, ".pulumi-home"));
+  const home = ownHome ?? process.env.PULUMI_HOME!;
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  if (ownHome) restrictToOwner(ownHome);
   env.PULUMI_HOME = home;
 
+  let stateDir: string | undefined;
   if (opts.stateDir || !process.env.PULUMI_BACKEND_URL) {
-    const stateDir = opts.stateDir ?? join(repoRoot, ".pulumi-state");
-    mkdirSync(stateDir, { recursive: true });
+    stateDir = opts.stateDir ?? join(repoRoot, ".pulumi-state");
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    restrictToOwner(stateDir);
     env.PULUMI_BACKEND_URL = `file://${stateDir}`;
   }
-  if (env.PULUMI_CONFIG_PASSPHRASE === undefined && env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined) {
-    env.PULUMI_CONFIG_PASSPHRASE = LOCAL_PASSPHRASE;
+
+  // An explicit passphrase always wins. The default applies only to the project's own backend: this
+  // clone's once it exists; before that, the shared one if the stack settings carry a salt made for it.
+  // (Once the clone's exists, a salt Pulumi itself writes into a settings file must not switch it back.)
+  let source: PassphraseSource = "yours";
+  if (env.PULUMI_CONFIG_PASSPHRASE === undefined && env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined && stateDir) {
+    if (!existsSync(join(stateDir, PASSPHRASE_FILE_NAME)) && committedSalts(opts.projectDir ?? repoRoot).length > 0) {
+      env.PULUMI_CONFIG_PASSPHRASE = SHARED_LOCAL_PASSPHRASE;
+      source = "shared";
+    } else {
+      env.PULUMI_CONFIG_PASSPHRASE_FILE = ensurePassphraseFile(stateDir);
+      source = "clone";
+    }
   }
+  env.SUPABASE_PROMOTION_PASSPHRASE = source;
 
   // Recorded in the migration ledger's audit rows: which invocation applied a migration.
   env.SUPABASE_PROMOTION_UPDATE_ID ??= randomUUID();
@@ -57,19 +90,156 @@ export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
   return env;
 }
 
-/** Turns a failing Pulumi command's output into advice, when we recognise the failure. */
-export function explainPulumiFailure(output: string): string | undefined {
-  if (/incorrect passphrase|failed to decrypt|passphrase must be set/i.test(output)) {
-    return (
-      "The stack's secrets could not be decrypted with the passphrase in use.\n" +
-      "  Set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase the stack was created with;\n" +
-      `  stacks created by \`npm start\` use the local default "${LOCAL_PASSPHRASE}" (unset the variable to use it).\n` +
-      "  The shipped Pulumi.<stack>.yaml files carry that passphrase's `encryptionsalt`: to use your own passphrase for a\n" +
-      "  new stack, delete that line before `stack init` (and set secret config again)."
-    );
+/**
+ * This clone's passphrase: 32 random bytes in `<stateDir>/passphrase` (0600), created the
+ * first time and kept. It lives and dies with the stacks it protects.
+ */
+export function ensurePassphraseFile(stateDir: string): string {
+  const file = join(stateDir, PASSPHRASE_FILE_NAME);
+  try {
+    // `wx`: two first runs at once must not each write a passphrase of their own.
+    const fd = openSync(file, "wx", 0o600);
+    try {
+      writeSync(fd, `${randomBytes(32).toString("base64url")}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    chmodSync(file, 0o600);
   }
+  if (readFileSync(file, "utf8").trim() === "") {
+    throw new Error(`The passphrase file ${file} is empty. Remove it only if no stack in ${stateDir} uses it, then run again.`);
+  }
+  return file;
+}
+
+/** The `Pulumi.<stack>.yaml` files in `projectDir` that carry an `encryptionsalt`. */
+export function committedSalts(projectDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(projectDir);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => {
+    if (!/^Pulumi\.[^.]+\.ya?ml$/.test(name)) return false;
+    try {
+      return /^encryptionsalt:\s*\S/m.test(readFileSync(join(projectDir, name), "utf8"));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Removes group and other permissions under `root` (itself included): folders 0700, files
+ * keep only their owner bits. Symbolic links are not followed; what another user owns is
+ * left alone (unless we are root).
+ */
+export function restrictToOwner(root: string): void {
+  const me = process.getuid?.();
+  const visit = (path: string): void => {
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return;
+    }
+    if (st.isSymbolicLink() || (me !== undefined && me !== 0 && st.uid !== me)) return;
+    if (st.isDirectory()) {
+      if ((st.mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+      for (const entry of readdirSync(path)) visit(join(path, entry));
+    } else if (st.mode & 0o077) {
+      chmodSync(path, st.mode & 0o700);
+    }
+  };
+  visit(root);
+}
+
+export interface FailureContext {
+  /** The environment the command ran with ({@link pulumiEnv}): says where the passphrase came from. */
+  env?: Record<string, string>;
+  /** The stack the command named, when known. */
+  stack?: string;
+  /** @default whether a process with that pid exists */
+  processAlive?: (pid: number) => boolean;
+}
+
+/** Turns a failing Pulumi command's output into advice, when we recognise the failure. */
+export function explainPulumiFailure(output: string, context: FailureContext = {}): string | undefined {
+  if (/the stack is currently locked by \d+ lock/i.test(output)) return explainLock(output, context);
+  if (/incorrect passphrase|failed to decrypt|passphrase must be set/i.test(output)) return explainPassphrase(output, context);
   if (/no stack named|stack .* not found/i.test(output)) {
     return "That stack does not exist yet in this backend. Create it with `npm run pulumi -- stack init <name>` (or run `npm start` for dev).";
   }
   return undefined;
+}
+
+function explainPassphrase(output: string, { env, stack }: FailureContext): string {
+  const s = stack ?? "<stack>";
+  const state = env?.PULUMI_BACKEND_URL?.startsWith("file://") ? env.PULUMI_BACKEND_URL.slice("file://".length) : undefined;
+  const shown = (p: string) => (relative(repoRoot, p).startsWith("..") ? p : relative(repoRoot, p));
+  const passphraseFile = state ? shown(join(state, PASSPHRASE_FILE_NAME)) : `.pulumi-state/${PASSPHRASE_FILE_NAME}`;
+  const forward =
+    `  Stacks created before the per-clone passphrase use the former shared default "${SHARED_LOCAL_PASSPHRASE}". Either keep it\n` +
+    `  for now (\`PULUMI_CONFIG_PASSPHRASE=${SHARED_LOCAL_PASSPHRASE} npm run pulumi -- …\`), or move the stack to this clone's passphrase, once:\n` +
+    `    PULUMI_CONFIG_PASSPHRASE=${SHARED_LOCAL_PASSPHRASE} npm run pulumi -- stack change-secrets-provider passphrase --stack ${s} < ${passphraseFile}`;
+  if (/passphrase must be set/i.test(output)) {
+    return (
+      "No passphrase for this backend. The project's default passphrase applies only to its own file backend (.pulumi-state);\n" +
+      "  with PULUMI_BACKEND_URL pointing elsewhere, set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to that backend's passphrase.\n" +
+      forward
+    );
+  }
+  const source = env?.SUPABASE_PROMOTION_PASSPHRASE as PassphraseSource | undefined;
+  const used =
+    source === "clone"
+      ? `this clone's passphrase (${passphraseFile}, made for this clone when its first stack was created)`
+      : source === "shared"
+        ? `the shared default "${SHARED_LOCAL_PASSPHRASE}" (the stack settings carry a committed encryptionsalt)`
+        : source === "yours"
+          ? "the passphrase you set (PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE)"
+          : "the passphrase in use";
+  return (
+    `The stack's secrets could not be decrypted with ${used}.\n` +
+    "  Set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase the stack was created with.\n" +
+    forward
+  );
+}
+
+function explainLock(output: string, { stack, processAlive = isAlive }: FailureContext): string {
+  const lockStack = /\.pulumi\/locks\/[^/\s]+\/[^/\s]+\/([^/\s]+)\/[^/\s]+\.json/.exec(output)?.[1];
+  const s = lockStack ?? stack ?? "<stack>";
+  const holder = /created by (\S+)@(\S+) \(pid (\d+)\)/.exec(output);
+  const pid = holder ? Number(holder[3]) : undefined;
+  const here = holder?.[2] === hostname();
+  const find = "`pgrep -af 'pulumi-language-nodejs|pulumi-resource-pulumi-nodejs|@pulumi/pulumi/cmd/(run|dynamic-provider)'`";
+  const cancel = `\`npm run pulumi -- cancel --stack ${s} --yes\``;
+  if (pid !== undefined && here && processAlive(pid)) {
+    return (
+      `The stack ${s} is locked by an update that is still running (pid ${pid} on this machine).\n` +
+      `  Wait for it to finish. If it is stuck, stop it (\`kill ${pid}\`), check that nothing it started still runs (${find}),\n` +
+      `  then remove the lock with ${cancel}.`
+    );
+  }
+  const who = pid === undefined ? "an update that did not finish" : here ? `pid ${pid}, which is no longer running (killed?)` : `pid ${pid} on ${holder![2]}`;
+  return (
+    `The stack ${s} is locked by ${who}.\n` +
+    `  1. An old language host or provider of that update may still be running, even applying migrations: look with\n` +
+    `     ${find}\n` +
+    "     and stop those processes (`kill <pid>`) before going on.\n" +
+    `  2. Remove the lock: ${cancel} (on this file backend it deletes the lock file under\n` +
+    `     .pulumi-state/.pulumi/locks/…/${s}/; no update is running any more that it could cancel).\n` +
+    `  3. Bring the state back in line with what the killed update left behind: \`npm run pulumi -- refresh --stack ${s}\`.`
+  );
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

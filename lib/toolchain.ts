@@ -91,17 +91,32 @@ function pulumiOnPath(): string | undefined {
   return undefined;
 }
 
-/** Copies the dynamic-provider shim next to the CLI; without it the engine tries to download it. */
+/**
+ * Writes the dynamic-provider shim next to the CLI; without it the engine tries to download it.
+ * Ours, not the copy in @pulumi/pulumi: it `exec`s node (no `sh` left between the CLI and the
+ * provider) with components/provider-preload.cjs, which ends the provider when the CLI is gone.
+ */
 function installShim(binDir: string): void {
-  const source = join(repoRoot, "node_modules", "@pulumi", "pulumi", shimName);
-  if (!existsSync(source)) {
-    throw new ToolchainError(`${source} is missing: the npm dependencies are not installed. Run \`npm ci\` and try again.`);
+  const sdkShim = join(repoRoot, "node_modules", "@pulumi", "pulumi", shimName);
+  if (!existsSync(sdkShim)) {
+    throw new ToolchainError(`${sdkShim} is missing: the npm dependencies are not installed. Run \`npm ci\` and try again.`);
   }
   mkdirSync(binDir, { recursive: true });
   const target = join(binDir, shimName);
-  if (!existsSync(target) || !readFileSync(target).equals(readFileSync(source))) copyFileSync(source, target);
+  if (!existsSync(target) || readFileSync(target, "utf8") !== PROVIDER_SHIM) writeFileSync(target, PROVIDER_SHIM);
   chmodSync(target, 0o755);
 }
+
+/** The engine runs this with the program directory as working directory. */
+const PROVIDER_SHIM = `#!/bin/sh
+# supabase-promotion's dynamic-provider shim (written by lib/toolchain.ts). Like the one in
+# @pulumi/pulumi, but node replaces this shell, and the project's preload ends the provider
+# once the Pulumi CLI that started it is gone.
+script=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))") || exit 1
+preload="$PWD/components/provider-preload.cjs"
+if [ -f "$preload" ]; then exec node --require "$preload" "$script" "$@"; fi
+exec node "$script" "$@"
+`;
 
 /** Identifies a build: the wrapper module's files and the version. */
 function buildStamp(): string {

@@ -2,11 +2,14 @@
  * `npm run audit -- <stack> [--json]`: per environment, who applied what,
  * when, in which update and with which digest (from the stack's history and
  * the in-database ledger), and whether the ledger and the state agree.
+ * The report itself is lib/audit.ts; this file reads its inputs.
  */
-import { Client } from "pg";
-import { compareLedgerAndState, joinHistory, renderTable, type AuditEvent, type HistoryEntry } from "../lib/audit";
-import { projectCli, runMain, UsageError } from "../lib/cli";
+import { auditReport, renderAudit, type AuditEvent, type HistoryEntry } from "../lib/audit";
+import { projectCli, runMain, UsageError, type ProjectCli } from "../lib/cli";
+import { connect } from "../lib/pg";
 import { readLedger } from "../components/migrations/ledger";
+import { parseStackConfig } from "../components/config";
+import { localDatabaseUrl } from "../components/project/project";
 
 runMain(async () => {
   const args = process.argv.slice(2);
@@ -18,11 +21,11 @@ runMain(async () => {
   const cli = await projectCli();
   if (!cli.stackConfig(stack)) throw new UsageError(`unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`);
   const outputs = cli.outputs(stack, true);
-  if (!outputs) throw new Error(`stack "${stack}" has no outputs yet: it has never been updated.`);
-  const history = JSON.parse(cli.pulumi(["stack", "history", "--stack", stack, "--json"], { capture: true }).stdout || "[]") as HistoryEntry[];
+  const history = readHistory(cli, stack);
+  // Without outputs (no update finished) the database is where the stack's config points.
+  const databaseUrl = typeof outputs?.databaseUrl === "string" && outputs.databaseUrl ? outputs.databaseUrl : configuredDatabaseUrl(cli, stack);
 
-  const client = new Client({ connectionString: String(outputs.databaseUrl), application_name: "supabase-promotion-audit" });
-  await client.connect();
+  const client = await connect(databaseUrl, { applicationName: "supabase-promotion-audit", context: { stack } });
   let events: AuditEvent[];
   let ledger: Awaited<ReturnType<typeof readLedger>>;
   try {
@@ -46,43 +49,35 @@ runMain(async () => {
       appliedBy: String(r.applied_by),
       stack: (r.stack as string | null) ?? null,
       updateId: (r.update_id as string | null) ?? null,
-      durationMs: (r.duration_ms as number | null) ?? null,
+      durationMs: r.duration_ms === null || r.duration_ms === undefined ? null : Number(r.duration_ms),
     }));
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 
-  const lines = joinHistory(events, history);
-  const state = ((outputs.release as { migrations?: Record<string, string> } | undefined)?.migrations ?? {}) as Record<string, string>;
-  const agreement = compareLedgerAndState(ledger.entries, state);
-
+  const report = auditReport({ stack, outputs, history, events, ledger: ledger.entries });
   if (json) {
-    console.log(JSON.stringify({ stack, projectRef: outputs.projectRef, releaseDigest: outputs.releaseDigest, events: lines, agreement }, null, 2));
-    return agreement.agree ? 0 : 3;
+    const { lines, ...rest } = report;
+    console.log(JSON.stringify({ ...rest, events: lines }, null, 2));
+  } else {
+    console.log(renderAudit(report));
   }
-  console.log(`Audit of ${stack} (${String(outputs.projectRef)}), release ${String(outputs.releaseDigest ?? "").slice(0, 12)}…\n`);
-  console.log(
-    renderTable(
-      ["when (UTC)", "action", "migration", "digest", "by", "update", "ms"],
-      lines.map((l) => [
-        l.appliedAt.toISOString().replace("T", " ").slice(0, 19),
-        `${l.kind}${l.outcome === "succeeded" ? "" : ` (${l.outcome})`}`,
-        `${l.version}_${l.name ?? ""}`,
-        l.digest ? l.digest.slice(0, 12) : "-",
-        l.appliedBy,
-        l.update ? `#${l.update.number} ${l.update.message || l.update.kind}` : l.updateId ? `id ${l.updateId.slice(0, 8)}` : "-",
-        l.durationMs === null ? "" : String(l.durationMs),
-      ]),
-    ),
-  );
-  console.log(
-    agreement.agree
-      ? `\nLedger and state agree: ${ledger.entries.length} migrations.`
-      : `\nLedger and state DISAGREE (run \`npm run pulumi -- refresh --stack ${stack}\` to see the drift):` +
-          (agreement.onlyInLedger.length ? `\n  only in the ledger: ${agreement.onlyInLedger.join(", ")}` : "") +
-          (agreement.onlyInState.length ? `\n  only in the state: ${agreement.onlyInState.join(", ")}` : "") +
-          (agreement.digestMismatch.length ? `\n  different digests: ${agreement.digestMismatch.join(", ")}` : "") +
-          (agreement.foreign.length ? `\n  written by another tool: ${agreement.foreign.join(", ")}` : ""),
-  );
-  return agreement.agree ? 0 : 3;
+  return report.exitCode;
 });
+
+/** `pulumi stack history`; a stack that was never initialised in this backend has none. */
+function readHistory(cli: ProjectCli, stack: string): HistoryEntry[] {
+  const result = cli.pulumi(["stack", "history", "--stack", stack, "--json"], { capture: true, allowFailure: true });
+  if (result.status !== 0) return [];
+  return JSON.parse(result.stdout || "[]") as HistoryEntry[];
+}
+
+/** The database the stack's configuration points at: the local platform's database, or the secret `databaseUrl`. */
+function configuredDatabaseUrl(cli: ProjectCli, stack: string): string {
+  const shown = cli.pulumi(["config", "--json", "--show-secrets", "--stack", stack], { capture: true, allowFailure: true });
+  const entries = shown.status === 0 ? (JSON.parse(shown.stdout || "{}") as Record<string, { value?: string }>) : {};
+  const raw = Object.fromEntries(Object.entries(entries).flatMap(([key, entry]) => (entry.value === undefined ? [] : [[key, entry.value]])));
+  const config = parseStackConfig(stack, raw);
+  if (config.platform === "local") return localDatabaseUrl(config.localPort, stack);
+  return config.secrets.databaseUrl ?? "";
+}

@@ -1,10 +1,12 @@
 /**
  * `npm run pulumi -- <args>`: the project's Pulumi CLI with the project's
- * environment (file backend, PULUMI_HOME, passphrase, offline settings).
+ * environment (file backend, PULUMI_HOME, passphrase, offline settings). It
+ * runs with umask 077 (set by pulumiEnv): what it writes is its owner's alone.
  *
  *   npm run pulumi -- preview --stack staging --diff
  */
 import { spawn } from "node:child_process";
+import { projectCli } from "../lib/cli";
 import { explainPulumiFailure, pulumiEnv } from "../lib/pulumi-env";
 import { ensureToolchain, repoRoot } from "../lib/toolchain";
 
@@ -12,6 +14,10 @@ async function main(): Promise<number> {
   const toolchain = await ensureToolchain();
   const env = pulumiEnv({ binDir: toolchain.binDir });
   const args = process.argv.slice(2);
+  const stack = stackArgument(args);
+  if (stack && !(args[0] === "stack" && args[1] === "init") && (await projectCli()).ensureStack(stack)) {
+    console.error(`› created the stack ${stack} in this backend (its settings are in Pulumi.${stack}.yaml)`);
+  }
   return new Promise((resolve) => {
     const child = spawn(toolchain.pulumi, args, { cwd: repoRoot, env, stdio: ["inherit", "inherit", "pipe"] });
     let tail = "";
@@ -21,12 +27,23 @@ async function main(): Promise<number> {
     });
     child.on("close", (code) => {
       if (code !== 0) {
-        const advice = explainPulumiFailure(tail);
+        const advice = explainPulumiFailure(tail, { env, stack });
         if (advice) console.error(`\n${advice}`);
       }
       resolve(code ?? 1);
     });
   });
+}
+
+/** The stack a command names with `--stack X`, `--stack=X`, `-s X` or `-sX`. */
+function stackArgument(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if ((arg === "--stack" || arg === "-s") && args[i + 1]) return args[i + 1];
+    if (arg.startsWith("--stack=")) return arg.slice("--stack=".length);
+    if (/^-s[^-]/.test(arg)) return arg.slice(2);
+  }
+  return undefined;
 }
 
 main().then(

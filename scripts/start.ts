@@ -43,6 +43,8 @@ async function main(): Promise<void> {
   const out = JSON.parse(outputs) as Record<string, unknown>;
   const shown = ["platform", "projectRef", "apiUrl", "databaseUrl", "anonKey", "serviceRoleKey", "appliedThrough", "migrationCount", "releaseDigest", "buckets", "realtimeTables"];
   for (const key of shown) {
+    // The local platform serves PostgreSQL only: no API URL to show.
+    if (key === "apiUrl" && out[key] === "") continue;
     if (key in out) console.log(`  ${key.padEnd(15)} ${typeof out[key] === "string" ? out[key] : JSON.stringify(out[key])}`);
   }
   console.log(`

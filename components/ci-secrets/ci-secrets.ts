@@ -17,6 +17,9 @@ export interface CiSecretsArgs {
  * (production-like stacks get required reviewers, a deployment branch policy
  * and no self-review). Without it: the same names and values in a git-ignored
  * `.env.<stack>` file readable only by its owner.
+ *
+ * `opts.dependsOn` is what proves the values good (the environment passes its migrations):
+ * the file and the GitHub environment are written only after it succeeded.
  */
 export class CiSecrets extends pulumi.ComponentResource {
   /** Where the values went: `github:<owner/repo>/<environment>` or `dotenv:<path>`. */
@@ -25,6 +28,9 @@ export class CiSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: CiSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("supabase-promotion:ci:CiSecrets", name, {}, opts);
     const gh = args.config.github;
+    // A component's dependsOn does not reach its children: pass it on, so that nothing is
+    // written (or pushed to GitHub) before what proves the values good (the migrations) succeeded.
+    const after = opts?.dependsOn;
 
     if (gh) {
       const [owner, repository] = gh.repository.split("/") as [string, string];
@@ -43,7 +49,7 @@ export class CiSecrets extends pulumi.ComponentResource {
               ? { protectedBranches: gh.protectedBranches, customBranchPolicies: !gh.protectedBranches && gh.branchPatterns.length > 0 }
               : undefined,
         },
-        child,
+        { ...child, dependsOn: after },
       );
       const inEnvironment = { ...child, dependsOn: [environment] };
       if (!gh.protectedBranches) {
@@ -72,7 +78,7 @@ export class CiSecrets extends pulumi.ComponentResource {
       this.target = `github:${gh.repository}/${gh.environment}`;
     } else {
       const path = `.env.${args.config.stack}`;
-      new DotenvFile(`${name}-dotenv`, { path, values: { ...args.variables, ...args.secrets } }, { parent: this });
+      new DotenvFile(`${name}-dotenv`, { path, values: { ...args.variables, ...args.secrets } }, { parent: this, dependsOn: after });
       this.target = `dotenv:${path}`;
     }
     this.registerOutputs({ target: this.target });

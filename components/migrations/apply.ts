@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { escapeLiteral, type Client, type ClientBase, type DatabaseError } from "pg";
+import { escapeLiteral, Query, type Client, type ClientBase, type DatabaseError } from "pg";
 import {
   compareVersions,
   deleteHistoryRow,
@@ -19,6 +19,7 @@ import {
   type AuditRow,
 } from "./ledger";
 import type { Bundle, Ledger, Migration, Plan, Statement } from "./types";
+import { connect, parseDuration, type ConnectionContext } from "../../lib/pg";
 
 /** What the apply reports as `application_name`, so a waiting apply can name the lock holder. */
 export const APPLICATION_NAME = "supabase-promotion";
@@ -38,7 +39,7 @@ export interface ApplyOptions {
   lockTimeout?: string;
   /** `statement_timeout` for every migration statement, e.g. `"10min"`. @default the server's */
   statementTimeout?: string;
-  /** How long to wait for another apply of the same database to finish, in ms. @default 60000 */
+  /** How long to wait for another apply of the same database to finish, in ms (`migrations.lockWait`). @default 60000 */
   lockWaitMs?: number;
   /** The Pulumi stack, recorded in the audit table. */
   stack?: string;
@@ -51,14 +52,61 @@ export interface ApplyOptions {
 
 /** Progress, in the order it happens. */
 export type ApplyEvent =
-  | { type: "lock-wait"; holder: LockHolder | null }
-  | { type: "lock-acquired"; waitedMs: number }
+  | { type: "lock-wait"; database: string; holder: LockHolder | null; timeoutMs: number }
+  | { type: "lock-acquired"; database: string; waitedMs: number }
+  /** A migration statement waits for a lock another session holds (seen on a second connection). */
+  | { type: "blocked"; version: string; holders: LockHolder[]; waitingFor: string | null; lockTimeout: string | undefined }
   | { type: "planned"; apply: string[]; revert: string[]; adopt: string[] }
   | { type: "adopted"; version: string; kind: "adopt" | "baseline" }
   | { type: "migration-start"; action: "apply" | "revert"; version: string; name: string; resumeAtStep?: number }
   | { type: "step"; version: string; step: number; steps: number; transactional: boolean }
   | { type: "index-recovered"; version: string; index: string }
   | { type: "migration-done"; action: "apply" | "revert"; version: string; durationMs: number };
+
+/**
+ * The progress a user of `pulumi up` should see — waits and repairs — one line each; undefined for
+ * routine events (a thousand "applied" lines would bury the one that matters).
+ */
+export function describeProgress(event: ApplyEvent): string | undefined {
+  switch (event.type) {
+    case "lock-wait":
+      return (
+        `Waiting up to ${seconds(event.timeoutMs)} (migrations.lockWait) for the migration lock of database ${event.database}: ` +
+        `another apply holds it — ${event.holder ? describeHolder(event.holder) : "a session that released it as we looked"}.`
+      );
+    case "lock-acquired":
+      return event.waitedMs >= 1000 ? `Got the migration lock of database ${event.database} after ${seconds(event.waitedMs)}.` : undefined;
+    case "blocked": {
+      const limit =
+        event.lockTimeout && parseDuration(event.lockTimeout) !== 0
+          ? `it gives up after migrations.lockTimeout (${event.lockTimeout})`
+          : "migrations.lockTimeout is 0, so it waits as long as that takes";
+      return (
+        `Migration ${event.version} is waiting for ${event.waitingFor ?? "a lock"} held by ` +
+        `${event.holders.map(describeHolder).join(" and ")}; ${limit}.`
+      );
+    }
+    case "index-recovered":
+      return `Migration ${event.version}: dropped the INVALID index ${event.index} an interrupted CREATE INDEX CONCURRENTLY left behind; building it again.`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Reports {@link describeProgress}'s lines on stderr. In a dynamic-provider process that is how a
+ * line reaches the user: the engine shows the provider's stderr as it comes (on the stack's row, and
+ * again under Diagnostics) — `pulumi.log` has no engine connection there and would print to the same
+ * stream with a `[runtime]` prefix.
+ */
+export function reportProgress(event: ApplyEvent): void {
+  const line = describeProgress(event);
+  if (line) process.stderr.write(`supabase-promotion: ${line}\n`);
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+}
 
 /** What {@link applyBundle} did. */
 export interface ApplyReport {
@@ -152,27 +200,37 @@ export class MigrationError extends Error {
 export async function applyBundle(url: string, bundle: Bundle, options: ApplyOptions): Promise<ApplyReport> {
   assertSessionConnection(url);
   const started = performance.now();
-  return withClient(url, async (client) => {
-    const session = await openSession(client, options);
-    // Fail fast on a plan the planner refuses, before waiting for anybody's lock.
-    planUnderLedger(bundle, await readLedger(client), options);
+  return withClient(
+    url,
+    async (client) => {
+      const session = await openSession(client, url, options);
+      // Fail fast on a plan the planner refuses, before waiting for anybody's lock.
+      planUnderLedger(bundle, await readLedger(client), options);
 
-    const lockStarted = performance.now();
-    const report = await withAdvisoryLock(
-      client,
-      advisoryLockKey(session.database),
-      async () => {
-        const lockWaitMs = performance.now() - lockStarted;
-        session.emit({ type: "lock-acquired", waitedMs: lockWaitMs });
-        // Another apply may have run while we waited: only the ledger read under the lock counts.
-        const ledger = await readLedger(client);
-        const plan = planUnderLedger(bundle, ledger, options);
-        return { ...(await runPlan(session, plan, ledger)), lockWaitMs };
-      },
-      { wait: true, timeoutMs: options.lockWaitMs ?? 60_000, onWait: (holder) => session.emit({ type: "lock-wait", holder }) },
-    );
-    return { ...report, durationMs: performance.now() - started };
-  });
+      const lockStarted = performance.now();
+      const timeoutMs = options.lockWaitMs ?? 60_000;
+      const report = await withAdvisoryLock(
+        client,
+        advisoryLockKey(session.database),
+        async () => {
+          const lockWaitMs = performance.now() - lockStarted;
+          session.emit({ type: "lock-acquired", database: session.database, waitedMs: lockWaitMs });
+          // Another apply may have run while we waited: only the ledger read under the lock counts.
+          const ledger = await readLedger(client);
+          const plan = planUnderLedger(bundle, ledger, options);
+          return { ...(await runPlan(session, plan, ledger)), lockWaitMs };
+        },
+        {
+          wait: true,
+          timeoutMs,
+          onWait: (holder) => session.emit({ type: "lock-wait", database: session.database, holder, timeoutMs }),
+          stack: options.stack,
+        },
+      );
+      return { ...report, durationMs: performance.now() - started };
+    },
+    { stack: options.stack },
+  );
 }
 
 /** Adoptions first (bookkeeping only), then reverts (newest first), then migrations in order. */
@@ -226,14 +284,12 @@ export function assertSessionConnection(url: string): void {
   );
 }
 
-/** Connects, runs `fn`, and always disconnects. */
-export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  // Loaded here, not at the top: dynamic providers serialize what their modules capture.
-  const { Client } = await import("pg");
-  const client = new Client({ connectionString: url, application_name: APPLICATION_NAME });
-  // A dropped connection is reported by the query in flight; without a listener it would crash the process.
-  client.on("error", () => undefined);
-  await client.connect();
+/**
+ * Connects (a failure names host, port, database, the setting and the fix: lib/pg.ts), runs `fn`,
+ * and always disconnects.
+ */
+export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>, context?: ConnectionContext): Promise<T> {
+  const client = await connect(url, { applicationName: APPLICATION_NAME, context });
   try {
     return await fn(client);
   } finally {
@@ -270,7 +326,7 @@ export async function withAdvisoryLock<T>(
   client: ClientBase,
   key: bigint,
   fn: () => Promise<T>,
-  options: { wait: boolean; timeoutMs: number; onWait?: (holder: LockHolder | null) => void },
+  options: { wait: boolean; timeoutMs: number; onWait?: (holder: LockHolder | null) => void; stack?: string },
 ): Promise<T> {
   const started = Date.now();
   let delayMs = 25;
@@ -278,7 +334,7 @@ export async function withAdvisoryLock<T>(
   while (!(await tryAdvisoryLock(client, key))) {
     const holder = await findLockHolder(client, key);
     const waitedMs = Date.now() - started;
-    if (!options.wait || waitedMs >= options.timeoutMs) throw lockTimeoutError(holder, waitedMs, options.wait);
+    if (!options.wait || waitedMs >= options.timeoutMs) throw lockTimeoutError(holder, waitedMs, options.wait, options.stack);
     if (!reported) options.onWait?.(holder);
     reported = true;
     await sleep(Math.min(delayMs, options.timeoutMs - waitedMs));
@@ -331,19 +387,25 @@ async function findLockHolder(client: ClientBase, key: bigint): Promise<LockHold
   };
 }
 
-function lockTimeoutError(holder: LockHolder | null, waitedMs: number, waited: boolean): ApplyError {
-  const who = holder
-    ? `backend pid ${holder.pid} (application_name "${holder.applicationName ?? ""}", user ${holder.user ?? "?"}` +
-      `${holder.clientAddress ? `, from ${holder.clientAddress}` : ""}` +
-      `${holder.backendStart ? `, connected since ${holder.backendStart.toISOString()}` : ""}` +
-      `${holder.state ? `, ${holder.state}` : ""}${holder.query ? `: ${truncate(holder.query, 120)}` : ""})`
-    : "another session (it released the lock as we looked)";
+function lockTimeoutError(holder: LockHolder | null, waitedMs: number, waited: boolean, stack?: string): ApplyError {
+  const who = holder ? describeHolder(holder) : "another session (it released the lock as we looked)";
   return new ApplyError(
     "lock-timeout",
     `Another apply is migrating this database: the migration lock is held by ${who}.\n` +
-      `${waited ? `Waited ${(waitedMs / 1000).toFixed(1)}s for it. ` : ""}` +
-      "Let it finish and apply again (nothing was changed). If it is stuck, end it with " +
+      `${waited ? `Waited ${(waitedMs / 1000).toFixed(1)}s for it (migrations.lockWait). ` : ""}` +
+      "Let it finish and apply again (nothing was changed), or wait longer by raising migrations.lockWait " +
+      `(\`npm run pulumi -- config set${stack ? ` --stack ${stack}` : ""} --path migrations.lockWait 10min\`). If it is stuck, end it with ` +
       `select pg_terminate_backend(${holder?.pid ?? "<pid>"}); its open transaction rolls back.`,
+  );
+}
+
+/** `backend pid 123 (application_name "psql", user postgres, from 10.0.0.1, connected since …, idle in transaction: <query>)` */
+export function describeHolder(holder: LockHolder): string {
+  return (
+    `backend pid ${holder.pid} (application_name "${holder.applicationName ?? ""}", user ${holder.user ?? "?"}` +
+    `${holder.clientAddress ? `, from ${holder.clientAddress}` : ""}` +
+    `${holder.backendStart ? `, connected since ${holder.backendStart.toISOString()}` : ""}` +
+    `${holder.state ? `, ${holder.state}` : ""}${holder.query ? `: ${truncate(holder.query, 120)}` : ""})`
   );
 }
 
@@ -351,23 +413,40 @@ function lockTimeoutError(holder: LockHolder | null, waitedMs: number, waited: b
 
 interface Session {
   client: ClientBase;
+  /** For the second connection that watches a waiting statement. */
+  url: string;
+  /** The apply's backend. */
+  pid: number;
   database: string;
   options: ApplyOptions;
   emit: (event: ApplyEvent) => void;
   /** Whether the server knows `client_connection_check_interval` (PostgreSQL 14+). */
   checksClient: boolean;
+  /** Who blocked the last migration statement that waited for a lock, as seen while it waited. */
+  blocked: Blocked | null;
 }
 
-async function openSession(client: ClientBase, options: ApplyOptions): Promise<Session> {
-  const { rows } = await client.query<{ database: string; checks_client: boolean }>(
-    "select current_database() as database, current_setting('client_connection_check_interval', true) is not null as checks_client",
+/** A statement's lock wait as a second connection saw it. */
+interface Blocked {
+  holders: LockHolder[];
+  /** e.g. `AccessExclusiveLock on public.bookings`. */
+  waitingFor: string | null;
+}
+
+async function openSession(client: ClientBase, url: string, options: ApplyOptions): Promise<Session> {
+  const { rows } = await client.query<{ database: string; pid: number; checks_client: boolean }>(
+    "select current_database() as database, pg_backend_pid() as pid, " +
+      "current_setting('client_connection_check_interval', true) is not null as checks_client",
   );
   const session: Session = {
     client,
+    url,
+    pid: rows[0]?.pid ?? 0,
     database: rows[0]?.database ?? "",
     options,
     emit: options.onProgress ?? (() => undefined),
     checksClient: rows[0]?.checks_client === true,
+    blocked: null,
   };
   await configureSession(session);
   return session;
@@ -577,7 +656,8 @@ async function applyInOneTransaction(session: Session, migration: Migration, sta
     }
   } catch (error) {
     throw await failMigration(session, migration, "apply", error, {
-      consequence: "Its transaction was rolled back: nothing from this migration was applied and the ledger is unchanged. Fix the file and apply again.",
+      consequence: "Its transaction was rolled back: nothing from this migration was applied and the ledger is unchanged.",
+      fileAdvice: "Fix the file and apply again.",
     });
   }
 }
@@ -600,13 +680,13 @@ async function applyInSteps(session: Session, migration: Migration, steps: Step[
     try {
       if (step.transactional) {
         await withTransaction(client, async () => {
-          await runStatements(client, "up", step.statements);
+          await runStatements(session, migration.version, "up", step.statements);
           await recordStep(session, migration, step, steps.length);
         });
       } else {
         const statement = step.statements[0] as Statement;
         await repairInterruptedIndex(session, migration, statement);
-        await runStatements(client, "up", [statement]);
+        await runStatements(session, migration.version, "up", [statement]);
         await withTransaction(client, () => recordStep(session, migration, step, steps.length));
       }
     } catch (error) {
@@ -628,7 +708,7 @@ async function applyInSteps(session: Session, migration: Migration, steps: Step[
   }
   try {
     await withTransaction(client, async () => {
-      await runStatements(client, "verify", migration.verify ?? []);
+      await runStatements(session, migration.version, "verify", migration.verify ?? []);
       await recordApplied(session, migration, performance.now() - started);
     });
   } catch (error) {
@@ -726,12 +806,12 @@ async function revertMigration(session: Session, migration: Migration): Promise<
   try {
     if (!together) {
       for (const step of planSteps(down, false)) {
-        if (step.transactional) await withTransaction(client, () => runStatements(client, "down", step.statements));
-        else await runStatements(client, "down", step.statements);
+        if (step.transactional) await withTransaction(client, () => runStatements(session, migration.version, "down", step.statements));
+        else await runStatements(session, migration.version, "down", step.statements);
       }
     }
     await withTransaction(client, async () => {
-      if (together) await runStatements(client, "down", down);
+      if (together) await runStatements(session, migration.version, "down", down);
       await client.query("set local role none");
       await deleteHistoryRow(client, migration.version);
       await insertAuditRow(client, {
@@ -770,37 +850,170 @@ class StatementFailure extends Error {
   }
 }
 
-/** One query per statement, so a failure maps to its statement (never a multi-statement string). */
+/**
+ * SQLSTATEs of a statement that gave up — `lock_timeout` (55P03), `statement_timeout` or a cancel
+ * (57014) — rather than failed: the file is not at fault, and running it again would only wait again.
+ */
+const GAVE_UP = new Set(["55P03", "57014"]);
+
+function gaveUp(error: unknown): boolean {
+  return GAVE_UP.has(String((error as { code?: unknown } | null)?.code ?? ""));
+}
+
 /**
  * Runs a transactional migration's up and verify statements in one round trip, as psql would send
- * a file. Only when that fails are they replayed one by one, in a fresh transaction, so that the
- * failing statement is known exactly (file:line, section, ordinal). A trailing `--` comment cannot
- * swallow the separator: each statement ends on its own line before it.
+ * a file. A trailing `--` comment cannot swallow the separator: each statement ends on its own
+ * line before it. The server reports each completed statement, so a statement that gave up is the
+ * one after the last completed — located without running anything again. Any other failure is
+ * replayed one by one, in a fresh transaction, so that the failing statement and its error
+ * position are known exactly (file:line, section, ordinal).
  */
 async function runBatch(session: Session, migration: Migration): Promise<void> {
   const { client } = session;
   const statements = [...migration.up, ...(migration.verify ?? [])];
   if (statements.length === 0) return;
+  let completed = 0;
   try {
-    await client.query(statements.map((statement) => statement.sql).join("\n;\n"));
+    await watchLocks(session, migration.version, () =>
+      queryCountingStatements(client, statements.map((statement) => statement.sql).join("\n;\n"), () => completed++),
+    );
   } catch (batchError) {
+    if (gaveUp(batchError)) {
+      const statement = statements[completed];
+      if (!statement) throw batchError;
+      const inUp = completed < migration.up.length;
+      throw new StatementFailure(
+        inUp ? "up" : "verify",
+        statement,
+        inUp ? completed + 1 : completed - migration.up.length + 1,
+        inUp ? migration.up.length : (migration.verify ?? []).length,
+        batchError,
+      );
+    }
     await client.query("rollback");
     await resetSession(session, { begin: true });
-    await runStatements(client, "up", migration.up);
-    await runStatements(client, "verify", migration.verify ?? []);
+    await runStatements(session, migration.version, "up", migration.up);
+    await runStatements(session, migration.version, "verify", migration.verify ?? []);
     // Replayed without failing (the failure depended on timing): report what the batch said.
     throw batchError;
   }
 }
 
-async function runStatements(client: ClientBase, section: "up" | "verify" | "down", statements: readonly Statement[]): Promise<void> {
-  for (const [i, statement] of statements.entries()) {
-    try {
-      await client.query(statement.sql);
-    } catch (error) {
-      throw new StatementFailure(section, statement, i + 1, statements.length, error);
+/** One query per statement, so a failure maps to its statement (never a multi-statement string). */
+async function runStatements(
+  session: Session,
+  version: string,
+  section: "up" | "verify" | "down",
+  statements: readonly Statement[],
+): Promise<void> {
+  if (statements.length === 0) return;
+  await watchLocks(session, version, async () => {
+    for (const [i, statement] of statements.entries()) {
+      try {
+        await session.client.query(statement.sql);
+      } catch (error) {
+        throw new StatementFailure(section, statement, i + 1, statements.length, error);
+      }
     }
+  });
+}
+
+/** A simple-protocol query whose every CommandComplete (one per statement that completed) is counted. */
+function queryCountingStatements(client: ClientBase, text: string, onStatementDone: () => void): Promise<void> {
+  const query = new Query(text) as Query & { handleCommandComplete(message: unknown, connection: unknown): void };
+  const handle = query.handleCommandComplete.bind(query);
+  query.handleCommandComplete = (message, connection) => {
+    onStatementDone();
+    handle(message, connection);
+  };
+  return new Promise((resolve, reject) => {
+    query.once("end", () => resolve());
+    query.once("error", reject);
+    void client.query(query);
+  });
+}
+
+/** A statement running longer than this is watched for lock waits from a second connection. */
+const WATCH_AFTER_MS = 250;
+const WATCH_EVERY_MS = 200;
+
+/**
+ * Runs `run` (migration statements on the session's connection) and, once it has run for a moment,
+ * asks a second connection every few hundred milliseconds whether the session waits for a lock and
+ * who holds it (`pg_blocking_pids`): the blocker is known only while the wait lasts, and a message
+ * about a lock timeout must name it. Quick statements never open the second connection.
+ */
+async function watchLocks<T>(session: Session, version: string, run: () => Promise<T>): Promise<T> {
+  session.blocked = null;
+  const lockTimeoutMs = parseDuration(session.options.lockTimeout) ?? 0;
+  // Early enough to see even a short lock_timeout expire.
+  const firstLookMs = lockTimeoutMs > 0 ? Math.max(10, Math.min(WATCH_AFTER_MS, lockTimeoutMs / 4)) : WATCH_AFTER_MS;
+  let stopped = false;
+  let watcher: Client | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let looking: Promise<void> = Promise.resolve();
+  let reported = false;
+  const look = async (): Promise<void> => {
+    try {
+      watcher ??= await connect(session.url, { applicationName: `${APPLICATION_NAME}-watch` });
+      if (stopped) return;
+      const blocked = await readBlockers(watcher, session.pid);
+      if (blocked) {
+        session.blocked = blocked;
+        if (!reported) session.emit({ type: "blocked", version, ...blocked, lockTimeout: session.options.lockTimeout });
+        reported = true;
+      }
+    } catch {
+      // Watching is best effort (no free connection, say): the failure message then names no blocker.
+      return;
+    }
+    if (!stopped) timer = setTimeout(() => (looking = look()), WATCH_EVERY_MS);
+  };
+  timer = setTimeout(() => (looking = look()), firstLookMs);
+  try {
+    return await run();
+  } finally {
+    stopped = true;
+    clearTimeout(timer);
+    await looking;
+    await watcher?.end().catch(() => undefined);
   }
+}
+
+async function readBlockers(watcher: ClientBase, pid: number): Promise<Blocked | null> {
+  const { rows } = await watcher.query<{
+    pid: number;
+    application_name: string | null;
+    usename: string | null;
+    client_addr: string | null;
+    backend_start: Date | null;
+    state: string | null;
+    query: string | null;
+    waiting_for: string | null;
+  }>(
+    `select a.pid, a.application_name, a.usename, a.client_addr::text as client_addr, a.backend_start, a.state, a.query, w.waiting_for
+       from unnest(pg_blocking_pids($1)) as b(pid)
+       join pg_stat_activity a on a.pid = b.pid
+       left join lateral (
+         select l.mode || ' on ' || coalesce(l.relation::regclass::text, l.locktype) as waiting_for
+           from pg_locks l where l.pid = $1 and not l.granted limit 1
+       ) w on true
+      order by a.pid`,
+    [pid],
+  );
+  if (rows.length === 0) return null;
+  return {
+    waitingFor: rows[0]?.waiting_for ?? null,
+    holders: rows.map((row) => ({
+      pid: row.pid,
+      applicationName: row.application_name,
+      user: row.usename,
+      clientAddress: row.client_addr,
+      backendStart: row.backend_start,
+      state: row.state,
+      query: row.query,
+    })),
+  };
 }
 
 /** Builds the {@link MigrationError} and records the failure in the audit table, in its own transaction. */
@@ -809,7 +1022,7 @@ async function failMigration(
   migration: Migration,
   action: "apply" | "revert",
   thrown: unknown,
-  context: { consequence: string; step?: number },
+  context: { consequence: string; step?: number; fileAdvice?: string },
 ): Promise<MigrationError> {
   const failure = thrown instanceof StatementFailure ? thrown : null;
   const error = (failure ? failure.error : thrown) as Partial<DatabaseError> & Error;
@@ -832,7 +1045,9 @@ async function failMigration(
     ...(hint ? [`  HINT: ${hint}`] : []),
     ...(error.where ? [`  CONTEXT: ${error.where}`] : []),
     ...(located?.snippet ? [located.snippet] : []),
+    ...(gaveUp(error) ? [whyItGaveUp(session, error)] : []),
     context.consequence,
+    ...(gaveUp(error) ? [gaveUpAdvice(session, error)] : context.fileAdvice ? [context.fileAdvice] : []),
   ];
   const message = lines.join("\n");
   try {
@@ -866,6 +1081,52 @@ async function failMigration(
     },
     { cause: error },
   );
+}
+
+function isStatementTimeout(error: { code?: string; message?: string }): boolean {
+  return error.code === "57014" && /statement timeout/i.test(error.message ?? "");
+}
+
+/** What the statement waited for and who held it, as the lock watch saw it. */
+function whyItGaveUp(session: Session, error: { code?: string; message?: string }): string {
+  const { lockTimeout, statementTimeout } = session.options;
+  const blocked = session.blocked;
+  const heldBy = blocked
+    ? `${blocked.waitingFor ?? "a lock"} held by ${blocked.holders.map(describeHolder).join(" and ")}`
+    : undefined;
+  if (error.code === "55P03") {
+    return heldBy
+      ? `It waited migrations.lockTimeout (${lockTimeout ?? "the server's lock_timeout"}) for ${heldBy}.`
+      : `It waited migrations.lockTimeout (${lockTimeout ?? "the server's lock_timeout"}) for a lock another session holds ` +
+          "(released before it could be named; pg_locks and pg_stat_activity show who holds locks on the tables this statement touches).";
+  }
+  if (isStatementTimeout(error)) {
+    return `It ran longer than migrations.statementTimeout (${statementTimeout ?? "the server's statement_timeout"}) and was canceled${heldBy ? `, waiting for ${heldBy}` : ""}.`;
+  }
+  return `It was canceled by another session (pg_cancel_backend) or by the server${heldBy ? ` while waiting for ${heldBy}` : ""}.`;
+}
+
+/** Advice for a statement that gave up: the file is fine; retry, end the blocker, or allow more time. */
+function gaveUpAdvice(session: Session, error: { code?: string; message?: string }): string {
+  const stackFlag = session.options.stack ? ` --stack ${session.options.stack}` : "";
+  const pids = session.blocked?.holders.map((holder) => holder.pid) ?? [];
+  const retry =
+    pids.length > 0
+      ? `apply again once backend pid ${pids.join(", ")} has finished (or end it: ${pids.map((pid) => `select pg_terminate_backend(${pid});`).join(" ")})`
+      : "apply again once that session has finished";
+  if (error.code === "55P03") {
+    return (
+      `This is not a fault in the file: ${retry}, or let migration statements wait longer for locks: ` +
+      `\`npm run pulumi -- config set${stackFlag} --path migrations.lockTimeout 1min\`.`
+    );
+  }
+  if (isStatementTimeout(error)) {
+    return (
+      `Raise migrations.statementTimeout (\`npm run pulumi -- config set${stackFlag} --path migrations.statementTimeout 30min\`) ` +
+      `or make the statement cheaper (a large backfill in batches, say)${pids.length > 0 ? `, or ${retry}` : ""}; then apply again.`
+    );
+  }
+  return `This is not a fault in the file: ${retry}.`;
 }
 
 /**

@@ -15,14 +15,16 @@
  * DROP TABLE public.t;
  * ```
  */
-import { createHash } from "node:crypto";
-import { type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
+import { type Dirent, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats, statSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 
+import { coverageGap, type CoverageGap } from "./coverage";
+import { chainDigest, sha256Hex } from "./integrity";
 import { initParser, splitStatements, SqlSplitError } from "./split";
 import type { Problem } from "./split";
 import type { Bundle, Migration, Statement } from "./types";
+import { compareMigrationKeys, compareVersions, versionNumber } from "./version";
 
 export type { Problem } from "./split";
 
@@ -136,25 +138,8 @@ export interface ParseCache {
   covers(files: MigrationFile[]): boolean;
 }
 
-/**
- * The chained digest of one migration: sha256 hex of `previous + ":" + contentHash + ":" + version`.
- * Changing any byte of a migration changes its digest and every later one, never an earlier one.
- */
-export function chainDigest(previous: string, contentHash: string, version: string): string {
-  return sha256Hex(`${previous}:${contentHash}:${version}`);
-}
-
-/** sha256 hex of a string (as UTF-8) or of raw bytes. */
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-/** Numeric order of two digit-string versions (`"9" < "10"`). */
-export function compareVersions(a: string, b: string): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
+// The digest formulas have one home (integrity.ts, next to the rules that compare them); re-exported here.
+export { chainDigest, sha256Hex } from "./integrity";
 
 type SectionKind = "up" | "down" | "verify";
 
@@ -194,6 +179,8 @@ function readMigration(file: string, bytes: Uint8Array): { migration?: ParsedMig
   if (text.trim() === "") {
     return { problems: [{ file, message: "the file is empty; write the migration's SQL in it, or delete it" }] };
   }
+  const nul = nulProblem(file, text);
+  if (nul !== undefined) return { problems: [nul] };
 
   const problems: Problem[] = [];
   const { sections, noTransactionLine } = readSections(file, text, problems);
@@ -289,6 +276,10 @@ function readMigration(file: string, bytes: Uint8Array): { migration?: ParsedMig
     }
   }
 
+  if (problems.length === 0) {
+    const gap = coverageGap(text, split.flatMap((s) => s.statements));
+    if (gap !== undefined) problems.push(coverageProblem(file, gap));
+  }
   if (problems.length > 0) return { problems };
 
   const alone = (statements: Statement[]): Statement[] =>
@@ -365,9 +356,9 @@ function readSections(file: string, text: string, problems: Problem[]): { sectio
 /** Duplicate versions (equal as numbers) and prefix collisions (`1` vs `10`), one problem per clash. */
 function versionProblems(named: { version: string; file: string }[]): Problem[] {
   const problems: Problem[] = [];
-  const byNumber = new Map<bigint, { version: string; file: string }[]>();
+  const byNumber = new Map<string, { version: string; file: string }[]>();
   for (const entry of named) {
-    const key = BigInt(entry.version);
+    const key = versionNumber(entry.version);
     byNumber.set(key, [...(byNumber.get(key) ?? []), entry]);
   }
   for (const group of byNumber.values()) {
@@ -382,7 +373,8 @@ function versionProblems(named: { version: string; file: string }[]): Problem[] 
       });
     }
   }
-  // In lexicographic order every string having `a` as a prefix directly follows `a`.
+  // Text order on purpose (this is not the migrations' order): in it every string having `a` as a
+  // prefix directly follows `a`, so each prefix clash is found by looking at the next few entries.
   const sorted = [...named].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
   sorted.forEach((a, i) => {
     for (const b of sorted.slice(i + 1)) {
@@ -399,14 +391,47 @@ function versionProblems(named: { version: string; file: string }[]): Problem[] 
   return problems;
 }
 
+/**
+ * NUL bytes are refused: PostgreSQL's parser reads its input as a C string and stops at the first NUL,
+ * so everything after it would silently never run (and the server refuses NUL in query text anyway).
+ */
+function nulProblem(file: string, text: string): Problem | undefined {
+  if (!text.includes("\0")) return undefined;
+  const lines = text.split("\n").flatMap((l, i) => (l.includes("\0") ? [i + 1] : []));
+  const others = lines.length > 1 ? ` (and on ${lines.length - 1} more line${lines.length === 2 ? "" : "s"}: ${lines.slice(1, 6).join(", ")}${lines.length > 6 ? ", …" : ""})` : "";
+  return {
+    file,
+    line: lines[0],
+    message:
+      `the file contains a NUL byte (\\0)${others}; PostgreSQL stops reading SQL at a NUL, so the statements after it would never run. ` +
+      `Remove the NUL bytes (e.g. \`tr -d '\\000' < ${file} > fixed.sql && mv fixed.sql ${file}\`), or re-save the file as plain UTF-8 text`,
+  };
+}
+
+/** The refusal for a file whose statements do not account for all of its SQL. */
+function coverageProblem(file: string, gap: CoverageGap): Problem {
+  const what =
+    gap.kind === "uncovered"
+      ? `the SQL from here on (\`${gap.excerpt}\`) is in no statement the parser returned, so it would never run`
+      : `the statement here (\`${gap.excerpt}\`) is not the file's text at this point, so it would not run as written`;
+  return {
+    file,
+    line: gap.line,
+    message:
+      `${what}. Remove or replace unusual characters on this line (control characters, non-breaking or other non-ASCII spaces) ` +
+      "and run again; if there are none, this is a bug in supabase-promotion's SQL splitter: report it with the file",
+  };
+}
+
 /** True when a problem already points inside the section (so "empty section" would be noise). */
 function hasProblemIn(problems: Problem[], section: Section): boolean {
   const last = section.firstLine + section.lines.length;
   return problems.some((p) => p.line !== undefined && p.line > section.firstLine && p.line <= last);
 }
 
+/** Problems in migration order (`9_a.sql` before `10_b.sql`), then by line. */
 function sortProblems(problems: Problem[]): Problem[] {
-  return [...problems].sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
+  return [...problems].sort((a, b) => compareMigrationKeys(a.file, b.file) || (a.line ?? 0) - (b.line ?? 0));
 }
 
 /** 1-based line of the first byte that breaks UTF-8 decoding (best effort, for the message). */
@@ -436,21 +461,25 @@ function describe(error: unknown): string {
  * Loads and parses the migrations folder `dir` (top level only; other files and subfolders are ignored).
  * Loads the SQL parser if needed.
  *
- * @throws BundleError listing every problem in the folder
- * @throws Error when the folder cannot be read, with the path and how to fix it
+ * @throws BundleError listing every problem in the folder (files and folder entries: dangling or
+ *   outside symbolic links, names that are not UTF-8, unreadable files)
+ * @throws MigrationsFolderError when the folder is missing, is a file or cannot be listed
  */
 export async function loadBundle(dir: string, opts: { cacheFile?: string | null } = {}): Promise<Bundle> {
-  const files = await readMigrationFiles(dir);
+  const { files, problems } = readMigrationFiles(dir);
   const cache = opts.cacheFile === null ? undefined : await openParseCache(opts.cacheFile ?? defaultParseCacheFile());
   if (!cache?.covers(files)) await initParser();
+  let bundle: Bundle | undefined;
   try {
-    const bundle = parseBundle(files, cache);
+    bundle = parseBundle(files, cache);
     await cache?.save();
-    return bundle;
   } catch (error) {
-    if (error instanceof BundleError) throw new BundleError(error.problems, { dir, cause: error });
-    throw error;
+    if (!(error instanceof BundleError)) throw error;
+    throw new BundleError(sortProblems([...problems, ...error.problems]), { dir, cause: error });
   }
+  // Every problem at once: the folder's entries that could not be read, with those of the files that could.
+  if (problems.length > 0) throw new BundleError(sortProblems(problems), { dir });
+  return bundle;
 }
 
 /** `.cache/parsed-migrations.json` in the program directory (git-ignored). */
@@ -465,7 +494,7 @@ export function defaultParseCacheFile(): string {
  */
 async function openParseCache(file: string): Promise<ParseCache & { save(): Promise<void> }> {
   const codeVersion = sha256Hex(
-    [__filename, path.join(__dirname, "split.ts"), path.join(__dirname, "types.ts")]
+    [__filename, ...["split.ts", "coverage.ts", "version.ts", "types.ts"].map((f) => path.join(__dirname, f))]
       .map((f) => {
         try {
           return readFileSync(f, "utf8");
@@ -514,23 +543,144 @@ async function openParseCache(file: string): Promise<ParseCache & { save(): Prom
 }
 
 /**
- * The only file-system access: the `.sql` files at the top of `dir`, sorted by name. Synchronous on
- * purpose: a thousand small files read in one go cost a few milliseconds, a thousand awaits far more.
+ * The only file-system access: the `.sql` files at the top of `dir`, sorted by name, and a problem for
+ * every `.sql` entry that cannot be taken as it is. Synchronous on purpose: a thousand small files read
+ * in one go cost a few milliseconds, a thousand awaits far more.
+ *
+ * Symbolic links are followed only inside the folder: a link to a file elsewhere is refused, because
+ * the folder is what is reviewed and digested, and a file outside it can change without the folder
+ * changing. Subfolders (and links to folders) are ignored, as are files not ending in `.sql`.
  */
-async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
-  let entries: Dirent[];
+function readMigrationFiles(dir: string): { files: MigrationFile[]; problems: Problem[] } {
+  let entries: Dirent<Buffer>[];
+  let root: string;
   try {
-    entries = readdirSync(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true, encoding: "buffer" });
+    root = realpathSync(dir);
   } catch (error) {
-    throw new Error(
-      `Cannot read the migrations folder ${path.resolve(dir)}: ${describe(error)}. ` +
-        "Create it, or set the stack config `migrationsDir` to the folder holding your <version>_<name>.sql files.",
-      { cause: error },
-    );
+    throw new MigrationsFolderError(dir, error);
   }
-  return entries
-    .filter((e) => e.name.toLowerCase().endsWith(".sql") && (e.isFile() || (e.isSymbolicLink() && statSync(path.join(dir, e.name)).isFile())))
-    .map((e) => e.name)
-    .sort()
-    .map((file) => ({ file, bytes: new Uint8Array(readFileSync(path.join(dir, file))) }));
+  const files: MigrationFile[] = [];
+  const problems: Problem[] = [];
+  for (const entry of entries) {
+    if (!entry.name.subarray(-4).toString("latin1").toLowerCase().endsWith(".sql")) continue;
+    const name = decodeFileName(entry.name);
+    if (name === undefined) {
+      const shown = shellQuoted(entry.name);
+      problems.push({
+        file: shown.display,
+        message:
+          "the file name is not valid UTF-8, so it cannot be named in the ledger; rename it with letters, digits, '_', '-' and '.', " +
+          `e.g. \`mv ${shown.quoted} ${suggestedName(entry.name)}\``,
+      });
+      continue;
+    }
+    const full = path.join(dir, name);
+    const problem = entryProblem(full, name, entry, root);
+    if (problem === "skip") continue;
+    if (problem !== undefined) {
+      problems.push({ file: name, message: problem });
+      continue;
+    }
+    try {
+      files.push({ file: name, bytes: new Uint8Array(readFileSync(full)) });
+    } catch (error) {
+      problems.push({ file: name, message: `cannot be read (${describe(error)}); make it readable (e.g. \`chmod u+r ${full}\`), or move it out of the folder` });
+    }
+  }
+  files.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return { files, problems };
+}
+
+/** Why a `.sql` entry of the folder cannot be read as a migration; "skip" for folders; undefined when it can. */
+function entryProblem(full: string, name: string, entry: Dirent<Buffer>, root: string): string | "skip" | undefined {
+  if (entry.isDirectory()) return "skip";
+  if (entry.isSymbolicLink()) {
+    let target: string;
+    try {
+      target = realpathSync(full);
+    } catch {
+      const points = safeReadlink(full);
+      return `is a symbolic link to ${points}, which does not exist; restore ${points}, or delete the link (\`rm ${full}\`)`;
+    }
+    const relative = path.relative(root, target);
+    if (relative.startsWith("..") || path.isAbsolute(relative)) {
+      return (
+        `is a symbolic link to ${target}, outside the migrations folder ${root}; migrations are read from the folder only, ` +
+        `so that what is reviewed and digested is what runs. Copy the file in instead (\`cp --remove-destination ${target} ${full}\`), or delete the link`
+      );
+    }
+    let stats: Stats;
+    try {
+      stats = statSync(target);
+    } catch (error) {
+      return `is a symbolic link to ${target}, which cannot be read (${describe(error)}); fix the target, or delete the link`;
+    }
+    if (stats.isDirectory()) return "skip";
+    if (stats.isFile()) return undefined;
+    return `is a symbolic link to ${target}, which is not a regular file; point it at a file, or delete the link`;
+  }
+  if (entry.isFile()) return undefined;
+  return `is not a regular file (a FIFO, socket or device); a migration must be a regular file: replace it with one, or remove it (\`rm ${full}\`)`;
+}
+
+function safeReadlink(file: string): string {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return "a missing target";
+  }
+}
+
+/** The file name as strict UTF-8, or undefined when its bytes are not UTF-8. */
+function decodeFileName(bytes: Buffer): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A byte name for messages (`caf\xe9.sql`) and as a bash ANSI-C quoted word (`$'caf\xe9.sql'`). */
+function shellQuoted(bytes: Buffer): { display: string; quoted: string } {
+  const display = [...bytes].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c && b !== 0x27 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)).join("");
+  return { display, quoted: `$'${display}'` };
+}
+
+/** The name with every byte outside the allowed alphabet replaced by `_`. */
+function suggestedName(bytes: Buffer): string {
+  const ascii = [...bytes].map((b) => String.fromCharCode(b)).join("");
+  const stem = ascii.slice(0, -4).replace(/[^A-Za-z0-9_\-.]+/g, "_");
+  return `${stem}.sql`;
+}
+
+/** The migrations folder is missing, is a file, or cannot be listed. */
+export class MigrationsFolderError extends Error {
+  override name = "MigrationsFolderError";
+
+  constructor(
+    /** The folder as configured. */
+    readonly dir: string,
+    cause: unknown,
+  ) {
+    const absolute = path.resolve(dir);
+    const code = (cause as NodeJS.ErrnoException | null)?.code;
+    const what =
+      code === "ENOENT"
+        ? "it does not exist"
+        : code === "ENOTDIR"
+          ? "it is a file, not a folder"
+          : code === "EACCES" || code === "EPERM"
+            ? "permission denied"
+            : describe(cause);
+    const fix =
+      code === "ENOENT"
+        ? `Create it (\`mkdir -p ${absolute}\`), or set the stack config \`migrationsDir\` to the folder holding your <version>_<name>.sql files`
+        : code === "ENOTDIR"
+          ? "Set the stack config `migrationsDir` to the folder holding your <version>_<name>.sql files, not to a file"
+          : code === "EACCES" || code === "EPERM"
+            ? `Make it readable (\`chmod u+rx ${absolute}\`), or set the stack config \`migrationsDir\` to another folder`
+            : "Check the folder, or set the stack config `migrationsDir` to the folder holding your <version>_<name>.sql files";
+    super(`Cannot read the migrations folder ${absolute}: ${what}. ${fix}.`, { cause });
+  }
 }

@@ -22,6 +22,14 @@ export interface BundleSettings {
 
 const KEY = /^\d+_/;
 
+/** How a ledger row whose `name` was changed outside this program reads after a refresh. */
+export const RENAMED_IN_LEDGER = "ledger row renamed outside supabase-promotion";
+
+/** The name a migration was applied as, when its description says the ledger row was renamed since. */
+export function appliedAsName(description: string): string | undefined {
+  return new RegExp(`${RENAMED_IN_LEDGER} \\(applied as '([^']*)'\\)`).exec(description)?.[1];
+}
+
 /** The input key of a migration. */
 export const migrationKey = (m: Pick<Migration, "version" | "name">): string => `${m.version}_${m.name}`;
 
@@ -46,6 +54,9 @@ export function describePending(m: Migration): string {
  */
 export function describeApplied(entry: LedgerEntry, previous: string | undefined): string {
   if (entry.digest === null) return "unknown digest · applied outside supabase-promotion";
+  if (entry.recordedName && entry.recordedName !== entry.name) {
+    return `sha256:${entry.digest} · ${RENAMED_IN_LEDGER} (applied as '${entry.recordedName}')`;
+  }
   if (entry.recordedStatementsHash && entry.recordedStatementsHash !== entry.statementsHash) {
     return `sha256:${entry.digest} · ledger row edited outside supabase-promotion`;
   }

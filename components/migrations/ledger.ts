@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import type { ClientBase } from "pg";
 import type { Ledger, LedgerEntry } from "./types";
+import { compareVersions } from "./version";
 
 /** The schema the Supabase CLI keeps its history in. */
 export const LEDGER_SCHEMA = "supabase_migrations";
@@ -73,20 +74,8 @@ export function ledgerStatementsHash(statements: readonly string[] | null | unde
     .digest("hex");
 }
 
-/**
- * Versions compare as numbers, then by length (`01` after `1`), like the bundle; anything that is
- * not all digits (written by some other tool) falls back to plain string order.
- */
-export function compareVersions(a: string, b: string): number {
-  const digits = /^[0-9]+$/;
-  if (digits.test(a) && digits.test(b)) {
-    const x = BigInt(a);
-    const y = BigInt(b);
-    if (x !== y) return x < y ? -1 : 1;
-    return a.length - b.length;
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+/** Ledger rows are ordered like the bundle (components/migrations/version.ts); re-exported for the apply shell. */
+export { compareVersions } from "./version";
 
 /**
  * Creates the ledger when missing: exactly the Supabase CLI's DDL (so the CLI and we agree on the
@@ -150,7 +139,7 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
     `select version, ${name} as name, ${statements} as statements from ${HISTORY}`,
   );
 
-  const digests = present[0].audit ? await readDigests(client) : new Map<string, { digest: string; statementsHash: string | null }>();
+  const digests = present[0].audit ? await readDigests(client) : new Map<string, RecordedRow>();
   const entries: LedgerEntry[] = rows
     .map((row) => ({
       version: row.version,
@@ -158,6 +147,7 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
       digest: digests.get(row.version)?.digest ?? null,
       statementsHash: ledgerStatementsHash(row.statements),
       recordedStatementsHash: digests.get(row.version)?.statementsHash ?? null,
+      recordedName: digests.get(row.version)?.name ?? null,
     }))
     .sort((a, b) => compareVersions(a.version, b.version));
 
@@ -172,18 +162,25 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
  * Our digest per version: the latest succeeded apply/adopt/baseline row, unless a revert came
  * after it. Versions without one were written by another tool.
  */
-async function readDigests(client: ClientBase): Promise<Map<string, { digest: string; statementsHash: string | null }>> {
-  const { rows } = await client.query<{ version: string; kind: AuditKind; digest: string | null; statements_hash: string | null }>(
-    `select distinct on (version) version, kind, digest, statements_hash
+async function readDigests(client: ClientBase): Promise<Map<string, RecordedRow>> {
+  const { rows } = await client.query<{ version: string; kind: AuditKind; digest: string | null; statements_hash: string | null; name: string | null }>(
+    `select distinct on (version) version, kind, digest, statements_hash, name
        from ${AUDIT}
       where outcome = 'succeeded' and kind in ('apply', 'adopt', 'baseline', 'revert')
       order by version, id desc`,
   );
-  const digests = new Map<string, { digest: string; statementsHash: string | null }>();
+  const digests = new Map<string, RecordedRow>();
   for (const row of rows) {
-    if (row.kind !== "revert" && row.digest) digests.set(row.version, { digest: row.digest, statementsHash: row.statements_hash });
+    if (row.kind !== "revert" && row.digest) digests.set(row.version, { digest: row.digest, statementsHash: row.statements_hash, name: row.name });
   }
   return digests;
+}
+
+/** What our audit table recorded when this program wrote a version's ledger row. */
+interface RecordedRow {
+  digest: string;
+  statementsHash: string | null;
+  name: string | null;
 }
 
 /**

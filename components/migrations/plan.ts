@@ -3,6 +3,7 @@
  * `fs` or Pulumi imports), so previews and applies agree on exactly the same decisions.
  */
 import type { Bundle, Ledger, LedgerEntry, Migration, Plan } from "./types";
+import { compareVersions, highestVersion, isVersion, nearestVersions } from "./version";
 
 /** What a stack asks of the planner. */
 export interface PlanOptions {
@@ -60,17 +61,12 @@ export class PlanError extends Error {
  * @throws PlanError
  */
 export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions = {}): Plan {
-  const problems: PlanProblem[] = [];
   const byVersion = new Map(bundle.migrations.map((m) => [m.version, m]));
-  const through = checkVersionOption("through", opts.through, byVersion, problems);
-  const baseline = checkVersionOption("baseline", opts.baseline, byVersion, problems);
-  if (through !== undefined && baseline !== undefined && baseline > through) {
-    problems.push({
-      version: opts.baseline ?? "",
-      message: `migrations.baseline (${opts.baseline}) is above migrations.through (${opts.through}); lower the baseline or raise through`,
-    });
-  }
-  const withinThrough = (version: string) => through === undefined || BigInt(version) <= through;
+  const problems: PlanProblem[] = pinProblems([...byVersion.keys()], opts);
+  const usable = (value: string | undefined) => (value !== undefined && byVersion.has(value) ? value : undefined);
+  const through = usable(opts.through);
+  const baseline = usable(opts.baseline);
+  const withinThrough = (version: string) => through === undefined || compareVersions(version, through) <= 0;
 
   const applied = new Map<string, LedgerEntry>();
   const adopt: Migration[] = [];
@@ -78,7 +74,7 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
   const mismatched: { entry: LedgerEntry; migration: Migration }[] = [];
 
   for (const entry of ledger.entries) {
-    if (!/^[0-9]+$/.test(entry.version)) {
+    if (!isVersion(entry.version)) {
       problems.push({
         version: entry.version,
         message:
@@ -100,13 +96,7 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
       continue;
     }
     if (entry.name !== "" && entry.name !== migration.name) {
-      problems.push({
-        version: entry.version,
-        file: migration.file,
-        message:
-          `the database recorded version ${entry.version} as '${entry.name}' but the file is named '${migration.name}'; ` +
-          `rename the file back to ${entry.version}_${entry.name}.sql (its content must stay as applied)`,
-      });
+      problems.push({ version: entry.version, file: migration.file, message: nameMismatch(entry, migration) });
     }
     if (entry.digest !== null && entry.digest !== migration.digest) mismatched.push({ entry, migration });
 
@@ -132,20 +122,17 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
   for (const migration of bundle.migrations) {
     if (applied.has(migration.version) || !withinThrough(migration.version)) continue;
     const resuming = ledger.inProgress?.version === migration.version;
-    if (!resuming && baseline !== undefined && BigInt(migration.version) <= baseline) adopt.push(migration);
+    if (!resuming && baseline !== undefined && compareVersions(migration.version, baseline) <= 0) adopt.push(migration);
     else apply.push(migration);
   }
 
   // Out of order is refused, not applied: the migration was written against a schema without the
   // newer ones, and inserting it would change the chained digest of every later applied migration.
-  const newestApplied = [...applied.keys()].filter(withinThrough).reduce<string | undefined>(
-    (newest, v) => (newest === undefined || BigInt(v) > BigInt(newest) ? v : newest),
-    undefined,
-  );
+  const newestApplied = highestVersion([...applied.keys()].filter(withinThrough));
   if (newestApplied !== undefined) {
     const newestFile = byVersion.get(newestApplied)?.file ?? newestApplied;
     for (const migration of apply) {
-      if (BigInt(migration.version) < BigInt(newestApplied)) {
+      if (compareVersions(migration.version, newestApplied) < 0) {
         problems.push({
           version: migration.version,
           file: migration.file,
@@ -161,12 +148,12 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
   // Any insertion before an applied migration, or any edit, changes the chained digest of every
   // later migration too: name the earliest cause so the fix is in the right file.
   const inserted = bundle.migrations.filter((m) => !applied.has(m.version)).map((m) => m.version);
-  mismatched.sort((a, b) => compare(a.entry.version, b.entry.version));
+  mismatched.sort((a, b) => compareVersions(a.entry.version, b.entry.version));
   const firstEdited = mismatched[0]?.migration;
   for (const { entry, migration } of mismatched) {
     const recorded = short(entry.digest ?? "");
     const now = short(migration.digest);
-    const earlierInsert = inserted.find((v) => BigInt(v) < BigInt(entry.version));
+    const earlierInsert = inserted.find((v) => compareVersions(v, entry.version) < 0);
     const restore = `restore it from git (git log -p -- ${migration.file}) and put the change in a new migration instead`;
     let message: string;
     if (earlierInsert !== undefined) {
@@ -184,10 +171,10 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
   }
 
   if (problems.length > 0) {
-    throw new PlanError([...problems].sort((a, b) => compareLoose(a.version, b.version)));
+    throw new PlanError([...problems].sort((a, b) => compareVersions(a.version, b.version)));
   }
-  adopt.sort((a, b) => compare(a.version, b.version));
-  revert.sort((a, b) => compare(b.version, a.version));
+  adopt.sort((a, b) => compareVersions(a.version, b.version));
+  revert.sort((a, b) => compareVersions(b.version, a.version));
   return { apply, revert, adopt };
 }
 
@@ -201,6 +188,96 @@ export function describeMigration(m: Migration): string {
   const reasons = [...new Set(m.up.filter((s) => !s.transactional).map((s) => s.reason ?? "non-transactional"))];
   const mode = m.transactional ? "transactional" : `non-transactional (${reasons.join(", ")})`;
   return `sha256:${m.digest.slice(0, 8)}… · ${count} · ${mode}`;
+}
+
+/**
+ * Problems with a stack's pins, checked against the bundle's versions alone (no ledger needed, so the
+ * program refuses them in preview already): `through` and `baseline` must each name a migration of
+ * the bundle — a pin one digit off would otherwise plan reverts, or a pin past the newest migration
+ * fail only in `up` — and `baseline` must not be above `through`. Each problem names the nearest versions.
+ */
+export function pinProblems(versions: readonly string[], opts: PlanOptions): PlanProblem[] {
+  const problems: PlanProblem[] = [];
+  const known = new Set(versions);
+  for (const option of ["through", "baseline"] as const) {
+    const value = opts[option];
+    if (value === undefined) continue;
+    if (!isVersion(value)) {
+      problems.push({ version: value, message: `migrations.${option} must be a migration version (digits only), got '${value}'` });
+    } else if (!known.has(value)) {
+      const remedy =
+        option === "through"
+          ? "set it to a version of the bundle, or remove it to apply the whole bundle"
+          : "set it to the version of the newest migration the database already has, or remove it";
+      problems.push({ version: value, message: `migrations.${option} is ${value}, which names no migration in the bundle; ${nearby(versions, value)}; ${remedy}` });
+    }
+  }
+  const { through, baseline } = opts;
+  if (through !== undefined && baseline !== undefined && known.has(through) && known.has(baseline) && compareVersions(baseline, through) > 0) {
+    problems.push({
+      version: baseline,
+      message: `migrations.baseline (${baseline}) is above migrations.through (${through}); lower the baseline or raise through`,
+    });
+  }
+  return problems;
+}
+
+/** "the nearest versions are A (below) and B (above), and C is one digit off" for a version the bundle lacks. */
+function nearby(versions: readonly string[], value: string): string {
+  const { below, above } = nearestVersions(versions, value);
+  let text =
+    below !== undefined && above !== undefined
+      ? `the nearest versions are ${below} (below) and ${above} (above)`
+      : below !== undefined
+        ? `the newest version is ${below}`
+        : above !== undefined
+          ? `the oldest version is ${above}`
+          : "the bundle has no migrations";
+  // A typo (a digit dropped, doubled, changed or swapped) is often not numerically near the intended version.
+  const typos = versions.filter((v) => v !== below && v !== above && editDistance(v, value) === 1).sort(compareVersions).slice(0, 3);
+  if (typos.length > 0) text += `, and ${typos.join(", ")} ${typos.length === 1 ? "is" : "are"} one digit off`;
+  return text;
+}
+
+/** Levenshtein distance, with a swap of two neighbours counting as one edit. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      const row = d[i]!;
+      const previous = d[i - 1]!;
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The statement that gives a ledger row back the name of its file, for a row renamed outside this
+ * program (names are `[A-Za-z0-9_.-]`, versions digits: nothing to escape).
+ */
+export function restoreNameStatement(version: string, name: string): string {
+  return `update supabase_migrations.schema_migrations set name = '${name}' where version = '${version}'`;
+}
+
+/** Why a ledger row's name differs from its file's, told apart by the name our audit table recorded. */
+function nameMismatch(entry: LedgerEntry, migration: Migration): string {
+  const renameFile = `rename the file back to ${entry.version}_${entry.name}.sql (its content must stay as applied)`;
+  const restoreRow = `restore the row's name: \`${restoreNameStatement(entry.version, migration.name)}\`, then run the update again`;
+  if (entry.recordedName === migration.name) {
+    return (
+      `the ledger row of version ${entry.version} was renamed outside supabase-promotion: it was applied as '${migration.name}' ` +
+      `(the file's name), and the row now says '${entry.name}'; ${restoreRow}`
+    );
+  }
+  if (entry.recordedName === entry.name) {
+    return `version ${entry.version} was applied as '${entry.name}' but the file is now named '${migration.name}'; ${renameFile}`;
+  }
+  return (
+    `the database recorded version ${entry.version} as '${entry.name}' but the file is named '${migration.name}'; ` +
+    `if the file was renamed, ${renameFile}; if the ledger row was edited, ${restoreRow}`
+  );
 }
 
 /** Problems with `ledger.inProgress`: a migration stopped between non-transactional steps. */
@@ -247,42 +324,6 @@ function inProgressProblems(
   return [];
 }
 
-function checkVersionOption(
-  option: "through" | "baseline",
-  value: string | undefined,
-  byVersion: Map<string, Migration>,
-  problems: PlanProblem[],
-): bigint | undefined {
-  if (value === undefined) return undefined;
-  if (!/^[0-9]+$/.test(value)) {
-    problems.push({ version: value, message: `migrations.${option} must be a migration version (digits only), got '${value}'` });
-    return undefined;
-  }
-  if (!byVersion.has(value)) {
-    const latest = [...byVersion.keys()].slice(-3).join(", ");
-    problems.push({
-      version: value,
-      message: `migrations.${option} is ${value}, which is not a version in the bundle; use one of the bundle's versions${latest ? ` (latest: ${latest})` : ""}`,
-    });
-    return undefined;
-  }
-  return BigInt(value);
-}
-
 function short(digest: string): string {
   return digest.slice(0, 12);
-}
-
-function compare(a: string, b: string): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/** Version order that tolerates non-numeric values (they sort first, as text). */
-function compareLoose(a: string, b: string): number {
-  const numeric = /^[0-9]+$/;
-  if (numeric.test(a) && numeric.test(b)) return compare(a, b);
-  if (numeric.test(a) !== numeric.test(b)) return numeric.test(a) ? 1 : -1;
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -11,12 +11,15 @@
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
-import { applyBundle, assertSessionConnection, withClient } from "./apply";
+import { applyBundle, assertSessionConnection, reportProgress, withClient } from "./apply";
+import { parseDuration, withDatabase } from "../../lib/pg";
+import { isUnknown } from "../unknown";
 import { loadBundle } from "./bundle";
 import { readLedger } from "./ledger";
-import { planMigrations } from "./plan";
-import type { Bundle, Ledger } from "./types";
-import { describeApplied, isMigrationKey, migrationKey, parseDescription, type BundleSettings } from "./describe";
+import { planMigrations, restoreNameStatement } from "./plan";
+import type { Bundle, Ledger, Migration } from "./types";
+import { appliedAsName, describeApplied, isMigrationKey, migrationKey, parseDescription, type BundleSettings } from "./describe";
+import { compareMigrationKeys, highestVersion, versionOfKey } from "./version";
 
 export type MigrationInputs = BundleSettings & Record<string, unknown>;
 
@@ -36,15 +39,19 @@ export interface MigrationOutputs extends MigrationInputs {
  */
 export async function check(olds: MigrationInputs | undefined, news: MigrationInputs): Promise<pulumi.dynamic.CheckResult> {
   const failures: pulumi.dynamic.CheckFailure[] = [];
-  if (typeof news.connection === "string") {
+  // In a preview the URL of a database not created yet is unknown (the engine's sentinel string).
+  if (typeof news.connection === "string" && !isUnknown(news.connection)) {
     try {
       assertSessionConnection(news.connection);
+      // The live database is the truth in every preview: one that does not answer fails it here,
+      // naming where and how to fix it (a fresh stack has no state to refresh, so this is the check).
+      await withDatabase(news.connection, (client) => client.query("select 1"), { context: { stack: news.stack } });
     } catch (err) {
       failures.push({ property: "connection", reason: (err as Error).message });
     }
   }
   if (olds) {
-    for (const key of Object.keys(news).filter(isMigrationKey).sort()) {
+    for (const key of Object.keys(news).filter(isMigrationKey).sort(compareMigrationKeys)) {
       const before = typeof olds[key] === "string" ? parseDescription(olds[key] as string) : undefined;
       const after = typeof news[key] === "string" ? parseDescription(news[key] as string) : undefined;
       if (!before?.digest || !after?.digest || before.digest === after.digest) continue;
@@ -69,10 +76,14 @@ async function irreversible(olds: MigrationInputs | undefined, news: MigrationIn
   if (reverted.length === 0) return [];
   const bundle = await loadBundle(resolve(process.cwd(), news.migrationsDir));
   const byKey = new Map(bundle.migrations.map((m) => [migrationKey(m), m]));
+  const byVersion = new Map(bundle.migrations.map((m) => [m.version, m]));
   const failures: pulumi.dynamic.CheckFailure[] = [];
   for (const key of reverted) {
     const m = byKey.get(key);
-    if (!m) {
+    const sameVersion = byVersion.get(versionOfKey(key));
+    if (!m && sameVersion) {
+      failures.push({ property: key, reason: renamedReason(key, sameVersion, typeof olds[key] === "string" ? (olds[key] as string) : "", news) });
+    } else if (!m) {
       failures.push({ property: key, reason: `migration ${key} is applied but its file is gone from ${news.migrationsDir}, so it cannot be reverted; restore the file` });
     } else if (m.down === null) {
       failures.push({
@@ -82,6 +93,30 @@ async function irreversible(olds: MigrationInputs | undefined, news: MigrationIn
     }
   }
   return failures;
+}
+
+/**
+ * A key of the state (the ledger, after a refresh) whose version has a file under another name: not a
+ * revert. Either the ledger row's name was changed out of band (the refresh marked it) or the file was
+ * renamed after it was applied.
+ */
+function renamedReason(key: string, file: Migration, description: string, news: MigrationInputs): string {
+  const stack = news.stack;
+  const ledgerName = key.slice(file.version.length + 1);
+  if (appliedAsName(description) === file.name) {
+    return (
+      `the ledger row of migration ${file.version} was renamed outside supabase-promotion: it was applied from ${file.file} as '${file.name}', ` +
+      `and schema_migrations now names it '${ledgerName}'. The file is fine; restore the row's name on the stack's database ` +
+      `(its URL: \`npm run pulumi -- stack output --stack ${stack} --show-secrets databaseUrl\`) with ` +
+      `\`${restoreNameStatement(file.version, file.name)}\`, then run \`npm run pulumi -- refresh --stack ${stack}\` and the update again`
+    );
+  }
+  return (
+    `migration ${file.version} was applied as '${ledgerName}' (the ledger and the state know it as ${key}), but its file is now ${file.file}: ` +
+    `the file was renamed after it was applied. Rename it back to ${key}.sql (its content must stay as applied); ` +
+    `if instead the ledger row was edited, restore its name with \`${restoreNameStatement(file.version, file.name)}\` ` +
+    `and run \`npm run pulumi -- refresh --stack ${stack}\``
+  );
 }
 
 export async function create(inputs: MigrationInputs): Promise<pulumi.dynamic.CreateResult> {
@@ -114,15 +149,18 @@ export { forget as delete };
 
 async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
   const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
-  const declared = Object.keys(inputs).filter(isMigrationKey).sort();
+  const declared = Object.keys(inputs).filter(isMigrationKey).sort(compareMigrationKeys);
   assertBundleMatches(bundle, inputs, declared);
-  const through = inputs.through || lastVersion(declared);
+  // Without a pin, apply exactly what the preview listed, even if files were added since.
+  const through = inputs.through || highestVersion(declared.map(versionOfKey));
   const report = await applyBundle(inputs.connection, bundle, {
     plan: (b, ledger, opts) => planMigrations(b, ledger, opts),
     through: through || undefined,
     baseline: inputs.baseline || undefined,
     lockTimeout: inputs.lockTimeout,
     statementTimeout: inputs.statementTimeout,
+    lockWaitMs: typeof inputs.lockWait === "string" ? parseDuration(inputs.lockWait) : undefined,
+    onProgress: reportProgress,
     stack: inputs.stack,
     updateId: process.env.SUPABASE_PROMOTION_UPDATE_ID,
     appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
@@ -178,10 +216,6 @@ function summary(bundle: Bundle, ledger: Ledger): Pick<MigrationOutputs, "applie
 function stripOutputs(props: MigrationInputs): MigrationInputs {
   const { appliedThrough: _a, bundleDigest: _b, appliedCount: _c, applied: _d, ...inputs } = props as MigrationOutputs;
   return inputs;
-}
-
-function lastVersion(keys: string[]): string {
-  return keys.length ? keys[keys.length - 1]!.split("_")[0]! : "";
 }
 
 function safeUser(): string {

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
-import { compareVersions } from "./bundle";
 import { describePending, migrationKey } from "./describe";
 import type { Bundle, Migration } from "./types";
+import { compareVersions } from "./version";
 
 export interface MigrationBundleArgs {
   /** Database URL of the environment (kept secret). */
@@ -19,6 +19,8 @@ export interface MigrationBundleArgs {
   lockTimeout?: string;
   /** @default "0" (no limit) */
   statementTimeout?: string;
+  /** How long to wait for another apply of the same database. @default "60s" (only set when configured: no diff for existing stacks) */
+  lockWait?: string;
   stack: string;
 }
 
@@ -57,6 +59,7 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           baseline: args.baseline ?? "",
           lockTimeout: args.lockTimeout ?? "10s",
           statementTimeout: args.statementTimeout ?? "0",
+          ...(args.lockWait !== undefined ? { lockWait: args.lockWait } : {}),
           stack: args.stack,
           ...perMigration,
           appliedThrough: undefined,

@@ -71,7 +71,13 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
   if (!parserLoaded) {
     throw new Error("The SQL parser is not loaded: call `await initParser()` before splitStatements().");
   }
-  if (sql.trim() === "") return [];
+  if (trimSqlSpace(sql) === "") return [];
+  const nul = sql.indexOf("\0");
+  if (nul >= 0) {
+    // The parser reads a C string: it would silently stop at the NUL and drop everything after it.
+    const line = opts.lineOffset + 1 + (sql.slice(0, nul).match(/\n/g)?.length ?? 0);
+    throw new SqlSplitError([{ file: opts.file, line, message: "remove the NUL byte (\\0): PostgreSQL stops reading SQL at a NUL" }]);
+  }
 
   let parsed: ParseResult;
   try {
@@ -95,7 +101,7 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
     newlines += countNewlines(bytes, counted, start);
     counted = start;
     const line = opts.lineOffset + 1 + newlines;
-    let text = bytes.subarray(start, end).toString("utf8").trimEnd();
+    let text = trimSqlSpace(bytes.subarray(start, end).toString("utf8"));
     if (raw.stmt_len === undefined || raw.stmt_len === 0) text = dropTrailingLineComments(text);
 
     const refusal = transactionControl(raw.stmt);
@@ -244,6 +250,17 @@ function skipSpaceAndComments(bytes: Buffer, from: number, end: number): number 
   return i;
 }
 
+/**
+ * `text` without trailing whitespace as PostgreSQL knows it (space, \t, \n, \r, \f, \v). Not
+ * `String.prototype.trimEnd`: it also drops U+00A0, U+2028, U+FEFF…, which PostgreSQL reads as part of
+ * an identifier, so the statement run would differ from the one written.
+ */
+function trimSqlSpace(text: string): string {
+  let end = text.length;
+  while (end > 0 && " \t\n\r\f\v".includes(text[end - 1]!)) end -= 1;
+  return text.slice(0, end);
+}
+
 /** Newlines in `bytes[from, to)` (a UTF-8 newline byte never occurs inside a multi-byte character). */
 function countNewlines(bytes: Buffer, from: number, to: number): number {
   let count = 0;
@@ -261,7 +278,7 @@ function dropTrailingLineComments(text: string): string {
   for (;;) {
     const cut = current.lastIndexOf("\n");
     if (cut < 0 || !/^\s*--/.test(current.slice(cut + 1))) return current;
-    const candidate = current.slice(0, cut).trimEnd();
+    const candidate = trimSqlSpace(current.slice(0, cut));
     if (!sameStatement(current, candidate)) return current;
     current = candidate;
   }

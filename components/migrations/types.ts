@@ -67,6 +67,12 @@ export interface LedgerEntry {
   statementsHash: string;
   /** The `statementsHash` our audit table recorded when this program wrote the row (absent: not ours). */
   recordedStatementsHash?: string | null;
+  /** The name our audit table recorded when this program wrote the row (absent: not ours), to tell an edited row from a renamed file. */
+  recordedName?: string | null;
+  /** The hash of the up and verify sections our audit table recorded (absent: recorded before these hashes were kept). */
+  recordedProtectedHash?: string | null;
+  /** The hash of the down section our audit table recorded (absent: recorded before these hashes were kept). */
+  recordedDownHash?: string | null;
 }
 
 /** The ledger as read from a database. */
@@ -76,7 +82,15 @@ export interface Ledger {
   /**
    * A migration that stopped between non-transactional steps; the next apply resumes it at `nextStep`.
    */
-  inProgress: { version: string; digest: string; nextStep: number } | null;
+  inProgress: {
+    version: string;
+    /** The digest of the file the latest step ran from. */
+    digest: string;
+    /** 0-based index of the first step that has not committed. */
+    nextStep: number;
+    /** Per committed step (by index), the statements hash its audit row recorded; `null` for rows recorded before these hashes were kept. */
+    steps?: (string | null)[];
+  } | null;
 }
 
 /** What an apply (or a preview of it) will do. */
@@ -87,4 +101,20 @@ export interface Plan {
   revert: Migration[];
   /** Ledger rows written by another tool (or below the baseline) that we take over without running SQL. */
   adopt: Migration[];
+  /**
+   * Applied migrations whose new chained digest is recorded without running SQL: their down section
+   * was corrected (up and verify as applied), or an earlier digest moved theirs. Absent: none.
+   */
+  amend?: Amendment[];
+  /** Per version, a note for the migration's audit row (e.g. applied out of order). Absent: none. */
+  notes?: Record<string, string>;
+}
+
+/** An applied migration whose digest is recorded anew (see {@link Plan.amend}). */
+export interface Amendment {
+  migration: Migration;
+  /** `down`: its down section changed; `rechain`: the file is as applied, an earlier digest moved its own. */
+  reason: "down" | "rechain";
+  /** What the preview and the audit row say about it. */
+  note: string;
 }

@@ -5,9 +5,10 @@
  */
 import { randomBytes } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { Client } from "pg";
+import type { Client } from "pg";
 import { bootstrapSupabase } from "../../lib/bootstrap";
 import { mintProjectKeys } from "../../lib/jwt";
+import { ConnectionError, explainConnectError, withDatabase } from "../../lib/pg";
 
 export interface LocalDatabaseInputs {
   /** Superuser URL of the embedded server (secret). */
@@ -22,12 +23,13 @@ export interface LocalDatabaseInputs {
 
 export interface LocalDatabaseOutputs extends LocalDatabaseInputs {
   projectRef: string;
-  apiUrl: string;
   databaseUrl: string;
   jwtSecret: string;
   anonKey: string;
   serviceRoleKey: string;
   issuedAt: number;
+  /** Written by earlier versions (a URL where nothing listened); dropped on the next update. */
+  apiUrl?: string;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -43,27 +45,31 @@ export async function check(_olds: unknown, news: LocalDatabaseInputs): Promise<
   return { inputs: news, failures };
 }
 
+/**
+ * A new database name is an update, not a replacement: a replacement would drop the old database
+ * first (delete-before-replace), and before database names were injective in the stack name the
+ * old one may also be another stack's (`qa-1` and `qa_1` both used `sp_qa_1`). {@link update}
+ * copies it instead. A new stack name still replaces.
+ */
 export async function diff(_id: string, olds: LocalDatabaseOutputs, news: LocalDatabaseInputs): Promise<pulumi.dynamic.DiffResult> {
   const keys = ["adminUrl", "database", "stack", "bootstrapDigest"] as const;
   const changed = keys.filter((k) => olds[k] !== news[k]);
-  return { changes: changed.length > 0, replaces: changed.filter((k) => k === "database" || k === "stack"), deleteBeforeReplace: true };
+  return { changes: changed.length > 0, replaces: changed.filter((k) => k === "stack"), deleteBeforeReplace: true };
 }
 
 export async function create(inputs: LocalDatabaseInputs): Promise<pulumi.dynamic.CreateResult> {
-  await withAdmin(inputs.adminUrl, async (admin) => {
-    const exists = await admin.query("select 1 from pg_database where datname = $1", [inputs.database]);
+  await withAdmin(inputs, async (admin) => {
     // An existing database of that name is adopted: the bootstrap below is idempotent.
-    if (exists.rowCount === 0) await admin.query(`create database ${quoteIdent(inputs.database)}`);
+    if (!(await databaseExists(admin, inputs.database))) await admin.query(`create database ${quoteIdent(inputs.database)}`);
   });
   const databaseUrl = databaseUrlOf(inputs);
-  await bootstrapSupabase(databaseUrl);
+  await bootstrap(databaseUrl, inputs);
   const jwtSecret = randomBytes(32).toString("hex");
   const issuedAt = Math.floor(Date.now() / 1000);
   const projectRef = `local-${inputs.stack}`;
   const outs: LocalDatabaseOutputs = {
     ...inputs,
     projectRef,
-    apiUrl: localApiUrl,
     databaseUrl,
     jwtSecret,
     issuedAt,
@@ -72,30 +78,53 @@ export async function create(inputs: LocalDatabaseInputs): Promise<pulumi.dynami
   return { id: inputs.database, outs };
 }
 
+/** The database is `props.database`: the id stays the name it was created with, even after a move. */
 export async function read(id: string, props: LocalDatabaseOutputs): Promise<pulumi.dynamic.ReadResult> {
-  const present = await withAdmin(props.adminUrl, async (admin) => {
-    const found = await admin.query("select 1 from pg_database where datname = $1", [id]);
-    return (found.rowCount ?? 0) > 0;
-  });
+  const present = await withAdmin(props, (admin) => databaseExists(admin, props.database ?? id));
   // An empty id tells the engine the database is gone (dropped out of band).
   return present ? { id, props } : { id: "", props: {} };
 }
 
+/**
+ * Re-runs the idempotent bootstrap; a new database name (the naming scheme changed) moves the
+ * stack to it: an existing database of that name is adopted, otherwise it starts as a copy of the
+ * old one. The old database stays where it is — it may be another stack's too.
+ */
 export async function update(_id: string, olds: LocalDatabaseOutputs, news: LocalDatabaseInputs): Promise<pulumi.dynamic.UpdateResult> {
+  if (olds.database !== news.database) {
+    await withAdmin(news, async (admin) => {
+      if (await databaseExists(admin, news.database)) return;
+      const source = (await databaseExists(admin, olds.database)) ? olds.database : undefined;
+      try {
+        await admin.query(`create database ${quoteIdent(news.database)}${source ? ` template ${quoteIdent(source)}` : ""}`);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "55006" || !source) throw err;
+        const users = await admin.query<{ pid: number; application_name: string }>(
+          "select pid, application_name from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+          [source],
+        );
+        throw new Error(
+          `Stack ${news.stack} moves from database ${source} to ${news.database} (database names now differ for every stack name), ` +
+            `and ${news.database} starts as a copy of ${source}; the copy needs ${source} without other sessions, but ` +
+            `${users.rows.map((u) => `pid ${u.pid} ("${u.application_name}")`).join(", ") || "another session"} is connected. ` +
+            "Close those sessions (apps, psql, Studio) and run the update again. Nothing was changed.",
+          { cause: err },
+        );
+      }
+    });
+  }
   const databaseUrl = databaseUrlOf(news);
-  await bootstrapSupabase(databaseUrl);
-  return { outs: { ...olds, ...news, databaseUrl } };
+  await bootstrap(databaseUrl, news);
+  const { apiUrl: _stale, ...outs } = { ...olds, ...news, databaseUrl };
+  return { outs };
 }
 
 async function remove(id: string, props: LocalDatabaseOutputs): Promise<void> {
-  await withAdmin(props.adminUrl, async (admin) => {
-    await admin.query(`drop database if exists ${quoteIdent(id)} with (force)`);
+  await withAdmin(props, async (admin) => {
+    await admin.query(`drop database if exists ${quoteIdent(props.database ?? id)} with (force)`);
   });
 }
 export { remove as delete };
-
-/** The local platform runs only PostgreSQL; this is where Supabase's CLI would serve the API. */
-const localApiUrl = "http://127.0.0.1:54321";
 
 function databaseUrlOf(inputs: LocalDatabaseInputs): string {
   const url = new URL(inputs.adminUrl);
@@ -103,33 +132,29 @@ function databaseUrlOf(inputs: LocalDatabaseInputs): string {
   return url.toString();
 }
 
+async function databaseExists(admin: Client, name: string): Promise<boolean> {
+  const found = await admin.query("select 1 from pg_database where datname = $1", [name]);
+  return (found.rowCount ?? 0) > 0;
+}
+
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-async function withAdmin<T>(adminUrl: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: adminUrl, application_name: "supabase-promotion" });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new Error(explainConnectError(adminUrl, err), { cause: err });
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
+/** The superuser connection of the local platform; a failure says how to start it or fix the port. */
+function withAdmin<T>(inputs: Pick<LocalDatabaseInputs, "adminUrl" | "stack">, fn: (client: Client) => Promise<T>): Promise<T> {
+  return withDatabase(inputs.adminUrl, fn, { context: { platform: "local", stack: inputs.stack } });
 }
 
-/** A connection failure to the embedded server, with what to do about it. */
-export function explainConnectError(adminUrl: string, err: unknown): string {
-  const url = new URL(adminUrl);
-  const code = (err as { code?: string }).code;
-  if (code === "ECONNREFUSED") {
-    return (
-      `the local platform is not running on ${url.hostname}:${url.port}. Start it with \`npm run platform -- start\` ` +
-      `(\`npm start\` does this), or set supabase-promotion:localPort to the port it runs on.`
-    );
+/** The bootstrap connects by itself: its connection failures get the same explanation. */
+async function bootstrap(databaseUrl: string, inputs: LocalDatabaseInputs): Promise<void> {
+  try {
+    await bootstrapSupabase(databaseUrl);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code && /^[A-Z]{4,}/.test(code)) {
+      throw new ConnectionError(explainConnectError(databaseUrl, err, { platform: "local", stack: inputs.stack }), code, undefined, { cause: err });
+    }
+    throw err;
   }
-  return `could not connect to the local platform at ${url.hostname}:${url.port}: ${(err as Error).message}`;
 }

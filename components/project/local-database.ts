@@ -24,7 +24,6 @@ const provider = trampolineProvider("components/project/local-database-provider"
 /** One database on the embedded PostgreSQL, bootstrapped to look like a Supabase database. */
 export class LocalDatabase extends pulumi.dynamic.Resource {
   public readonly projectRef!: pulumi.Output<string>;
-  public readonly apiUrl!: pulumi.Output<string>;
   public readonly databaseUrl!: pulumi.Output<string>;
   public readonly anonKey!: pulumi.Output<string>;
   public readonly serviceRoleKey!: pulumi.Output<string>;
@@ -38,7 +37,6 @@ export class LocalDatabase extends pulumi.dynamic.Resource {
         ...args,
         adminUrl: pulumi.secret(args.adminUrl),
         projectRef: undefined,
-        apiUrl: undefined,
         databaseUrl: undefined,
         anonKey: undefined,
         serviceRoleKey: undefined,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { LocalDatabase } from "./local-database";
@@ -16,6 +17,10 @@ export interface ProjectArgs {
 export class Project extends pulumi.ComponentResource {
   public readonly platform: "local" | "supabase";
   public readonly projectRef: pulumi.Output<string>;
+  /**
+   * The project's API (`https://<ref>.supabase.co`). Empty on the local platform: it serves
+   * PostgreSQL only — no API gateway, Auth, Storage or Realtime server listens anywhere.
+   */
   public readonly apiUrl: pulumi.Output<string>;
   /** Secret. */
   public readonly databaseUrl: pulumi.Output<string>;
@@ -44,7 +49,7 @@ export class Project extends pulumi.ComponentResource {
       );
       this.database = database;
       this.projectRef = database.projectRef;
-      this.apiUrl = database.apiUrl;
+      this.apiUrl = pulumi.output("");
       this.databaseUrl = pulumi.secret(database.databaseUrl);
       this.anonKey = pulumi.secret(database.anonKey);
       this.serviceRoleKey = pulumi.secret(database.serviceRoleKey);
@@ -72,7 +77,36 @@ export function localAdminUrl(port: number): string {
   return `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
 }
 
-/** One database per stack: `sp_<stack>`, lowercased, other characters as `_`. */
+/** The URL of the stack's database on the local platform (what its LocalDatabase outputs as `databaseUrl`). */
+export function localDatabaseUrl(port: number, stack: string): string {
+  const url = new URL(localAdminUrl(port));
+  url.pathname = `/${localDatabaseName(stack)}`;
+  return url.toString();
+}
+
+/**
+ * One database per stack, and never one for two stacks (`qa-1` and `qa_1` once shared `sp_qa_1`,
+ * and `destroy` of one dropped the other's data). Three forms that cannot produce each other's names:
+ *
+ * - a plain name (lowercase letters and digits, single `_` between them) keeps `sp_<stack>`, so
+ *   `sp_dev`, `sp_staging`, `sp_prod` and every existing plain stack keep their database;
+ * - any other name is `sp__` + the name with every byte outside `a-z0-9` written `_xx` (hex):
+ *   `qa-1` → `sp__qa_2d1`, `qa_1.x` would be `sp__qa_5f1_2ex`, `Dev` → `sp___44ev` — reversible,
+ *   so distinct names give distinct databases (plain names never contain `__`);
+ * - when that exceeds PostgreSQL's 63 bytes: `sp__` + a readable prefix + `_z` + 16 hex digits of
+ *   the name's SHA-256 (`_z` never occurs in the other forms: `_` is always followed by hex there).
+ */
 export function localDatabaseName(stack: string): string {
-  return `sp_${stack.toLowerCase().replace(/[^a-z0-9_]/g, "_")}`.slice(0, 63);
+  const plain = `sp_${stack}`;
+  if (/^[a-z0-9]+(?:_[a-z0-9]+)*$/.test(stack) && plain.length <= 63) return plain;
+  const escaped = [...Buffer.from(stack, "utf8")]
+    .map((byte) => (/[a-z0-9]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `_${byte.toString(16).padStart(2, "0")}`))
+    .join("");
+  if (4 + escaped.length <= 63) return `sp__${escaped}`;
+  const hash = createHash("sha256").update(stack, "utf8").digest("hex").slice(0, 16);
+  // Cut at a token boundary: never inside an `_xx` escape.
+  let prefix = escaped.slice(0, 63 - 4 - 2 - hash.length);
+  const cut = prefix.lastIndexOf("_");
+  if (cut >= 0 && cut > prefix.length - 3) prefix = prefix.slice(0, cut);
+  return `sp__${prefix}_z${hash}`;
 }

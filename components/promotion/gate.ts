@@ -8,6 +8,7 @@
  * realtime declarations the upstream already runs.
  */
 import { createHash } from "node:crypto";
+import { compareMigrationKeys } from "../migrations/version";
 
 export interface Release {
   /** `<version>_<name>` → chained digest. */
@@ -35,16 +36,32 @@ export interface GateInput {
   wanted: Release;
   /** What the upstream runs, from its stack outputs; undefined when it has never been updated. */
   upstreamRelease: Release | undefined;
+  /**
+   * The upstream's own upstream (its `upstream` output): "" when it has none (it is brought up with
+   * `pulumi up`, not promoted); undefined when unknown (never updated, or an older program).
+   */
+  upstreamFrom?: string | undefined;
+}
+
+/** The command that brings `upstream` up to date: promote it when it has an upstream itself, else `up`. */
+export function catchUpCommand(upstream: string, upstreamFrom: string | undefined): string {
+  const up = `\`npm run pulumi -- up --stack ${upstream}\``;
+  const promote = `\`npm run promote -- ${upstream} --yes\``;
+  if (upstreamFrom === "") return up;
+  if (upstreamFrom !== undefined) return promote;
+  // Unknown mostly means never updated, which is mostly the first stack: `up` first.
+  return `${up} (or ${promote} if ${upstream} is promoted from another stack)`;
 }
 
 /** Every reason the gate refuses, or an empty list. */
-export function gateProblems({ stack, upstream, wanted, upstreamRelease }: GateInput): string[] {
-  const promote = `run \`npm run promote -- ${upstream} --yes\` first (or pin this stack with migrations.through)`;
+export function gateProblems({ stack, upstream, wanted, upstreamRelease, upstreamFrom }: GateInput): string[] {
+  const catchUp = catchUpCommand(upstream, upstreamFrom);
+  const promote = `run ${catchUp} first (or pin this stack with migrations.through)`;
   if (!upstreamRelease) {
-    return [`stack ${stack} is promoted from ${upstream}, but ${upstream} has no release yet (never updated): bring ${upstream} up first`];
+    return [`stack ${stack} is promoted from ${upstream}, but ${upstream} has no release yet (never updated): bring ${upstream} up first with ${catchUp}`];
   }
   const problems: string[] = [];
-  for (const [key, digest] of Object.entries(wanted.migrations).sort(([a], [b]) => a.localeCompare(b, "en", { numeric: true }))) {
+  for (const [key, digest] of Object.entries(wanted.migrations).sort(([a], [b]) => compareMigrationKeys(a, b))) {
     const theirs = upstreamRelease.migrations[key];
     if (theirs === undefined) {
       problems.push(`migration ${key} has not been applied on ${upstream}; ${promote}`);
@@ -74,7 +91,7 @@ export function releaseDelta(upstreamRelease: Release, current: Release | undefi
   return {
     migrations: Object.keys(upstreamRelease.migrations)
       .filter((k) => have[k] !== upstreamRelease.migrations[k])
-      .sort((a, b) => a.localeCompare(b, "en", { numeric: true })),
+      .sort(compareMigrationKeys),
     buckets: upstreamRelease.buckets !== current?.buckets,
     realtime: upstreamRelease.realtime !== current?.realtime,
   };

@@ -21,6 +21,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { withDatabase, withTransaction } from "../../lib/pg";
 import { type Client, escapeIdentifier } from "pg";
+import { isUnknown } from "../unknown";
 
 /** A member table. */
 export const MEMBER = "member";
@@ -39,8 +40,6 @@ export type PublicationOutputs = PublicationInputs & {
 /** Keys that are not tables. Table keys always contain a dot; these never do. */
 const RESERVED = new Set(["connection", "publication", "tables", "__provider"]);
 
-/** What a preview passes for values not known yet (`@pulumi/pulumi/runtime/rpc` `unknownValue`). */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** ALTER TABLE … REPLICA IDENTITY takes an exclusive lock: never queue behind long transactions. */
 const LOCK_TIMEOUT = "10s";
@@ -88,7 +87,7 @@ export async function check(_olds: unknown, news: Partial<PublicationInputs>): P
   const failures: pulumi.dynamic.CheckFailure[] = [];
   const inputs = { ...news, publication: news.publication ?? DEFAULT_PUBLICATION } as PublicationInputs;
   const publication = inputs.publication;
-  if (publication !== UNKNOWN && (typeof publication !== "string" || !IDENTIFIER.test(publication) || Buffer.byteLength(publication) > 63)) {
+  if (!isUnknown(publication) && (typeof publication !== "string" || !IDENTIFIER.test(publication) || Buffer.byteLength(publication) > 63)) {
     failures.push({
       property: "publication",
       reason: `publication ${JSON.stringify(publication)} must be an identifier of letters, digits, _ and $ (at most 63 bytes)`,
@@ -98,7 +97,7 @@ export async function check(_olds: unknown, news: Partial<PublicationInputs>): P
     const problem = tableNameProblem(key);
     if (problem) failures.push({ property: key, reason: problem });
     const value = inputs[key];
-    if (value !== UNKNOWN && value !== MEMBER && value !== MEMBER_REPLICA_FULL) {
+    if (!isUnknown(value) && value !== MEMBER && value !== MEMBER_REPLICA_FULL) {
       failures.push({ property: key, reason: `${key} must be "${MEMBER}" or "${MEMBER_REPLICA_FULL}", got ${JSON.stringify(value)}` });
     }
   }

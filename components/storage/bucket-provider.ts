@@ -12,6 +12,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { withDatabase, withTransaction } from "../../lib/pg";
 import { type Client, escapeIdentifier, escapeLiteral } from "pg";
 import { normalizeMimeTypes, validateBucket, type BucketPolicies } from "./buckets";
+import { isUnknown } from "../unknown";
 
 export interface BucketInputs {
   /** Database URL (secret). */
@@ -31,9 +32,6 @@ export interface BucketInputs {
 /** Everything is both input and output. */
 export type BucketOutputs = BucketInputs;
 
-/** What a preview passes for values not known yet (`@pulumi/pulumi/runtime/rpc` `unknownValue`). */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-const isUnknown = (value: unknown): boolean => value === UNKNOWN;
 
 /** CREATE/DROP POLICY lock `storage.objects`; never queue behind long transactions on a busy project. */
 const LOCK_TIMEOUT = "10s";

@@ -68,7 +68,12 @@ describe("a killed `up` stops its migration (real Pulumi CLI, real PostgreSQL)",
     await exited;
 
     // Within seconds: no process of this project is left, the statement is gone, nothing was recorded.
-    await waitFor("every process of the killed update to end", async () => (processesWithHome(home).length === 0 ? true : undefined), 15_000);
+    await waitFor("every process of the killed update to end", async () => (processesWithHome(home).length === 0 ? true : undefined), 15_000).catch(
+      (err: Error) => {
+        const left = processesWithHome(home).map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0/g, " ").slice(0, 160)}`);
+        throw new Error(`${err.message}; still running:\n${left.join("\n")}`);
+      },
+    );
     await waitFor(
       "the database to end the killed session",
       async () => ((await query<{ n: number }>("select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(60)%' and pid <> pg_backend_pid()"))[0]!.n === 0 ? true : undefined),

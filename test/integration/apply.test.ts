@@ -190,6 +190,7 @@ describe("applyBundle", () => {
         statementsHash: ledgerStatementsHash(m.up.map((s) => s.sql)),
         // What the audit recorded when it applied the row: refresh compares the two.
         recordedStatementsHash: ledgerStatementsHash(m.up.map((s) => s.sql)),
+        recordedName: m.name,
       })),
       inProgress: null,
     });

@@ -143,13 +143,14 @@ describe("readLedger", () => {
       expect(ledger).toEqual({
         entries: [
           // Written by the Supabase CLI: no digest and no hash recorded by us.
-          { version: "9", name: "", digest: null, statementsHash: ledgerStatementsHash([]), recordedStatementsHash: null },
+          { version: "9", name: "", digest: null, statementsHash: ledgerStatementsHash([]), recordedStatementsHash: null, recordedName: null },
           {
             version: "10",
             name: "ten",
             digest: null,
             statementsHash: ledgerStatementsHash(["create table t10 (id int)"]),
             recordedStatementsHash: null,
+            recordedName: null,
           },
         ],
         inProgress: null,
@@ -204,7 +205,7 @@ describe("readLedger", () => {
       await insertHistoryRow(client, { version: "5", name: "m5", statements: [], digest: "d5" });
       await insertAuditRow(client, { version: "5", digest: "d5", kind: "apply", outcome: "succeeded" });
       expect(await readLedger(client)).toEqual({
-        entries: [{ version: "5", name: "m5", digest: "d5", statementsHash: ledgerStatementsHash([]), recordedStatementsHash: null }],
+        entries: [{ version: "5", name: "m5", digest: "d5", statementsHash: ledgerStatementsHash([]), recordedStatementsHash: null, recordedName: null }],
         inProgress: null,
       });
     });

@@ -160,10 +160,11 @@ describe("parseBundle: rejections", () => {
     {
       name: "a .sql file that does not match <version>_<name>.sql",
       files: [file("create_tenants.sql", "select 1;"), file("2026_bad name.sql", "select 1;"), file("3_upper.SQL", "select 1;")],
+      // Problems come in version order (names without a version first).
       expected: [
-        { file: "2026_bad name.sql", message: /file name must be <version>_<name>\.sql/ },
-        { file: "3_upper.SQL", message: /lower-case \.sql/ },
         { file: "create_tenants.sql", message: /rename the file/ },
+        { file: "3_upper.SQL", message: /lower-case \.sql/ },
+        { file: "2026_bad name.sql", message: /file name must be <version>_<name>\.sql/ },
       ],
     },
     {
@@ -300,15 +301,16 @@ describe("parseBundle: rejections", () => {
     }
     expect(thrown).toBeInstanceOf(BundleError);
     const error = thrown as BundleError;
+    // In version order (2 before 10), names without a version first; by line within a file.
     expect(error.problems.map((p) => `${p.file}:${p.line ?? ""}`)).toEqual([
-      "10_b.sql:",
-      "10_b.sql:1",
-      "10_b.sql:3",
+      "bad.sql:",
       "2_c.sql:",
       "3_d.sql:1",
       "3_d.sql:3",
       "3_d.sql:4",
-      "bad.sql:",
+      "10_b.sql:",
+      "10_b.sql:1",
+      "10_b.sql:3",
     ]);
     expect(error.message).toMatch(/^The migration bundle has 8 problems; nothing was applied:\n/);
     expect(error.message).toContain("\n  10_b.sql:1: remove BEGIN/COMMIT");

@@ -45,7 +45,6 @@ beforeAll(async () => {
         if (args.type.endsWith(":LocalDatabase")) {
           Object.assign(state, {
             projectRef: "local-prod",
-            apiUrl: "http://127.0.0.1:54321",
             databaseUrl: "postgresql://postgres:pw@127.0.0.1:54322/sp_prod",
             anonKey: "anon.jwt",
             serviceRoleKey: "service.jwt",
@@ -151,7 +150,8 @@ describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)"
     const variables = byType(":ActionsEnvironmentVariable");
     expect(Object.fromEntries(variables.map((v) => [v.inputs.variableName, v.inputs.value]))).toEqual({
       SUPABASE_PROJECT_REF: "local-prod",
-      SUPABASE_URL: "http://127.0.0.1:54321",
+      // The local platform serves PostgreSQL only: there is no API URL to give CI.
+      SUPABASE_URL: "",
     });
     // No dotenv file when CI secrets go to GitHub.
     expect(byType(":DotenvFile")).toEqual([]);

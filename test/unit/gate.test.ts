@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { declarationDigest, gateProblems, releaseDelta, releaseDigest, type Release } from "../../components/promotion/gate";
+import { catchUpCommand, declarationDigest, gateProblems, releaseDelta, releaseDigest, type Release } from "../../components/promotion/gate";
 
 const d = (c: string) => c.repeat(64);
 const release = (migrations: Record<string, string>, extra: Partial<Release> = {}): Release => ({
@@ -15,12 +15,13 @@ describe("promotion gate", () => {
   it.each([
     ["the same release", release({ "1_a": d("a"), "2_b": d("b") }), []],
     ["a subset (pinned lower)", release({ "1_a": d("a") }), []],
-    ["a migration the upstream lacks", release({ "1_a": d("a"), "2_b": d("b"), "3_c": d("c") }), [/migration 3_c has not been applied on dev; run `npm run promote -- dev --yes` first/]],
+    // dev has no upstream: promote refuses it, so the way forward is `up`.
+    ["a migration the upstream lacks", release({ "1_a": d("a"), "2_b": d("b"), "3_c": d("c") }), [/migration 3_c has not been applied on dev; run `npm run pulumi -- up --stack dev` first/]],
     ["an edited migration", release({ "1_a": d("a"), "2_b": d("e") }), [/migration 2_b differs from what dev applied: dev ran digest bbbbbbbbbbbb…, this bundle has eeeeeeeeeeee…/]],
     ["different buckets", release({ "1_a": d("a") }, { buckets: declarationDigest([]) }), [/storage bucket declarations differ/]],
     ["different realtime", release({ "1_a": d("a") }, { realtime: declarationDigest({ tables: [] }) }), [/realtime publication declaration differs/]],
   ])("%s", (_title, wanted, expected) => {
-    const problems = gateProblems({ stack: "staging", upstream: "dev", wanted, upstreamRelease: upstream });
+    const problems = gateProblems({ stack: "staging", upstream: "dev", wanted, upstreamRelease: upstream, upstreamFrom: "" });
     expect(problems).toHaveLength(expected.length);
     expected.forEach((pattern, i) => expect(problems[i]).toMatch(pattern));
   });
@@ -28,6 +29,28 @@ describe("promotion gate", () => {
   it("lists every problem at once", () => {
     const wanted = release({ "1_a": d("x"), "2_b": d("y"), "3_c": d("c") }, { buckets: "0" });
     expect(gateProblems({ stack: "prod", upstream: "staging", wanted, upstreamRelease: upstream })).toHaveLength(4);
+  });
+
+  it.each<{ name: string; upstream: string; upstreamFrom: string | undefined; command: string }>([
+    { name: "an upstream without upstream (dev) is brought up", upstream: "dev", upstreamFrom: "", command: "`npm run pulumi -- up --stack dev`" },
+    { name: "an upstream with an upstream (staging ← dev) is promoted", upstream: "staging", upstreamFrom: "dev", command: "`npm run promote -- staging --yes`" },
+    {
+      name: "an upstream whose own upstream is unknown gets both",
+      upstream: "staging",
+      upstreamFrom: undefined,
+      command: "`npm run pulumi -- up --stack staging` (or `npm run promote -- staging --yes` if staging is promoted from another stack)",
+    },
+  ])("says how to catch up: $name", ({ upstream: up, upstreamFrom, command }) => {
+    expect(catchUpCommand(up, upstreamFrom)).toBe(command);
+    const [problem] = gateProblems({ stack: "x", upstream: up, wanted: release({ "3_c": d("c") }), upstreamRelease: upstream, upstreamFrom });
+    expect(problem).toBe(`migration 3_c has not been applied on ${up}; run ${command} first (or pin this stack with migrations.through)`);
+  });
+
+  it("names the command when the upstream never ran", () => {
+    expect(gateProblems({ stack: "staging", upstream: "dev", wanted: release({}), upstreamRelease: undefined, upstreamFrom: undefined })[0]).toBe(
+      "stack staging is promoted from dev, but dev has no release yet (never updated): bring dev up first with " +
+        "`npm run pulumi -- up --stack dev` (or `npm run promote -- dev --yes` if dev is promoted from another stack)",
+    );
   });
 
   it("refuses when the upstream never ran", () => {

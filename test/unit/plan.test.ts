@@ -190,22 +190,42 @@ describe("planMigrations: refusals", () => {
     expect(problemsOf(bundle, ledgerOf(appliedByCli(["101", "103"]))).map((p) => p.version)).toEqual(["102"]);
   });
 
-  it("refuses a ledger name that differs from the file name", () => {
+  it.each<{ name: string; recordedName: string | undefined; message: string }>([
+    {
+      name: "a ledger row renamed out of band (our audit recorded the file's name): restore the row",
+      recordedName: "m101",
+      message:
+        "the ledger row of version 101 was renamed outside supabase-promotion: it was applied as 'm101' (the file's name), and the row now says 'create_tenants'; " +
+        "restore the row's name: `update supabase_migrations.schema_migrations set name = 'm101' where version = '101'`, then run the update again",
+    },
+    {
+      name: "a file renamed after it was applied (our audit recorded the row's name): rename the file back",
+      recordedName: "create_tenants",
+      message: "version 101 was applied as 'create_tenants' but the file is now named 'm101'; rename the file back to 101_create_tenants.sql (its content must stay as applied)",
+    },
+    {
+      name: "a row another tool wrote (nothing recorded): either fix",
+      recordedName: undefined,
+      message:
+        "the database recorded version 101 as 'create_tenants' but the file is named 'm101'; if the file was renamed, rename the file back to 101_create_tenants.sql " +
+        "(its content must stay as applied); if the ledger row was edited, restore the row's name: " +
+        "`update supabase_migrations.schema_migrations set name = 'm101' where version = '101'`, then run the update again",
+    },
+  ])("refuses a ledger name that differs from the file name: $name", ({ recordedName, message }) => {
     const bundle = bundleOf(["101"]);
-    expect(problemsOf(bundle, ledgerOf(appliedByCli(["101"], () => "create_tenants")))).toEqual([
-      {
-        version: "101",
-        file: "101_m101.sql",
-        message:
-          "the database recorded version 101 as 'create_tenants' but the file is named 'm101'; rename the file back to 101_create_tenants.sql (its content must stay as applied)",
-      },
-    ]);
+    const [entry] = recordedName === undefined ? appliedByCli(["101"], () => "create_tenants") : appliedBy(bundle, ["101"]);
+    const row = { ...entry!, name: "create_tenants", ...(recordedName === undefined ? {} : { recordedName }) };
+    expect(problemsOf(bundle, ledgerOf([row]))).toEqual([{ version: "101", file: "101_m101.sql", message }]);
   });
 
   it.each<{ name: string; opts: PlanOptions; message: RegExp }>([
-    { name: "through that is not a version of the bundle", opts: { through: "150" }, message: /^migrations\.through is 150, which is not a version in the bundle; .*\(latest: 101, 102, 103\)/ },
+    {
+      name: "through that is not a version of the bundle",
+      opts: { through: "150" },
+      message: /^migrations\.through is 150, which names no migration in the bundle; the newest version is 103; set it to a version of the bundle, or remove it/,
+    },
     { name: "through that is not a number", opts: { through: "latest" }, message: /^migrations\.through must be a migration version \(digits only\), got 'latest'/ },
-    { name: "baseline that is not a version of the bundle", opts: { baseline: "1" }, message: /^migrations\.baseline is 1, which is not a version in the bundle/ },
+    { name: "baseline that is not a version of the bundle", opts: { baseline: "1" }, message: /^migrations\.baseline is 1, which names no migration in the bundle; the oldest version is 101/ },
     { name: "baseline above through", opts: { baseline: "103", through: "102" }, message: /^migrations\.baseline \(103\) is above migrations\.through \(102\)/ },
   ])("refuses $name", ({ opts, message }) => {
     const [problem, ...rest] = problemsOf(bundleOf(["101", "102", "103"]), ledgerOf([]), opts);

@@ -2,11 +2,12 @@
  * Every dynamic provider the program declares points at a module that exists and exports each
  * method it promises — a typo in an implPath would otherwise surface only inside `pulumi up`.
  */
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { registered } from "../../components/dynamic";
-import { findCli, invoke } from "../../components/provider-host";
+import { invoke } from "../../components/provider-host";
 import { repoRoot } from "../../lib/toolchain";
 // Each resource module makes its trampoline when it loads.
 import "../../components/ci-secrets/dotenv-file";
@@ -57,14 +58,37 @@ describe("provider host", () => {
     expect(await invoke(fixture, "read", ["ok"], load)).toEqual({ id: "x", props: {} });
   });
 
-  it.each([
-    ["the provider shim's parent", "/bin/sh /x/.tools/pulumi/bin/pulumi-resource-pulumi-nodejs 127.0.0.1:5", 42],
-    ["a direct parent", "/x/.tools/pulumi/bin/pulumi preview", 7],
-  ])("finds the CLI behind %s", (_what, parentCommand, want) => {
-    expect(findCli(7, (pid) => (pid === 7 ? 42 : undefined), () => parentCommand)).toBe(want);
-  });
+});
 
-  it("finds no CLI when the shim was already orphaned", () => {
-    expect(findCli(7, () => 1, () => "sh pulumi-resource-pulumi-nodejs")).toBeUndefined();
+describe("provider preload", () => {
+  it("ends the provider process within seconds of its CLI's death (kill -9)", async () => {
+    const preload = join(repoRoot, "components", "provider-preload.cjs");
+    // A stand-in CLI: starts a provider-like child in its own process group, prints its pid, waits.
+    const cli = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const c = require("node:child_process").spawn(process.execPath, ["--require", ${JSON.stringify(preload)}, "-e", "setInterval(() => {}, 1000)"], { detached: true, stdio: "ignore" });
+         console.log(c.pid); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const providerPid = await new Promise<number>((resolve) => cli.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(alive(providerPid), "the provider runs while its CLI lives").toBe(true);
+    cli.kill("SIGKILL");
+    const deadline = Date.now() + 5_000;
+    while (alive(providerPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const survived = alive(providerPid);
+    if (survived) process.kill(providerPid, "SIGKILL");
+    expect(survived, "the provider outlived its CLI").toBe(false);
   });
 });

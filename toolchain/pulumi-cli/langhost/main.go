@@ -22,7 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -102,13 +101,13 @@ func watchParent(parent int, host *languageHost) {
 	}
 }
 
-// killPrograms ends every program this host started, with its whole process group.
+// killPrograms ends every program this host started.
 func (h *languageHost) killPrograms() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for cmd := range h.programs {
 		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = cmd.Process.Kill()
 		}
 	}
 }
@@ -203,8 +202,8 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
 	cmd.Env = env
-	// Its own process group, so that killPrograms ends whatever node started too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Not a process group of its own: the engine ends a language host by killing the host's process
+	// group, and the program must go with it (an orphaned program keeps the engine waiting).
 	if err := cmd.Start(); err != nil {
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not start node: %v", err)}, nil
 	}

@@ -7,6 +7,16 @@ import { defineConfig } from "vitest/config";
  */
 const withPostgres = ["test/helpers/global-setup.ts"];
 
+/**
+ * The full reliability suites (test/reliability: kills, races, hostile input) run only when asked
+ * for — `npm run test:reliability` — because they take many minutes; `npm test` runs their bounded
+ * part inside the integration and e2e tiers (test/integration/reliability-bounded.test.ts,
+ * test/e2e/reliability-bounded.test.ts).
+ */
+const reliabilityAsked = process.argv.some(
+  (arg, i, args) => arg === "--project=reliability" || ((arg === "--project" || arg === "-p") && args[i + 1] === "reliability"),
+);
+
 export default defineConfig({
   test: {
     pool: "forks",
@@ -37,6 +47,20 @@ export default defineConfig({
           hookTimeout: 600_000,
         },
       },
+      ...(reliabilityAsked
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: "reliability",
+                globalSetup: [...withPostgres, "test/reliability/report.ts"],
+                include: ["test/reliability/**/*.test.ts"],
+                testTimeout: 1_500_000,
+                hookTimeout: 600_000,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -33,6 +33,12 @@ export interface StackConfig {
     statementTimeout: string;
     /** How long an apply waits for another apply of the same database to finish. @default "60s" (applied by the provider) */
     lockWait?: string;
+    /**
+     * Apply a pending migration older than the newest applied one (a branch merged late) after the
+     * newer ones, recorded as out of order, instead of refusing it — as `supabase db push --include-all`.
+     * @default false
+     */
+    includeAll: boolean;
   };
   promotion: { from?: string };
   buckets: Record<string, BucketOverride>;
@@ -82,7 +88,7 @@ const topLevel: Record<string, Shape> = {
   serviceRoleKey: "string",
 };
 const nested: Record<string, Record<string, string>> = {
-  migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string" },
+  migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag" },
   promotion: { from: "string" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
   policy: { allowPublicBuckets: "boolean" },
@@ -157,6 +163,9 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
   const migrations = Object.fromEntries(
     Object.entries((values.migrations as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]),
   ) as Record<string, string | undefined>;
+  // `config set --path migrations.includeAll true` may store the text "true".
+  const includeAllValue = (values.migrations as { includeAll?: unknown } | undefined)?.includeAll;
+  const includeAll = includeAllValue === true || includeAllValue === "true";
   for (const field of ["through", "baseline"] as const) {
     const v = migrations[field];
     if (v !== undefined && !/^\d+$/.test(v)) problems.push(`"migrations.${field}" must be a migration version (digits), got "${v}"`);
@@ -197,6 +206,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
       lockTimeout: migrations.lockTimeout ?? "10s",
       statementTimeout: migrations.statementTimeout ?? "0",
       lockWait: migrations.lockWait,
+      includeAll,
     },
     promotion: { from: promotion.from },
     buckets: buckets as Record<string, BucketOverride>,
@@ -256,11 +266,13 @@ function matchesField(type: string, value: unknown): boolean {
   if (type === "string") return typeof value === "string" || (typeof value === "number" && Number.isInteger(value));
   if (type === "integer") return Number.isInteger(value);
   if (type === "boolean") return typeof value === "boolean";
+  if (type === "flag") return typeof value === "boolean" || value === "true" || value === "false";
   return false;
 }
 
 function article(type: string): string {
   if (type.endsWith("[]")) return `a list of ${type.slice(0, -2)}s`;
+  if (type === "flag") return "true or false";
   return type === "integer" ? "an integer" : type === "object" ? "an object" : `a ${type}`;
 }
 

@@ -48,6 +48,7 @@ export class Environment extends pulumi.ComponentResource {
         lockTimeout: config.migrations.lockTimeout,
         statementTimeout: config.migrations.statementTimeout,
         lockWait: config.migrations.lockWait,
+        includeAll: config.migrations.includeAll,
         stack: config.stack,
       },
       { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },

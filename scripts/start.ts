@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { startPlatform } from "../lib/local-platform";
-import { pulumiEnv } from "../lib/pulumi-env";
+import { explainPulumiFailure, pulumiEnv } from "../lib/pulumi-env";
 import { ensureToolchain, repoRoot } from "../lib/toolchain";
 
 const STACK = "dev";
@@ -75,14 +75,18 @@ function step(message: string): void {
 
 function run(command: string, args: string[], what: string, env?: Record<string, string>, capture = false): string {
   step(what);
+  // stderr is piped (and echoed) so that a failure we recognise comes with its fix.
   const result = spawnSync(command, args, {
     cwd: repoRoot,
     env: env ?? process.env,
-    stdio: capture ? ["inherit", "pipe", "inherit"] : "inherit",
+    stdio: ["inherit", capture ? "pipe" : "inherit", "pipe"],
     encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
   });
+  if (result.stderr) process.stderr.write(result.stderr);
   if (result.status !== 0) {
-    throw new Error(`${what} failed (exit ${result.status ?? result.signal}). See the output above.`);
+    const advice = explainPulumiFailure((result.stderr ?? "") + (result.stdout ?? ""), { env, stack: STACK });
+    throw new Error(`${what} failed (exit ${result.status ?? result.signal}). See the output above.${advice ? `\n${advice}` : ""}`);
   }
   return result.stdout ?? "";
 }

@@ -18,7 +18,9 @@ import {
   readLedger,
   type AuditRow,
 } from "./ledger";
-import type { Bundle, Ledger, Migration, Plan, Statement } from "./types";
+import { downHash, protectedHash } from "./integrity";
+import { planSteps as partitionSteps, resumeRefusal, stepHash, type Step as StepOfMigration } from "./steps";
+import type { Amendment, Bundle, Ledger, Migration, Plan, Statement } from "./types";
 import { connect, parseDuration, type ConnectionContext } from "../../lib/pg";
 
 /** What the apply reports as `application_name`, so a waiting apply can name the lock holder. */
@@ -204,8 +206,10 @@ export async function applyBundle(url: string, bundle: Bundle, options: ApplyOpt
     url,
     async (client) => {
       const session = await openSession(client, url, options);
-      // Fail fast on a plan the planner refuses, before waiting for anybody's lock.
-      planUnderLedger(bundle, await readLedger(client), options);
+      // Fail fast on a plan the planner refuses, before waiting for anybody's lock. Another apply may be
+      // committing meanwhile: read the ledger in one snapshot, or the history and the audit rows come from
+      // different moments and its progress looks half-done (found by the reliability suite's appliers).
+      planUnderLedger(bundle, await readLedgerInOneSnapshot(client), options);
 
       const lockStarted = performance.now();
       const timeoutMs = options.lockWaitMs ?? 60_000;
@@ -233,6 +237,16 @@ export async function applyBundle(url: string, bundle: Bundle, options: ApplyOpt
   );
 }
 
+/** {@link readLedger} in one read-only snapshot (its queries would otherwise each see the latest commits). */
+async function readLedgerInOneSnapshot(client: ClientBase): Promise<Ledger> {
+  await client.query("begin isolation level repeatable read read only");
+  try {
+    return await readLedger(client);
+  } finally {
+    await client.query("commit").catch(() => undefined);
+  }
+}
+
 /** Adoptions first (bookkeeping only), then reverts (newest first), then migrations in order. */
 async function runPlan(session: Session, plan: Plan, ledger: Ledger): Promise<Omit<ApplyReport, "lockWaitMs" | "durationMs">> {
   session.emit({
@@ -243,9 +257,11 @@ async function runPlan(session: Session, plan: Plan, ledger: Ledger): Promise<Om
   });
   const report: Omit<ApplyReport, "lockWaitMs" | "durationMs"> = { applied: [], reverted: [], adopted: [] };
   // A no-op writes nothing, not even the ledger tables (as the Supabase CLI).
-  if (plan.apply.length + plan.revert.length + plan.adopt.length === 0) return report;
+  if (plan.apply.length + plan.revert.length + plan.adopt.length + (plan.amend?.length ?? 0) === 0) return report;
   await ensureLedger(session.client);
+  session.notes = plan.notes ?? {};
   report.adopted = await adoptMigrations(session, plan.adopt, ledger);
+  await amendMigrations(session, plan.amend ?? [], ledger);
   for (const migration of plan.revert) report.reverted.push(await revertMigration(session, migration));
   for (const migration of plan.apply) {
     const resumeAt = ledger.inProgress?.version === migration.version ? ledger.inProgress.nextStep : 0;
@@ -331,8 +347,12 @@ export async function withAdvisoryLock<T>(
   const started = Date.now();
   let delayMs = 25;
   let reported = false;
+  let unseen = 0;
   while (!(await tryAdvisoryLock(client, key))) {
     const holder = await findLockHolder(client, key);
+    // The holder let go between our two looks: try again at once (a few times) rather than wait — and
+    // say we wait — for nobody (found by the reliability suite's free-start appliers).
+    if (holder === null && unseen++ < MAX_UNSEEN_HOLDER_RETRIES) continue;
     const waitedMs = Date.now() - started;
     if (!options.wait || waitedMs >= options.timeoutMs) throw lockTimeoutError(holder, waitedMs, options.wait, options.stack);
     if (!reported) options.onWait?.(holder);
@@ -347,6 +367,9 @@ export async function withAdvisoryLock<T>(
     await client.query("select pg_advisory_unlock($1::bigint)", [key.toString()]).catch(() => undefined);
   }
 }
+
+/** How often {@link withAdvisoryLock} retries at once when the lock was taken but its holder was gone when looked for. */
+const MAX_UNSEEN_HOLDER_RETRIES = 10;
 
 async function tryAdvisoryLock(client: ClientBase, key: bigint): Promise<boolean> {
   const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1::bigint) as locked", [key.toString()]);
@@ -424,6 +447,8 @@ interface Session {
   checksClient: boolean;
   /** Who blocked the last migration statement that waited for a lock, as seen while it waited. */
   blocked: Blocked | null;
+  /** The plan's notes per version (resumed, out of order), for the final audit rows. */
+  notes?: Record<string, string>;
 }
 
 /** A statement's lock wait as a second connection saw it. */
@@ -518,11 +543,13 @@ function planUnderLedger(bundle: Bundle, ledger: Ledger, options: ApplyOptions):
   if (half) {
     const first = plan.apply[0];
     const intended = bundle.migrations.find((m) => m.version === half.version);
-    if (intended && intended.digest !== half.digest) {
+    // The steps that committed must be the ones in the file now; the steps that have not run may be fixed.
+    if (intended && resumeRefusal(intended, ledger)) {
       problems.push(
         `${intended.file}: this migration stopped after step ${half.nextStep} of its non-transactional steps, ` +
-          `and its file changed since (digest ${short(half.digest)} in the ledger, ${short(intended.digest)} now). ` +
-          "Its remaining steps can only be resumed from the same file: restore it, apply, and put the change in a new migration.",
+          `and the steps that ran changed in its file since (digest ${short(half.digest)} in the ledger, ${short(intended.digest)} now). ` +
+          "Restore those steps as they ran (only the steps that have not run may change), or undo them by hand and " +
+          `record that with \`npm run migrations -- resolve ${options.stack ?? "<stack>"} ${half.version} --rolled-back\`.`,
       );
     } else if (!first || first.version !== half.version || plan.revert.length > 0) {
       problems.push(
@@ -569,6 +596,8 @@ async function adoptMigrations(session: Session, migrations: Migration[], ledger
         kind,
         outcome: "succeeded",
         statementsHash: existing?.statementsHash ?? ledgerStatementsHash(statements),
+        protectedHash: protectedHash(migration),
+        downHash: downHash(migration),
         message: existing ? "adopted from an existing ledger row; no SQL ran" : "recorded as applied by the baseline; no SQL ran",
       });
       adopted.push({ version: migration.version, name: migration.name, kind });
@@ -578,16 +607,35 @@ async function adoptMigrations(session: Session, migrations: Migration[], ledger
   return adopted;
 }
 
+/**
+ * Records the new digest of applied migrations whose up and verify sections are as applied (a
+ * corrected down section, or a digest an earlier change moved): one `amend` audit row each, in one
+ * transaction. No SQL from the files runs; the history rows keep what ran.
+ */
+async function amendMigrations(session: Session, amendments: Amendment[], ledger: Ledger): Promise<void> {
+  if (amendments.length === 0) return;
+  const { client } = session;
+  await withTransaction(client, async () => {
+    await client.query("set local role none");
+    for (const { migration, note } of amendments) {
+      const existing = ledger.entries.find((entry) => entry.version === migration.version);
+      await insertAuditRow(client, {
+        ...auditContext(session, migration),
+        kind: "amend",
+        outcome: "succeeded",
+        statementsHash: existing?.recordedStatementsHash ?? existing?.statementsHash ?? null,
+        protectedHash: protectedHash(migration),
+        downHash: downHash(migration),
+        message: `${note}; recorded digest was sha256:${existing?.digest ?? "?"}; no SQL ran`,
+      });
+    }
+  });
+}
+
 // ─── Apply ───────────────────────────────────────────────────────────────────────────────────────
 
-/** A unit of a migration that commits on its own. */
-export interface Step {
-  /** 0-based, stable for a given file: the ledger records completed steps by index. */
-  index: number;
-  /** True: the statements run in one transaction with the step's audit row. False: one statement, alone. */
-  transactional: boolean;
-  statements: Statement[];
-}
+/** A unit of a migration that commits on its own (components/migrations/steps.ts). */
+export type Step = StepOfMigration;
 
 /**
  * Splits statements into steps: each statement that cannot run in a transaction is a step of its
@@ -595,13 +643,8 @@ export interface Step {
  * `-- migrate:no-transaction` every statement is its own step (committed on its own, as asked).
  */
 export function planSteps(statements: readonly Statement[], noTransaction: boolean): Step[] {
-  const steps: Step[] = [];
-  for (const statement of statements) {
-    const last = steps[steps.length - 1];
-    if (statement.transactional && !noTransaction && last?.transactional) last.statements.push(statement);
-    else steps.push({ index: steps.length, transactional: statement.transactional, statements: [statement] });
-  }
-  return steps;
+  // One rule, shared with the planner (which checks a resumed file's completed steps against it).
+  return partitionSteps(statements, noTransaction);
 }
 
 /** Whether the whole migration, verify included, runs in one transaction. */
@@ -623,7 +666,8 @@ async function applyMigration(session: Session, migration: Migration, resumeAt: 
     name: migration.name,
     ...(resumeAt > 0 ? { resumeAtStep: resumeAt } : {}),
   });
-  const steps = runsInOneTransaction(migration) ? null : planSteps(migration.up, migration.noTransaction);
+  // A resumed migration runs in steps even when the file, fixed since, could now run in one transaction.
+  const steps = runsInOneTransaction(migration) && resumeAt === 0 ? null : planSteps(migration.up, migration.noTransaction);
   if (steps === null) {
     await applyInOneTransaction(session, migration, started);
   } else {
@@ -669,16 +713,21 @@ async function applyInOneTransaction(session: Session, migration: Migration, sta
  * Rule for authors: write non-transactional statements idempotently (`CREATE INDEX CONCURRENTLY IF
  * NOT EXISTS`, `DROP INDEX CONCURRENTLY IF EXISTS`). Such a statement commits on its own and its step
  * row is written just after, so a crash in between (or in the middle of it) runs it again on resume.
- * The one leftover we repair is the INVALID index an interrupted `CREATE INDEX CONCURRENTLY IF NOT
- * EXISTS` leaves behind, which the retry would otherwise silently skip.
+ * The one leftover we repair is the INVALID index an interrupted or failed `CREATE INDEX CONCURRENTLY`
+ * leaves behind, which the retry would otherwise silently skip (`IF NOT EXISTS`) or fail on forever
+ * (`relation … already exists`).
  */
 async function applyInSteps(session: Session, migration: Migration, steps: Step[], resumeAt: number, started: number): Promise<void> {
   const { client } = session;
   await replaySessionSettings(client, steps.slice(0, resumeAt));
   for (const step of steps.slice(resumeAt)) {
     session.emit({ type: "step", version: migration.version, step: step.index, steps: steps.length, transactional: step.transactional });
+    // A statement that runs alone only because the file says `-- migrate:no-transaction` still commits
+    // on its own, but together with its step row: a kill between the two would leave it done and
+    // unrecorded, and the retry would fail on what it already made (found by the crash suite).
+    const atomic = step.transactional || step.statements.every((statement) => statement.reason === ALONE_BY_DIRECTIVE);
     try {
-      if (step.transactional) {
+      if (atomic) {
         await withTransaction(client, async () => {
           await runStatements(session, migration.version, "up", step.statements);
           await recordStep(session, migration, step, steps.length);
@@ -691,18 +740,21 @@ async function applyInSteps(session: Session, migration: Migration, steps: Step[
       }
     } catch (error) {
       const done = step.index;
+      const index = atomic ? null : CREATE_INDEX_CONCURRENTLY.exec(stripLeadingComments(step.statements[0]?.sql ?? ""));
+      const resolve = `npm run migrations -- resolve ${session.options.stack ?? "<stack>"} ${migration.version} --rolled-back --reason "…"`;
       throw await failMigration(session, migration, "apply", error, {
         step: step.index,
         consequence:
-          (!step.transactional && CREATE_INDEX_IF_NOT_EXISTS.test(stripLeadingComments(step.statements[0]?.sql ?? ""))
-            ? "An INVALID index left by this statement is dropped before it is retried. "
-            : "") +
-          (step.transactional
+          (index ? `The INVALID index ${unquoteIdent(index[1] as string)} this statement may have left is dropped before it is retried. ` : "") +
+          (atomic
             ? `Step ${step.index + 1} of ${steps.length} was rolled back. `
             : `Step ${step.index + 1} of ${steps.length} ran outside a transaction and may have left partial work. `) +
-          (done === 1 ? "Step 1 had committed; " : done > 1 ? `Steps 1–${done} had committed; ` : "") +
-          `applying again resumes at step ${step.index + 1} from the same file ` +
-          "(non-transactional statements are retried, so write them idempotently: IF NOT EXISTS / IF EXISTS).",
+          (done === 0
+            ? "No step had committed: fix the file and apply again."
+            : `${done === 1 ? "Step 1 had" : `Steps 1–${done} had`} committed; applying again resumes at step ${step.index + 1}. ` +
+              `To fix the failing statement, edit step ${step.index + 1} (or a later one) in ${migration.file} — the steps that committed must stay as they ran — ` +
+              `and apply again; or undo the committed steps by hand and record that with \`${resolve}\`.`) +
+          " (Non-transactional statements are retried, so write them idempotently: IF NOT EXISTS / IF EXISTS.)",
       });
     }
   }
@@ -733,15 +785,22 @@ async function replaySessionSettings(client: ClientBase, skipped: Step[]): Promi
   }
 }
 
+/** The `reason` the loader gives a statement PostgreSQL would run in a transaction, in a `-- migrate:no-transaction` file. */
+const ALONE_BY_DIRECTIVE = "-- migrate:no-transaction";
+
 const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*)`;
-const CREATE_INDEX_IF_NOT_EXISTS = new RegExp(
-  String.raw`^create\s+(?:unique\s+)?index\s+concurrently\s+if\s+not\s+exists\s+(${IDENT})\s+on\s+(?:only\s+)?(${IDENT}(?:\s*\.\s*${IDENT})?)`,
+const CREATE_INDEX_CONCURRENTLY = new RegExp(
+  String.raw`^create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?(${IDENT})\s+on\s+(?:only\s+)?(${IDENT}(?:\s*\.\s*${IDENT})?)`,
   "i",
 );
 
-/** Drops the INVALID index an interrupted `CREATE INDEX CONCURRENTLY IF NOT EXISTS` left behind. */
+/**
+ * Drops the INVALID index an interrupted or failed `CREATE INDEX CONCURRENTLY [IF NOT EXISTS]` left
+ * behind: with `IF NOT EXISTS` the retry would skip it silently, without it the retry would fail with
+ * `relation … already exists` on every attempt. An INVALID index is never used by queries.
+ */
 async function repairInterruptedIndex(session: Session, migration: Migration, statement: Statement): Promise<void> {
-  const match = CREATE_INDEX_IF_NOT_EXISTS.exec(stripLeadingComments(statement.sql));
+  const match = CREATE_INDEX_CONCURRENTLY.exec(stripLeadingComments(statement.sql));
   if (!match) return;
   const index = unquoteIdent(match[1] as string);
   const table = (match[2] as string).replace(/\s*\.\s*/, ".");
@@ -773,6 +832,9 @@ async function recordApplied(session: Session, migration: Migration, durationMs:
     outcome: "succeeded",
     durationMs,
     statementsHash: ledgerStatementsHash(row.statements),
+    protectedHash: protectedHash(migration),
+    downHash: downHash(migration),
+    message: session.notes?.[migration.version] ?? null,
   });
 }
 
@@ -783,6 +845,8 @@ async function recordStep(session: Session, migration: Migration, step: Step, st
     kind: "step",
     outcome: "in_progress",
     step: step.index,
+    // What this step ran: a file fixed later may resume only if the steps that committed are unchanged.
+    statementsHash: stepHash(step),
     message: step.transactional
       ? `step ${step.index + 1} of ${steps}: ${step.statements.length} statement(s) in one transaction`
       : `step ${step.index + 1} of ${steps}: ${step.statements[0]?.reason ?? "statement"} outside a transaction`,
@@ -820,6 +884,9 @@ async function revertMigration(session: Session, migration: Migration): Promise<
         outcome: "succeeded",
         durationMs: performance.now() - started,
         statementsHash: ledgerStatementsHash(down.map((statement) => statement.sql)),
+        // Which down section ran (it may have been corrected after the apply; see the `amend` rows).
+        protectedHash: protectedHash(migration),
+        downHash: downHash(migration),
       });
     });
   } catch (error) {
@@ -828,6 +895,9 @@ async function revertMigration(session: Session, migration: Migration): Promise<
         ? "Its transaction was rolled back: the migration is still applied and still in the ledger."
         : "The migration is still in the ledger; statements of its down section that ran outside a transaction stay done, " +
           "so reverting again re-runs them (write them idempotently).",
+      fileAdvice:
+        `Correct the down section in ${migration.file} and apply again (a down section may change after apply; its up and verify ` +
+        `sections stay as applied), or raise migrations.through back to ≥ ${migration.version} to keep it applied.`,
     });
   }
   const durationMs = performance.now() - started;

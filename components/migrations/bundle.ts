@@ -20,7 +20,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 
 import { coverageGap, type CoverageGap } from "./coverage";
-import { chainDigest, sha256Hex } from "./integrity";
+import { chainDigest, EMPTY_BUNDLE_DIGEST, sha256Hex } from "./integrity";
 import { initParser, splitStatements, SqlSplitError } from "./split";
 import type { Problem } from "./split";
 import type { Bundle, Migration, Statement } from "./types";
@@ -32,7 +32,7 @@ export type { Problem } from "./split";
 export const MIGRATION_FILE_PATTERN = /^([0-9]+)_([A-Za-z0-9_\-.]+)\.sql$/;
 
 /** The digest of a bundle with no migrations; also the "previous digest" of the first migration. */
-export const EMPTY_BUNDLE_DIGEST = sha256Hex("supabase-promotion:empty");
+export { EMPTY_BUNDLE_DIGEST } from "./integrity";
 
 /** One file handed to {@link parseBundle}: its path relative to the bundle folder and its raw bytes. */
 export interface MigrationFile {

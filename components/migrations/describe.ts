@@ -64,8 +64,27 @@ export function describeApplied(entry: LedgerEntry, previous: string | undefined
   return `sha256:${entry.digest}`;
 }
 
+/**
+ * What a preview puts in front of a migration's line, before " — ": `resumes at step 2 of 3`, `down
+ * section changed since it was applied …` (in front, because the engine cuts long values short). The
+ * provider's check adds it from the live ledger; the state never keeps it ({@link withoutNote}), so
+ * the next preview compares like with like.
+ */
+export const NOTE_SEPARATOR = " — ";
+
+/** `note — description`. */
+export function withNote(description: string, note: string): string {
+  return `${note}${NOTE_SEPARATOR}${withoutNote(description)}`;
+}
+
+/** The description without a preview's note (descriptions themselves never contain the separator). */
+export function withoutNote(description: string): string {
+  const cut = description.lastIndexOf(NOTE_SEPARATOR);
+  return cut < 0 ? description : description.slice(cut + NOTE_SEPARATOR.length);
+}
+
 /** The digest inside a description, if any. */
 export function parseDescription(value: string): { digest?: string } {
-  const m = /^sha256:([0-9a-f]{64})\b/.exec(value);
+  const m = /^sha256:([0-9a-f]{64})\b/.exec(withoutNote(value));
   return m ? { digest: m[1] } : {};
 }

@@ -15,6 +15,9 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+/** The digest of a bundle with no migrations; also the "previous digest" of the first migration. */
+export const EMPTY_BUNDLE_DIGEST = sha256Hex("supabase-promotion:empty");
+
 /**
  * The chained digest of one migration: sha256 hex of `previous + ":" + contentHash + ":" + version`.
  * Changing any byte of a migration changes its digest and every later one, never an earlier one.
@@ -43,8 +46,8 @@ export function downHash(m: Pick<Migration, "down">): string {
 
 /** What changed in an applied migration whose chained digest no longer matches the ledger's. */
 export type AppliedChange =
-  /** Its up or verify section (or its transaction mode) differs from what ran: refused. */
-  | { kind: "edited"; section: "up" | "verify" }
+  /** Its up or verify section, or its `-- migrate:no-transaction` directive (`mode`), differs from what ran: refused. */
+  | { kind: "edited"; section: "up" | "verify" | "mode" }
   /** Its down section (or only text outside any statement) changed; `verifyCompared` is false for rows recorded before verify hashes were. */
   | { kind: "down"; verifyCompared: boolean }
   /** The file is as applied: only an earlier migration's digest (or comments) moved this one's chained digest. */
@@ -66,7 +69,10 @@ export type AppliedChange =
 export function classifyAppliedChange(entry: LedgerEntry, migration: Migration, previousRecorded: string): AppliedChange {
   const upMatches = ledgerStatementsHash(migration.up.map((s) => s.sql)) === (entry.recordedStatementsHash ?? entry.statementsHash);
   if (entry.recordedProtectedHash) {
-    if (entry.recordedProtectedHash !== protectedHash(migration)) return { kind: "edited", section: upMatches ? "verify" : "up" };
+    if (entry.recordedProtectedHash !== protectedHash(migration)) {
+      const modeOnly = entry.recordedProtectedHash === protectedHash({ ...migration, noTransaction: !migration.noTransaction });
+      return { kind: "edited", section: !upMatches ? "up" : modeOnly ? "mode" : "verify" };
+    }
   } else if (!upMatches) {
     return { kind: "edited", section: "up" };
   }

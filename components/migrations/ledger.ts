@@ -5,13 +5,14 @@
  * - `schema_migrations` — the Supabase CLI's table (version, name, statements), kept truthful so
  *   `supabase migration list` keeps working. On hosted projects it may carry extra columns
  *   (`created_by`, `idempotency_key UNIQUE`, `rollback`): we only write the columns that exist.
- * - `promotion_audit` — ours, append-only: every apply, revert, adoption and non-transactional step,
- *   with its digest, who ran it, from which stack and update, how long it took and how it ended.
+ * - `promotion_audit` — ours, append-only: every apply, revert, adoption, non-transactional step,
+ *   amendment (a corrected down section) and resolution by hand, with its digest, who ran it, from
+ *   which stack and update, how long it took and how it ended.
  *
  * All SQL about the ledger lives here. Identifiers are quoted, values are parameters.
  */
-import { createHash } from "node:crypto";
 import type { ClientBase } from "pg";
+import { ledgerStatementsHash } from "./integrity";
 import type { Ledger, LedgerEntry } from "./types";
 import { compareVersions } from "./version";
 
@@ -22,10 +23,21 @@ export const HISTORY_TABLE = "schema_migrations";
 /** Our append-only audit table. */
 export const AUDIT_TABLE = "promotion_audit";
 
-/** What an audit row records. `step` rows mark a committed step of a non-transactional migration. */
-export type AuditKind = "apply" | "revert" | "baseline" | "adopt" | "waiver" | "step";
-/** How the recorded action ended; `in_progress` is only used by `step` rows. */
-export type AuditOutcome = "succeeded" | "failed" | "in_progress";
+/**
+ * What an audit row records. `step` rows mark a committed step of a non-transactional migration;
+ * `amend` rows record an applied migration's new digest (its down section was corrected, or an
+ * earlier digest moved its own; no SQL ran); `resolve` rows a migration resolved by hand
+ * (`npm run migrations -- resolve`), with who and why.
+ */
+export type AuditKind = "apply" | "revert" | "baseline" | "adopt" | "waiver" | "step" | "amend" | "resolve";
+/**
+ * How the recorded action ended; `in_progress` is only used by `step` rows, `applied` and
+ * `rolled_back` only by `resolve` rows (what the migration was resolved as).
+ */
+export type AuditOutcome = "succeeded" | "failed" | "in_progress" | "applied" | "rolled_back";
+
+const AUDIT_KINDS: readonly AuditKind[] = ["apply", "revert", "baseline", "adopt", "waiver", "step", "amend", "resolve"];
+const AUDIT_OUTCOMES: readonly AuditOutcome[] = ["succeeded", "failed", "in_progress", "applied", "rolled_back"];
 
 /** One row for {@link AUDIT_TABLE}. `id`, `applied_at` are filled by the database. */
 export interface AuditRow {
@@ -41,8 +53,13 @@ export interface AuditRow {
   stack?: string | null;
   updateId?: string | null;
   durationMs?: number | null;
+  /** Final rows: the hash of the ledger row's `statements`; `step` rows: the step's statements hash (components/migrations/steps.ts). */
   statementsHash?: string | null;
   message?: string | null;
+  /** The hash of the migration's up and verify sections (components/migrations/integrity.ts). */
+  protectedHash?: string | null;
+  /** The hash of the migration's down section. */
+  downHash?: string | null;
 }
 
 /** One row for {@link HISTORY_TABLE}. */
@@ -67,12 +84,10 @@ const HISTORY = `${quoteIdent(LEDGER_SCHEMA)}.${quoteIdent(HISTORY_TABLE)}`;
 const AUDIT = `${quoteIdent(LEDGER_SCHEMA)}.${quoteIdent(AUDIT_TABLE)}`;
 const AUDIT_GUARD_FN = `${quoteIdent(LEDGER_SCHEMA)}.${quoteIdent("promotion_audit_append_only")}`;
 
-/** The sha256 hex the ledger keeps over a `statements` array (a NULL array hashes like `[]`). */
-export function ledgerStatementsHash(statements: readonly string[] | null | undefined): string {
-  return createHash("sha256")
-    .update(JSON.stringify(statements ?? []))
-    .digest("hex");
-}
+/** The sha256 hex the ledger keeps over a `statements` array; its home is integrity.ts, next to the rules that compare it. */
+export { ledgerStatementsHash };
+
+const inList = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(", ");
 
 /** Ledger rows are ordered like the bundle (components/migrations/version.ts); re-exported for the apply shell. */
 export { compareVersions } from "./version";
@@ -94,8 +109,8 @@ export async function ensureLedger(client: ClientBase): Promise<void> {
       version text not null,
       name text,
       digest text,
-      kind text not null check (kind in ('apply', 'revert', 'baseline', 'adopt', 'waiver', 'step')),
-      outcome text not null check (outcome in ('succeeded', 'failed', 'in_progress')),
+      kind text not null constraint promotion_audit_kind_check check (kind in (${inList(AUDIT_KINDS)})),
+      outcome text not null constraint promotion_audit_outcome_check check (outcome in (${inList(AUDIT_OUTCOMES)})),
       step int,
       applied_at timestamptz not null default now(),
       applied_by text not null default current_user,
@@ -103,8 +118,24 @@ export async function ensureLedger(client: ClientBase): Promise<void> {
       update_id text,
       duration_ms int,
       statements_hash text,
-      message text
+      message text,
+      protected_hash text,
+      down_hash text
     )`,
+    // Ledgers created before amendments and resolutions: the columns and the kinds they need.
+    `alter table ${AUDIT} add column if not exists protected_hash text, add column if not exists down_hash text`,
+    `do $widen$ begin
+      if exists (select 1 from pg_constraint where conrelid = '${AUDIT}'::regclass and conname = 'promotion_audit_kind_check'
+                   and pg_get_constraintdef(oid) not like '%''resolve''%') then
+        alter table ${AUDIT} drop constraint promotion_audit_kind_check,
+          add constraint promotion_audit_kind_check check (kind in (${inList(AUDIT_KINDS)}));
+      end if;
+      if exists (select 1 from pg_constraint where conrelid = '${AUDIT}'::regclass and conname = 'promotion_audit_outcome_check'
+                   and pg_get_constraintdef(oid) not like '%''rolled_back''%') then
+        alter table ${AUDIT} drop constraint promotion_audit_outcome_check,
+          add constraint promotion_audit_outcome_check check (outcome in (${inList(AUDIT_OUTCOMES)}));
+      end if;
+    end $widen$`,
     `create index if not exists ${quoteIdent("promotion_audit_version_id_idx")} on ${AUDIT} (version, id)`,
     `create or replace function ${AUDIT_GUARD_FN}() returns trigger language plpgsql as $guard$
     begin
@@ -148,30 +179,60 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
       statementsHash: ledgerStatementsHash(row.statements),
       recordedStatementsHash: digests.get(row.version)?.statementsHash ?? null,
       recordedName: digests.get(row.version)?.name ?? null,
+      recordedProtectedHash: digests.get(row.version)?.protectedHash ?? null,
+      recordedDownHash: digests.get(row.version)?.downHash ?? null,
     }))
     .sort((a, b) => compareVersions(a.version, b.version));
 
+  // Reported even when a history row exists: we write the final audit row in the same transaction as
+  // the history row, so step rows newer than every final row next to a history row mean that row was
+  // inserted by hand (or by another tool) while the migration was half-applied — the planner refuses it.
   const inProgress = present[0].audit ? await readInProgress(client) : null;
-  // A history row is written in the same transaction as the final audit row, so a version that has
-  // one is finished whatever stray step rows say.
-  const finished = inProgress && entries.some((entry) => entry.version === inProgress.version);
-  return { entries, inProgress: finished ? null : inProgress };
+  return { entries, inProgress };
 }
 
 /**
- * Our digest per version: the latest succeeded apply/adopt/baseline row, unless a revert came
- * after it. Versions without one were written by another tool.
+ * The audit rows that end a version's story: a succeeded apply, adoption, baseline, revert or
+ * amendment, or a resolution by hand. Step rows after the latest of them are a migration in progress.
+ */
+const FINAL_ROW = `((outcome = 'succeeded' and kind in ('apply', 'adopt', 'baseline', 'revert', 'amend')) or kind = 'resolve')`;
+
+/** A column of the audit table that ledgers created by older versions may lack (read as text, or null). */
+const optionalColumn = (alias: string, column: string) => `to_jsonb(${alias}) ->> '${column}'`;
+
+/**
+ * Our digest per version: the latest final row ({@link FINAL_ROW}), unless it is a revert or a
+ * resolution as rolled back. Versions without one were written by another tool.
  */
 async function readDigests(client: ClientBase): Promise<Map<string, RecordedRow>> {
-  const { rows } = await client.query<{ version: string; kind: AuditKind; digest: string | null; statements_hash: string | null; name: string | null }>(
-    `select distinct on (version) version, kind, digest, statements_hash, name
-       from ${AUDIT}
-      where outcome = 'succeeded' and kind in ('apply', 'adopt', 'baseline', 'revert')
+  const { rows } = await client.query<{
+    version: string;
+    kind: AuditKind;
+    outcome: AuditOutcome;
+    digest: string | null;
+    statements_hash: string | null;
+    name: string | null;
+    protected_hash: string | null;
+    down_hash: string | null;
+  }>(
+    `select distinct on (version) version, kind, outcome, digest, statements_hash, name,
+            ${optionalColumn("a", "protected_hash")} as protected_hash, ${optionalColumn("a", "down_hash")} as down_hash
+       from ${AUDIT} a
+      where ${FINAL_ROW}
       order by version, id desc`,
   );
   const digests = new Map<string, RecordedRow>();
   for (const row of rows) {
-    if (row.kind !== "revert" && row.digest) digests.set(row.version, { digest: row.digest, statementsHash: row.statements_hash, name: row.name });
+    const reverted = row.kind === "revert" || (row.kind === "resolve" && row.outcome === "rolled_back");
+    if (!reverted && row.digest) {
+      digests.set(row.version, {
+        digest: row.digest,
+        statementsHash: row.statements_hash,
+        name: row.name,
+        protectedHash: row.protected_hash,
+        downHash: row.down_hash,
+      });
+    }
   }
   return digests;
 }
@@ -181,31 +242,46 @@ interface RecordedRow {
   digest: string;
   statementsHash: string | null;
   name: string | null;
+  protectedHash: string | null;
+  downHash: string | null;
 }
 
 /**
  * The migration that stopped between non-transactional steps: step rows newer than the version's
- * latest succeeded final row. A `failed` row does not end it — the committed steps stay committed.
+ * latest final row ({@link FINAL_ROW}). A `failed` row does not end it — the committed steps stay
+ * committed. Each step's latest row gives the hash of the statements it ran (null on older rows), so a
+ * file whose remaining steps were fixed can be checked against the steps that ran.
  */
 async function readInProgress(client: ClientBase): Promise<Ledger["inProgress"]> {
-  const { rows } = await client.query<{ version: string; digest: string | null; last_step: number }>(
+  const { rows } = await client.query<{ version: string; digest: string | null; step: number | null; hash: string | null }>(
     `with finished as (
-       select version, max(id) as id
-         from ${AUDIT}
-        where outcome = 'succeeded' and kind in ('apply', 'adopt', 'baseline', 'revert')
-        group by version
+       select version, max(id) as id from ${AUDIT} where ${FINAL_ROW} group by version
+     ), open_steps as (
+       select s.id, s.version, s.digest, s.step, s.statements_hash as hash
+         from ${AUDIT} s
+         left join finished f on f.version = s.version
+        where s.kind = 'step' and s.id > coalesce(f.id, 0)
+     ), latest as (
+       select version from open_steps order by id desc limit 1
      )
-     select s.version, s.digest, max(s.step) as last_step, max(s.id) as last_id
-       from ${AUDIT} s
-       left join finished f on f.version = s.version
-      where s.kind = 'step' and s.id > coalesce(f.id, 0)
-      group by s.version, s.digest
-      order by last_id desc
-      limit 1`,
+     select o.version, o.digest, o.step, o.hash from open_steps o join latest l on l.version = o.version order by o.id`,
   );
-  const row = rows[0];
-  if (!row) return null;
-  return { version: row.version, digest: row.digest ?? "", nextStep: Number(row.last_step) + 1 };
+  const last = rows[rows.length - 1];
+  if (!last) return null;
+  let steps: (string | null)[] = [];
+  let nextStep = 0;
+  for (const row of rows) {
+    const step = Number(row.step ?? 0);
+    // A resumed run records steps after the ones that ran; a row at or below them starts a new attempt.
+    if (step < nextStep) {
+      steps = [];
+      nextStep = 0;
+    }
+    steps[step] = row.hash;
+    nextStep = step + 1;
+  }
+  for (let i = 0; i < nextStep; i += 1) steps[i] ??= null;
+  return { version: last.version, digest: last.digest ?? "", nextStep, steps };
 }
 
 const historyColumnsCache = new WeakMap<ClientBase, Set<string>>();
@@ -273,7 +349,7 @@ export async function insertAuditRow(client: ClientBase, row: AuditRow): Promise
 }
 
 /** The audit table's columns and value expressions for one row; parameters appended to `params`. */
-const AUDIT_TYPES = ["text", "text", "text", "text", "text", "int", "text", "text", "text", "int", "text", "text"];
+const AUDIT_TYPES = ["text", "text", "text", "text", "text", "int", "text", "text", "text", "int", "text", "text", "text", "text"];
 
 function auditValues(row: AuditRow, params: unknown[]): { columns: string; values: string } {
   const values = [
@@ -289,6 +365,8 @@ function auditValues(row: AuditRow, params: unknown[]): { columns: string; value
     row.durationMs === undefined || row.durationMs === null ? null : Math.round(row.durationMs),
     row.statementsHash ?? null,
     row.message ?? null,
+    row.protectedHash ?? null,
+    row.downHash ?? null,
   ].map((value, i) => {
     params.push(value);
     const p = `$${params.length}`;
@@ -296,7 +374,7 @@ function auditValues(row: AuditRow, params: unknown[]): { columns: string; value
     return i === 6 ? `coalesce(${p}::text, current_user)` : `${p}::${AUDIT_TYPES[i]}`;
   });
   return {
-    columns: "version, name, digest, kind, outcome, step, applied_by, stack, update_id, duration_ms, statements_hash, message",
+    columns: "version, name, digest, kind, outcome, step, applied_by, stack, update_id, duration_ms, statements_hash, message, protected_hash, down_hash",
     values: values.join(", "),
   };
 }

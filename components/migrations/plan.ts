@@ -2,7 +2,9 @@
  * The planner: a {@link Bundle} and a database's {@link Ledger} in, a {@link Plan} out. Pure (no `pg`,
  * `fs` or Pulumi imports), so previews and applies agree on exactly the same decisions.
  */
-import type { Bundle, Ledger, LedgerEntry, Migration, Plan } from "./types";
+import { classifyAppliedChange, EMPTY_BUNDLE_DIGEST } from "./integrity";
+import { planSteps, resumeRefusal, stepOf } from "./steps";
+import type { Amendment, Bundle, Ledger, LedgerEntry, Migration, Plan } from "./types";
 import { compareVersions, highestVersion, isVersion, nearestVersions } from "./version";
 
 /** What a stack asks of the planner. */
@@ -20,6 +22,15 @@ export interface PlanOptions {
    * @default undefined (no baseline)
    */
   baseline?: string;
+  /**
+   * Apply pending migrations older than the newest applied one (a branch merged after a newer
+   * migration was applied) instead of refusing them, as `supabase db push --include-all` does; each
+   * is recorded as applied out of order (`migrations.includeAll`).
+   * @default false
+   */
+  includeAll?: boolean;
+  /** The stack, for the commands the messages give. @default "<stack>" */
+  stack?: string;
 }
 
 /** One reason the planner refuses, with the version it concerns and how to fix it. */
@@ -51,12 +62,15 @@ export class PlanError extends Error {
  * - `apply`: bundle migrations (≤ `through`) the ledger lacks, in version order;
  * - `revert`: applied migrations above `through`, newest first (each needs a down section);
  * - `adopt`: ledger rows without our digest (written by the Supabase CLI or by hand), and bundle
- *   migrations ≤ `baseline` the ledger lacks; recorded without running SQL.
+ *   migrations ≤ `baseline` the ledger lacks; recorded without running SQL;
+ * - `amend`: applied migrations whose chained digest changed although their up and verify sections
+ *   are as applied — a corrected down section, or an earlier digest that moved theirs; their new
+ *   digest is recorded without running SQL.
  *
- * Refuses, listing every problem at once: applied files edited since (digest mismatch), applied
- * versions missing from the bundle, pending migrations older than the newest applied one
- * (out of order), reverts without a down section, name mismatches, an unusable `through`/`baseline`,
- * and an interrupted migration that can no longer be resumed.
+ * Refuses, listing every problem at once: applied files whose up or verify section was edited since,
+ * applied versions missing from the bundle, pending migrations older than the newest applied one
+ * (unless `includeAll`), reverts without a down section, name mismatches, an unusable
+ * `through`/`baseline`, and an interrupted migration that cannot resume from the file as it is now.
  *
  * @throws PlanError
  */
@@ -71,7 +85,8 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
   const applied = new Map<string, LedgerEntry>();
   const adopt: Migration[] = [];
   const revert: Migration[] = [];
-  const mismatched: { entry: LedgerEntry; migration: Migration }[] = [];
+  const mismatched: { entry: LedgerEntry; migration: Migration; previousRecorded: string }[] = [];
+  let previousRecorded = EMPTY_BUNDLE_DIGEST;
 
   for (const entry of ledger.entries) {
     if (!isVersion(entry.version)) {
@@ -84,6 +99,8 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
       continue;
     }
     applied.set(entry.version, entry);
+    const recordedBefore = previousRecorded;
+    previousRecorded = entry.digest ?? "";
     const migration = byVersion.get(entry.version);
     if (migration === undefined) {
       problems.push({
@@ -95,10 +112,12 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
       });
       continue;
     }
+    // A history row next to a migration stopped midway: refused in inProgressProblems, never adopted.
+    if (ledger.inProgress?.version === entry.version) continue;
     if (entry.name !== "" && entry.name !== migration.name) {
       problems.push({ version: entry.version, file: migration.file, message: nameMismatch(entry, migration) });
     }
-    if (entry.digest !== null && entry.digest !== migration.digest) mismatched.push({ entry, migration });
+    if (entry.digest !== null && entry.digest !== migration.digest) mismatched.push({ entry, migration, previousRecorded: recordedBefore });
 
     if (withinThrough(entry.version)) {
       if (entry.digest === null) adopt.push(migration);
@@ -109,14 +128,15 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
           file: migration.file,
           message:
             `migration ${migration.version}_${migration.name} has no -- migrate:down section; it cannot be reverted; ` +
-            `raise migrations.through back to ≥ ${migration.version} or add a down section`,
+            `raise migrations.through back to ≥ ${migration.version}, or add a -- migrate:down section to ${migration.file} ` +
+            "(a down section may be added or corrected after apply; the up and verify sections stay as applied)",
         });
       }
       revert.push(migration);
     }
   }
 
-  problems.push(...inProgressProblems(ledger, byVersion, applied, withinThrough));
+  problems.push(...inProgressProblems(ledger, byVersion, applied, withinThrough, opts.stack));
 
   const apply: Migration[] = [];
   for (const migration of bundle.migrations) {
@@ -126,48 +146,89 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
     else apply.push(migration);
   }
 
-  // Out of order is refused, not applied: the migration was written against a schema without the
-  // newer ones, and inserting it would change the chained digest of every later applied migration.
+  // Out of order is refused unless the stack says otherwise: the migration was written against a
+  // schema without the newer ones. With `includeAll` it runs after them, recorded as such.
+  const notes: Record<string, string> = {};
+  const outOfOrder = new Set<string>();
   const newestApplied = highestVersion([...applied.keys()].filter(withinThrough));
   if (newestApplied !== undefined) {
     const newestFile = byVersion.get(newestApplied)?.file ?? newestApplied;
-    for (const migration of apply) {
-      if (compareVersions(migration.version, newestApplied) < 0) {
-        problems.push({
-          version: migration.version,
-          file: migration.file,
-          message:
-            `pending migration ${migration.version} is older than ${newestFile}, which the database already applied; ` +
-            `migrations must be applied in version order: rename it with a version above ${newestApplied} ` +
-            "(e.g. the current UTC time as YYYYMMDDHHMMSS)",
-        });
+    const late = apply.filter((m) => compareVersions(m.version, newestApplied) < 0);
+    const free = nextFreeVersions([...byVersion.keys()], late.length);
+    late.forEach((migration, i) => {
+      outOfOrder.add(migration.version);
+      if (opts.includeAll) {
+        notes[migration.version] = `out of order (migrations.includeAll): older than ${newestFile}, which was applied before it`;
+        return;
       }
-    }
+      const renamed = `${free[i]}_${migration.name}.sql`;
+      problems.push({
+        version: migration.version,
+        file: migration.file,
+        message:
+          `pending migration ${migration.file} is older than ${newestFile}, which the database already applied (a branch merged after a newer ` +
+          `migration was applied, say); migrations are applied in version order. Give it the next free version: rename ${migration.file} ` +
+          `to ${renamed}; or apply it out of order, after the newer ones, with ` +
+          `\`npm run pulumi -- config set --stack ${opts.stack ?? "<stack>"} --path migrations.includeAll true\` (recorded in the audit)`,
+      });
+    });
   }
 
-  // Any insertion before an applied migration, or any edit, changes the chained digest of every
-  // later migration too: name the earliest cause so the fix is in the right file.
+  // A changed chained digest: refused when the up or verify section changed; otherwise recorded anew
+  // (amend) — a corrected down section, or an earlier change (an amendment, a migration placed before
+  // it) that moved this digest. Only the cause is named, never a file nobody touched.
   const inserted = bundle.migrations.filter((m) => !applied.has(m.version)).map((m) => m.version);
   mismatched.sort((a, b) => compareVersions(a.entry.version, b.entry.version));
-  const firstEdited = mismatched[0]?.migration;
-  for (const { entry, migration } of mismatched) {
+  const amend: Amendment[] = [];
+  let firstCause: string | undefined;
+  for (const { entry, migration, previousRecorded: before } of mismatched) {
     const recorded = short(entry.digest ?? "");
     const now = short(migration.digest);
+    const change = classifyAppliedChange(entry, migration, before);
     const earlierInsert = inserted.find((v) => compareVersions(v, entry.version) < 0);
-    const restore = `restore it from git (git log -p -- ${migration.file}) and put the change in a new migration instead`;
-    let message: string;
-    if (earlierInsert !== undefined) {
-      message =
-        `its chained digest changed (database sha256:${recorded}…, bundle sha256:${now}…) because ${byVersion.get(earlierInsert)?.file ?? earlierInsert} ` +
-        `was added before it after it was applied; give that migration a version above the newest applied one`;
-    } else if (firstEdited !== undefined && firstEdited !== migration) {
-      message =
-        `its chained digest changed (database sha256:${recorded}…, bundle sha256:${now}…) because ${firstEdited.file} ` +
-        `(or this file) was edited after it was applied; ${restore}`;
-    } else {
-      message = `edited after it was applied: the database recorded sha256:${recorded}… but the file now gives sha256:${now}…; ${restore}`;
+    if (change.kind === "edited") {
+      problems.push({
+        version: entry.version,
+        file: migration.file,
+        message:
+          `edited after it was applied: the database recorded sha256:${recorded}… but the file now gives sha256:${now}…, and its ` +
+          `${change.section === "mode" ? "-- migrate:no-transaction directive" : `${change.section} section`} differs from what ran; restore it from git (git log -p -- ${migration.file}) and put the change in a new migration instead ` +
+          "(only a migration's down section may change after it was applied)",
+      });
+      firstCause ??= migration.file;
+      continue;
     }
-    problems.push({ version: entry.version, file: migration.file, message });
+    if (change.kind === "unchanged" && earlierInsert !== undefined && !opts.includeAll) {
+      // The inserted file is refused above, by name; this one is not at fault.
+      if (outOfOrder.has(earlierInsert)) continue;
+      problems.push({
+        version: entry.version,
+        file: migration.file,
+        message:
+          `its chained digest changed (database sha256:${recorded}…, bundle sha256:${now}…) because ${byVersion.get(earlierInsert)?.file ?? earlierInsert} ` +
+          `was added before it after it was applied; give that migration a version above the newest applied one`,
+      });
+      continue;
+    }
+    const cause = earlierInsert !== undefined ? byVersion.get(earlierInsert)?.file ?? earlierInsert : firstCause;
+    if (change.kind === "down") {
+      amend.push({
+        migration,
+        reason: "down",
+        note: change.verifyCompared
+          ? "down section changed since it was applied (up and verify as applied)"
+          : "down section changed since it was applied (up as applied; verify not compared: applied before section hashes were recorded)",
+      });
+    } else {
+      amend.push({
+        migration,
+        reason: "rechain",
+        note: cause
+          ? `digest re-chained: this file is as applied; ${cause} changed the digests after it`
+          : "digest re-chained: only comments or spacing outside its statements changed",
+      });
+    }
+    firstCause ??= migration.file;
   }
 
   if (problems.length > 0) {
@@ -175,7 +236,45 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
   }
   adopt.sort((a, b) => compareVersions(a.version, b.version));
   revert.sort((a, b) => compareVersions(b.version, a.version));
-  return { apply, revert, adopt };
+  const progress = ledger.inProgress;
+  const resumed = progress ? apply.find((m) => m.version === progress.version) : undefined;
+  if (progress && resumed) {
+    const steps = planSteps(resumed.up, resumed.noTransaction).length;
+    notes[resumed.version] =
+      `resumed at ${stepOf(progress.nextStep, steps)}` + (progress.digest === resumed.digest ? "" : " (the steps that had not run were changed in the file)");
+  }
+  return {
+    apply,
+    revert,
+    adopt,
+    ...(amend.length > 0 ? { amend } : {}),
+    ...(Object.keys(notes).length > 0 ? { notes } : {}),
+  };
+}
+
+/** `npm run migrations -- resolve <stack> <version> --rolled-back` */
+export function resolveCommand(stack: string | undefined, version: string, flag: "--applied" | "--rolled-back"): string {
+  return `npm run migrations -- resolve ${stack ?? "<stack>"} ${version} ${flag} --reason "…"`;
+}
+
+/**
+ * The next `count` versions above every version in the bundle, keeping their width (`20260109090000`
+ * → `20260109090001`) and skipping any that would be a prefix of another (or have one as prefix).
+ */
+export function nextFreeVersions(versions: readonly string[], count: number): string[] {
+  const highest = highestVersion(versions);
+  if (highest === undefined) return Array.from({ length: count }, (_, i) => String(i + 1));
+  const taken = [...versions];
+  const free: string[] = [];
+  let candidate = BigInt(highest);
+  while (free.length < count) {
+    candidate += 1n;
+    const text = candidate.toString().padStart(highest.length, "0");
+    if (taken.some((v) => v.startsWith(text) || text.startsWith(v))) continue;
+    free.push(text);
+    taken.push(text);
+  }
+  return free;
 }
 
 /**
@@ -280,46 +379,65 @@ function nameMismatch(entry: LedgerEntry, migration: Migration): string {
   );
 }
 
-/** Problems with `ledger.inProgress`: a migration stopped between non-transactional steps. */
+/**
+ * Problems with `ledger.inProgress`: a migration stopped between non-transactional steps. It resumes
+ * from the file as it is now when the steps that already committed are byte-identical to what their
+ * audit rows recorded (the steps that have not run may be fixed); otherwise each refusal names the
+ * way out — restore the file, finish it, or undo the completed steps and resolve it by hand.
+ */
 function inProgressProblems(
   ledger: Ledger,
   byVersion: Map<string, Migration>,
   applied: Map<string, LedgerEntry>,
   withinThrough: (version: string) => boolean,
+  stack: string | undefined,
 ): PlanProblem[] {
   const progress = ledger.inProgress;
-  if (progress === null || applied.has(progress.version)) return [];
+  if (progress === null) return [];
   const migration = byVersion.get(progress.version);
-  const stopped = `migration ${progress.version} stopped before step ${progress.nextStep + 1}`;
-  if (migration === undefined) {
-    return [
-      {
-        version: progress.version,
-        message: `${stopped} and its file is missing from the bundle; restore the file from git so the remaining steps can run`,
-      },
-    ];
+  const total = migration ? planSteps(migration.up, migration.noTransaction).length : undefined;
+  const stopped = `migration ${progress.version} stopped before step ${progress.nextStep + 1}${total !== undefined ? ` of ${total}` : ""}`;
+  const completed = progress.nextStep === 1 ? "step 1" : `steps 1–${progress.nextStep}`;
+  const giveUp =
+    `or give up on it: undo its completed ${completed} by hand (e.g. drop what they created) and record that with ` +
+    `\`${resolveCommand(stack, progress.version, "--rolled-back")}\` (it checks the database first)`;
+  const problem = (message: string): PlanProblem[] => [{ version: progress.version, ...(migration ? { file: migration.file } : {}), message }];
+
+  const row = applied.get(progress.version);
+  if (row !== undefined) {
+    return problem(
+      `schema_migrations has a row for ${progress.version}${row.name ? ` (${row.name})` : ""}, but the audit shows the migration ` +
+        `stopped before step ${progress.nextStep + 1}${total !== undefined ? ` of ${total}` : ""} and never finished: the row was added by hand ` +
+        "or by another tool, so its remaining steps never ran under supabase-promotion. If they were run by hand, record that with " +
+        `\`${resolveCommand(stack, progress.version, "--applied")}\` (it checks their objects and runs the verify section first); ` +
+        `otherwise delete the row (\`delete from supabase_migrations.schema_migrations where version = '${progress.version}'\`) ` +
+        `and apply again: it resumes at step ${progress.nextStep + 1}`,
+    );
   }
-  if (progress.digest !== migration.digest) {
-    return [
-      {
-        version: progress.version,
-        file: migration.file,
-        message:
-          `${stopped} and the bundle changed since (database sha256:${short(progress.digest)}…, bundle sha256:${short(migration.digest)}…); ` +
-          "restore the file (and any migration added before it) from git so the remaining steps match what already ran",
-      },
-    ];
+  if (migration === undefined) {
+    return problem(`${stopped} and its file is missing from the bundle; restore the file from git so the remaining steps can run, ${giveUp}`);
+  }
+  const refusal = resumeRefusal(migration, ledger);
+  if (refusal?.kind === "unrecorded") {
+    return problem(
+      `${stopped} and the bundle changed since (database sha256:${short(progress.digest)}…, bundle sha256:${short(migration.digest)}…); ` +
+        `its completed ${completed} were recorded before supabase-promotion kept each step's statements, so only the file that ran can ` +
+        `resume: restore it from git (git log -p -- ${migration.file}) and apply again, ${giveUp}`,
+    );
+  }
+  if (refusal?.kind === "changed") {
+    return problem(
+      `${stopped}: its completed ${completed} ran from the file as it was, and step ${refusal.step + 1}` +
+        `${refusal.line !== undefined ? ` (${migration.file}:${refusal.line})` : " (now missing from the file)"} differs from what ran. ` +
+        `Only the steps that have not run yet (step ${progress.nextStep + 1} on) may change: restore step ${refusal.step + 1} as it ran ` +
+        `(git log -p -- ${migration.file}), ${giveUp}`,
+    );
   }
   if (!withinThrough(progress.version)) {
-    return [
-      {
-        version: progress.version,
-        file: migration.file,
-        message:
-          `${stopped}; a half-applied migration cannot be reverted: raise migrations.through to ≥ ${progress.version} ` +
-          "so it can finish, then lower it",
-      },
-    ];
+    return problem(
+      `${stopped}; a half-applied migration cannot be reverted: raise migrations.through to ≥ ${progress.version} ` +
+        `so it can finish, then lower it; ${giveUp}`,
+    );
   }
   return [];
 }

@@ -16,9 +16,10 @@ import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
 import { loadBundle } from "./bundle";
 import { readLedger } from "./ledger";
-import { planMigrations, restoreNameStatement } from "./plan";
-import type { Bundle, Ledger, Migration } from "./types";
-import { appliedAsName, describeApplied, isMigrationKey, migrationKey, parseDescription, type BundleSettings } from "./describe";
+import { PlanError, planMigrations, restoreNameStatement, type PlanOptions } from "./plan";
+import { planSteps, stepOf } from "./steps";
+import type { Bundle, Ledger, Migration, Plan } from "./types";
+import { appliedAsName, describeApplied, isMigrationKey, migrationKey, parseDescription, withNote, withoutNote, type BundleSettings } from "./describe";
 import { compareMigrationKeys, highestVersion, versionOfKey } from "./version";
 
 export type MigrationInputs = BundleSettings & Record<string, unknown>;
@@ -34,39 +35,137 @@ export interface MigrationOutputs extends MigrationInputs {
 }
 
 /**
- * Refuses, before any SQL runs, an applied migration whose file changed: the
- * state remembers each applied migration's digest.
+ * What the preview can know before any SQL runs, from the live ledger and the files — the same
+ * planner `up` runs, so preview and up agree: an applied migration whose up or verify section changed
+ * is refused; a corrected down section, a migration resuming after its last committed step, or one
+ * placed out of order (`migrations.includeAll`) is accepted and its line says so (`— resumes at step 2
+ * of 2`, `— down section changed since it was applied …`).
  */
 export async function check(olds: MigrationInputs | undefined, news: MigrationInputs): Promise<pulumi.dynamic.CheckResult> {
   const failures: pulumi.dynamic.CheckFailure[] = [];
+  let ledger: Ledger | undefined;
   // In a preview the URL of a database not created yet is unknown (the engine's sentinel string).
   if (typeof news.connection === "string" && !isUnknown(news.connection)) {
     try {
       assertSessionConnection(news.connection);
       // The live database is the truth in every preview: one that does not answer fails it here,
       // naming where and how to fix it (a fresh stack has no state to refresh, so this is the check).
-      await withDatabase(news.connection, (client) => client.query("select 1"), { context: { stack: news.stack } });
+      ledger = await withDatabase(news.connection, (client) => readLedger(client), { context: { stack: news.stack } });
     } catch (err) {
       failures.push({ property: "connection", reason: (err as Error).message });
     }
   }
-  if (olds) {
-    for (const key of Object.keys(news).filter(isMigrationKey).sort(compareMigrationKeys)) {
-      const before = typeof olds[key] === "string" ? parseDescription(olds[key] as string) : undefined;
-      const after = typeof news[key] === "string" ? parseDescription(news[key] as string) : undefined;
-      if (!before?.digest || !after?.digest || before.digest === after.digest) continue;
-      failures.push({
-        property: key,
-        reason:
-          `migration ${key} was applied with digest ${before.digest.slice(0, 12)}…, but the bundle now has ${after.digest.slice(0, 12)}…: ` +
-          `its file (or an earlier one) was edited after it was applied. Restore the applied file (git checkout it) ` +
-          `and put the change in a new migration.`,
-      });
-      break; // Digests are chained: every later migration differs too; the first one is the edit.
-    }
+  const reverts = await irreversible(olds, news);
+  const changed = olds ? changedDigests(olds, news) : [];
+  const removed = olds ? Object.keys(olds).filter((k) => isMigrationKey(k) && !(k in news)) : [];
+  let inputs = news;
+  if (ledger && reverts.length === 0 && (ledger.inProgress !== null || !olds || changed.length > 0 || removed.length > 0)) {
+    const previewed = await previewPlan(olds, news, ledger);
+    failures.push(...previewed.failures);
+    inputs = previewed.inputs;
+  } else if (!ledger && changed[0]) {
+    // Without the live ledger only the state's digests can be compared; digests are chained, so the
+    // first one that differs is where to look.
+    const { key, before, after } = changed[0];
+    failures.push({
+      property: key,
+      reason:
+        `${appliedWith(key, before, after)}: its file or an earlier one changed after it was applied, or a migration was added before it. ` +
+        "The live database could not be read to tell which (see the connection failure): fix the connection and preview again.",
+    });
   }
-  failures.push(...(await irreversible(olds, news)));
-  return { inputs: news, failures };
+  failures.push(...reverts);
+  return { inputs, failures };
+}
+
+/**
+ * An input only a preview (and the update it previews) carries: notes about migrations that have no
+ * line of their own, e.g. a corrected down section of a migration the update reverts. Never kept in the state.
+ */
+const PREVIEW_NOTES = "notes";
+
+/** Keys whose digest in the state (olds) differs from the program's (news), in migration order. */
+function changedDigests(olds: MigrationInputs, news: MigrationInputs): { key: string; before: string; after: string }[] {
+  const changed: { key: string; before: string; after: string }[] = [];
+  for (const key of Object.keys(news).filter(isMigrationKey).sort(compareMigrationKeys)) {
+    const before = typeof olds[key] === "string" ? parseDescription(olds[key] as string).digest : undefined;
+    const after = typeof news[key] === "string" ? parseDescription(news[key] as string).digest : undefined;
+    if (before && after && before !== after) changed.push({ key, before, after });
+  }
+  return changed;
+}
+
+function appliedWith(key: string, before: string, after: string): string {
+  return `migration ${key} was applied with digest ${before.slice(0, 12)}…, but the bundle now has ${after.slice(0, 12)}…`;
+}
+
+/** The options `apply` gives the planner for these inputs (shared, so preview and up plan alike). */
+function planOptions(inputs: MigrationInputs): PlanOptions {
+  const declared = Object.keys(inputs).filter(isMigrationKey).map(versionOfKey);
+  // Without a pin, apply exactly what the preview listed, even if files were added since.
+  const through = inputs.through || highestVersion(declared);
+  return {
+    through: through || undefined,
+    baseline: inputs.baseline || undefined,
+    includeAll: inputs.includeAll === true || inputs.includeAll === "true",
+    stack: inputs.stack,
+  };
+}
+
+/** Runs the planner on the live ledger: its refusals become check failures, its decisions notes on the lines they concern. */
+async function previewPlan(
+  olds: MigrationInputs | undefined,
+  news: MigrationInputs,
+  ledger: Ledger,
+): Promise<{ inputs: MigrationInputs; failures: pulumi.dynamic.CheckFailure[] }> {
+  const keyOf = new Map(
+    [...Object.keys(olds ?? {}), ...Object.keys(news)].filter(isMigrationKey).map((key) => [versionOfKey(key), key] as const),
+  );
+  let bundle: Bundle;
+  let plan: Plan;
+  try {
+    bundle = await loadBundle(resolve(process.cwd(), news.migrationsDir));
+    plan = planMigrations(bundle, ledger, planOptions(news));
+  } catch (err) {
+    if (!(err instanceof PlanError)) return { inputs: news, failures: [{ property: "migrationsDir", reason: (err as Error).message }] };
+    return {
+      inputs: news,
+      failures: err.problems.map((problem) => {
+        const key = keyOf.get(problem.version);
+        const before = key && typeof olds?.[key] === "string" ? parseDescription(olds[key] as string).digest : undefined;
+        const after = key && typeof news[key] === "string" ? parseDescription(news[key] as string).digest : undefined;
+        const prefix = key && before && after && before !== after ? `${appliedWith(key, before, after)}: ` : "";
+        const option = /migrations\.through/.test(problem.message) ? "through" : /migrations\.baseline/.test(problem.message) ? "baseline" : "migrationsDir";
+        return { property: key ?? option, reason: `${prefix}${problem.message}` };
+      }),
+    };
+  }
+  const inputs: MigrationInputs = { ...news };
+  const note = (key: string, text: string) => {
+    if (typeof inputs[key] === "string") inputs[key] = withNote(inputs[key] as string, text);
+  };
+  const unplaced: string[] = [];
+  for (const amendment of plan.amend ?? []) {
+    const key = migrationKey(amendment.migration);
+    if (key in inputs) note(key, amendment.note);
+    // A migration this update reverts has no line of its own in the new inputs (the engine shows `- key`).
+    else unplaced.push(`${key} (reverted by this update): ${amendment.note}; its down section as it is now runs`);
+  }
+  if (unplaced.length > 0) inputs[PREVIEW_NOTES] = unplaced.join("; ");
+  for (const [version, text] of Object.entries(plan.notes ?? {})) {
+    if (version !== ledger.inProgress?.version) note(keyOf.get(version) ?? version, text);
+  }
+  const progress = ledger.inProgress;
+  const resumed = progress ? plan.apply.find((m) => m.version === progress.version) : undefined;
+  if (progress && resumed) {
+    const steps = planSteps(resumed.up, resumed.noTransaction).length;
+    note(
+      migrationKey(resumed),
+      `resumes at ${stepOf(progress.nextStep, steps)}` +
+        (progress.digest === resumed.digest ? "" : " (the file changed only in the steps that have not run)"),
+    );
+  }
+  return { inputs, failures: [] };
 }
 
 /** Lowering the pin previews the reverts: refuse already here any that has no down section. */
@@ -88,7 +187,10 @@ async function irreversible(olds: MigrationInputs | undefined, news: MigrationIn
     } else if (m.down === null) {
       failures.push({
         property: key,
-        reason: `migration ${key} has no -- migrate:down section, so lowering migrations.through below ${m.version} cannot revert it; raise migrations.through back to ≥ ${m.version}, or add a down section in a new migration`,
+        reason:
+          `migration ${key} has no -- migrate:down section, so lowering migrations.through below ${m.version} cannot revert it; ` +
+          `raise migrations.through back to ≥ ${m.version}, or add a -- migrate:down section to ${m.file} ` +
+          "(allowed after apply: only its up and verify sections are protected) and preview again",
       });
     }
   }
@@ -151,12 +253,12 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
   const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
   const declared = Object.keys(inputs).filter(isMigrationKey).sort(compareMigrationKeys);
   assertBundleMatches(bundle, inputs, declared);
-  // Without a pin, apply exactly what the preview listed, even if files were added since.
-  const through = inputs.through || highestVersion(declared.map(versionOfKey));
+  // The same options the preview's check planned with (through defaults to what the preview listed).
+  const planned = planOptions(inputs);
   const report = await applyBundle(inputs.connection, bundle, {
-    plan: (b, ledger, opts) => planMigrations(b, ledger, opts),
-    through: through || undefined,
-    baseline: inputs.baseline || undefined,
+    plan: (b, ledger, opts) => planMigrations(b, ledger, { ...planned, ...opts }),
+    through: planned.through,
+    baseline: planned.baseline,
     lockTimeout: inputs.lockTimeout,
     statementTimeout: inputs.statementTimeout,
     lockWaitMs: typeof inputs.lockWait === "string" ? parseDuration(inputs.lockWait) : undefined,
@@ -192,9 +294,11 @@ function assertBundleMatches(bundle: Bundle, inputs: MigrationInputs, declared: 
 export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): MigrationInputs {
   const out: MigrationInputs = { ...props };
   for (const key of Object.keys(out)) if (isMigrationKey(key)) delete out[key];
+  delete out[PREVIEW_NOTES];
   for (const entry of ledger.entries) {
     const key = `${entry.version}_${entry.name}`;
-    const previous = typeof props[key] === "string" ? (props[key] as string) : undefined;
+    // A preview's note ("— resumes at step 2 of 2") describes a change, never the applied state.
+    const previous = typeof props[key] === "string" ? withoutNote(props[key] as string) : undefined;
     out[key] = describeApplied(entry, previous);
   }
   return out;

@@ -21,6 +21,11 @@ export interface MigrationBundleArgs {
   statementTimeout?: string;
   /** How long to wait for another apply of the same database. @default "60s" (only set when configured: no diff for existing stacks) */
   lockWait?: string;
+  /**
+   * Apply pending migrations older than the newest applied one, out of order, instead of refusing them
+   * (`migrations.includeAll`, as `supabase db push --include-all`). @default false (only set when true: no diff for existing stacks)
+   */
+  includeAll?: boolean;
   stack: string;
 }
 
@@ -60,6 +65,7 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           lockTimeout: args.lockTimeout ?? "10s",
           statementTimeout: args.statementTimeout ?? "0",
           ...(args.lockWait !== undefined ? { lockWait: args.lockWait } : {}),
+          ...(args.includeAll ? { includeAll: true } : {}),
           stack: args.stack,
           ...perMigration,
           appliedThrough: undefined,

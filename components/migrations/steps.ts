@@ -5,8 +5,9 @@
  * Each committed step is recorded in the audit table with {@link stepHash} of its statements, so a
  * file whose later steps were fixed can resume as long as the steps that ran are byte-identical.
  */
-import { sha256Hex } from "./integrity";
+import { chainDigest, EMPTY_BUNDLE_DIGEST, sha256Hex } from "./integrity";
 import type { Ledger, Migration, Statement } from "./types";
+import { compareVersions } from "./version";
 
 /** A unit of a migration that commits on its own. */
 export interface Step {
@@ -45,12 +46,16 @@ export type ResumeRefusal =
   | { kind: "changed"; step: number; line: number | undefined };
 
 /**
- * Whether `migration`, as the file is now, may resume where `progress` stopped: the file is the one
- * that ran, or every step that already committed (0 … nextStep−1) has the hash its audit row recorded.
- * The steps that have not run yet may differ — that is how a failing step is fixed.
+ * Whether `migration`, as the file is now, may resume where the ledger's migration in progress
+ * stopped: the file is the one that ran (the same digest, or the same bytes under a digest that moved
+ * only because an earlier one did), or every step that already committed (0 … nextStep−1) has the hash
+ * its audit row recorded. The steps that have not run yet may differ — that is how a failing step is
+ * fixed. Planner and apply shell both ask this, so they agree.
  */
-export function resumeRefusal(migration: Migration, progress: NonNullable<Ledger["inProgress"]>): ResumeRefusal | undefined {
-  if (progress.digest === migration.digest) return undefined;
+export function resumeRefusal(migration: Migration, ledger: Ledger): ResumeRefusal | undefined {
+  const progress = ledger.inProgress;
+  if (progress === null || progress.version !== migration.version || progress.digest === migration.digest) return undefined;
+  if (chainDigest(recordedDigestBefore(ledger, migration.version), migration.contentHash, migration.version) === progress.digest) return undefined;
   const recorded = progress.steps ?? [];
   const steps = planSteps(migration.up, migration.noTransaction);
   for (let i = 0; i < progress.nextStep; i += 1) {
@@ -60,6 +65,16 @@ export function resumeRefusal(migration: Migration, progress: NonNullable<Ledger
     if (step === undefined || stepHash(step) !== hash) return { kind: "changed", step: i, line: step?.statements[0]?.line };
   }
   return undefined;
+}
+
+/** The recorded digest of the ledger entry just below `version` (the empty bundle's digest when none). */
+function recordedDigestBefore(ledger: Ledger, version: string): string {
+  let previous = EMPTY_BUNDLE_DIGEST;
+  for (const entry of ledger.entries) {
+    if (compareVersions(entry.version, version) >= 0) break;
+    previous = entry.digest ?? "";
+  }
+  return previous;
 }
 
 /** `step 3 of 4` — 1-based, for messages and previews. */

@@ -82,7 +82,7 @@ describe("supabase platform e2e: an existing project adopted by ref (database is
     const settings = readFileSync(join(project.dir, `Pulumi.${name}.yaml`), "utf8");
     expect(settings).not.toContain("service-role-key-from-the-dashboard");
     const dotenv = join(project.dir, `.env.${name}`);
-    expect(readFileSync(dotenv, "utf8")).toContain(`SUPABASE_SERVICE_ROLE_KEY="service-role-key-from-the-dashboard"`);
+    expect(readFileSync(dotenv, "utf8")).toContain(`SUPABASE_SERVICE_ROLE_KEY='service-role-key-from-the-dashboard'`);
     const { statSync } = await import("node:fs");
     expect(statSync(dotenv).mode & 0o777).toBe(0o600);
   });

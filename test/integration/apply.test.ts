@@ -17,6 +17,7 @@ import {
   type ApplyOptions,
 } from "../../components/migrations/apply";
 import { parseBundle } from "../../components/migrations/bundle";
+import { downHash, protectedHash } from "../../components/migrations/integrity";
 import { ledgerStatementsHash, readLedger } from "../../components/migrations/ledger";
 import { PlanError, planMigrations } from "../../components/migrations/plan";
 import { initParser } from "../../components/migrations/split";
@@ -191,6 +192,9 @@ describe("applyBundle", () => {
         // What the audit recorded when it applied the row: refresh compares the two.
         recordedStatementsHash: ledgerStatementsHash(m.up.map((s) => s.sql)),
         recordedName: m.name,
+        // What a later edit is compared with: only the down section may change after apply.
+        recordedProtectedHash: protectedHash(m),
+        recordedDownHash: downHash(m),
       })),
       inProgress: null,
     });
@@ -327,8 +331,11 @@ describe("applyBundle", () => {
       inProgress: { version: V(1), digest: bundle.migrations[0]?.digest, nextStep: 2 },
     });
 
-    // The remaining steps only make sense after the ones that ran: an edited file is refused.
-    const edited = bundleOf({ [file]: "-- migrate:no-transaction\ncreate table public.each_t (id int);\ninsert into public.each_t values (1);\n" });
+    // The remaining steps only make sense after the ones that ran: a file whose completed steps changed is refused
+    // (fixing the steps that have not run is allowed: test/integration/recovery.test.ts).
+    const edited = bundleOf({
+      [file]: "-- migrate:no-transaction\ncreate table public.each_t (id int);\ninsert into public.each_t values (9);\ninsert into public.each_t select 2 from public.gate;\n",
+    });
     const refused = await caught(apply(db, edited));
     expect(refused.message).toContain(`migration ${V(1)} stopped before step 3`);
     expect(await query(db.url, "select id from public.each_t")).toEqual([{ id: 1 }]);
@@ -507,7 +514,7 @@ describe("applyBundle", () => {
     expect(await query(db.url, "select entry from public.step_log order by id")).toEqual([{ entry: "step 1" }]);
     expect(await withClient(db.url, (c) => readLedger(c))).toEqual({
       entries: [],
-      inProgress: { version: V(1), digest: bundle.migrations[0]?.digest, nextStep: 2 },
+      inProgress: { version: V(1), digest: bundle.migrations[0]?.digest, nextStep: 2, steps: [expect.stringMatching(/^[0-9a-f]{64}$/), expect.stringMatching(/^[0-9a-f]{64}$/)] },
     });
 
     await query(db.url, "update public.sleep_control set seconds = 0");

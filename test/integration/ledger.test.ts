@@ -75,6 +75,8 @@ describe("ensureLedger", () => {
         "duration_ms",
         "statements_hash",
         "message",
+        "protected_hash",
+        "down_hash",
       ]);
       // The CLI's own DDL still runs cleanly against what we created.
       for (const sql of CLI_DDL) await client.query(sql);
@@ -143,7 +145,16 @@ describe("readLedger", () => {
       expect(ledger).toEqual({
         entries: [
           // Written by the Supabase CLI: no digest and no hash recorded by us.
-          { version: "9", name: "", digest: null, statementsHash: ledgerStatementsHash([]), recordedStatementsHash: null, recordedName: null },
+          {
+            version: "9",
+            name: "",
+            digest: null,
+            statementsHash: ledgerStatementsHash([]),
+            recordedStatementsHash: null,
+            recordedName: null,
+            recordedProtectedHash: null,
+            recordedDownHash: null,
+          },
           {
             version: "10",
             name: "ten",
@@ -151,6 +162,8 @@ describe("readLedger", () => {
             statementsHash: ledgerStatementsHash(["create table t10 (id int)"]),
             recordedStatementsHash: null,
             recordedName: null,
+            recordedProtectedHash: null,
+            recordedDownHash: null,
           },
         ],
         inProgress: null,
@@ -195,17 +208,28 @@ describe("readLedger", () => {
       await insertAuditRow(client, step("5", "old", 0));
       await insertAuditRow(client, step("5", "old", 1));
       await insertAuditRow(client, step("5", "d5", 0));
-      expect((await readLedger(client)).inProgress).toEqual({ version: "5", digest: "d5", nextStep: 1 });
+      expect((await readLedger(client)).inProgress).toEqual({ version: "5", digest: "d5", nextStep: 1, steps: [null] });
 
       await insertAuditRow(client, step("5", "d5", 1));
       // A failure does not undo committed steps.
       await insertAuditRow(client, { version: "5", digest: "d5", kind: "apply", outcome: "failed", step: 2 });
-      expect((await readLedger(client)).inProgress).toEqual({ version: "5", digest: "d5", nextStep: 2 });
+      expect((await readLedger(client)).inProgress).toEqual({ version: "5", digest: "d5", nextStep: 2, steps: [null, null] });
 
       await insertHistoryRow(client, { version: "5", name: "m5", statements: [], digest: "d5" });
       await insertAuditRow(client, { version: "5", digest: "d5", kind: "apply", outcome: "succeeded" });
       expect(await readLedger(client)).toEqual({
-        entries: [{ version: "5", name: "m5", digest: "d5", statementsHash: ledgerStatementsHash([]), recordedStatementsHash: null, recordedName: null }],
+        entries: [
+          {
+            version: "5",
+            name: "m5",
+            digest: "d5",
+            statementsHash: ledgerStatementsHash([]),
+            recordedStatementsHash: null,
+            recordedName: null,
+            recordedProtectedHash: null,
+            recordedDownHash: null,
+          },
+        ],
         inProgress: null,
       });
     });

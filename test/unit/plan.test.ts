@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { parseBundle } from "../../components/migrations/bundle";
+import { ledgerStatementsHash } from "../../components/migrations/integrity";
 import { describeMigration, planMigrations, PlanError } from "../../components/migrations/plan";
 import type { PlanOptions, PlanProblem } from "../../components/migrations/plan";
 import { initParser } from "../../components/migrations/split";
@@ -20,12 +21,12 @@ function bundleOf(versions: string[], irreversible: string[] = [], edits: Record
   );
 }
 
-/** Ledger rows for `versions` as this program writes them (with the bundle's digest). */
+/** Ledger rows for `versions` as this program writes them (with the bundle's digest and the up statements). */
 function appliedBy(bundle: Bundle, versions: string[]): LedgerEntry[] {
   return versions.map((v) => {
     const m = bundle.migrations.find((x) => x.version === v);
     if (m === undefined) throw new Error(`no migration ${v} in the test bundle`);
-    return { version: v, name: m.name, digest: m.digest, statementsHash: "h" };
+    return { version: v, name: m.name, digest: m.digest, statementsHash: ledgerStatementsHash(m.up.map((s) => s.sql)) };
   });
 }
 
@@ -133,12 +134,13 @@ describe("planMigrations: refusals", () => {
         version: "102",
         file: "102_m102.sql",
         message:
-          "migration 102_m102 has no -- migrate:down section; it cannot be reverted; raise migrations.through back to ≥ 102 or add a down section",
+          "migration 102_m102 has no -- migrate:down section; it cannot be reverted; raise migrations.through back to ≥ 102, " +
+          "or add a -- migrate:down section to 102_m102.sql (a down section may be added or corrected after apply; the up and verify sections stay as applied)",
       },
     ]);
   });
 
-  it("refuses a migration edited after it was applied, naming both digests and the fix", () => {
+  it("refuses a migration edited after it was applied, naming both digests and the fix — and only it, not the unchanged one after it", () => {
     const applied = bundleOf(["101", "102"]);
     const edited = bundleOf(["101", "102"], [], { "101": "create table t (a bigint);\n-- migrate:down\ndrop table t;\n" });
     const problems = problemsOf(edited, ledgerOf(appliedBy(applied, ["101", "102"])));
@@ -148,14 +150,9 @@ describe("planMigrations: refusals", () => {
       {
         version: "101",
         file: "101_m101.sql",
-        message: `edited after it was applied: the database recorded sha256:${was(0)}… but the file now gives sha256:${now(0)}…; restore it from git (git log -p -- 101_m101.sql) and put the change in a new migration instead`,
-      },
-      {
-        version: "102",
-        file: "102_m102.sql",
-        message: expect.stringMatching(
-          new RegExp(`^its chained digest changed \\(database sha256:${was(1)}…, bundle sha256:${now(1)}…\\) because 101_m101\\.sql \\(or this file\\) was edited`),
-        ),
+        message:
+          `edited after it was applied: the database recorded sha256:${was(0)}… but the file now gives sha256:${now(0)}…, and its up section differs from what ran; ` +
+          "restore it from git (git log -p -- 101_m101.sql) and put the change in a new migration instead (only a migration's down section may change after it was applied)",
       },
     ]);
   });
@@ -174,15 +171,16 @@ describe("planMigrations: refusals", () => {
     expect(problemsOf(bundle, ledgerOf([...appliedBy(bundle, ["101", "102"]), ...appliedByCli(["103"])]), { through: "101" }).map((p) => p.version)).toEqual(["103"]);
   });
 
-  it("refuses a pending migration older than the newest applied one (out of order)", () => {
+  it("refuses a pending migration older than the newest applied one (out of order), naming it — not the applied file after it", () => {
     const before = bundleOf(["101", "103"]);
     const after = bundleOf(["101", "102", "103"]);
-    const problems = problemsOf(after, ledgerOf(appliedBy(before, ["101", "103"])));
-    expect(problems.map((p) => p.version)).toEqual(["102", "103"]);
+    const problems = problemsOf(after, ledgerOf(appliedBy(before, ["101", "103"])), { stack: "dev" });
+    expect(problems.map((p) => p.version)).toEqual(["102"]);
     expect(problems[0]?.message).toBe(
-      "pending migration 102 is older than 103_m103.sql, which the database already applied; migrations must be applied in version order: rename it with a version above 103 (e.g. the current UTC time as YYYYMMDDHHMMSS)",
+      "pending migration 102_m102.sql is older than 103_m103.sql, which the database already applied (a branch merged after a newer migration was applied, say); " +
+        "migrations are applied in version order. Give it the next free version: rename 102_m102.sql to 104_m102.sql; or apply it out of order, after the newer ones, " +
+        "with `npm run pulumi -- config set --stack dev --path migrations.includeAll true` (recorded in the audit)",
     );
-    expect(problems[1]?.message).toMatch(/its chained digest changed .* because 102_m102\.sql was added before it/);
   });
 
   it("refuses an out-of-order migration even among CLI rows (no digest to compare)", () => {
@@ -237,7 +235,7 @@ describe("planMigrations: refusals", () => {
     {
       name: "whose file changed since",
       inProgress: () => ({ version: "102", digest: "0".repeat(64), nextStep: 2 }),
-      message: /^migration 102 stopped before step 3 and the bundle changed since \(database sha256:000000000000…/,
+      message: /^migration 102 stopped before step 3 of 1 and the bundle changed since \(database sha256:000000000000….*resolve <stack> 102 --rolled-back/,
     },
     {
       name: "whose file is gone",
@@ -274,8 +272,9 @@ describe("planMigrations: refusals", () => {
     }
     expect(thrown).toBeInstanceOf(PlanError);
     const error = thrown as PlanError;
-    expect(error.problems.map((p) => p.version)).toEqual(["102", "103", "104", "105", "106", "106"]);
-    expect(error.message.split("\n")[0]).toBe("Cannot plan the migrations (6 problems); nothing was applied:");
+    // 104 and 106 are as applied: only their chained digests moved (because of 102 and 103), so they are not blamed.
+    expect(error.problems.map((p) => p.version)).toEqual(["102", "103", "105", "106"]);
+    expect(error.message.split("\n")[0]).toBe("Cannot plan the migrations (4 problems); nothing was applied:");
     expect(error.message).toContain("\n  105: version 105 (m105) is applied to the database but missing from the bundle");
     expect(error.message).toContain("\n  106_m106.sql: migration 106_m106 has no -- migrate:down section");
   });

@@ -1,0 +1,206 @@
+/**
+ * What every command costs before it does anything: no-op previews, in ONE run on ONE freshly
+ * started embedded PostgreSQL 17, interleaved repetitions. See BENCHMARKS.md ("Previews").
+ *
+ *   npx tsx bench/preview.ts            5 repetitions (npm run bench:preview)
+ *   options: --reps <k>  --n <migrations> (default 1000)
+ *
+ * Measures, side by side:
+ *   - no-op preview of an N-migration stack and of an empty-program stack, with the live-database
+ *     refresh (`options.refresh: always`, what every preview does now) and without it (before);
+ *   - no-op preview of a dev-like stack (the shipped bundle, buckets and realtime tables);
+ *   - the engine's own floor: a minimal precompiled JavaScript program with one dynamic resource
+ *     (and the same program in TypeScript, compiled by the default loader, for reference);
+ *   - the tool a user would pick instead: `supabase db push --dry-run --remote=<url>` (the real
+ *     Supabase CLI, npm `supabase` 3.1.0, installed into the git-ignored .tools/supabase-cli) on the
+ *     dev-like stack's database, with the same migrations folder.
+ * Results: bench/results/<timestamp>-preview.json (+ .md), git-ignored.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeCorpus } from "./corpus";
+import { createBenchProject, killLiveChildren, round3, run, setQuietBudget, startBenchServer, stat, waitForQuiet, type Stat } from "./harness";
+import { repoRoot } from "../lib/toolchain";
+
+const argv = process.argv.slice(2);
+const option = (name: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const reps = Number(option("reps") ?? 5);
+const n = Number(option("n") ?? 1000);
+const SUPABASE_CLI_VERSION = "3.1.0";
+
+const log = (line: string) => console.log(`[bench:preview ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** The Supabase CLI from npm, into .tools/supabase-cli (kept out of package-lock: see BENCHMARKS.md). */
+function ensureSupabaseCli(): string {
+  const dir = join(repoRoot, ".tools", "supabase-cli");
+  const bin = join(dir, "node_modules", ".bin", "supabase");
+  const installed = existsSync(bin) && spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout.trim() === SUPABASE_CLI_VERSION;
+  if (!installed) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "package.json"), '{ "private": true }\n');
+    log(`installing the Supabase CLI ${SUPABASE_CLI_VERSION} from npm into .tools/supabase-cli`);
+    const r = spawnSync("npm", ["install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `supabase@${SUPABASE_CLI_VERSION}`], {
+      cwd: dir,
+      stdio: "inherit",
+    });
+    if (r.status !== 0) throw new Error("npm install supabase failed (see above)");
+  }
+  return bin;
+}
+
+/** A minimal Pulumi program with one dynamic resource: the engine's own floor. */
+function writeFloorProgram(root: string, language: "js" | "ts"): string {
+  const dir = join(root, `floor-${language}`);
+  mkdirSync(dir, { recursive: true });
+  symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir");
+  writeFileSync(
+    join(dir, "Pulumi.yaml"),
+    `name: floor-${language}\nruntime:\n  name: nodejs\n  options:\n    typescript: ${language === "ts"}\nmain: index.${language}\n`,
+  );
+  const body = `const pulumi = require("@pulumi/pulumi");
+const provider = { async create(inputs) { return { id: "floor", outs: inputs }; } };
+new pulumi.dynamic.Resource(provider, "floor", { value: "one" });
+`;
+  writeFileSync(join(dir, `index.${language}`), language === "ts" ? `import * as pulumi from "@pulumi/pulumi";\n${body.split("\n").slice(1).join("\n")}` : body);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `floor-${language}`, private: true }));
+  if (language === "ts") {
+    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: false, module: "nodenext", moduleResolution: "nodenext", target: "es2020" } }));
+  }
+  return dir;
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const workRoot = mkdtempSync(join(tmpdir(), "sp-bench-preview-"));
+  const supabase = ensureSupabaseCli();
+  const server = await startBenchServer(true);
+  const project = await createBenchProject();
+  setQuietBudget(120_000);
+  const stop = async () => {
+    killLiveChildren();
+    await server.stop().catch(() => undefined);
+    project.cleanup();
+    rmSync(workRoot, { recursive: true, force: true });
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop().then(() => process.exit(130)));
+
+  try {
+    const corpus = writeCorpus(workRoot, n);
+    const dirs = { empty: project.addMigrations("empty"), big: project.addMigrations(`n${n}`, corpus.oursDir) };
+    const port = server.pg.port;
+    await project.initStack("pempty", { localPort: port, migrationsDir: dirs.empty, realtime: { tables: [] } });
+    await project.initStack(`p${n}`, { localPort: port, migrationsDir: dirs.big, realtime: { tables: [] } });
+    await project.initStack("pdev", { localPort: port });
+    for (const stack of ["pempty", `p${n}`, "pdev"]) {
+      log(`up ${stack}`);
+      await project.pulumi(["up", "--yes", "--skip-preview", "--stack", stack]);
+    }
+
+    const floors = { js: writeFloorProgram(workRoot, "js"), ts: writeFloorProgram(workRoot, "ts") };
+    for (const dir of Object.values(floors)) {
+      await run(project.pulumiBin, ["stack", "init", "floor", "--non-interactive"], { cwd: dir, env: project.env });
+      await run(project.pulumiBin, ["up", "--yes", "--skip-preview", "--stack", "floor", "--non-interactive"], { cwd: dir, env: project.env });
+    }
+
+    // The supabase CLI reads ./supabase/migrations; the dev-like stack applied the shipped bundle.
+    const cliDir = join(workRoot, "supabase-cli-project");
+    mkdirSync(join(cliDir, "supabase"), { recursive: true });
+    cpSync(join(repoRoot, "sql", "migrations"), join(cliDir, "supabase", "migrations"), { recursive: true });
+    const devUrl = server.adminUrl("sp_pdev");
+    const dryRun = await run(supabase, ["db", "push", "--dry-run", `--remote=${devUrl}`], { cwd: cliDir });
+    log(`supabase db push --dry-run says: ${(dryRun.stdout + dryRun.stderr).trim().split("\n").pop()}`);
+
+    const pulumiYaml = join(project.dir, "Pulumi.yaml");
+    const withRefresh = readFileSync(pulumiYaml, "utf8");
+    if (!/refresh: always/.test(withRefresh)) throw new Error("Pulumi.yaml has no `options.refresh: always`: nothing to compare");
+    const withoutRefresh = withRefresh.replace(/\noptions:\n  refresh: always\n/, "\n");
+
+    type Case = { name: string; run: () => Promise<number> };
+    const preview = (stack: string, refresh: boolean): Case => ({
+      name: `preview ${stack}${refresh ? "" : " (no refresh)"}`,
+      run: async () => {
+        writeFileSync(pulumiYaml, refresh ? withRefresh : withoutRefresh);
+        return (await project.pulumi(["preview", "--expect-no-changes", "--stack", stack])).ms;
+      },
+    });
+    const cases: Case[] = [
+      preview("pempty", true),
+      preview(`p${n}`, true),
+      preview("pempty", false),
+      preview(`p${n}`, false),
+      preview("pdev", true),
+      preview("pdev", false),
+      ...(["js", "ts"] as const).map((language) => ({
+        name: `floor program (${language})`,
+        run: async () =>
+          (await run(project.pulumiBin, ["preview", "--expect-no-changes", "--stack", "floor", "--non-interactive"], { cwd: floors[language], env: project.env }))
+            .ms,
+      })),
+      { name: "supabase db push --dry-run", run: async () => (await run(supabase, ["db", "push", "--dry-run", `--remote=${devUrl}`], { cwd: cliDir })).ms },
+    ];
+    for (const c of cases) await c.run(); // warm-up, discarded
+    const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+    for (let rep = 1; rep <= reps; rep++) {
+      // Rotated order: drift in the machine's load spreads over every case.
+      for (let i = 0; i < cases.length; i++) {
+        const c = cases[(i + rep - 1) % cases.length]!;
+        await waitForQuiet();
+        const ms = await c.run();
+        samples.get(c.name)!.push(ms);
+        log(`rep ${rep}: ${c.name} ${(ms / 1000).toFixed(2)} s`);
+      }
+    }
+    writeFileSync(pulumiYaml, withRefresh);
+
+    const s = (name: string): Stat => stat(samples.get(name)!);
+    const m = (name: string) => s(name).median;
+    const results = {
+      startedAt: started.toISOString(),
+      machine: { nproc: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+      reps,
+      n,
+      cases: Object.fromEntries(cases.map((c) => [c.name, s(c.name)])),
+      ratios: {
+        [`extraSecondsAtN${n}`]: round3((m(`preview p${n}`) - m("preview pempty")) / 1000),
+        [`extraSecondsAtN${n}NoRefresh`]: round3((m(`preview p${n} (no refresh)`) - m("preview pempty (no refresh)")) / 1000),
+        refreshCostEmptySeconds: round3((m("preview pempty") - m("preview pempty (no refresh)")) / 1000),
+        [`refreshCostN${n}Seconds`]: round3((m(`preview p${n}`) - m(`preview p${n} (no refresh)`)) / 1000),
+        devOverEngineFloor: round3(m("preview pdev") / m("floor program (js)")),
+        devNoRefreshOverEngineFloor: round3(m("preview pdev (no refresh)") / m("floor program (js)")),
+        tsFloorOverJsFloor: round3(m("floor program (ts)") / m("floor program (js)")),
+        devOverSupabaseCli: round3(m("preview pdev") / m("supabase db push --dry-run")),
+        engineFloorOverSupabaseCli: round3(m("floor program (js)") / m("supabase db push --dry-run")),
+      },
+    };
+    const lines = [
+      `# No-op previews (${started.toISOString()}, ${reps} repetitions, medians [min–max])`,
+      "",
+      "| case | median s | range s |",
+      "| --- | ---: | --- |",
+      ...cases.map((c) => {
+        const x = s(c.name);
+        return `| ${c.name} | ${(x.median / 1000).toFixed(2)} | ${(x.min / 1000).toFixed(2)}–${(x.max / 1000).toFixed(2)} |`;
+      }),
+      "",
+      ...Object.entries(results.ratios).map(([k, v]) => `- ${k}: ${v}`),
+    ];
+    const outDir = join(repoRoot, "bench", "results");
+    mkdirSync(outDir, { recursive: true });
+    const base = join(outDir, `${started.toISOString().replace(/[:.]/g, "-")}-preview`);
+    writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
+    writeFileSync(`${base}.md`, lines.join("\n") + "\n");
+    console.log("\n" + lines.join("\n"));
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,115 @@
+/**
+ * `npm run migrations -- resolve <stack> <version> --rolled-back | --applied [--reason "…"]`
+ *
+ * Resolves, by hand and audited, a migration a failure left half-way (in the spirit of
+ * `supabase migration repair`): `--applied` after its remaining steps were run by hand,
+ * `--rolled-back` after what it did was undone by hand. The database is checked first and a
+ * resolution it contradicts is refused (components/migrations/resolve.ts); the audit table records
+ * who, why and what was checked. The stack's database is found as `npm run audit` finds it: the
+ * stack's `databaseUrl` output, else where its configuration points.
+ */
+import { userInfo } from "node:os";
+import { resolve as resolvePath } from "node:path";
+import { parseStackConfig, type StackConfig } from "../components/config";
+import { loadBundle } from "../components/migrations/bundle";
+import { resolveMigration, ResolveError, type Resolution } from "../components/migrations/resolve";
+import { isVersion } from "../components/migrations/version";
+import { localDatabaseUrl } from "../components/project/project";
+import { projectCli, runMain, UsageError, type ProjectCli } from "../lib/cli";
+import { repoRoot } from "../lib/toolchain";
+
+const USAGE =
+  'usage: npm run migrations -- resolve <stack> <version> --rolled-back | --applied [--reason "…"]\n' +
+  '  e.g. npm run migrations -- resolve staging 20260301000000 --rolled-back --reason "dropped the half-built index by hand"';
+
+runMain(async () => {
+  const { stack, version, resolution, reason } = parseArgs(process.argv.slice(2));
+  const cli = await projectCli();
+  if (!cli.stackConfig(stack)) throw new UsageError(`unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`);
+  const config = stackConfig(cli, stack);
+  const outputs = cli.outputs(stack, true);
+  const databaseUrl = typeof outputs?.databaseUrl === "string" && outputs.databaseUrl ? outputs.databaseUrl : configuredDatabaseUrl(config);
+  if (!databaseUrl) throw new Error(`stack ${stack} has no database URL: no \`databaseUrl\` output and no secret \`databaseUrl\` in its config`);
+
+  const bundle = await loadBundle(resolvePath(repoRoot, config.migrationsDir));
+  try {
+    const report = await resolveMigration(databaseUrl, bundle, {
+      version,
+      resolution,
+      reason,
+      stack,
+      appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
+    });
+    console.log(`✔ ${report.version}_${report.name} resolved as ${report.resolution} (it was ${report.before}); recorded in supabase_migrations.promotion_audit (kind resolve).`);
+    console.log(`  checked: ${report.checked.length === 0 ? "no object its statements name could be checked" : report.checked.join("; ")}`);
+    if (report.verified) console.log("  its verify section passed");
+    if (report.unchecked.length > 0) console.log(`  not checked (no object to look up: data changes, grants, DO blocks): ${report.unchecked.join(", ")}`);
+    console.log(
+      resolution === "applied"
+        ? `  Next: \`npm run pulumi -- refresh --stack ${stack} --yes\` records it in the stack's state (a preview shows it applied; \`npm run audit -- ${stack}\` agrees after the refresh).`
+        : `  Next: fix, rename or remove ${report.file} (it is pending again and runs from step 1), then \`npm run pulumi -- preview --stack ${stack}\`.`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof ResolveError) {
+      console.error(`✘ ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+});
+
+function parseArgs(args: string[]): { stack: string; version: string; resolution: Resolution; reason?: string } {
+  const positional: string[] = [];
+  let resolution: Resolution | undefined;
+  let reason: string | undefined;
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (arg === "--applied" || arg === "--rolled-back") {
+      const given = arg === "--applied" ? "applied" : "rolled-back";
+      if (resolution && resolution !== given) throw new UsageError(`give one of --applied and --rolled-back, not both\n${USAGE}`);
+      resolution = given;
+    } else if (arg === "--reason") {
+      reason = args[++i];
+      if (reason === undefined) throw new UsageError(`--reason needs a text\n${USAGE}`);
+    } else if (arg.startsWith("--reason=")) {
+      reason = arg.slice("--reason=".length);
+    } else if (arg.startsWith("-")) {
+      throw new UsageError(`unknown option ${arg}\n${USAGE}`);
+    } else {
+      positional.push(arg);
+    }
+  }
+  const [command, stack, version, ...extra] = positional;
+  if (command !== "resolve" || !stack || !version || extra.length > 0 || !resolution) throw new UsageError(USAGE);
+  if (!isVersion(version)) throw new UsageError(`"${version}" is not a migration version (the digits before the first _ of its file name)\n${USAGE}`);
+  return { stack, version, resolution, ...(reason ? { reason } : {}) };
+}
+
+/** The stack's configuration, secrets included (`pulumi config`), or its settings file when the stack was never initialised. */
+function stackConfig(cli: ProjectCli, stack: string): StackConfig {
+  const shown = cli.pulumi(["config", "--json", "--show-secrets", "--stack", stack], { capture: true, allowFailure: true });
+  let raw: Record<string, string>;
+  if (shown.status === 0) {
+    const entries = JSON.parse(shown.stdout || "{}") as Record<string, { value?: string }>;
+    raw = Object.fromEntries(Object.entries(entries).flatMap(([key, entry]) => (entry.value === undefined ? [] : [[key, entry.value]])));
+  } else {
+    const settings = cli.stackConfig(stack) ?? {};
+    raw = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]));
+  }
+  return parseStackConfig(stack, raw);
+}
+
+/** The database the stack's configuration points at: the local platform's database, or the secret `databaseUrl`. */
+function configuredDatabaseUrl(config: StackConfig): string {
+  if (config.platform === "local") return localDatabaseUrl(config.localPort, config.stack);
+  return config.secrets.databaseUrl ?? "";
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}

@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { advisoryLockKey, ApplyError, applyBundle } from "../../../components/migrations/apply";
+import type { ClientBase } from "pg";
+import { advisoryLockKey, ApplyError, applyBundle, withAdvisoryLock, type LockHolder } from "../../../components/migrations/apply";
 import { loadBundle } from "../../../components/migrations/bundle";
 import { planMigrations } from "../../../components/migrations/plan";
 import { diffFingerprints } from "../../helpers/fingerprint";
@@ -49,6 +50,29 @@ export function defineApplierConcurrencySuite(scale: Scale): void {
       recordCount("appliers", "appliers that waited for the migration lock (each said so)", waiters);
       await template?.drop();
       rmSync(scratch, { recursive: true, force: true });
+    });
+
+    it("reproduction: a lock released between the try and the look for its holder is taken at once, not reported as a wait for nobody", async () => {
+      // Found by the free-start rounds: "Waiting up to 300s … another apply holds it — a session that released it as we looked."
+      const scripted = (tries: boolean[], holder: boolean) =>
+        ({
+          query: async (sql: string) => {
+            if (sql.includes("pg_try_advisory_lock")) return { rows: [{ locked: tries.shift() ?? true }] };
+            if (sql.includes("pg_locks") && holder) return { rows: [{ pid: 42, application_name: "other", usename: "postgres", client_addr: null, backend_start: null, state: "active", query: "select 1" }] };
+            return { rows: [] };
+          },
+        }) as unknown as ClientBase;
+      const waits: Array<LockHolder | null> = [];
+      const onWait = (h: LockHolder | null) => waits.push(h);
+      expect(await withAdvisoryLock(scripted([false], false), 1n, async () => "ran", { wait: true, timeoutMs: 60_000, onWait })).toBe("ran");
+      expect(waits).toEqual([]);
+      // A holder that is there is named, once.
+      await withAdvisoryLock(scripted([false, false], true), 1n, async () => "ran", { wait: true, timeoutMs: 60_000, onWait });
+      expect(waits).toMatchObject([{ pid: 42, applicationName: "other" }]);
+      // A lock that stays taken with no holder to be seen is still reported (not retried forever).
+      waits.length = 0;
+      await withAdvisoryLock(scripted(Array.from({ length: 14 }, () => false), false), 1n, async () => "ran", { wait: true, timeoutMs: 60_000, onWait });
+      expect(waits).toEqual([null]);
     });
 
     it("reproduction: an apply that waits for another never refuses because it read that apply's progress half-way", async () => {

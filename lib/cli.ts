@@ -6,7 +6,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { explainPulumiFailure, pulumiEnv } from "./pulumi-env";
+import { explainPulumiFailure, fileBackendDir, pulumiEnv } from "./pulumi-env";
+import { holdStackSettings } from "./stack-settings";
 import { ensureToolchain, repoRoot } from "./toolchain";
 
 export class UsageError extends Error {
@@ -39,6 +40,7 @@ export async function projectCli(): Promise<ProjectCli> {
   const cli: ProjectCli = {
     env,
     pulumi(args, opts = {}) {
+      const release = holdStackSettings(repoRoot, fileBackendDir(env.PULUMI_BACKEND_URL));
       const result = spawnSync(toolchain.pulumi, args, {
         cwd: repoRoot,
         env,
@@ -46,6 +48,7 @@ export async function projectCli(): Promise<ProjectCli> {
         stdio: opts.capture ? ["ignore", "pipe", "pipe"] : ["inherit", opts.captureStdout ? "pipe" : "inherit", "pipe"],
         maxBuffer: 256 * 1024 * 1024,
       });
+      release();
       const stderr = result.stderr ?? "";
       if (!opts.capture && stderr) process.stderr.write(stderr);
       const status = result.status ?? 1;

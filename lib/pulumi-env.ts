@@ -30,8 +30,6 @@ export interface PulumiEnvOptions {
   stateDir?: string;
   /** PULUMI_HOME. @default `<repo>/.pulumi-home` (or PULUMI_HOME when set) */
   home?: string;
-  /** The program directory whose `Pulumi.<stack>.yaml` files the CLI reads. @default the repository */
-  projectDir?: string;
 }
 
 /**
@@ -62,11 +60,11 @@ export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
   }
 
   // An explicit passphrase always wins. The default applies only to the project's own backend: this
-  // clone's once it exists; before that, the shared one if the stack settings carry a salt made for it.
-  // (Once the clone's exists, a salt Pulumi itself writes into a settings file must not switch it back.)
+  // clone's passphrase — except in a backend that already holds stacks but no passphrase file: those
+  // stacks were made with the former shared default, before clones had a passphrase of their own.
   let source: PassphraseSource = "yours";
   if (env.PULUMI_CONFIG_PASSPHRASE === undefined && env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined && stateDir) {
-    if (!existsSync(join(stateDir, PASSPHRASE_FILE_NAME)) && committedSalts(opts.projectDir ?? repoRoot).length > 0) {
+    if (!existsSync(join(stateDir, PASSPHRASE_FILE_NAME)) && hasStacks(stateDir)) {
       env.PULUMI_CONFIG_PASSPHRASE = SHARED_LOCAL_PASSPHRASE;
       source = "shared";
     } else {
@@ -75,6 +73,9 @@ export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
     }
   }
   env.SUPABASE_PROMOTION_PASSPHRASE = source;
+  // The shipped settings files carry no salt: Pulumi takes the stack's from its state instead of making
+  // a new one (which would orphan every `secure:` value). See lib/stack-settings.ts.
+  env.PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER = "true";
 
   // Recorded in the migration ledger's audit rows: which invocation applied a migration.
   env.SUPABASE_PROMOTION_UPDATE_ID ??= randomUUID();
@@ -114,22 +115,24 @@ export function ensurePassphraseFile(stateDir: string): string {
   return file;
 }
 
-/** The `Pulumi.<stack>.yaml` files in `projectDir` that carry an `encryptionsalt`. */
-export function committedSalts(projectDir: string): string[] {
-  let names: string[];
+/** Whether a file backend already holds a stack (`.pulumi/stacks/[<project>/]<stack>.json`). */
+export function hasStacks(stateDir: string): boolean {
+  const stacks = join(stateDir, ".pulumi", "stacks");
+  const isCheckpoint = (name: string) => /\.json(\.gz)?$/.test(name);
   try {
-    names = readdirSync(projectDir);
+    return readdirSync(stacks, { withFileTypes: true }).some(
+      (entry) => (entry.isFile() && isCheckpoint(entry.name)) || (entry.isDirectory() && readdirSync(join(stacks, entry.name)).some(isCheckpoint)),
+    );
   } catch {
-    return [];
+    return false;
   }
-  return names.filter((name) => {
-    if (!/^Pulumi\.[^.]+\.ya?ml$/.test(name)) return false;
-    try {
-      return /^encryptionsalt:\s*\S/m.test(readFileSync(join(projectDir, name), "utf8"));
-    } catch {
-      return false;
-    }
-  });
+}
+
+/** The folder of a `file://` backend URL, or undefined for any other backend. */
+export function fileBackendDir(backendUrl: string | undefined): string | undefined {
+  if (!backendUrl?.startsWith("file://")) return undefined;
+  const path = backendUrl.slice("file://".length).replace(/\?.*$/, "");
+  return path.startsWith("~") ? undefined : path;
 }
 
 /**

@@ -7,7 +7,8 @@
  */
 import { spawn } from "node:child_process";
 import { projectCli } from "../lib/cli";
-import { explainPulumiFailure, pulumiEnv } from "../lib/pulumi-env";
+import { explainPulumiFailure, fileBackendDir, pulumiEnv } from "../lib/pulumi-env";
+import { holdStackSettings } from "../lib/stack-settings";
 import { ensureToolchain, repoRoot } from "../lib/toolchain";
 
 async function main(): Promise<number> {
@@ -18,14 +19,20 @@ async function main(): Promise<number> {
   if (stack && !(args[0] === "stack" && args[1] === "init") && (await projectCli()).ensureStack(stack)) {
     console.error(`› created the stack ${stack} in this backend (its settings are in Pulumi.${stack}.yaml)`);
   }
+  const release = holdStackSettings(repoRoot, fileBackendDir(env.PULUMI_BACKEND_URL));
   return new Promise((resolve) => {
     const child = spawn(toolchain.pulumi, args, { cwd: repoRoot, env, stdio: ["inherit", "inherit", "pipe"] });
+    // This process outlives the CLI to tidy up after it. Ctrl-C reaches the CLI already (one process
+    // group; a second SIGINT would make Pulumi abandon the update), a SIGTERM is passed on.
+    process.on("SIGINT", () => undefined);
+    process.on("SIGTERM", () => child.kill("SIGTERM"));
     let tail = "";
     child.stderr.on("data", (chunk: Buffer) => {
       process.stderr.write(chunk);
       tail = (tail + chunk.toString()).slice(-8192);
     });
     child.on("close", (code) => {
+      release();
       if (code !== 0) {
         const advice = explainPulumiFailure(tail, { env, stack });
         if (advice) console.error(`\n${advice}`);

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { startPlatform } from "../lib/local-platform";
-import { explainPulumiFailure, pulumiEnv } from "../lib/pulumi-env";
+import { explainPulumiFailure, fileBackendDir, pulumiEnv } from "../lib/pulumi-env";
+import { holdStackSettings } from "../lib/stack-settings";
 import { ensureToolchain, repoRoot } from "../lib/toolchain";
 
 const STACK = "dev";
@@ -75,6 +76,7 @@ function step(message: string): void {
 
 function run(command: string, args: string[], what: string, env?: Record<string, string>, capture = false): string {
   step(what);
+  const release = holdStackSettings(repoRoot, env && fileBackendDir(env.PULUMI_BACKEND_URL));
   // stderr is piped (and echoed) so that a failure we recognise comes with its fix.
   const result = spawnSync(command, args, {
     cwd: repoRoot,
@@ -83,6 +85,7 @@ function run(command: string, args: string[], what: string, env?: Record<string,
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
   });
+  release();
   if (result.stderr) process.stderr.write(result.stderr);
   if (result.status !== 0) {
     const advice = explainPulumiFailure((result.stderr ?? "") + (result.stdout ?? ""), { env, stack: STACK });

@@ -51,7 +51,7 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
     const toolchain = await ensureToolchain();
     pulumiBin = join(toolchain.binDir, "pulumi");
     // What every project command computes in a fresh clone (no committed encryptionsalt).
-    env = pulumiEnv({ binDir: toolchain.binDir, stateDir: state(), home: join(project.dir, ".pulumi-home"), projectDir: project.dir });
+    env = pulumiEnv({ binDir: toolchain.binDir, stateDir: state(), home: join(project.dir, ".pulumi-home") });
 
     const config = {
       platform: "supabase",

@@ -3,11 +3,13 @@
  * folder and PULUMI_HOME are tightened on every run and the CLI inherits umask 077; the
  * default passphrase is this clone's own; an explicit passphrase always wins.
  */
+import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SHARED_LOCAL_PASSPHRASE, pulumiEnv } from "../../lib/pulumi-env";
+import { repoRoot } from "../../lib/toolchain";
 
 const root = mkdtempSync(join(tmpdir(), "sp-pulumi-env-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -24,11 +26,11 @@ afterEach(() => {
 
 let n = 0;
 /** A fresh clone-like layout: a project folder without committed salts, its state and home. */
-function clone(): { projectDir: string; stateDir: string; home: string } {
+function clone(): { stateDir: string; home: string } {
   const dir = join(root, `clone-${n++}`);
   mkdirSync(dir);
   writeFileSync(join(dir, "Pulumi.dev.yaml"), "config:\n  supabase-promotion:platform: local\n");
-  return { projectDir: dir, stateDir: join(dir, ".pulumi-state"), home: join(dir, ".pulumi-home") };
+  return { stateDir: join(dir, ".pulumi-state"), home: join(dir, ".pulumi-home") };
 }
 
 function walk(dir: string): string[] {
@@ -104,28 +106,44 @@ describe("pulumiEnv: the default passphrase is this clone's own", () => {
   it("applies only to the project's own backend: with PULUMI_BACKEND_URL elsewhere there is no default", () => {
     const a = clone();
     process.env.PULUMI_BACKEND_URL = "s3://team-bucket/state";
-    const env = pulumiEnv({ binDir: "/nonexistent", home: a.home, projectDir: a.projectDir });
+    const env = pulumiEnv({ binDir: "/nonexistent", home: a.home });
     expect(env.PULUMI_BACKEND_URL).toBe("s3://team-bucket/state");
     expect(env.PULUMI_CONFIG_PASSPHRASE).toBeUndefined();
     expect(env.PULUMI_CONFIG_PASSPHRASE_FILE).toBeUndefined();
   });
 
-  it("once this clone's passphrase exists, a salt Pulumi later writes into a settings file does not switch it back", () => {
+  it("a backend that already holds stacks but no passphrase file keeps the former shared passphrase they were made with", () => {
+    const a = clone();
+    mkdirSync(join(a.stateDir, ".pulumi", "stacks", "supabase-promotion"), { recursive: true });
+    writeFileSync(join(a.stateDir, ".pulumi", "stacks", "supabase-promotion", "dev.json"), "{}");
+    const env = pulumiEnv({ binDir: "/nonexistent", ...a });
+    expect(env.PULUMI_CONFIG_PASSPHRASE).toBe(SHARED_LOCAL_PASSPHRASE);
+    expect(env.SUPABASE_PROMOTION_PASSPHRASE).toBe("shared");
+    expect(env.PULUMI_CONFIG_PASSPHRASE_FILE).toBeUndefined();
+    expect(readdirSync(a.stateDir)).not.toContain("passphrase");
+  });
+
+  it("once this clone's passphrase exists, the stacks made with it keep it", () => {
     const a = clone();
     const first = pulumiEnv({ binDir: "/nonexistent", ...a });
-    // What `stack init` does to a settings file without a salt.
-    writeFileSync(join(a.projectDir, "Pulumi.dev.yaml"), "config: {}\nencryptionsalt: v1:G0d7iGaPIAg=:v1:sM/6qiqqwY7+tt9l:NJ8CpXKQXsfAclpFJIvIPaO60Yku4g==\n");
+    mkdirSync(join(a.stateDir, ".pulumi", "stacks", "supabase-promotion"), { recursive: true });
+    writeFileSync(join(a.stateDir, ".pulumi", "stacks", "supabase-promotion", "dev.json"), "{}");
     const next = pulumiEnv({ binDir: "/nonexistent", ...a });
     expect(next.PULUMI_CONFIG_PASSPHRASE_FILE).toBe(first.PULUMI_CONFIG_PASSPHRASE_FILE);
     expect(next.PULUMI_CONFIG_PASSPHRASE).toBeUndefined();
   });
 
-  it("stack settings with a committed encryptionsalt keep the shared passphrase they were made for", () => {
-    const a = clone();
-    writeFileSync(join(a.projectDir, "Pulumi.staging.yaml"), "config: {}\nencryptionsalt: v1:TvRsixb2DZo=:v1:NNNlzuwVGlR7VtJ+:s6phP1EXH7qqW1TQt/dTd5gEl3R28Q==\n");
-    const env = pulumiEnv({ binDir: "/nonexistent", ...a });
-    expect(env.PULUMI_CONFIG_PASSPHRASE).toBe(SHARED_LOCAL_PASSPHRASE);
-    expect(env.SUPABASE_PROMOTION_PASSPHRASE).toBe("shared");
-    expect(env.PULUMI_CONFIG_PASSPHRASE_FILE).toBeUndefined();
+  it("asks Pulumi to take a stack's salt from its state, never to make a new one", () => {
+    expect(pulumiEnv({ binDir: "/nonexistent", ...clone() }).PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER).toBe("true");
+  });
+});
+
+describe("the shipped stack settings", () => {
+  it("carry no encryptionsalt: a salt in git is bound to a passphrase every clone would have to share", () => {
+    const shipped = readdirSync(repoRoot).filter((f) => /^Pulumi\.[^.]+\.ya?ml$/.test(f));
+    for (const file of ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]) expect(shipped).toContain(file);
+    const tracked = spawnSync("git", ["ls-files", "Pulumi.*.yaml"], { cwd: repoRoot, encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+    expect(tracked.length).toBeGreaterThanOrEqual(3);
+    for (const file of tracked) expect(readFileSync(join(repoRoot, file), "utf8"), file).not.toMatch(/^encryptionsalt:/m);
   });
 });

@@ -7,7 +7,7 @@
 import { auditReport, renderAudit, type AuditEvent, type HistoryEntry } from "../lib/audit";
 import { projectCli, runMain, UsageError, type ProjectCli } from "../lib/cli";
 import { connect } from "../lib/pg";
-import { readLedger } from "../components/migrations/ledger";
+import { readLedgerSnapshot } from "../components/migrations/ledger";
 import { parseStackConfig } from "../components/config";
 import { localDatabaseUrl } from "../components/project/project";
 
@@ -27,9 +27,9 @@ runMain(async () => {
 
   const client = await connect(databaseUrl, { applicationName: "supabase-promotion-audit", context: { stack } });
   let events: AuditEvent[];
-  let ledger: Awaited<ReturnType<typeof readLedger>>;
+  let ledger: Awaited<ReturnType<typeof readLedgerSnapshot>>;
   try {
-    ledger = await readLedger(client);
+    ledger = await readLedgerSnapshot(client);
     const rows = await client
       .query(
         `select version, name, digest, kind, outcome, applied_at, applied_by, stack, update_id, duration_ms

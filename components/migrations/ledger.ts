@@ -192,6 +192,23 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
 }
 
 /**
+ * {@link readLedger} in one snapshot (a read-only REPEATABLE READ transaction), for readers that do
+ * not hold the migration lock — preview, refresh, audit: another apply committing between the
+ * history and the audit queries would otherwise look like drift. `client` must not be in a transaction.
+ */
+export async function readLedgerSnapshot(client: ClientBase): Promise<Ledger> {
+  await client.query("begin isolation level repeatable read read only");
+  try {
+    const ledger = await readLedger(client);
+    await client.query("commit");
+    return ledger;
+  } catch (error) {
+    await client.query("rollback").catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
  * The audit rows that end a version's story: a succeeded apply, adoption, baseline, revert or
  * amendment, or a resolution by hand. Step rows after the latest of them are a migration in progress.
  */

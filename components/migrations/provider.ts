@@ -15,7 +15,7 @@ import { applyBundle, assertSessionConnection, reportProgress, withClient } from
 import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
 import { loadBundle } from "./bundle";
-import { readLedger } from "./ledger";
+import { readLedgerSnapshot } from "./ledger";
 import { PlanError, planMigrations, restoreNameStatement, type PlanOptions } from "./plan";
 import { planSteps, stepOf } from "./steps";
 import type { Bundle, Ledger, Migration, Plan } from "./types";
@@ -50,7 +50,7 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
       assertSessionConnection(news.connection);
       // The live database is the truth in every preview: one that does not answer fails it here,
       // naming where and how to fix it (a fresh stack has no state to refresh, so this is the check).
-      ledger = await withDatabase(news.connection, (client) => readLedger(client), { context: { stack: news.stack } });
+      ledger = await withDatabase(news.connection, (client) => readLedgerSnapshot(client), { context: { stack: news.stack } });
     } catch (err) {
       failures.push({ property: "connection", reason: (err as Error).message });
     }
@@ -232,7 +232,7 @@ export async function update(_id: string, _olds: MigrationOutputs, news: Migrati
 
 /** Refresh: the ledger is the truth. Rows added, removed or edited out of band become a diff. */
 export async function read(id: string, props: MigrationOutputs): Promise<pulumi.dynamic.ReadResult> {
-  const ledger = await withClient(props.connection, (client) => readLedger(client));
+  const ledger = await withClient(props.connection, (client) => readLedgerSnapshot(client));
   const rebuilt = rebuildFromLedger(props, ledger);
   const applied: Record<string, string> = {};
   for (const entry of ledger.entries) if (entry.digest) applied[`${entry.version}_${entry.name}`] = entry.digest;
@@ -268,7 +268,7 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
     appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
   });
   void report;
-  const ledger = await withClient(inputs.connection, (client) => readLedger(client));
+  const ledger = await withClient(inputs.connection, (client) => readLedgerSnapshot(client));
   return { ...rebuildFromLedger(inputs, ledger), ...summary(bundle, ledger) };
 }
 

@@ -104,7 +104,7 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
     let text = trimSqlSpace(bytes.subarray(start, end).toString("utf8"));
     if (raw.stmt_len === undefined || raw.stmt_len === 0) text = dropTrailingLineComments(text);
 
-    const refusal = transactionControl(raw.stmt);
+    const refusal = transactionControl(raw.stmt) ?? clientCopy(raw.stmt);
     if (refusal !== undefined) {
       problems.push({ file: opts.file, line, message: refusal });
       continue;
@@ -202,6 +202,18 @@ function transactionControl(stmt: Node): string | undefined {
     default:
       return "remove BEGIN/COMMIT: each migration already runs in a transaction (statements that cannot, such as CREATE INDEX CONCURRENTLY, are detected and run alone)";
   }
+}
+
+/**
+ * `COPY … FROM STDIN` / `TO STDOUT` need a client data stream that a migration does not have (psql's
+ * inline data after `COPY … FROM stdin;` is not SQL): the server would wait for data the runner never
+ * sends. A server-side file or program is left to PostgreSQL's own permission checks.
+ */
+function clientCopy(stmt: Node): string | undefined {
+  if (!("CopyStmt" in stmt) || stmt.CopyStmt.filename !== undefined) return undefined;
+  return stmt.CopyStmt.is_from
+    ? "replace COPY … FROM STDIN with INSERT … VALUES (or COPY from a file on the database server): a migration has no client data stream to copy from"
+    : "remove COPY … TO STDOUT: a migration has no client to copy to (use a query, or COPY to a file on the database server)";
 }
 
 function parseProblem(error: unknown, sql: string, opts: SplitOptions): Problem {

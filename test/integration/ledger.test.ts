@@ -11,6 +11,7 @@ import {
   insertHistoryRow,
   ledgerStatementsHash,
   readLedger,
+  readLedgerSnapshot,
   type AuditRow,
 } from "../../components/migrations/ledger";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
@@ -270,5 +271,54 @@ describe("ledgerStatementsHash", () => {
     expect(ledgerStatementsHash(["a", "b"])).toBe(createHash("sha256").update('["a","b"]').digest("hex"));
     expect(ledgerStatementsHash(null)).toBe(ledgerStatementsHash([]));
     expect(ledgerStatementsHash(["a;b"])).not.toBe(ledgerStatementsHash(["a", "b"]));
+  });
+});
+
+describe("readLedgerSnapshot", () => {
+  /**
+   * Another stack reverts v2 (history row deleted, revert audit row added, one transaction) between
+   * the reader's history query and its audit query: read piecemeal, v2 is still in the history but
+   * its digest is gone — "applied outside supabase-promotion", drift that never was.
+   */
+  async function revertDuringRead(read: (client: Client) => Promise<{ entries: { version: string; digest: string | null }[] }>) {
+    return withFreshDatabase("ledger_snapshot", async (client, db) => {
+      await ensureLedger(client);
+      for (const version of ["1", "2"]) {
+        await insertHistoryRow(client, { version, name: `m${version}`, statements: [], digest: `d${version}` });
+        await insertAuditRow(client, { version, digest: `d${version}`, kind: "apply", outcome: "succeeded" });
+      }
+      let reverted = false;
+      const original = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+        const result = await original(...args);
+        if (!reverted && typeof args[0] === "string" && /^select version, .* from "?supabase_migrations"?\."?schema_migrations"?$/.test(args[0])) {
+          reverted = true;
+          await withClient(db.url, async (other) => {
+            await other.query("begin");
+            await other.query("delete from supabase_migrations.schema_migrations where version = '2'");
+            await insertAuditRow(other, { version: "2", digest: "d2", kind: "revert", outcome: "succeeded" });
+            await other.query("commit");
+          });
+        }
+        return result;
+      };
+      const ledger = await read(client);
+      expect(reverted, "the concurrent revert never ran").toBe(true);
+      return ledger.entries.map((e) => [e.version, e.digest]);
+    });
+  }
+
+  it("reproduction: read piecemeal, a concurrent revert looks like a row applied outside supabase-promotion", async () => {
+    expect(await revertDuringRead(readLedger)).toEqual([
+      ["1", "d1"],
+      ["2", null],
+    ]);
+  });
+
+  it("reads history and audit in one snapshot: the ledger as it was, consistent", async () => {
+    expect(await revertDuringRead(readLedgerSnapshot)).toEqual([
+      ["1", "d1"],
+      ["2", "d2"],
+    ]);
   });
 });

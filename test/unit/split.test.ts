@@ -239,6 +239,17 @@ describe("splitStatements: rejections", () => {
     expect(problems[0]?.message).toMatch(message);
   });
 
+  it.each([
+    ["copy public.t from stdin;", /^m\.sql:2: replace COPY … FROM STDIN with INSERT … VALUES/],
+    ["copy (select 1) to stdout;", /^m\.sql:2: remove COPY … TO STDOUT/],
+  ])("refuses %s: a migration has no client data stream", (copy, message) => {
+    expect(() => splitStatements(`create table public.t (id int);\n${copy}\n`, { file: "m.sql", lineOffset: 0 })).toThrow(message);
+  });
+
+  it("leaves COPY with a server-side file to PostgreSQL", () => {
+    expect(splitStatements("copy public.t from '/var/lib/data.csv' with (format csv);", { file: "m.sql", lineOffset: 0 })).toHaveLength(1);
+  });
+
   it("formats SqlSplitError messages as file:line: message", () => {
     expect(() => splitStatements("commit;", { file: "f.sql", lineOffset: 0 })).toThrow(/^f\.sql:1: remove BEGIN\/COMMIT/);
   });

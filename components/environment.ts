@@ -81,6 +81,15 @@ export class Environment extends pulumi.ComponentResource {
     // The CI values are written only once the migrations proved the database URL works.
     this.ciSecrets = new CiSecrets(`${name}-ci`, { config, ...ciValues(this.project) }, { parent: this, dependsOn: [this.migrations] });
 
-    this.registerOutputs({});
+    // What an auditor reads off the component in the state; the secrets stay on the project.
+    this.registerOutputs({
+      platform: this.project.platform,
+      projectRef: this.project.projectRef,
+      appliedThrough: this.migrations.appliedThrough,
+      bundleDigest: this.migrations.bundleDigest,
+      buckets: this.buckets.map((b) => b.bucketId),
+      realtimeTables: this.realtime.tables,
+      ciTarget: this.ciSecrets.target,
+    });
   }
 }

@@ -21,12 +21,16 @@ export interface CiSecretsArgs {
  * `opts.dependsOn` is what proves the values good (the environment passes its migrations):
  * the file and the GitHub environment are written only after it succeeded.
  */
+export const CI_SECRETS_TYPE = "supabase-promotion:ci-secrets:CiSecrets";
+
 export class CiSecrets extends pulumi.ComponentResource {
   /** Where the values went: `github:<owner/repo>/<environment>` or `dotenv:<path>`. */
   public readonly target: string;
 
   constructor(name: string, args: CiSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("supabase-promotion:ci:CiSecrets", name, {}, opts);
+    // The type token names its folder; stacks made before carry the old one (the alias keeps them, and
+    // their children, in place: no replace).
+    super(CI_SECRETS_TYPE, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "supabase-promotion:ci:CiSecrets" }] });
     const gh = args.config.github;
     // A component's dependsOn does not reach its children: pass it on, so that nothing is
     // written (or pushed to GitHub) before what proves the values good (the migrations) succeeded.

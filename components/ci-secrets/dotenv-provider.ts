@@ -6,6 +6,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
+import { stateOrRefuse } from "../provider-state";
 
 /**
  * How values are written. `sh`: POSIX single quotes (`NAME='…'`, a `'` as `'\''`), so
@@ -35,18 +36,22 @@ export async function update(_id: string, _olds: DotenvInputs, news: DotenvInput
 }
 
 /** Refresh reads the file back: edits, a deletion or an old format out of band show as a diff. */
-export async function read(id: string, props: DotenvInputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(id: string, state?: DotenvInputs): Promise<pulumi.dynamic.ReadResult> {
+  const props = stateOrRefuse("DotenvFile", id, state);
   const file = resolve(process.cwd(), id);
   if (!existsSync(file)) return { id: "", props: {} };
   const { values, format } = readDotenv(readFileSync(file, "utf8"));
-  const state = { ...props, values, format };
-  return { id, props: state, inputs: state };
+  const read = { ...props, values, format };
+  return { id, props: read, inputs: read };
 }
 
 async function remove(id: string): Promise<void> {
   rmSync(resolve(process.cwd(), id), { force: true });
 }
 export { remove as delete };
+
+/** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
+export const provider = { create, update, read, delete: remove } satisfies pulumi.dynamic.ResourceProvider<DotenvInputs, DotenvInputs>;
 
 function write(inputs: DotenvInputs): void {
   const file = resolve(process.cwd(), inputs.path);

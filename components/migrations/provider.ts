@@ -21,6 +21,7 @@ import { planSteps, stepOf } from "./steps";
 import type { Bundle, Ledger, Migration, Plan } from "./types";
 import { appliedAsName, describeApplied, isMigrationKey, migrationKey, parseDescription, withNote, withoutNote, type BundleSettings } from "./describe";
 import { compareMigrationKeys, highestVersion, versionOfKey } from "./version";
+import { stateOrRefuse } from "../provider-state";
 
 export type MigrationInputs = BundleSettings & Record<string, unknown>;
 
@@ -231,7 +232,8 @@ export async function update(_id: string, _olds: MigrationOutputs, news: Migrati
 }
 
 /** Refresh: the ledger is the truth. Rows added, removed or edited out of band become a diff. */
-export async function read(id: string, props: MigrationOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(id: string, state?: MigrationOutputs): Promise<pulumi.dynamic.ReadResult> {
+  const props = stateOrRefuse("MigrationBundle", id, state);
   const ledger = await withClient(props.connection, (client) => readLedgerSnapshot(client));
   const rebuilt = rebuildFromLedger(props, ledger);
   const applied: Record<string, string> = {};
@@ -248,6 +250,9 @@ export async function read(id: string, props: MigrationOutputs): Promise<pulumi.
  */
 async function forget(): Promise<void> {}
 export { forget as delete };
+
+/** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
+export const provider = { check, create, update, read, delete: forget } satisfies pulumi.dynamic.ResourceProvider<MigrationInputs, MigrationOutputs>;
 
 async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
   const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));

@@ -9,6 +9,7 @@ import type { Client } from "pg";
 import { bootstrapSupabase } from "../../lib/bootstrap";
 import { mintProjectKeys } from "../../lib/jwt";
 import { ConnectionError, explainConnectError, withDatabase } from "../../lib/pg";
+import { stateOrRefuse } from "../provider-state";
 
 export interface LocalDatabaseInputs {
   /** Superuser URL of the embedded server (secret). */
@@ -79,7 +80,8 @@ export async function create(inputs: LocalDatabaseInputs): Promise<pulumi.dynami
 }
 
 /** The database is `props.database`: the id stays the name it was created with, even after a move. */
-export async function read(id: string, props: LocalDatabaseOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(id: string, state?: LocalDatabaseOutputs): Promise<pulumi.dynamic.ReadResult> {
+  const props = stateOrRefuse("LocalDatabase", id, state);
   const present = await withAdmin(props, (admin) => databaseExists(admin, props.database ?? id));
   // An empty id tells the engine the database is gone (dropped out of band).
   return present ? { id, props } : { id: "", props: {} };
@@ -125,6 +127,9 @@ async function remove(id: string, props: LocalDatabaseOutputs): Promise<void> {
   });
 }
 export { remove as delete };
+
+/** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
+export const provider = { check, diff, create, update, read, delete: remove } satisfies pulumi.dynamic.ResourceProvider<LocalDatabaseInputs, LocalDatabaseOutputs>;
 
 function databaseUrlOf(inputs: LocalDatabaseInputs): string {
   const url = new URL(inputs.adminUrl);

@@ -22,6 +22,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { withDatabase, withTransaction } from "../../lib/pg";
 import { type Client, escapeIdentifier } from "pg";
 import { isUnknown } from "../unknown";
+import { stateOrRefuse } from "../provider-state";
 
 /** A member table. */
 export const MEMBER = "member";
@@ -118,7 +119,8 @@ export async function update(_id: string, olds: PublicationOutputs, news: Public
  * replica identity toggled, become per-table keys, so refresh shows them and the next
  * preview lists what the update will change back.
  */
-export async function read(id: string, props: PublicationOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(id: string, state?: PublicationOutputs): Promise<pulumi.dynamic.ReadResult> {
+  const props = stateOrRefuse("RealtimePublication", id, state);
   const members = await withDatabase(props.connection, (client) => readMembers(client, props.publication));
   const inputs: PublicationInputs = { connection: props.connection, publication: props.publication };
   for (const [table, m] of [...members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -151,6 +153,9 @@ async function remove(_id: string, props: PublicationOutputs): Promise<void> {
   );
 }
 export { remove as delete };
+
+/** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
+export const provider = { check, create, update, read, delete: remove } satisfies pulumi.dynamic.ResourceProvider<PublicationInputs, PublicationOutputs>;
 
 interface Member {
   replicaIdentityFull: boolean;

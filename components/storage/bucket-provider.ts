@@ -13,6 +13,7 @@ import { withDatabase, withTransaction } from "../../lib/pg";
 import { type Client, escapeIdentifier, escapeLiteral } from "pg";
 import { normalizeMimeTypes, validateBucket, type BucketPolicies } from "./buckets";
 import { isUnknown } from "../unknown";
+import { stateOrRefuse } from "../provider-state";
 
 export interface BucketInputs {
   /** Database URL (secret). */
@@ -69,7 +70,8 @@ export async function update(_id: string, _olds: BucketOutputs, news: Partial<Bu
 }
 
 /** Refresh: the row is the truth. Gone → "" (refresh drops it); edited in the dashboard → its values. */
-export async function read(id: string, props: BucketOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(id: string, state?: BucketOutputs): Promise<pulumi.dynamic.ReadResult> {
+  const props = stateOrRefuse("StorageBucket", id, state);
   const found = await withDatabase(props.connection, async (client) => {
     const { rows } = await client.query<{ public: boolean | null; file_size_limit: string | null; allowed_mime_types: string[] | null }>(
       "select public, file_size_limit, allowed_mime_types from storage.buckets where id = $1",
@@ -123,6 +125,9 @@ async function remove(id: string, props: BucketOutputs): Promise<void> {
   );
 }
 export { remove as delete };
+
+/** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
+export const provider = { check, diff, create, update, read, delete: remove } satisfies pulumi.dynamic.ResourceProvider<BucketInputs, BucketOutputs>;
 
 /** Inputs with every key present: absent or empty values become their defaults. */
 function normalize(props: Partial<BucketInputs>): BucketInputs {

@@ -19,7 +19,7 @@ const registered: Registered[] = [];
 const known = new Set([
   "supabase-promotion:environment:Environment",
   "supabase-promotion:project:Project",
-  "supabase-promotion:ci:CiSecrets",
+  "supabase-promotion:ci-secrets:CiSecrets",
   "supabase-promotion:storage:Buckets",
   "supabase-promotion:realtime:Realtime",
   "pulumi-nodejs:dynamic/supabase-promotion:LocalDatabase",

@@ -32,6 +32,14 @@ describe("dynamic providers", () => {
     for (const method of methods) expect(typeof module[method], `${implPath}.${method}`).toBe("function");
   });
 
+  it.each(registered.filter((r) => r.methods.includes("read")).map((r) => r.implPath))(
+    "%s refuses a read without state (pulumi import, .get) with the way forward",
+    async (implPath) => {
+      const module = (await import(join(repoRoot, implPath))) as { read: (id: string, props?: unknown) => Promise<unknown> };
+      await expect(module.read("some-id", undefined)).rejects.toThrow(/cannot be read from its id alone.*npm run pulumi -- up/s);
+    },
+  );
+
   it("the provider host every trampoline loads is where the states say it is", () => {
     expect(existsSync(join(repoRoot, "components", "provider-host.ts"))).toBe(true);
   });

@@ -103,11 +103,9 @@ export const CORPUS: HostileCase[] = [
   badFile("a psql meta-command (\\i)", "\\i other.sql\n", /cannot parse|syntax error/, 1, /fix|psql|check/i),
   badFile("a psql variable (:'name')", "create role :'name';\n", /cannot parse|syntax error/, 1, /fix|psql|check/i),
   badFile("COPY … FROM STDIN with inline data (psql only)", "create table public.c (i int);\ncopy public.c from stdin;\n1\n2\n\\.\n", /cannot parse|syntax error|STDIN/i, 3, /fix|INSERT|psql|check/i),
-  {
-    name: "COPY … FROM STDIN without data (there is no stdin to read)",
-    files: { [NEW]: "create table public.c (i int);\ncopy public.c from stdin;\n" },
-    expect: { fails: { what: /COPY|STDIN|stdin/, where: at(NEW, 2) } },
-  },
+  // Failed at run time (rolled back) until the loader refused it: a migration has no client data stream.
+  badFile("COPY … FROM STDIN without data (there is no stdin to read)", "create table public.c (i int);\ncopy public.c from stdin;\n", /COPY … FROM STDIN/, 2, /INSERT … VALUES/),
+  badFile("COPY … TO STDOUT (there is no client to copy to)", "copy (select 1) to stdout;\n", /COPY … TO STDOUT/, 1, /use a query/),
   badFile("a marker that cuts a function body in two", "create function f() returns int language plpgsql as $$\nbegin\n-- migrate:down\nreturn 1; end $$;\n", /unterminated|cannot parse/, 1, /marker line ends a section/),
 
   // ── Transaction control: the runner owns the transaction ───────────────────────────────────────

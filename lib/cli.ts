@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { explainPulumiFailure, fileBackendDir, pulumiEnv } from "./pulumi-env";
 import { holdStackSettings } from "./stack-settings";
-import { ensureToolchain, repoRoot } from "./toolchain";
+import { ensureToolchain, repoRoot, type Toolchain } from "./toolchain";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -16,6 +16,7 @@ export class UsageError extends Error {
 
 export interface ProjectCli {
   env: Record<string, string>;
+  toolchain: Toolchain;
   /** Runs `pulumi <args>`; inherits the terminal unless `capture`. Throws on failure with advice. */
   pulumi(
     args: string[],
@@ -39,6 +40,7 @@ export async function projectCli(): Promise<ProjectCli> {
   const env = pulumiEnv({ binDir: toolchain.binDir });
   const cli: ProjectCli = {
     env,
+    toolchain,
     pulumi(args, opts = {}) {
       const release = holdStackSettings(repoRoot, fileBackendDir(env.PULUMI_BACKEND_URL));
       const result = spawnSync(toolchain.pulumi, args, {
@@ -53,7 +55,7 @@ export async function projectCli(): Promise<ProjectCli> {
       if (!opts.capture && stderr) process.stderr.write(stderr);
       const status = result.status ?? 1;
       if (status !== 0 && !opts.allowFailure) {
-        const advice = explainPulumiFailure(stderr + (result.stdout ?? ""));
+        const advice = explainPulumiFailure(stderr + (result.stdout ?? ""), { env, stack: stackArgument(args) });
         throw new Error(`pulumi ${args.join(" ")} failed (exit ${status})${advice ? `\n${advice}` : ""}${opts.capture ? `\n${stderr.trim()}` : ""}`);
       }
       return { status, stdout: result.stdout ?? "", stderr };
@@ -87,6 +89,17 @@ export async function projectCli(): Promise<ProjectCli> {
     },
   };
   return cli;
+}
+
+/** The stack a Pulumi command names with `--stack X`, `--stack=X`, `-s X` or `-sX`. */
+export function stackArgument(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if ((arg === "--stack" || arg === "-s") && args[i + 1]) return args[i + 1];
+    if (arg.startsWith("--stack=")) return arg.slice("--stack=".length);
+    if (/^-s[^-]/.test(arg)) return arg.slice(2);
+  }
+  return undefined;
 }
 
 /** Runs a command's main, printing errors without stack traces for user errors. */

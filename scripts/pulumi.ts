@@ -6,17 +6,17 @@
  *   npm run pulumi -- preview --stack staging --diff
  */
 import { spawn } from "node:child_process";
-import { projectCli } from "../lib/cli";
-import { explainPulumiFailure, fileBackendDir, pulumiEnv } from "../lib/pulumi-env";
+import { projectCli, stackArgument } from "../lib/cli";
+import { explainPulumiFailure, fileBackendDir } from "../lib/pulumi-env";
 import { holdStackSettings } from "../lib/stack-settings";
-import { ensureToolchain, repoRoot } from "../lib/toolchain";
+import { repoRoot } from "../lib/toolchain";
 
 async function main(): Promise<number> {
-  const toolchain = await ensureToolchain();
-  const env = pulumiEnv({ binDir: toolchain.binDir });
+  const cli = await projectCli();
+  const { toolchain, env } = cli;
   const args = process.argv.slice(2);
   const stack = stackArgument(args);
-  if (stack && !(args[0] === "stack" && args[1] === "init") && (await projectCli()).ensureStack(stack)) {
+  if (stack && !(args[0] === "stack" && args[1] === "init") && cli.ensureStack(stack)) {
     console.error(`› created the stack ${stack} in this backend (its settings are in Pulumi.${stack}.yaml)`);
   }
   const release = holdStackSettings(repoRoot, fileBackendDir(env.PULUMI_BACKEND_URL));
@@ -40,17 +40,6 @@ async function main(): Promise<number> {
       resolve(code ?? 1);
     });
   });
-}
-
-/** The stack a command names with `--stack X`, `--stack=X`, `-s X` or `-sX`. */
-function stackArgument(args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if ((arg === "--stack" || arg === "-s") && args[i + 1]) return args[i + 1];
-    if (arg.startsWith("--stack=")) return arg.slice("--stack=".length);
-    if (/^-s[^-]/.test(arg)) return arg.slice(2);
-  }
-  return undefined;
 }
 
 main().then(

@@ -39,6 +39,11 @@ export interface StackConfig {
      * @default false
      */
     includeAll: boolean;
+    /**
+     * `copy`: every preview runs the pending migrations on a copy of the target with its data first
+     * (local platform). `off`: no rehearsal. @default "copy"
+     */
+    rehearse: "copy" | "off";
   };
   promotion: { from?: string };
   buckets: Record<string, BucketOverride>;
@@ -88,7 +93,7 @@ const topLevel: Record<string, Shape> = {
   serviceRoleKey: "string",
 };
 const nested: Record<string, Record<string, string>> = {
-  migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag" },
+  migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag", rehearse: "string" },
   promotion: { from: "string" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
   policy: { allowPublicBuckets: "boolean" },
@@ -174,6 +179,8 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
     const v = migrations[field];
     if (v !== undefined && !/^\d+\s*(ms|s|min|h)?$/.test(v)) problems.push(`"migrations.${field}" must be a PostgreSQL duration like "5s" or "500ms", got "${v}"`);
   }
+  const rehearse = migrations.rehearse ?? "copy";
+  if (rehearse !== "copy" && rehearse !== "off") problems.push(`"migrations.rehearse" must be "copy" or "off", got "${rehearse}"`);
   const promotion = (values.promotion as { from?: string } | undefined) ?? {};
   if (promotion.from !== undefined) promotion.from = String(promotion.from);
   if (promotion.from === stack) problems.push(`"promotion.from" names this stack itself; name the upstream stack (e.g. dev for staging)`);
@@ -207,6 +214,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
       statementTimeout: migrations.statementTimeout ?? "0",
       lockWait: migrations.lockWait,
       includeAll,
+      rehearse: rehearse as StackConfig["migrations"]["rehearse"],
     },
     promotion: { from: promotion.from },
     buckets: buckets as Record<string, BucketOverride>,

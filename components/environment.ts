@@ -49,6 +49,7 @@ export class Environment extends pulumi.ComponentResource {
         statementTimeout: config.migrations.statementTimeout,
         lockWait: config.migrations.lockWait,
         includeAll: config.migrations.includeAll,
+        rehearse: config.migrations.rehearse,
         stack: config.stack,
       },
       { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },

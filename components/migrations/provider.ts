@@ -11,7 +11,8 @@
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
-import { applyBundle, assertSessionConnection, reportProgress, withClient } from "./apply";
+import { applyBundle, assertSessionConnection, reportProgress, withClient, type ApplyOptions } from "./apply";
+import { cliCommand, rehearsalRefusal, rehearseOnCopy } from "./rehearse";
 import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
 import { loadBundle } from "./bundle";
@@ -76,7 +77,51 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
     });
   }
   failures.push(...reverts);
+  if (ledger && failures.length === 0) inputs = await rehearse(inputs, ledger, failures);
   return { inputs, failures };
+}
+
+/**
+ * In a preview, the pending migrations (and reverts) run on a copy of the target with its data
+ * (components/migrations/rehearse.ts): a failure there fails the preview exactly as `up` would
+ * report it; otherwise each migration's line says it was rehearsed and how long it took.
+ */
+async function rehearse(inputs: MigrationInputs, ledger: Ledger, failures: pulumi.dynamic.CheckFailure[]): Promise<MigrationInputs> {
+  if (rehearsalRefusal(inputs.connection, inputs.rehearse, cliCommand()) !== undefined) return inputs;
+  let bundle: Bundle;
+  let plan: Plan;
+  try {
+    bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
+    plan = planMigrations(bundle, ledger, planOptions(inputs));
+  } catch {
+    return inputs; // the planner's refusals were reported above
+  }
+  if (plan.apply.length === 0 && plan.revert.length === 0) return inputs;
+  const keyOf = (m: { version: string; name: string }) =>
+    Object.keys(inputs).find((k) => isMigrationKey(k) && versionOfKey(k) === m.version) ?? migrationKey(m);
+  const outcome = await rehearseOnCopy(inputs.connection, bundle, applyOptions(inputs));
+  const out: MigrationInputs = { ...inputs };
+  const note = (key: string, text: string) => {
+    if (typeof out[key] === "string") out[key] = withNote(out[key] as string, text);
+  };
+  const target = decodeURIComponent(new URL(inputs.connection).pathname.slice(1));
+  if (outcome.kind === "skipped") {
+    for (const m of plan.apply) note(keyOf(m), `not rehearsed: ${outcome.reason}`);
+    return out;
+  }
+  if (outcome.kind === "failed") {
+    const failing = outcome.error.version ? plan.apply.find((m) => m.version === outcome.error.version) : undefined;
+    failures.push({
+      property: failing ? keyOf(failing) : "migrationsDir",
+      reason:
+        `the rehearsal on a copy of ${target} with its data failed — ${whatFailed(outcome.error.message)}\n` +
+        `Nothing ran on ${target}. Fix the migration (or the data it meets) and preview again; \`up\` would fail the same way.`,
+    });
+    return out;
+  }
+  const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
+  for (const m of outcome.report.applied) note(keyOf(m), `rehearsed on a copy of ${target} with its data: ok in ${ms(m.durationMs)}`);
+  return out;
 }
 
 /**
@@ -258,9 +303,26 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
   const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
   const declared = Object.keys(inputs).filter(isMigrationKey).sort(compareMigrationKeys);
   assertBundleMatches(bundle, inputs, declared);
+  await applyBundle(inputs.connection, bundle, applyOptions(inputs));
+  const ledger = await withClient(inputs.connection, (client) => readLedgerSnapshot(client));
+  return { ...rebuildFromLedger(inputs, ledger), ...summary(bundle, ledger) };
+}
+
+/**
+ * An apply's failure report without what it says about that database afterwards (rolled back, steps
+ * committed, "apply again"): about the copy, that is noise; the target's part is said separately.
+ */
+export function whatFailed(message: string): string {
+  const lines = message.split("\n");
+  const end = lines.findIndex((line, i) => i > 0 && /^\s*(Its transaction|Steps? \d|Fix the file|The next apply|Nothing from this migration)/.test(line));
+  return (end < 0 ? lines : lines.slice(0, end)).join("\n");
+}
+
+/** How `up` applies these inputs — and how the preview's rehearsal applies them to a copy. */
+function applyOptions(inputs: MigrationInputs): ApplyOptions {
   // The same options the preview's check planned with (through defaults to what the preview listed).
   const planned = planOptions(inputs);
-  const report = await applyBundle(inputs.connection, bundle, {
+  return {
     plan: (b, ledger, opts) => planMigrations(b, ledger, { ...planned, ...opts }),
     through: planned.through,
     baseline: planned.baseline,
@@ -271,10 +333,7 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
     stack: inputs.stack,
     updateId: process.env.SUPABASE_PROMOTION_UPDATE_ID,
     appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
-  });
-  void report;
-  const ledger = await withClient(inputs.connection, (client) => readLedgerSnapshot(client));
-  return { ...rebuildFromLedger(inputs, ledger), ...summary(bundle, ledger) };
+  };
 }
 
 /**

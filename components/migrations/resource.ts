@@ -26,6 +26,8 @@ export interface MigrationBundleArgs {
    * (`migrations.includeAll`, as `supabase db push --include-all`). @default false (only set when true: no diff for existing stacks)
    */
   includeAll?: boolean;
+  /** `off` turns the preview's rehearsal on a copy off. @default "copy" (only set when off: no diff for existing stacks) */
+  rehearse?: "copy" | "off";
   stack: string;
 }
 
@@ -66,6 +68,7 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           statementTimeout: args.statementTimeout ?? "0",
           ...(args.lockWait !== undefined ? { lockWait: args.lockWait } : {}),
           ...(args.includeAll ? { includeAll: true } : {}),
+          ...(args.rehearse === "off" ? { rehearse: "off" } : {}),
           stack: args.stack,
           ...perMigration,
           appliedThrough: undefined,

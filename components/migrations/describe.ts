@@ -77,6 +77,12 @@ export function withNote(description: string, note: string): string {
   return `${note}${NOTE_SEPARATOR}${withoutNote(description)}`;
 }
 
+/** Adds a note after the one the description already carries (one note per line, parts joined by "; "). */
+export function addNote(description: string, note: string): string {
+  const cut = description.lastIndexOf(NOTE_SEPARATOR);
+  return withNote(description, cut < 0 ? note : `${description.slice(0, cut)}; ${note}`);
+}
+
 /** The description without a preview's note (descriptions themselves never contain the separator). */
 export function withoutNote(description: string): string {
   const cut = description.lastIndexOf(NOTE_SEPARATOR);

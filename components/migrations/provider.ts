@@ -20,7 +20,7 @@ import { readLedgerSnapshot } from "./ledger";
 import { PlanError, planMigrations, restoreNameStatement, type PlanOptions } from "./plan";
 import { planSteps, stepOf } from "./steps";
 import type { Bundle, Ledger, Migration, Plan } from "./types";
-import { appliedAsName, describeApplied, isMigrationKey, migrationKey, parseDescription, withNote, withoutNote, type BundleSettings } from "./describe";
+import { addNote, appliedAsName, describeApplied, isMigrationKey, migrationKey, parseDescription, withNote, withoutNote, type BundleSettings } from "./describe";
 import { compareMigrationKeys, highestVersion, versionOfKey } from "./version";
 import { stateOrRefuse } from "../provider-state";
 
@@ -102,7 +102,7 @@ async function rehearse(inputs: MigrationInputs, ledger: Ledger, failures: pulum
   const outcome = await rehearseOnCopy(inputs.connection, bundle, applyOptions(inputs));
   const out: MigrationInputs = { ...inputs };
   const note = (key: string, text: string) => {
-    if (typeof out[key] === "string") out[key] = withNote(out[key] as string, text);
+    if (typeof out[key] === "string") out[key] = addNote(out[key] as string, text);
   };
   const target = decodeURIComponent(new URL(inputs.connection).pathname.slice(1));
   if (outcome.kind === "skipped") {

@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../components/config";
 import { parseBundle } from "../../components/migrations/bundle";
-import { NOTE_SEPARATOR, parseDescription, withNote, withoutNote } from "../../components/migrations/describe";
+import { addNote, NOTE_SEPARATOR, parseDescription, withNote, withoutNote } from "../../components/migrations/describe";
 import { classifyAppliedChange, downHash, EMPTY_BUNDLE_DIGEST, ledgerStatementsHash, protectedHash, type AppliedChange } from "../../components/migrations/integrity";
 import { expectedObjects } from "../../components/migrations/objects";
 import { nextFreeVersions, planMigrations, PlanError } from "../../components/migrations/plan";
@@ -191,6 +191,9 @@ describe("preview notes", () => {
     expect(withNote(line, "resumes at step 2 of 2")).toBe(`resumes at step 2 of 2${NOTE_SEPARATOR}${line}`);
     expect(withoutNote(withNote(line, "x"))).toBe(line);
     expect(withNote(withNote(line, "x"), "y")).toBe(`y${NOTE_SEPARATOR}${line}`);
+    // A second note (the rehearsal's after the planner's) joins the first instead of replacing it.
+    expect(addNote(withNote(line, "resumes at step 2 of 2"), "rehearsed")).toBe(`resumes at step 2 of 2; rehearsed${NOTE_SEPARATOR}${line}`);
+    expect(addNote(line, "rehearsed")).toBe(`rehearsed${NOTE_SEPARATOR}${line}`);
     expect(withoutNote(line)).toBe(line);
     // The digest is read past a note, so a state written with one still compares.
     const digest = "a".repeat(64);

@@ -11,7 +11,8 @@
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
-import { applyBundle, assertSessionConnection, reportProgress, withClient, type ApplyOptions } from "./apply";
+import { applyBundle, reportProgress, type ApplyOptions } from "./apply";
+import { assertSessionConnection } from "./session";
 import { cliCommand, rehearsalRefusal, rehearseOnCopy } from "./rehearse";
 import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
@@ -120,7 +121,7 @@ async function rehearse(inputs: MigrationInputs, ledger: Ledger, failures: pulum
     return out;
   }
   const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
-  for (const m of outcome.report.applied) note(keyOf(m), `rehearsed on a copy of ${target} with its data: ok in ${ms(m.durationMs)}`);
+  for (const m of outcome.report.applied) note(keyOf(m), `rehearsed on a copy: ok in ${ms(m.durationMs)}`);
   return out;
 }
 
@@ -279,7 +280,7 @@ export async function update(_id: string, _olds: MigrationOutputs, news: Migrati
 /** Refresh: the ledger is the truth. Rows added, removed or edited out of band become a diff. */
 export async function read(id: string, state?: MigrationOutputs): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("MigrationBundle", id, state);
-  const ledger = await withClient(props.connection, (client) => readLedgerSnapshot(client));
+  const ledger = await withDatabase(props.connection, (client) => readLedgerSnapshot(client));
   const rebuilt = rebuildFromLedger(props, ledger);
   const applied: Record<string, string> = {};
   for (const entry of ledger.entries) if (entry.digest) applied[`${entry.version}_${entry.name}`] = entry.digest;
@@ -304,7 +305,7 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
   const declared = Object.keys(inputs).filter(isMigrationKey).sort(compareMigrationKeys);
   assertBundleMatches(bundle, inputs, declared);
   await applyBundle(inputs.connection, bundle, applyOptions(inputs));
-  const ledger = await withClient(inputs.connection, (client) => readLedgerSnapshot(client));
+  const ledger = await withDatabase(inputs.connection, (client) => readLedgerSnapshot(client));
   return { ...rebuildFromLedger(inputs, ledger), ...summary(bundle, ledger) };
 }
 

@@ -48,7 +48,13 @@ export interface StackConfig {
   promotion: { from?: string };
   buckets: Record<string, BucketOverride>;
   realtime: { tables?: string[]; replicaIdentityFull?: string[] };
-  policy: { allowPublicBuckets: boolean };
+  policy: {
+    allowPublicBuckets: boolean;
+    /** A lint finding at this level or above fails the preview and `up`. @default "none" (findings are shown) */
+    lintFailOn: "warning" | "error" | "none";
+    /** squawk rules switched off for this stack. */
+    lintOff: string[];
+  };
   supabase: { projectRef?: string; apiUrl?: string };
   /** Present only on the supabase platform; secret. */
   secrets: { databaseUrl?: string; anonKey?: string; serviceRoleKey?: string };
@@ -96,7 +102,7 @@ const nested: Record<string, Record<string, string>> = {
   migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag", rehearse: "string" },
   promotion: { from: "string" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
-  policy: { allowPublicBuckets: "boolean" },
+  policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]" },
   supabase: { projectRef: "string", apiUrl: "string" },
   github: {
     repository: "string",
@@ -198,10 +204,14 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
   }
   if (github && github.repository === undefined) problems.push(`"github.repository" is required when "github" is set`);
 
+  const lintFailOn = (values.policy as { lintFailOn?: unknown } | undefined)?.lintFailOn;
+  if (lintFailOn !== undefined && !["warning", "error", "none"].includes(String(lintFailOn))) {
+    problems.push(`"policy.lintFailOn" must be "warning", "error" or "none", got "${String(lintFailOn)}"`);
+  }
   if (problems.length > 0) throw new ConfigError(stack, problems);
 
   const realtime = (values.realtime as StackConfig["realtime"] | undefined) ?? {};
-  const policy = (values.policy as { allowPublicBuckets?: boolean } | undefined) ?? {};
+  const policy = (values.policy as { allowPublicBuckets?: boolean; lintFailOn?: string; lintOff?: string[] } | undefined) ?? {};
   return {
     stack,
     platform: platform as StackConfig["platform"],
@@ -219,7 +229,11 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
     promotion: { from: promotion.from },
     buckets: buckets as Record<string, BucketOverride>,
     realtime,
-    policy: { allowPublicBuckets: policy.allowPublicBuckets ?? true },
+    policy: {
+      allowPublicBuckets: policy.allowPublicBuckets ?? true,
+      lintFailOn: (policy.lintFailOn ?? "none") as StackConfig["policy"]["lintFailOn"],
+      lintOff: policy.lintOff ?? [],
+    },
     supabase,
     secrets: {
       databaseUrl: values.databaseUrl as string | undefined,

@@ -50,6 +50,8 @@ export class Environment extends pulumi.ComponentResource {
         lockWait: config.migrations.lockWait,
         includeAll: config.migrations.includeAll,
         rehearse: config.migrations.rehearse,
+        lintFailOn: config.policy.lintFailOn,
+        lintOff: config.policy.lintOff,
         stack: config.stack,
       },
       { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },

@@ -14,6 +14,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { applyBundle, reportProgress, type ApplyOptions } from "./apply";
 import { assertSessionConnection } from "./session";
 import { cliCommand, rehearsalRefusal, rehearseOnCopy } from "./rehearse";
+import { failsUnder, formatFinding, lintMigrations, type LintFinding, type LintPolicy } from "./lint";
 import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
 import { loadBundle } from "./bundle";
@@ -78,8 +79,74 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
     });
   }
   failures.push(...reverts);
-  if (ledger && failures.length === 0) inputs = await rehearse(inputs, ledger, failures);
+  if (ledger && failures.length === 0) {
+    const pending = await pendingWork(inputs, ledger);
+    if (pending) {
+      inputs = await lint(inputs, pending, failures);
+      if (failures.length === 0) inputs = await rehearse(inputs, pending, failures);
+    }
+  }
   return { inputs, failures };
+}
+
+/** What this update would run, as `up` plans it on the live ledger; undefined when nothing. */
+async function pendingWork(inputs: MigrationInputs, ledger: Ledger): Promise<{ bundle: Bundle; plan: Plan } | undefined> {
+  try {
+    const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
+    const plan = planMigrations(bundle, ledger, planOptions(inputs));
+    return plan.apply.length > 0 || plan.revert.length > 0 ? { bundle, plan } : undefined;
+  } catch {
+    return undefined; // the planner's refusals were reported already
+  }
+}
+
+/** The input key of a planned migration (the program's, which the preview shows). */
+function keyIn(inputs: MigrationInputs, m: { version: string; name: string }): string {
+  return Object.keys(inputs).find((k) => isMigrationKey(k) && versionOfKey(k) === m.version) ?? migrationKey(m);
+}
+
+/**
+ * squawk on the pending migrations' up sections (components/migrations/lint.ts). In a preview each
+ * finding is a line of its own (`+ lint <file>:<line> <rule>: "<level>: <message> — <help>"`) and a
+ * short note on its migration's line; findings at or above `policy.lintFailOn` fail the check — in
+ * preview and in `up`.
+ */
+async function lint(inputs: MigrationInputs, pending: { plan: Plan }, failures: pulumi.dynamic.CheckFailure[]): Promise<MigrationInputs> {
+  const policy: LintPolicy = {
+    failOn: inputs.lintFailOn === "warning" || inputs.lintFailOn === "error" ? inputs.lintFailOn : "none",
+    off: Array.isArray(inputs.lintOff) ? inputs.lintOff.map(String) : [],
+  };
+  let findings: LintFinding[];
+  try {
+    findings = await lintMigrations(resolve(process.cwd(), inputs.migrationsDir), pending.plan.apply, policy);
+  } catch (err) {
+    failures.push({ property: "migrationsDir", reason: `${(err as Error).message}. Reinstall the dependencies (\`npm ci\`) and preview again.` });
+    return inputs;
+  }
+  const out: MigrationInputs = { ...inputs };
+  for (const m of pending.plan.apply) {
+    const mine = findings.filter((f) => f.version === m.version);
+    if (mine.length === 0) continue;
+    const key = keyIn(inputs, m);
+    // Shown where it is read, in a preview (a short note on the migration's line, and one line per
+    // finding in full); `up` enforces the policy without them, so they never reach the state.
+    if (cliCommand() === "preview") {
+      if (typeof out[key] === "string") out[key] = addNote(out[key] as string, `lint: ${mine.map((f) => `${f.rule} :${f.line}`).join(", ")}`);
+      for (const f of mine) out[`${LINT_PREFIX}${f.file}:${f.line} ${f.rule}`] = `${f.level}: ${f.message}${f.help ? ` — ${f.help}` : ""}`;
+    }
+    const failing = mine.filter((f) => failsUnder(f, policy));
+    if (failing.length > 0) {
+      failures.push({
+        property: key,
+        reason:
+          `lint findings at or above policy.lintFailOn (${policy.failOn}):\n` +
+          failing.map((f) => `  ${formatFinding(f)}`).join("\n") +
+          `\nFix the migration, or waive a finding on purpose with \`-- squawk-ignore <rule>\` on the line before the statement, ` +
+          `or switch the rule off for this stack (\`npm run pulumi -- config set --path policy.lintOff[0] <rule>\`).`,
+      });
+    }
+  }
+  return out;
 }
 
 /**
@@ -87,19 +154,14 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
  * (components/migrations/rehearse.ts): a failure there fails the preview exactly as `up` would
  * report it; otherwise each migration's line says it was rehearsed and how long it took.
  */
-async function rehearse(inputs: MigrationInputs, ledger: Ledger, failures: pulumi.dynamic.CheckFailure[]): Promise<MigrationInputs> {
+async function rehearse(
+  inputs: MigrationInputs,
+  pending: { bundle: Bundle; plan: Plan },
+  failures: pulumi.dynamic.CheckFailure[],
+): Promise<MigrationInputs> {
   if (rehearsalRefusal(inputs.connection, inputs.rehearse, cliCommand()) !== undefined) return inputs;
-  let bundle: Bundle;
-  let plan: Plan;
-  try {
-    bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
-    plan = planMigrations(bundle, ledger, planOptions(inputs));
-  } catch {
-    return inputs; // the planner's refusals were reported above
-  }
-  if (plan.apply.length === 0 && plan.revert.length === 0) return inputs;
-  const keyOf = (m: { version: string; name: string }) =>
-    Object.keys(inputs).find((k) => isMigrationKey(k) && versionOfKey(k) === m.version) ?? migrationKey(m);
+  const { bundle, plan } = pending;
+  const keyOf = (m: { version: string; name: string }) => keyIn(inputs, m);
   const outcome = await rehearseOnCopy(inputs.connection, bundle, applyOptions(inputs));
   const out: MigrationInputs = { ...inputs };
   const note = (key: string, text: string) => {
@@ -130,6 +192,9 @@ async function rehearse(inputs: MigrationInputs, ledger: Ledger, failures: pulum
  * line of their own, e.g. a corrected down section of a migration the update reverts. Never kept in the state.
  */
 const PREVIEW_NOTES = "notes";
+
+/** Preview-only inputs, one per lint finding: `lint <file>:<line> <rule>` → level, message and help. */
+const LINT_PREFIX = "lint ";
 
 /** Keys whose digest in the state (olds) differs from the program's (news), in migration order. */
 function changedDigests(olds: MigrationInputs, news: MigrationInputs): { key: string; before: string; after: string }[] {
@@ -360,6 +425,7 @@ export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): Migra
   const out: MigrationInputs = { ...props };
   for (const key of Object.keys(out)) if (isMigrationKey(key)) delete out[key];
   delete out[PREVIEW_NOTES];
+  for (const key of Object.keys(out)) if (key.startsWith(LINT_PREFIX)) delete out[key];
   for (const entry of ledger.entries) {
     const key = `${entry.version}_${entry.name}`;
     // A preview's note ("— resumes at step 2 of 2") describes a change, never the applied state.

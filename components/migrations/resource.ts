@@ -28,6 +28,10 @@ export interface MigrationBundleArgs {
   includeAll?: boolean;
   /** `off` turns the preview's rehearsal on a copy off. @default "copy" (only set when off: no diff for existing stacks) */
   rehearse?: "copy" | "off";
+  /** `policy.lintFailOn`. @default "none" (only set otherwise: no diff for existing stacks) */
+  lintFailOn?: "warning" | "error" | "none";
+  /** `policy.lintOff`: squawk rules switched off. (Only set when not empty.) */
+  lintOff?: string[];
   stack: string;
 }
 
@@ -69,6 +73,8 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           ...(args.lockWait !== undefined ? { lockWait: args.lockWait } : {}),
           ...(args.includeAll ? { includeAll: true } : {}),
           ...(args.rehearse === "off" ? { rehearse: "off" } : {}),
+          ...(args.lintFailOn && args.lintFailOn !== "none" ? { lintFailOn: args.lintFailOn } : {}),
+          ...(args.lintOff && args.lintOff.length > 0 ? { lintOff: args.lintOff } : {}),
           stack: args.stack,
           ...perMigration,
           appliedThrough: undefined,

@@ -68,7 +68,7 @@ describe("rehearsal in the preview (real Pulumi CLI, local platform)", () => {
     const preview = await stack.preview({ ...capture(log), diff: true });
     if (process.env.SP_SHOW) console.log(log.join(""));
     expect(preview.changeSummary.update).toBe(1);
-    expect(log.join("")).toMatch(/20260101000001_note_required: "rehearsed on a copy: ok in [\d.]+ ms — sha256:[0-9a-f]{64} · 1 statement · transactional"/);
+    expect(log.join("")).toMatch(/20260101000001_note_required\s*: "rehearsed on a copy: ok in [\d.]+ ms — sha256:[0-9a-f]{64} · 1 statement · transactional"/);
     expect(await shadows()).toEqual([]);
     expect((await ledger()).map((r) => r.version)).toEqual(["20260101000000"]);
 

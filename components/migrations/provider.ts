@@ -14,6 +14,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { applyBundle, reportProgress, type ApplyOptions } from "./apply";
 import { assertSessionConnection } from "./session";
 import { cliCommand, rehearsalRefusal, rehearseOnCopy } from "./rehearse";
+import { BLOCKS, describeSize, tableLocks } from "./locks";
 import { failsUnder, formatFinding, lintMigrations, type LintFinding, type LintPolicy } from "./lint";
 import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
@@ -83,6 +84,7 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
     const pending = await pendingWork(inputs, ledger);
     if (pending) {
       inputs = await lint(inputs, pending, failures);
+      if (failures.length === 0 && cliCommand() === "preview") inputs = await locks(inputs, pending.plan);
       if (failures.length === 0) inputs = await rehearse(inputs, pending, failures);
     }
   }
@@ -150,6 +152,36 @@ async function lint(inputs: MigrationInputs, pending: { plan: Plan }, failures: 
 }
 
 /**
+ * In a preview, one line per pending statement that locks a table already on the target: the lock
+ * (components/migrations/locks.ts), what it blocks, and the table's size there —
+ * `+ lock 20260101000001_x.sql:3: "ACCESS EXCLUSIVE on public.bookings (≈ 12,400 rows, 3.1 MB) — blocks reads and writes"`.
+ */
+async function locks(inputs: MigrationInputs, plan: Plan): Promise<MigrationInputs> {
+  const found = plan.apply.flatMap((m) => tableLocks(m.up).map((lock) => ({ ...lock, file: m.file })));
+  if (found.length === 0) return inputs;
+  const tables = [...new Set(found.map((l) => l.table))];
+  const sizes = await withDatabase(inputs.connection, async (client) => {
+    const { rows } = await client.query<{ t: string; rows: string; bytes: string }>(
+      `select n.nspname || '.' || c.relname as t, c.reltuples::bigint as rows, pg_total_relation_size(c.oid) as bytes
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p', 'm') and n.nspname || '.' || c.relname = any($1::text[])`,
+      [tables],
+    );
+    return new Map(rows.map((r) => [r.t, { rows: Number(r.rows), bytes: Number(r.bytes) }]));
+  });
+  const out: MigrationInputs = { ...inputs };
+  const lines = new Map<string, string[]>();
+  for (const lock of found) {
+    const size = sizes.get(lock.table);
+    if (!size) continue; // a table this update creates: nobody waits on it yet
+    const key = `${LOCK_PREFIX}${lock.file}:${lock.statement.line}`;
+    lines.set(key, [...(lines.get(key) ?? []), `${lock.mode} on ${lock.table} (${describeSize(size)}) — ${BLOCKS[lock.mode]}`]);
+  }
+  for (const [key, parts] of lines) out[key] = parts.join("; ");
+  return out;
+}
+
+/**
  * In a preview, the pending migrations (and reverts) run on a copy of the target with its data
  * (components/migrations/rehearse.ts): a failure there fails the preview exactly as `up` would
  * report it; otherwise each migration's line says it was rehearsed and how long it took.
@@ -195,6 +227,9 @@ const PREVIEW_NOTES = "notes";
 
 /** Preview-only inputs, one per lint finding: `lint <file>:<line> <rule>` → level, message and help. */
 const LINT_PREFIX = "lint ";
+
+/** Preview-only inputs, one per statement that locks a table on the target: `lock <file>:<line>`. */
+const LOCK_PREFIX = "lock ";
 
 /** Keys whose digest in the state (olds) differs from the program's (news), in migration order. */
 function changedDigests(olds: MigrationInputs, news: MigrationInputs): { key: string; before: string; after: string }[] {
@@ -425,7 +460,7 @@ export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): Migra
   const out: MigrationInputs = { ...props };
   for (const key of Object.keys(out)) if (isMigrationKey(key)) delete out[key];
   delete out[PREVIEW_NOTES];
-  for (const key of Object.keys(out)) if (key.startsWith(LINT_PREFIX)) delete out[key];
+  for (const key of Object.keys(out)) if (key.startsWith(LINT_PREFIX) || key.startsWith(LOCK_PREFIX)) delete out[key];
   for (const entry of ledger.entries) {
     const key = `${entry.version}_${entry.name}`;
     // A preview's note ("— resumes at step 2 of 2") describes a change, never the applied state.

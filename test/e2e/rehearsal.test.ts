@@ -68,7 +68,11 @@ describe("rehearsal in the preview (real Pulumi CLI, local platform)", () => {
     const preview = await stack.preview({ ...capture(log), diff: true });
     if (process.env.SP_SHOW) console.log(log.join(""));
     expect(preview.changeSummary.update).toBe(1);
-    expect(log.join("")).toMatch(/20260101000001_note_required\s*: "rehearsed on a copy: ok in [\d.]+ ms — sha256:[0-9a-f]{64} · 1 statement · transactional"/);
+    expect(log.join("")).toMatch(/20260101000001_note_required\s*: "lint: adding-not-nullable-field :2; rehearsed on a copy: ok in [\d.]+ ms — sha256:[0-9a-f]{40}/);
+    // The lock it takes on the target's table, with the table's size there.
+    expect(log.join("")).toMatch(
+      /\+ lock 20260101000001_note_required\.sql:2\s*: "ACCESS EXCLUSIVE on public\.reh \((≈ \d+ rows|never analyzed), [\d.]+ (B|kB)\) — blocks reads and writes"/,
+    );
     expect(await shadows()).toEqual([]);
     expect((await ledger()).map((r) => r.version)).toEqual(["20260101000000"]);
 
@@ -78,6 +82,8 @@ describe("rehearsal in the preview (real Pulumi CLI, local platform)", () => {
     // The note is the preview's: the state keeps the plain description.
     const state = JSON.stringify((await stack.exportStack()).deployment);
     expect(state).not.toContain("rehearsed on a copy");
+    expect(state).not.toContain("ACCESS EXCLUSIVE");
+    await stack.preview({ ...capture(project.log), expectNoChanges: true });
   });
 
   it("migrations.rehearse off: the preview does not copy the database", async () => {

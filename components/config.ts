@@ -54,6 +54,8 @@ export interface StackConfig {
     lintFailOn: "warning" | "error" | "none";
     /** squawk rules switched off for this stack. */
     lintOff: string[];
+    /** A Supabase advisor finding the pending migrations introduce at this level or above fails the preview. @default "none" */
+    advisorsFailOn: "error" | "warn" | "info" | "none";
   };
   supabase: { projectRef?: string; apiUrl?: string };
   /** Present only on the supabase platform; secret. */
@@ -102,7 +104,7 @@ const nested: Record<string, Record<string, string>> = {
   migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag", rehearse: "string" },
   promotion: { from: "string" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
-  policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]" },
+  policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]", advisorsFailOn: "string" },
   supabase: { projectRef: "string", apiUrl: "string" },
   github: {
     repository: "string",
@@ -208,10 +210,14 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
   if (lintFailOn !== undefined && !["warning", "error", "none"].includes(String(lintFailOn))) {
     problems.push(`"policy.lintFailOn" must be "warning", "error" or "none", got "${String(lintFailOn)}"`);
   }
+  const advisorsFailOn = (values.policy as { advisorsFailOn?: unknown } | undefined)?.advisorsFailOn;
+  if (advisorsFailOn !== undefined && !["error", "warn", "info", "none"].includes(String(advisorsFailOn))) {
+    problems.push(`"policy.advisorsFailOn" must be "error", "warn", "info" or "none", got "${String(advisorsFailOn)}"`);
+  }
   if (problems.length > 0) throw new ConfigError(stack, problems);
 
   const realtime = (values.realtime as StackConfig["realtime"] | undefined) ?? {};
-  const policy = (values.policy as { allowPublicBuckets?: boolean; lintFailOn?: string; lintOff?: string[] } | undefined) ?? {};
+  const policy = (values.policy as { allowPublicBuckets?: boolean; lintFailOn?: string; lintOff?: string[]; advisorsFailOn?: string } | undefined) ?? {};
   return {
     stack,
     platform: platform as StackConfig["platform"],
@@ -233,6 +239,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
       allowPublicBuckets: policy.allowPublicBuckets ?? true,
       lintFailOn: (policy.lintFailOn ?? "none") as StackConfig["policy"]["lintFailOn"],
       lintOff: policy.lintOff ?? [],
+      advisorsFailOn: (policy.advisorsFailOn ?? "none") as StackConfig["policy"]["advisorsFailOn"],
     },
     supabase,
     secrets: {

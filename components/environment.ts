@@ -52,6 +52,7 @@ export class Environment extends pulumi.ComponentResource {
         rehearse: config.migrations.rehearse,
         lintFailOn: config.policy.lintFailOn,
         lintOff: config.policy.lintOff,
+        advisorsFailOn: config.policy.advisorsFailOn,
         stack: config.stack,
       },
       { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },

@@ -15,6 +15,7 @@ import { applyBundle, reportProgress, type ApplyOptions } from "./apply";
 import { assertSessionConnection } from "./session";
 import { cliCommand, rehearsalRefusal, rehearseOnCopy } from "./rehearse";
 import { BLOCKS, describeSize, tableLocks } from "./locks";
+import { advisorFails, introduced, runAdvisors, supabaseCliPath } from "./advisors";
 import { failsUnder, formatFinding, lintMigrations, type LintFinding, type LintPolicy } from "./lint";
 import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
@@ -194,7 +195,20 @@ async function rehearse(
   if (rehearsalRefusal(inputs.connection, inputs.rehearse, cliCommand()) !== undefined) return inputs;
   const { bundle, plan } = pending;
   const keyOf = (m: { version: string; name: string }) => keyIn(inputs, m);
-  const outcome = await rehearseOnCopy(inputs.connection, bundle, applyOptions(inputs));
+  const cli = supabaseCliPath();
+  // On the copy once the migrations ran, and on the target as it is (not before the copy is made:
+  // PostgreSQL copies only a database nobody is connected to).
+  const advisors = cli
+    ? async (shadowUrl: string) => {
+        try {
+          const [before, after] = await Promise.all([runAdvisors(cli, inputs.connection), runAdvisors(cli, shadowUrl)]);
+          return { findings: introduced(before, after) };
+        } catch (err) {
+          return { error: (err as Error).message };
+        }
+      }
+    : undefined;
+  const outcome = await rehearseOnCopy(inputs.connection, bundle, applyOptions(inputs), advisors);
   const out: MigrationInputs = { ...inputs };
   const note = (key: string, text: string) => {
     if (typeof out[key] === "string") out[key] = addNote(out[key] as string, text);
@@ -216,6 +230,29 @@ async function rehearse(
   }
   const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
   for (const m of outcome.report.applied) note(keyOf(m), `rehearsed on a copy: ok in ${ms(m.durationMs)}`);
+  const found = outcome.after;
+  if (!found) {
+    out[`${ADVISOR_PREFIX}s`] = "not run: the Supabase CLI is not installed here — `npm run tools -- supabase-cli` installs it into .tools/supabase-cli";
+  } else if ("error" in found) {
+    out[`${ADVISOR_PREFIX}s`] = `not run: ${found.error}`;
+  } else {
+    const failOn = typeof inputs.advisorsFailOn === "string" ? inputs.advisorsFailOn : "none";
+    // Two lines each: the engine cuts values of about 150 characters, and the link is the way forward.
+    for (const f of found.findings) {
+      out[`${ADVISOR_PREFIX} ${f.name} ${f.object}`] = `${f.level}: ${f.detail}`;
+      out[`${ADVISOR_PREFIX} ${f.name} ${f.object} · remediation`] = f.remediation;
+    }
+    const failing = found.findings.filter((f) => advisorFails(f, failOn));
+    if (failing.length > 0) {
+      failures.push({
+        property: "migrationsDir",
+        reason:
+          `Supabase's advisors find what the pending migrations introduce, at or above policy.advisorsFailOn (${failOn}):\n` +
+          failing.map((f) => `  ${f.name} (${f.level}) ${f.object}: ${f.detail} — ${f.remediation}`).join("\n") +
+          "\nFix the migrations (the remediation link says how), or lower policy.advisorsFailOn for this stack.",
+      });
+    }
+  }
   return out;
 }
 
@@ -230,6 +267,9 @@ const LINT_PREFIX = "lint ";
 
 /** Preview-only inputs, one per statement that locks a table on the target: `lock <file>:<line>`. */
 const LOCK_PREFIX = "lock ";
+
+/** Preview-only inputs, one per advisor finding the pending migrations introduce: `advisor <name> <object>`. */
+const ADVISOR_PREFIX = "advisor";
 
 /** Keys whose digest in the state (olds) differs from the program's (news), in migration order. */
 function changedDigests(olds: MigrationInputs, news: MigrationInputs): { key: string; before: string; after: string }[] {
@@ -460,7 +500,7 @@ export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): Migra
   const out: MigrationInputs = { ...props };
   for (const key of Object.keys(out)) if (isMigrationKey(key)) delete out[key];
   delete out[PREVIEW_NOTES];
-  for (const key of Object.keys(out)) if (key.startsWith(LINT_PREFIX) || key.startsWith(LOCK_PREFIX)) delete out[key];
+  for (const key of Object.keys(out)) if ([LINT_PREFIX, LOCK_PREFIX, ADVISOR_PREFIX].some((p) => key.startsWith(p))) delete out[key];
   for (const entry of ledger.entries) {
     const key = `${entry.version}_${entry.name}`;
     // A preview's note ("— resumes at step 2 of 2") describes a change, never the applied state.

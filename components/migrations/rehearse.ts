@@ -21,8 +21,8 @@ import { withDatabase } from "../../lib/pg";
 import { applyBundle, type ApplyOptions, type ApplyReport } from "./apply";
 import type { Bundle } from "./types";
 
-export type RehearsalOutcome =
-  | { kind: "passed"; shadow: string; copyMs: number; report: ApplyReport }
+export type RehearsalOutcome<T = undefined> =
+  | { kind: "passed"; shadow: string; copyMs: number; report: ApplyReport; after: T }
   | { kind: "failed"; shadow: string; copyMs: number; error: Error & { version?: string; location?: string; code?: string } }
   | { kind: "skipped"; reason: string };
 
@@ -85,9 +85,14 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * Copies the target database, applies `bundle` to the copy exactly as `up` would (same planner,
- * options and failure reports), and drops the copy.
+ * options and failure reports), runs `after` on the rehearsed copy (e.g. the advisors), and drops the copy.
  */
-export async function rehearseOnCopy(connection: string, bundle: Bundle, options: ApplyOptions): Promise<RehearsalOutcome> {
+export async function rehearseOnCopy<T = undefined>(
+  connection: string,
+  bundle: Bundle,
+  options: ApplyOptions,
+  after?: (shadowUrl: string) => Promise<T>,
+): Promise<RehearsalOutcome<T>> {
   const target = decodeURIComponent(new URL(connection).pathname.slice(1));
   const admin = new URL(connection);
   admin.pathname = "/postgres";
@@ -108,10 +113,13 @@ export async function rehearseOnCopy(connection: string, bundle: Bundle, options
   if (copied !== undefined) return { kind: "skipped", reason: copied };
   const copyMs = performance.now() - started;
   try {
-    const report = await applyBundle(shadowUrl.toString(), bundle, { ...options, onProgress: undefined });
-    return { kind: "passed", shadow, copyMs, report };
-  } catch (error) {
-    return { kind: "failed", shadow, copyMs, error: error as Error };
+    let report: ApplyReport;
+    try {
+      report = await applyBundle(shadowUrl.toString(), bundle, { ...options, onProgress: undefined });
+    } catch (error) {
+      return { kind: "failed", shadow, copyMs, error: error as Error };
+    }
+    return { kind: "passed", shadow, copyMs, report, after: (await after?.(shadowUrl.toString())) as T };
   } finally {
     await withDatabase(admin.toString(), (client) => client.query(`drop database if exists ${quote(shadow)} with (force)`));
   }

@@ -32,6 +32,8 @@ export interface MigrationBundleArgs {
   lintFailOn?: "warning" | "error" | "none";
   /** `policy.lintOff`: squawk rules switched off. (Only set when not empty.) */
   lintOff?: string[];
+  /** `policy.advisorsFailOn`. @default "none" (only set otherwise) */
+  advisorsFailOn?: "error" | "warn" | "info" | "none";
   stack: string;
 }
 
@@ -75,6 +77,7 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           ...(args.rehearse === "off" ? { rehearse: "off" } : {}),
           ...(args.lintFailOn && args.lintFailOn !== "none" ? { lintFailOn: args.lintFailOn } : {}),
           ...(args.lintOff && args.lintOff.length > 0 ? { lintOff: args.lintOff } : {}),
+          ...(args.advisorsFailOn && args.advisorsFailOn !== "none" ? { advisorsFailOn: args.advisorsFailOn } : {}),
           stack: args.stack,
           ...perMigration,
           appliedThrough: undefined,

@@ -59,6 +59,33 @@ export function upSectionOnly(text: string): string {
     .join("\n");
 }
 
+/** A waiver in squawk's form (`-- squawk-ignore <rule>[, <rule>…]`) in a file's up section. */
+export interface Waiver {
+  /** 1-based line of the directive. */
+  line: number;
+  rules: string[];
+  /** The comment on the line above, if any: why it was waived. */
+  reason?: string;
+}
+
+const WAIVER = /^\s*--\s*squawk-ignore(?:-file)?\s+(.+?)\s*$/i;
+
+/** The waivers in the up section of a migration file's text. */
+export function waiversIn(text: string): Waiver[] {
+  const lines = upSectionOnly(text).split("\n");
+  const waivers: Waiver[] = [];
+  lines.forEach((line, i) => {
+    const m = WAIVER.exec(line);
+    if (!m) return;
+    const rules = m[1]!.split(/[\s,]+/).filter(Boolean);
+    const above = /^\s*--\s*(.*?)\s*$/.exec(lines[i - 1] ?? "");
+    const waiver: Waiver = { line: i + 1, rules };
+    if (above && above[1] && !WAIVER.test(lines[i - 1]!)) waiver.reason = above[1];
+    waivers.push(waiver);
+  });
+  return waivers;
+}
+
 /** squawk's JSON report, mapped back to the migrations (squawk counts lines from 0). */
 export function parseSquawkReport(json: string, byPath: Map<string, Migration>): LintFinding[] {
   const rows = JSON.parse(json || "[]") as Array<{ file: string; line: number; level: string; message: string; help: string | null; rule_name: string }>;

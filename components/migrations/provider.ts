@@ -8,19 +8,20 @@
  * The SQL itself stays in the files: the provider reloads the bundle, checks
  * it still matches the inputs, and applies through the pure planner.
  */
+import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
-import { applyBundle, reportProgress, type ApplyOptions } from "./apply";
+import { applyBundle, reportProgress, type ApplyOptions, type ApplyReport } from "./apply";
 import { assertSessionConnection } from "./session";
 import { cliCommand, rehearsalRefusal, rehearseOnCopy } from "./rehearse";
 import { BLOCKS, describeSize, tableLocks } from "./locks";
 import { advisorFails, introduced, runAdvisors, supabaseCliPath } from "./advisors";
-import { failsUnder, formatFinding, lintMigrations, type LintFinding, type LintPolicy } from "./lint";
+import { failsUnder, formatFinding, lintMigrations, waiversIn, type LintFinding, type LintPolicy } from "./lint";
 import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
 import { loadBundle } from "./bundle";
-import { readLedgerSnapshot } from "./ledger";
+import { insertAuditRow, readLedgerSnapshot, type AuditRow } from "./ledger";
 import { PlanError, planMigrations, restoreNameStatement, type PlanOptions } from "./plan";
 import { planSteps, stepOf } from "./steps";
 import type { Bundle, Ledger, Migration, Plan } from "./types";
@@ -444,9 +445,41 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
   const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
   const declared = Object.keys(inputs).filter(isMigrationKey).sort(compareMigrationKeys);
   assertBundleMatches(bundle, inputs, declared);
-  await applyBundle(inputs.connection, bundle, applyOptions(inputs));
+  const options = applyOptions(inputs);
+  const report = await applyBundle(inputs.connection, bundle, options);
+  await recordWaivers(inputs, bundle, report, options);
   const ledger = await withDatabase(inputs.connection, (client) => readLedgerSnapshot(client));
   return { ...rebuildFromLedger(inputs, ledger), ...summary(bundle, ledger) };
+}
+
+/**
+ * A migration this update applied that waives lint rules in its file (`-- squawk-ignore <rule>`) gets
+ * an audit row of kind `waiver` per directive: which rules, where, and the comment above it as the reason.
+ */
+async function recordWaivers(inputs: MigrationInputs, bundle: Bundle, report: ApplyReport, options: ApplyOptions): Promise<void> {
+  const byVersion = new Map(bundle.migrations.map((m) => [m.version, m]));
+  const rows: AuditRow[] = [];
+  for (const applied of report.applied) {
+    const m = byVersion.get(applied.version);
+    if (!m) continue;
+    for (const w of waiversIn(readFileSync(resolve(process.cwd(), inputs.migrationsDir, m.file), "utf8"))) {
+      rows.push({
+        version: m.version,
+        name: m.name,
+        digest: m.digest,
+        kind: "waiver",
+        outcome: "succeeded",
+        stack: options.stack ?? null,
+        updateId: options.updateId ?? null,
+        appliedBy: options.appliedBy ?? null,
+        message: `squawk-ignore ${w.rules.join(", ")} at ${m.file}:${w.line}${w.reason ? ` — ${w.reason}` : " — no reason given (a comment on the line above says why)"}`,
+      });
+    }
+  }
+  if (rows.length === 0) return;
+  await withDatabase(inputs.connection, async (client) => {
+    for (const row of rows) await insertAuditRow(client, row);
+  });
 }
 
 /**

@@ -67,5 +67,20 @@ describe("lint in the preview (real Pulumi CLI, real squawk)", () => {
     expect(up.summary.result).toBe("succeeded");
     const versions = await withClient(databaseUrl, async (c) => (await c.query("select version from supabase_migrations.schema_migrations order by 1")).rows.map((r) => r.version));
     expect(versions).toEqual(["20260101000000", "20260101000001"]);
+    // The waiver is audited: which rule, where, and the comment above it as the reason.
+    const waivers = await withClient(databaseUrl, async (c) =>
+      (await c.query("select version, kind, outcome, stack, message from supabase_migrations.promotion_audit where kind = 'waiver'")).rows,
+    );
+    expect(waivers).toEqual([
+      {
+        version: "20260101000001",
+        kind: "waiver",
+        outcome: "succeeded",
+        stack: name,
+        message: "squawk-ignore require-concurrent-index-creation at 20260101000001_index_items.sql:2 — find a user's items (small table, written rarely)",
+      },
+    ]);
+    // Nothing the preview showed (lint lines, notes) reached the state.
+    await stack.preview({ ...capture(project.log), expectNoChanges: true });
   });
 });

@@ -3,7 +3,7 @@
  * back to the migrations (its lines count from 0); the policy decides what fails.
  */
 import { describe, expect, it } from "vitest";
-import { failsUnder, formatFinding, parseSquawkReport, upSectionOnly, type LintFinding } from "../../components/migrations/lint";
+import { failsUnder, formatFinding, parseSquawkReport, upSectionOnly, waiversIn, type LintFinding } from "../../components/migrations/lint";
 import type { Migration } from "../../components/migrations/types";
 
 describe("upSectionOnly", () => {
@@ -61,5 +61,25 @@ describe("failsUnder and formatFinding", () => {
   it("reads as file:line rule (level): message — help", () => {
     expect(formatFinding(warning)).toBe("1_a.sql:3 require-concurrent-index-creation (warning): blocks writes — Use `concurrently`");
     expect(formatFinding(error)).toBe("1_a.sql:3 ban-drop-database (error): blocks writes");
+  });
+});
+
+describe("waiversIn", () => {
+  it("finds squawk's directives in the up section, with the comment above as the reason", () => {
+    const text = [
+      "-- small table, written rarely",
+      "-- squawk-ignore require-concurrent-index-creation",
+      "create index i on public.t (a);",
+      "-- squawk-ignore ban-drop-column, renaming-column",
+      "alter table public.t drop column b;",
+      "-- migrate:down",
+      "-- squawk-ignore ban-drop-table",
+      "drop table public.t;",
+    ].join("\n");
+    expect(waiversIn(text)).toEqual([
+      { line: 2, rules: ["require-concurrent-index-creation"], reason: "small table, written rarely" },
+      { line: 4, rules: ["ban-drop-column", "renaming-column"] },
+    ]);
+    expect(waiversIn("create table a (id int);\n")).toEqual([]);
   });
 });

@@ -4,13 +4,14 @@
  * the peer tools, and a /proc sampler for peak memory. Everything started here is stopped by PID.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "pg";
+import type { Client } from "pg";
 import { stringify } from "yaml";
 import { bootstrapSupabase } from "../lib/bootstrap";
-import { freePort, resolveOsIdentity, startPostgres, type RunningPostgres } from "../lib/postgres-server";
+import { quoteIdent, withDatabase } from "../lib/pg";
+import { startThrowawayPostgres, type RunningPostgres } from "../lib/postgres-server";
 import { pulumiEnv } from "../lib/pulumi-env";
 import { ensureToolchain, repoRoot } from "../lib/toolchain";
 
@@ -42,36 +43,16 @@ export interface BenchServer {
 }
 
 export async function startBenchServer(fsync: boolean): Promise<BenchServer> {
-  const tempRoot = mkdtempSync(join(tmpdir(), "sp-bench-pg-"));
-  // As root the server runs as a non-root OS user, which must be able to enter tempRoot (0700).
-  const who = resolveOsIdentity();
-  if (who.uid !== undefined) chownSync(tempRoot, who.uid, who.gid!);
-  let pg: RunningPostgres;
-  try {
-    pg = await startPostgres({
-      dataDir: join(tempRoot, "data"),
-      port: await freePort(),
-      persistent: false,
-      fsync,
-      // Session start/end with ms timestamps: the benchmark times the provider's phases from them.
-      settings: { log_connections: "on", log_disconnections: "on", log_line_prefix: "%m [%c] db=%d app=%a: ", log_timezone: "UTC" },
-    });
-  } catch (e) {
-    rmSync(tempRoot, { recursive: true, force: true });
-    throw e;
-  }
-  const admin = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
-    const c = new Client({ connectionString: pg.superuserUrl("postgres") });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  };
+  const pg = await startThrowawayPostgres({
+    prefix: "sp-bench-pg-",
+    fsync,
+    // Session start/end with ms timestamps: the benchmark times the provider's phases from them.
+    settings: { log_connections: "on", log_disconnections: "on", log_line_prefix: "%m [%c] db=%d app=%a: ", log_timezone: "UTC" },
+  });
+  const admin = <T>(fn: (c: Client) => Promise<T>): Promise<T> => withBenchClient(pg.superuserUrl("postgres"), fn);
   return {
     pg,
-    tempRoot,
+    tempRoot: pg.tempRoot,
     logOffset: () => statSync(pg.logFile).size,
     sessionsSince(offset, database) {
       const text = readFileSync(pg.logFile).subarray(offset).toString("utf8");
@@ -94,33 +75,29 @@ export async function startBenchServer(fsync: boolean): Promise<BenchServer> {
     },
     adminUrl: (db = "postgres") => pg.superuserUrl(db),
     async createBootstrapped(db) {
-      await admin((c) => c.query(`create database "${db}"`));
+      await admin((c) => c.query(`create database ${quoteIdent(db)}`));
       const url = pg.superuserUrl(db);
       await bootstrapSupabase(url);
       return url;
     },
     async drop(db) {
-      await admin((c) => c.query(`drop database if exists "${db}" with (force)`));
+      await admin((c) => c.query(`drop database if exists ${quoteIdent(db)} with (force)`));
     },
-    async stop() {
-      try {
-        await pg.stop();
-      } finally {
-        rmSync(tempRoot, { recursive: true, force: true });
-      }
-    },
+    stop: () => pg.stop(),
   };
 }
 
 /** `select …` on a database, first row. */
-export async function queryOne<T extends Record<string, unknown>>(url: string, sql: string): Promise<T | undefined> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql)).rows[0];
-  } finally {
-    await c.end();
-  }
+export function queryOne<T extends Record<string, unknown>>(url: string, sql: string): Promise<T | undefined> {
+  return withBenchClient(url, async (c) => (await c.query<T>(sql)).rows[0]);
+}
+
+/**
+ * The benchmark's own connections: under another `application_name` than the provider's, so the
+ * sessions it times (bench/run.ts) are never confused with them.
+ */
+function withBenchClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  return withDatabase(url, fn, { applicationName: "supabase-promotion-bench" });
 }
 
 // ─── Processes ───────────────────────────────────────────────────────────────────────────────────

@@ -43,7 +43,7 @@ import { summarizeProfiles as summarizeCpuProfiles, type ProcessProfile } from "
 import type { QueryProfile } from "./profile";
 import { isPsqlWhatIf, WHAT_IFS, type WhatIf } from "./whatif";
 import { repoRoot } from "../lib/toolchain";
-import { APPLICATION_NAME } from "../components/migrations/apply";
+import { APPLICATION_NAME } from "../lib/pg";
 
 // ─── Options ─────────────────────────────────────────────────────────────────────────────────────
 

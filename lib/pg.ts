@@ -6,7 +6,10 @@
  * Nothing here ever prints a password: messages are built from {@link DatabaseTarget}, which has
  * none, and the driver's own errors are never echoed with the URL they were given.
  */
-import type { Client } from "pg";
+import type { Client, ClientBase } from "pg";
+
+/** What every connection reports as `application_name`, so a waiting apply can name the lock holder. */
+export const APPLICATION_NAME = "supabase-promotion";
 
 /** Where a database URL points, without its password. */
 export interface DatabaseTarget {
@@ -262,7 +265,7 @@ function safeDecode(text: string): string {
 const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface ConnectOptions {
-  /** `application_name` of the session. @default "supabase-promotion" */
+  /** `application_name` of the session. @default {@link APPLICATION_NAME} */
   applicationName?: string;
   context?: ConnectionContext;
 }
@@ -281,7 +284,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   try {
     client = new Client({
       connectionString: url,
-      application_name: options.applicationName ?? "supabase-promotion",
+      application_name: options.applicationName ?? APPLICATION_NAME,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     });
   } catch {
@@ -322,17 +325,20 @@ export interface TransactionOptions {
   serializeOn?: string;
 }
 
-/** BEGIN … COMMIT around `fn`; ROLLBACK on any error. */
-export async function withTransaction<T>(client: Client, fn: () => Promise<T>, opts: TransactionOptions): Promise<T> {
+/**
+ * BEGIN … COMMIT around `fn`; ROLLBACK on any error, rethrown — with `opts`, a `lock_timeout` that
+ * gave up is rethrown as a message naming what was locked.
+ */
+export async function withTransaction<T>(client: ClientBase, fn: () => Promise<T>, opts?: TransactionOptions): Promise<T> {
   await client.query("begin");
   try {
-    if (opts.serializeOn) await client.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [opts.serializeOn]);
+    if (opts?.serializeOn) await client.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [opts.serializeOn]);
     const result = await fn();
     await client.query("commit");
     return result;
   } catch (err) {
     await client.query("rollback").catch(() => undefined);
-    if ((err as { code?: string }).code === "55P03") {
+    if (opts && (err as { code?: string }).code === "55P03") {
       throw new Error(
         `gave up after waiting ${opts.lockTimeout} for a lock on ${opts.locks}: another transaction holds it. ` +
           `Nothing was changed; run the update again once that transaction has finished.`,
@@ -350,4 +356,9 @@ export function parseDuration(text: string | undefined): number | undefined {
   if (!m) return undefined;
   const unit: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
   return Math.round(Number(m[1]) * unit[m[2] ?? "ms"]!);
+}
+
+/** An identifier, double-quoted for SQL (`my "x"` → `"my ""x"""`); values go in parameters instead. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }

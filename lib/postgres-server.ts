@@ -24,7 +24,6 @@ import * as fsp from "node:fs/promises";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as crypto from "node:crypto";
 import { Client } from "pg";
 
 export const POSTGRES_MAJOR = 17;
@@ -34,9 +33,9 @@ export interface StartPostgresOptions {
   dataDir: string;
   /** TCP port on 127.0.0.1. */
   port: number;
-  /** Superuser name (initdb --username). Default "postgres". */
+  /** Superuser name (initdb --username). @default {@link DEFAULT_SUPERUSER} */
   user?: string;
-  /** Superuser password. Default "postgres". */
+  /** Superuser password. @default {@link DEFAULT_SUPERUSER_PASSWORD} */
   password?: string;
   /**
    * true: a long-lived server (the local platform). It keeps its data on stop(), and by
@@ -53,7 +52,7 @@ export interface StartPostgresOptions {
   settings?: Record<string, string | number | boolean>;
   /** Non-root OS user to run as when this process is root (see module doc). */
   osUser?: string;
-  /** How long to wait for the server to accept connections. Default 60 s. */
+  /** How long to wait for the server to accept connections. @default 60 s */
   startTimeoutMs?: number;
 }
 
@@ -480,7 +479,7 @@ async function runInitdb(
   ];
   if (noSync) args.push("--no-sync");
   try {
-    const output = await new Promise<string>((resolve, reject) => {
+    await new Promise<string>((resolve, reject) => {
       let out = "";
       const child = spawn(bins.initdb, args, {
         cwd: dataDir,
@@ -503,7 +502,6 @@ async function runInitdb(
           );
       });
     });
-    void output;
   } finally {
     await fsp.rm(pwDir, { recursive: true, force: true });
   }
@@ -556,9 +554,11 @@ export async function stopPostgresByPid(pid: number, dataDir?: string): Promise<
   return true;
 }
 
+/** Throw-away postmasters still running: stopped (SIGQUIT) if this process exits without `stop()`. */
 const liveNonPersistent = new Set<number>();
 let exitHookInstalled = false;
-function installExitHook(): void {
+function stopOnExit(pid: number): void {
+  liveNonPersistent.add(pid);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on("exit", () => {
@@ -572,30 +572,78 @@ function installExitHook(): void {
   });
 }
 
+/** The superuser a server is initialised with unless told otherwise (the local platform's too). */
+export const DEFAULT_SUPERUSER = "postgres";
+export const DEFAULT_SUPERUSER_PASSWORD = "postgres";
+/** How long {@link startPostgres} waits for the server to accept a login. */
+const START_TIMEOUT_MS = 60_000;
+/** How long one login attempt of the start-up check may take. */
+const LOGIN_ATTEMPT_TIMEOUT_MS = 5_000;
+
 /**
  * Start PostgreSQL 17 on 127.0.0.1:`port` with `dataDir`, initialising the cluster first
  * if the directory is missing or empty. Resolves once the server accepts a superuser login.
  */
 export async function startPostgres(opts: StartPostgresOptions): Promise<RunningPostgres> {
-  const dataDir = path.resolve(opts.dataDir);
-  const port = opts.port;
-  const user = opts.user ?? "postgres";
-  const password = opts.password ?? "postgres";
-  const persistent = opts.persistent;
-  const fsyncOn = opts.fsync ?? persistent;
-  const detached = opts.detached ?? persistent;
-  const timeoutMs = opts.startTimeoutMs ?? 60_000;
-
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new PostgresServerError("START_FAILED", `Invalid PostgreSQL port ${String(port)}.`);
-  }
-
+  const start = startSettings(opts);
   const bins = findPostgresBinaries();
   const who = resolveOsIdentity(opts.osUser);
   assertReachable(bins.postgres, who, "PostgreSQL binaries");
-  assertReachable(dataDir, who, "data directory");
+  assertReachable(start.dataDir, who, "data directory");
+  assertNotRunning(start.dataDir);
+  await assertPortFree(start.port);
 
-  // Already running on this data dir?
+  const initialisedHere = await prepareDataDir(bins, start, who);
+  const log = await openServerLog(start.dataDir, who);
+  const child = launchPostmaster(bins, start, who, log.fd);
+  const pid = child.pid;
+  const target: StopTarget = { pid: pid ?? -1, child };
+  const deadline = Date.now() + start.timeoutMs;
+  try {
+    await waitUntilReady(child, bins, start, who, log, deadline);
+    await waitForSuperuserLogin(start, who, log, deadline);
+  } catch (e) {
+    if (pid !== undefined && isProcessAlive(pid)) await shutdown(target);
+    // A throw-away cluster we just created is useless after a failed start: don't leave it behind.
+    if (!start.persistent && initialisedHere) await fsp.rm(start.dataDir, { recursive: true, force: true });
+    throw e;
+  }
+  if (!start.persistent && pid !== undefined) stopOnExit(pid);
+  return runningServer(start, pid, target, log.file);
+}
+
+/** {@link StartPostgresOptions} with every default filled in, in one place. */
+interface StartSettings {
+  dataDir: string;
+  port: number;
+  user: string;
+  password: string;
+  persistent: boolean;
+  fsync: boolean;
+  detached: boolean;
+  settings: Record<string, string | number | boolean>;
+  timeoutMs: number;
+}
+
+function startSettings(opts: StartPostgresOptions): StartSettings {
+  if (!Number.isInteger(opts.port) || opts.port <= 0 || opts.port > 65535) {
+    throw new PostgresServerError("START_FAILED", `Invalid PostgreSQL port ${String(opts.port)}.`);
+  }
+  const timeoutMs = opts.startTimeoutMs ?? START_TIMEOUT_MS;
+  return {
+    dataDir: path.resolve(opts.dataDir),
+    port: opts.port,
+    user: opts.user ?? DEFAULT_SUPERUSER,
+    password: opts.password ?? DEFAULT_SUPERUSER_PASSWORD,
+    persistent: opts.persistent,
+    fsync: opts.fsync ?? opts.persistent,
+    detached: opts.detached ?? opts.persistent,
+    settings: opts.settings ?? {},
+    timeoutMs,
+  };
+}
+
+function assertNotRunning(dataDir: string): void {
   const existing = readPostmasterPid(dataDir);
   if (existing?.alive) {
     throw new PostgresServerError(
@@ -604,158 +652,178 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Running
         `Use it, or stop it first.`,
     );
   }
+}
 
-  // Port check before doing any work.
-  if (!(await isPortFree(port))) {
-    const pg = await isPostgresListening(port);
-    throw new PortInUseError(port, pg ? "another PostgreSQL server is listening there" : "another process is listening there");
-  }
+/** Before doing any work: a port in use is the commonest failure, and it says who uses it. */
+async function assertPortFree(port: number): Promise<void> {
+  if (await isPortFree(port)) return;
+  const pg = await isPostgresListening(port);
+  throw new PortInUseError(port, pg ? "another PostgreSQL server is listening there" : "another process is listening there");
+}
 
-  // Data dir: create, own, initialise if empty.
+/**
+ * Creates and owns the data dir, and initialises it when empty; an existing cluster must be a
+ * PostgreSQL 17 one. Returns whether the cluster was initialised here.
+ */
+async function prepareDataDir(bins: PostgresBinaries, start: StartSettings, who: OsIdentity): Promise<boolean> {
+  const { dataDir } = start;
   await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const pgVersionFile = path.join(dataDir, "PG_VERSION");
-  let initialisedHere = false;
   if (await isDirEmpty(dataDir)) {
     if (who.uid !== undefined) await fsp.chown(dataDir, who.uid, who.gid!);
     await fsp.chmod(dataDir, 0o700);
-    initialisedHere = true;
     try {
-      await runInitdb(bins, dataDir, user, password, who, !fsyncOn);
+      await runInitdb(bins, dataDir, start.user, start.password, who, !start.fsync);
     } catch (e) {
-      if (!persistent) await fsp.rm(dataDir, { recursive: true, force: true });
+      if (!start.persistent) await fsp.rm(dataDir, { recursive: true, force: true });
       throw e;
     }
-  } else if (!fs.existsSync(pgVersionFile)) {
+    return true;
+  }
+  if (!fs.existsSync(pgVersionFile)) {
     throw new PostgresServerError(
       "DATA_DIR",
       `${dataDir} is not empty and is not a PostgreSQL data directory (no PG_VERSION). ` +
         `Point dataDir at an empty or missing directory, or at an existing cluster.`,
     );
-  } else {
-    const major = fs.readFileSync(pgVersionFile, "utf8").trim();
-    if (major !== String(POSTGRES_MAJOR)) {
-      throw new PostgresServerError(
-        "DATA_DIR",
-        `${dataDir} holds a PostgreSQL ${major} cluster; these binaries are PostgreSQL ${POSTGRES_MAJOR}. ` +
-          `Use another data dir (or dump/restore the old one).`,
-      );
-    }
-    if (who.uid !== undefined) {
-      const st = await fsp.stat(dataDir);
-      if (st.uid !== who.uid) await chownTree(dataDir, who.uid, who.gid!);
-    }
-    const st = await fsp.stat(dataDir);
-    if ((st.mode & 0o027) !== 0) await fsp.chmod(dataDir, 0o700); // PG requires 0700 or 0750
   }
+  const major = fs.readFileSync(pgVersionFile, "utf8").trim();
+  if (major !== String(POSTGRES_MAJOR)) {
+    throw new PostgresServerError(
+      "DATA_DIR",
+      `${dataDir} holds a PostgreSQL ${major} cluster; these binaries are PostgreSQL ${POSTGRES_MAJOR}. ` +
+        `Use another data dir (or dump/restore the old one).`,
+    );
+  }
+  if (who.uid !== undefined) {
+    const st = await fsp.stat(dataDir);
+    if (st.uid !== who.uid) await chownTree(dataDir, who.uid, who.gid!);
+  }
+  const st = await fsp.stat(dataDir);
+  if ((st.mode & 0o027) !== 0) await fsp.chmod(dataDir, 0o700); // PG requires 0700 or 0750
+  return false;
+}
 
-  // Log file (appended, rotated once at 10 MB).
-  const logFile = path.join(dataDir, LOG_NAME);
+/** The server log: appended to, rotated once at 10 MB; `start` is where this start's lines begin. */
+interface ServerLog {
+  file: string;
+  fd: number;
+  start: number;
+}
+
+async function openServerLog(dataDir: string, who: OsIdentity): Promise<ServerLog> {
+  const file = path.join(dataDir, LOG_NAME);
   try {
-    if ((await fsp.stat(logFile)).size > MAX_LOG_BYTES) await fsp.rename(logFile, `${logFile}.old`);
+    if ((await fsp.stat(file)).size > MAX_LOG_BYTES) await fsp.rename(file, `${file}.old`);
   } catch {
     /* no log yet */
   }
-  const logFd = fs.openSync(logFile, "a", 0o600);
-  if (who.uid !== undefined) fs.fchownSync(logFd, who.uid, who.gid!);
-  const logStart = fs.fstatSync(logFd).size;
+  const fd = fs.openSync(file, "a", 0o600);
+  if (who.uid !== undefined) fs.fchownSync(fd, who.uid, who.gid!);
+  return { file, fd, start: fs.fstatSync(fd).size };
+}
 
+/** Spawns the postmaster with our settings (then the caller's), its output into the log. Closes the log fd. */
+function launchPostmaster(bins: PostgresBinaries, start: StartSettings, who: OsIdentity, logFd: number): ChildProcess & { spawnError?: Error } {
   const settings: Record<string, string | number | boolean> = {
     listen_addresses: "127.0.0.1",
-    port,
-    unix_socket_directories: dataDir,
+    port: start.port,
+    unix_socket_directories: start.dataDir,
     wal_level: "logical",
     max_wal_senders: 10,
     max_replication_slots: 10,
     lc_messages: "C",
-    fsync: fsyncOn,
-    synchronous_commit: fsyncOn,
-    full_page_writes: fsyncOn,
-    ...opts.settings,
+    fsync: start.fsync,
+    synchronous_commit: start.fsync,
+    full_page_writes: start.fsync,
+    ...start.settings,
   };
-  const args = ["-D", dataDir];
+  const args = ["-D", start.dataDir];
   for (const [k, v] of Object.entries(settings)) args.push("-c", `${k}=${settingValue(v)}`);
-
-  let child: ChildProcess;
+  let child: ChildProcess & { spawnError?: Error };
   try {
     child = spawn(bins.postgres, args, {
-      cwd: dataDir,
+      cwd: start.dataDir,
       env: cleanEnv(),
-      detached,
+      detached: start.detached,
       stdio: ["ignore", logFd, logFd],
       ...(who.uid !== undefined ? { uid: who.uid, gid: who.gid } : {}),
     });
   } finally {
     fs.closeSync(logFd);
   }
-  let spawnError: Error | undefined;
-  child.once("error", (e) => (spawnError = e));
+  child.once("error", (e) => (child.spawnError = e));
   child.unref();
+  return child;
+}
 
-  const failure = (headline: string): PostgresServerError => {
-    const tail = readLogTail(logFile, logStart);
-    if (/could not bind IPv4 address.*Address already in use|could not create any TCP\/IP sockets/s.test(tail)) {
-      return new PortInUseError(port, `the server log says: ${tail.split("\n").find((l) => /Address already in use/.test(l))?.trim() ?? "address in use"}`);
-    }
-    return new PostgresServerError(
-      "START_FAILED",
-      `${headline} (data dir ${dataDir}, port ${port}${who.name ? `, OS user '${who.name}'` : ""}). ` +
-        `Server log tail (${logFile}):\n${tail}`,
-    );
-  };
-
-  const pid = child.pid;
-  const target: StopTarget = { pid: pid ?? -1, child };
-  const deadline = Date.now() + timeoutMs;
-  try {
-    // 1. wait for postmaster.pid (written by *this* postmaster) to say "ready"
-    for (;;) {
-      if (spawnError) throw failure(`Could not launch ${bins.postgres}: ${spawnError.message}`);
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw failure(`PostgreSQL exited during startup (exit ${child.exitCode ?? "null"}${child.signalCode ? `, signal ${child.signalCode}` : ""})`);
-      }
-      const info = readPostmasterPid(dataDir);
-      if (info && info.pid === pid && info.status === "ready") break;
-      if (Date.now() > deadline) throw failure(`PostgreSQL did not become ready within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    // 2. check that the superuser can log in over TCP
-    const url = buildUrl(user, password, port, "postgres");
-    let lastErr: unknown;
-    for (;;) {
-      const c = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-      try {
-        await c.connect();
-        await c.query("select 1");
-        await c.end();
-        break;
-      } catch (e) {
-        lastErr = e;
-        await c.end().catch(() => undefined);
-        const msg = (e as Error).message;
-        if (/password authentication failed|role .* does not exist/.test(msg)) {
-          throw new PostgresServerError(
-            "START_FAILED",
-            `PostgreSQL started on port ${port} but the superuser login failed: ${msg}. The data dir ${dataDir} was ` +
-              `initialised with another user/password; use those, or an empty data dir.`,
-          );
-        }
-        if (Date.now() > deadline) throw failure(`PostgreSQL did not accept connections within ${timeoutMs} ms: ${msg}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    void lastErr;
-  } catch (e) {
-    if (pid !== undefined && isProcessAlive(pid)) await shutdown(target);
-    // A throw-away cluster we just created is useless after a failed start: don't leave it behind.
-    if (!persistent && initialisedHere) await fsp.rm(dataDir, { recursive: true, force: true });
-    throw e;
+/** A failed start, with the tail of this start's server log (a port taken meanwhile is a {@link PortInUseError}). */
+function startFailure(headline: string, start: StartSettings, who: OsIdentity, log: ServerLog): PostgresServerError {
+  const tail = readLogTail(log.file, log.start);
+  if (/could not bind IPv4 address.*Address already in use|could not create any TCP\/IP sockets/s.test(tail)) {
+    return new PortInUseError(start.port, `the server log says: ${tail.split("\n").find((l) => /Address already in use/.test(l))?.trim() ?? "address in use"}`);
   }
+  return new PostgresServerError(
+    "START_FAILED",
+    `${headline} (data dir ${start.dataDir}, port ${start.port}${who.name ? `, OS user '${who.name}'` : ""}). ` +
+      `Server log tail (${log.file}):\n${tail}`,
+  );
+}
 
-  if (!persistent && pid !== undefined) {
-    liveNonPersistent.add(pid);
-    installExitHook();
+/** Waits for postmaster.pid, written by *this* postmaster, to say "ready". */
+async function waitUntilReady(
+  child: ChildProcess & { spawnError?: Error },
+  bins: PostgresBinaries,
+  start: StartSettings,
+  who: OsIdentity,
+  log: ServerLog,
+  deadline: number,
+): Promise<void> {
+  for (;;) {
+    if (child.spawnError) throw startFailure(`Could not launch ${bins.postgres}: ${child.spawnError.message}`, start, who, log);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw startFailure(
+        `PostgreSQL exited during startup (exit ${child.exitCode ?? "null"}${child.signalCode ? `, signal ${child.signalCode}` : ""})`,
+        start,
+        who,
+        log,
+      );
+    }
+    const info = readPostmasterPid(start.dataDir);
+    if (info && info.pid === child.pid && info.status === "ready") return;
+    if (Date.now() > deadline) throw startFailure(`PostgreSQL did not become ready within ${start.timeoutMs} ms`, start, who, log);
+    await sleep(25);
   }
+}
 
+/** Waits until the superuser can log in over TCP; wrong credentials fail at once. */
+async function waitForSuperuserLogin(start: StartSettings, who: OsIdentity, log: ServerLog, deadline: number): Promise<void> {
+  const url = buildUrl(start.user, start.password, start.port, "postgres");
+  for (;;) {
+    const c = new Client({ connectionString: url, connectionTimeoutMillis: LOGIN_ATTEMPT_TIMEOUT_MS });
+    try {
+      await c.connect();
+      await c.query("select 1");
+      await c.end();
+      return;
+    } catch (e) {
+      await c.end().catch(() => undefined);
+      const msg = (e as Error).message;
+      if (/password authentication failed|role .* does not exist/.test(msg)) {
+        throw new PostgresServerError(
+          "START_FAILED",
+          `PostgreSQL started on port ${start.port} but the superuser login failed: ${msg}. The data dir ${start.dataDir} was ` +
+            `initialised with another user/password; use those, or an empty data dir.`,
+        );
+      }
+      if (Date.now() > deadline) throw startFailure(`PostgreSQL did not accept connections within ${start.timeoutMs} ms: ${msg}`, start, who, log);
+      await sleep(50);
+    }
+  }
+}
+
+function runningServer(start: StartSettings, pid: number | undefined, target: StopTarget, logFile: string): RunningPostgres {
+  const { port, user, password, dataDir, persistent } = start;
   let stopped: Promise<void> | undefined;
   return {
     port,
@@ -779,11 +847,63 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Running
   };
 }
 
+// ---------------------------------------------------------------------------------------
+// A throw-away server (tests, benchmarks)
+// ---------------------------------------------------------------------------------------
+
+/** A server in a fresh temp folder; `stop()` also removes the folder. */
+export interface ThrowawayPostgres extends RunningPostgres {
+  /** The temp folder holding the data dir. */
+  tempRoot: string;
+}
+
+export interface ThrowawayOptions {
+  /** Prefix of the temp folder's name, e.g. `sp-test-pg-`. */
+  prefix: string;
+  /** @default false (nothing to keep) */
+  fsync?: boolean;
+  /** Extra server settings (`-c name=value`). */
+  settings?: Record<string, string | number | boolean>;
+}
+
+/**
+ * A throw-away PostgreSQL 17 on a free port, in a fresh temp folder (the test global setup's and
+ * the benchmark's): stopped if this process exits without `stop()`, and `stop()` removes everything.
+ */
+export async function startThrowawayPostgres(opts: ThrowawayOptions): Promise<ThrowawayPostgres> {
+  const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), opts.prefix));
+  try {
+    // As root the server runs as a non-root OS user, which must be able to enter tempRoot (mkdtemp creates it 0700).
+    const who = resolveOsIdentity();
+    if (who.uid !== undefined) fs.chownSync(tempRoot, who.uid, who.gid!);
+    const server = await startPostgres({
+      dataDir: path.join(tempRoot, "data"),
+      port: await freePort(),
+      persistent: false,
+      fsync: opts.fsync ?? false,
+      ...(opts.settings ? { settings: opts.settings } : {}),
+    });
+    return {
+      ...server,
+      tempRoot,
+      stop: async () => {
+        try {
+          await server.stop();
+        } finally {
+          fs.rmSync(tempRoot, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (e) {
+    fs.rmSync(tempRoot, { recursive: true, force: true });
+    throw e;
+  }
+}
+
 export function buildUrl(user: string, password: string, port: number, db: string, host = "127.0.0.1"): string {
   return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(db)}`;
 }
 
-/** A random suffix for temp names. */
-export function randomSuffix(bytes = 4): string {
-  return crypto.randomBytes(bytes).toString("hex");
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -16,13 +16,15 @@
  */
 import { performance } from "node:perf_hooks";
 import type { ClientBase } from "pg";
-import { advisoryLockKey, assertSessionConnection, withAdvisoryLock, withClient, withTransaction } from "./apply";
 import { downHash, ledgerStatementsHash, protectedHash } from "./integrity";
 import { deleteHistoryRow, ensureLedger, insertAppliedRows, insertAuditRow, readLedger } from "./ledger";
+import { advisoryLockKey, withAdvisoryLock } from "./lock";
 import { expectedObjects, qualified, type ObjectExpectation } from "./objects";
+import { assertSessionConnection } from "./session";
 import { initParser } from "./split";
 import { planSteps } from "./steps";
 import type { Bundle, Migration, Statement } from "./types";
+import { withDatabase, withTransaction } from "../../lib/pg";
 
 /** What the migration is resolved as. */
 export type Resolution = "applied" | "rolled-back";
@@ -87,7 +89,7 @@ export async function resolveMigration(url: string, bundle: Bundle, request: Res
     );
   }
   await initParser();
-  return withClient(
+  return withDatabase(
     url,
     async (client) => {
       const { rows } = await client.query<{ database: string }>("select current_database() as database");
@@ -97,7 +99,7 @@ export async function resolveMigration(url: string, bundle: Bundle, request: Res
         timeoutMs: request.lockWaitMs ?? 60_000,
       });
     },
-    { stack: request.stack },
+    { context: { stack: request.stack } },
   );
 }
 

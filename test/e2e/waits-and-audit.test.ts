@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { advisoryLockKey } from "../../components/migrations/apply";
+import { advisoryLockKey } from "../../components/migrations/lock";
 import { localDatabaseName } from "../../components/project/project";
 import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { testServerUrl, urlForDatabase, withClient } from "../helpers/pg";

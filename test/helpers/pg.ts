@@ -3,9 +3,10 @@
  * Every test file creates its own database(s) with createTestDatabase().
  */
 import * as crypto from "node:crypto";
-import { Client } from "pg";
+import type { Client } from "pg";
 import { inject } from "vitest";
 import { bootstrapSupabase } from "../../lib/bootstrap";
+import { quoteIdent, withDatabase } from "../../lib/pg";
 
 /** Superuser URL of the test server's `postgres` database. Throws (never skips) when absent. */
 export function testServerUrl(): string {
@@ -32,15 +33,12 @@ export function urlForDatabase(serverUrl: string, database: string): string {
   return u.toString();
 }
 
-/** Connect, run fn, always disconnect. */
-export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
+/**
+ * Connect, run fn, always disconnect (lib/pg.ts `withDatabase`), as `application_name` sp-test: not
+ * `supabase-promotion…`, which tests and the reliability harness look for as the apply's own sessions.
+ */
+export function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  return withDatabase(url, fn, { applicationName: "sp-test" });
 }
 
 export interface TestDatabase {
@@ -65,13 +63,13 @@ export async function createTestDatabase(prefix: string, opts: { bootstrap?: boo
   const serverUrl = testServerUrl();
   const name = databaseName(prefix);
   // FILE_COPY: ~2-4x faster than the default WAL_LOG on the fsync=off test server.
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}" STRATEGY = FILE_COPY`));
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)} STRATEGY = FILE_COPY`));
   const url = urlForDatabase(serverUrl, name);
   let dropped = false;
   const drop = async () => {
     if (dropped) return;
     dropped = true;
-    await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
   };
   if (opts.bootstrap) {
     try {

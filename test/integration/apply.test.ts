@@ -9,7 +9,6 @@ import { join, resolve } from "node:path";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  advisoryLockKey,
   applyBundle,
   ApplyError,
   MigrationError,
@@ -17,6 +16,7 @@ import {
   type ApplyOptions,
 } from "../../components/migrations/apply";
 import { parseBundle } from "../../components/migrations/bundle";
+import { advisoryLockKey } from "../../components/migrations/lock";
 import { downHash, protectedHash } from "../../components/migrations/integrity";
 import { ledgerStatementsHash, readLedger } from "../../components/migrations/ledger";
 import { PlanError, planMigrations } from "../../components/migrations/plan";

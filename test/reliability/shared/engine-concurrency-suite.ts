@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { advisoryLockKey } from "../../../components/migrations/apply";
+import { advisoryLockKey } from "../../../components/migrations/lock";
 import { localDatabaseName } from "../../../components/project/project";
 import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../../helpers/e2e";
 import { diffFingerprints } from "../../helpers/fingerprint";

@@ -65,12 +65,11 @@ export function planProblems(bundle: Bundle, ledger: Ledger, plan: Plan, stack: 
   return problems;
 }
 
-/** `revert 3, 2 and apply 4` — or `do nothing`. */
+/** `revert 3, 2 and apply 4` — or `do nothing`; long lists name the first few and count the rest. */
 export function describePlan(plan: Plan): string {
-  const parts = [
-    plan.revert.length ? `revert ${plan.revert.map((m) => m.version).join(", ")}` : "",
-    plan.apply.length ? `apply ${plan.apply.map((m) => m.version).join(", ")}` : "",
-  ].filter(Boolean);
+  const list = (ms: readonly { version: string }[]) =>
+    ms.length <= 5 ? ms.map((m) => m.version).join(", ") : `${ms.slice(0, 3).map((m) => m.version).join(", ")} and ${ms.length - 3} more`;
+  const parts = [plan.revert.length ? `revert ${list(plan.revert)}` : "", plan.apply.length ? `apply ${list(plan.apply)}` : ""].filter(Boolean);
   return parts.length ? parts.join(" and ") : "do nothing";
 }
 

@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
 import type { ClientBase } from "pg";
-import { withDatabase } from "../../lib/pg";
+import { quoteIdent, withDatabase } from "../../lib/pg";
 import { applyBundle, type ApplyOptions, type ApplyReport } from "./apply";
 import type { Bundle } from "./types";
 
@@ -81,8 +81,6 @@ export function shadowName(target: string): string {
   return `${target.slice(0, 63 - suffix.length)}${suffix}`;
 }
 
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
 /**
  * Copies the target database, applies `bundle` to the copy exactly as `up` would (same planner,
  * options and failure reports), runs `after` on the rehearsed copy (e.g. the advisors), and drops the copy.
@@ -103,7 +101,7 @@ export async function rehearseOnCopy<T = undefined>(
   const started = performance.now();
   const copied = await withDatabase(admin.toString(), async (client) => {
     try {
-      await client.query(`create database ${quote(shadow)} template ${quote(target)}`);
+      await client.query(`create database ${quoteIdent(shadow)} template ${quoteIdent(target)}`);
       return undefined;
     } catch (error) {
       if ((error as { code?: string }).code !== "55006") throw error;
@@ -121,7 +119,7 @@ export async function rehearseOnCopy<T = undefined>(
     }
     return { kind: "passed", shadow, copyMs, report, after: (await after?.(shadowUrl.toString())) as T };
   } finally {
-    await withDatabase(admin.toString(), (client) => client.query(`drop database if exists ${quote(shadow)} with (force)`));
+    await withDatabase(admin.toString(), (client) => client.query(`drop database if exists ${quoteIdent(shadow)} with (force)`));
   }
 }
 

@@ -24,7 +24,7 @@ import { assertSessionConnection } from "./session";
 import { initParser } from "./split";
 import { planSteps } from "./steps";
 import type { Bundle, Migration, Statement } from "./types";
-import { withDatabase, withTransaction } from "../../lib/pg";
+import { quoteIdent, withDatabase, withTransaction } from "../../lib/pg";
 
 /** What the migration is resolved as. */
 export type Resolution = "applied" | "rolled-back";
@@ -305,6 +305,3 @@ function undoHint(e: ObjectExpectation): string {
   }
 }
 
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}

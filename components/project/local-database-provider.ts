@@ -8,7 +8,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { bootstrapSupabase } from "../../lib/bootstrap";
 import { mintProjectKeys } from "../../lib/jwt";
-import { ConnectionError, explainConnectError, withDatabase } from "../../lib/pg";
+import { ConnectionError, explainConnectError, quoteIdent, withDatabase } from "../../lib/pg";
 import { stateOrRefuse } from "../provider-state";
 
 export interface LocalDatabaseInputs {
@@ -140,10 +140,6 @@ function databaseUrlOf(inputs: LocalDatabaseInputs): string {
 async function databaseExists(admin: Client, name: string): Promise<boolean> {
   const found = await admin.query("select 1 from pg_database where datname = $1", [name]);
   return (found.rowCount ?? 0) > 0;
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** The superuser connection of the local platform; a failure says how to start it or fix the port. */

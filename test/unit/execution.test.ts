@@ -195,6 +195,11 @@ describe("planProblems: what the apply refuses before any SQL", () => {
     { plan: () => emptyPlan, expected: "do nothing" },
     { plan: () => ({ ...emptyPlan, apply: [revertible, irreversible] }), expected: "apply 20240101000001, 20240101000002" },
     { plan: () => ({ ...emptyPlan, revert: [irreversible], apply: [revertible] }), expected: "revert 20240101000002 and apply 20240101000001" },
+    {
+      // Two hundred pending migrations are not listed one by one in an error message.
+      plan: () => ({ ...emptyPlan, apply: Array.from({ length: 200 }, (_, i) => ({ ...revertible, version: String(1000 + i) })) }),
+      expected: "apply 1000, 1001, 1002 and 197 more",
+    },
   ])("describePlan → $expected", ({ plan, expected }) => {
     expect(describePlan(plan())).toBe(expected);
   });

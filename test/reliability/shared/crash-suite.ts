@@ -93,7 +93,7 @@ export function defineCrashSuite(scale: Scale): void {
       const bundle = await loadBundle(dir, { cacheFile: null });
       for (const [i, migration] of bundle.migrations.entries()) {
         const meta = generated.migrations[i]!;
-        // A step commits with its ledger row unless PostgreSQL refuses it in a transaction (apply.ts).
+        // A step commits with its ledger row unless PostgreSQL refuses it in a transaction (execution.ts, stepIsAtomic).
         const steps =
           migration.transactional && !migration.noTransaction
             ? null

@@ -492,7 +492,8 @@ export const CORPUS: HostileCase[] = [
   {
     name: "a statement that waits past lockTimeout for a lock another session holds",
     files: { [NEW]: "alter table public.accounts add column late int;\n" },
-    options: { lockTimeout: "300ms" },
+    // Long enough for the lock watch to see the holder on a loaded 2-core machine (300 ms was not, sometimes).
+    options: { lockTimeout: "2s" },
     during: async (url) => {
       const { Client } = await import("pg");
       const other = new Client({ connectionString: url, application_name: "hostile-lock-holder" });

@@ -4,19 +4,10 @@
  * and whether the ledger and the state agree. Pure.
  */
 
-/** A row of `supabase_migrations.promotion_audit`. */
-export interface AuditEvent {
-  version: string;
-  name: string | null;
-  digest: string | null;
-  kind: string;
-  outcome: string;
-  appliedAt: Date;
-  appliedBy: string;
-  stack: string | null;
-  updateId: string | null;
-  durationMs: number | null;
-}
+import type { AuditEvent } from "../components/migrations/ledger";
+
+/** A row of `supabase_migrations.promotion_audit` (components/migrations/ledger.ts reads them). */
+export type { AuditEvent };
 
 /** An entry of `pulumi stack history --json`. */
 export interface HistoryEntry {

@@ -7,7 +7,7 @@
 import { auditReport, renderAudit, type AuditEvent, type HistoryEntry } from "../lib/audit";
 import { projectCli, runMain, UsageError, type ProjectCli } from "../lib/cli";
 import { connect } from "../lib/pg";
-import { readLedgerSnapshot } from "../components/migrations/ledger";
+import { readAuditTrail, readLedgerSnapshot } from "../components/migrations/ledger";
 import { parseStackConfig } from "../components/config";
 import { localDatabaseUrl } from "../components/project/project";
 
@@ -30,27 +30,7 @@ runMain(async () => {
   let ledger: Awaited<ReturnType<typeof readLedgerSnapshot>>;
   try {
     ledger = await readLedgerSnapshot(client);
-    const rows = await client
-      .query(
-        `select version, name, digest, kind, outcome, applied_at, applied_by, stack, update_id, duration_ms
-           from supabase_migrations.promotion_audit where kind <> 'step' order by id`,
-      )
-      .catch((err: { code?: string }) => {
-        if (err.code === "42P01") return { rows: [] as Record<string, unknown>[] }; // never migrated
-        throw err;
-      });
-    events = rows.rows.map((r) => ({
-      version: String(r.version),
-      name: (r.name as string | null) ?? null,
-      digest: (r.digest as string | null) ?? null,
-      kind: String(r.kind),
-      outcome: String(r.outcome),
-      appliedAt: r.applied_at as Date,
-      appliedBy: String(r.applied_by),
-      stack: (r.stack as string | null) ?? null,
-      updateId: (r.update_id as string | null) ?? null,
-      durationMs: r.duration_ms === null || r.duration_ms === undefined ? null : Number(r.duration_ms),
-    }));
+    events = await readAuditTrail(client);
   } finally {
     await client.end().catch(() => undefined);
   }

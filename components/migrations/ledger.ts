@@ -191,6 +191,50 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
   return { entries, inProgress };
 }
 
+/** One audit row as `npm run audit` reports it (step rows left out). */
+export interface AuditEvent {
+  version: string;
+  name: string | null;
+  digest: string | null;
+  kind: string;
+  outcome: string;
+  appliedAt: Date;
+  appliedBy: string;
+  stack: string | null;
+  updateId: string | null;
+  durationMs: number | null;
+}
+
+/** Every audit row but the step rows, oldest first; none when the ledger was never created. */
+export async function readAuditTrail(client: ClientBase): Promise<AuditEvent[]> {
+  const { rows: present } = await client.query<{ audit: string | null }>("select to_regclass($1)::text as audit", [AUDIT]);
+  if (!present[0]?.audit) return [];
+  const { rows } = await client.query<{
+    version: string;
+    name: string | null;
+    digest: string | null;
+    kind: string;
+    outcome: string;
+    applied_at: Date;
+    applied_by: string;
+    stack: string | null;
+    update_id: string | null;
+    duration_ms: string | number | null;
+  }>(`select version, name, digest, kind, outcome, applied_at, applied_by, stack, update_id, duration_ms from ${AUDIT} where kind <> 'step' order by id`);
+  return rows.map((r) => ({
+    version: r.version,
+    name: r.name,
+    digest: r.digest,
+    kind: r.kind,
+    outcome: r.outcome,
+    appliedAt: r.applied_at,
+    appliedBy: r.applied_by,
+    stack: r.stack,
+    updateId: r.update_id,
+    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+  }));
+}
+
 /**
  * {@link readLedger} in one snapshot (a read-only REPEATABLE READ transaction), for readers that do
  * not hold the migration lock — preview, refresh, audit: another apply committing between the

@@ -20,3 +20,6 @@ const timer = setInterval(() => {
   process.exit(1);
 }, 1000);
 timer.unref();
+
+// A provider deserializes providers and never serializes one: see components/pulumi-startup.cjs.
+require("./pulumi-startup.cjs").deferPulumiModules(["codePaths", "serializeClosure"]);

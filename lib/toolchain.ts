@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
 /** The Pulumi version the SDK in package.json pins; the CLI must match. */
@@ -103,16 +103,25 @@ function installShim(binDir: string): void {
   }
   mkdirSync(binDir, { recursive: true });
   const target = join(binDir, shimName);
-  if (!existsSync(target) || readFileSync(target, "utf8") !== PROVIDER_SHIM) writeFileSync(target, PROVIDER_SHIM);
+  if (!existsSync(target) || readFileSync(target, "utf8") !== PROVIDER_SHIM) {
+    // Atomically: another command may be starting a provider through the shim right now.
+    const temporary = `${target}.${process.pid}.tmp`;
+    writeFileSync(temporary, PROVIDER_SHIM, { mode: 0o755 });
+    renameSync(temporary, target);
+  }
   chmodSync(target, 0o755);
 }
 
 /** The engine runs this with the program directory as working directory. */
 const PROVIDER_SHIM = `#!/bin/sh
 # supabase-promotion's dynamic-provider shim (written by lib/toolchain.ts). Like the one in
-# @pulumi/pulumi, but node replaces this shell, and the project's preload ends the provider
+# @pulumi/pulumi, but node replaces this shell, the provider script is found without starting
+# a node just to resolve it (≈0.2 s per provider), and the project's preload ends the provider
 # once the Pulumi CLI that started it is gone.
-script=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))") || exit 1
+script="$PWD/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js"
+if [ ! -f "$script" ]; then
+  script=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))") || exit 1
+fi
 preload="$PWD/components/provider-preload.cjs"
 if [ -f "$preload" ]; then exec node --require "$preload" "$script" "$@"; fi
 exec node "$script" "$@"

@@ -56,6 +56,11 @@ export interface StackConfig {
     lintOff: string[];
     /** A Supabase advisor finding the pending migrations introduce at this level or above fails the preview. @default "none" */
     advisorsFailOn: "error" | "warn" | "info" | "none";
+    /**
+     * Copy the tables the pending migrations change or destroy before applying them
+     * (components/migrations/backup.ts). @default true for a stack named prod, else false
+     */
+    backup: boolean;
   };
   supabase: { projectRef?: string; apiUrl?: string };
   /** Present only on the supabase platform; secret. */
@@ -104,7 +109,7 @@ const nested: Record<string, Record<string, string>> = {
   migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag", rehearse: "string" },
   promotion: { from: "string" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
-  policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]", advisorsFailOn: "string" },
+  policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]", advisorsFailOn: "string", backup: "flag" },
   supabase: { projectRef: "string", apiUrl: "string" },
   github: {
     repository: "string",
@@ -217,7 +222,8 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
   if (problems.length > 0) throw new ConfigError(stack, problems);
 
   const realtime = (values.realtime as StackConfig["realtime"] | undefined) ?? {};
-  const policy = (values.policy as { allowPublicBuckets?: boolean; lintFailOn?: string; lintOff?: string[]; advisorsFailOn?: string } | undefined) ?? {};
+  const policy =
+    (values.policy as { allowPublicBuckets?: boolean; lintFailOn?: string; lintOff?: string[]; advisorsFailOn?: string; backup?: boolean | string } | undefined) ?? {};
   return {
     stack,
     platform: platform as StackConfig["platform"],
@@ -240,6 +246,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
       lintFailOn: (policy.lintFailOn ?? "none") as StackConfig["policy"]["lintFailOn"],
       lintOff: policy.lintOff ?? [],
       advisorsFailOn: (policy.advisorsFailOn ?? "none") as StackConfig["policy"]["advisorsFailOn"],
+      backup: policy.backup === undefined ? stack === "prod" : policy.backup === true || policy.backup === "true",
     },
     supabase,
     secrets: {

@@ -53,6 +53,7 @@ export class Environment extends pulumi.ComponentResource {
         lintFailOn: config.policy.lintFailOn,
         lintOff: config.policy.lintOff,
         advisorsFailOn: config.policy.advisorsFailOn,
+        backup: config.policy.backup,
         stack: config.stack,
       },
       { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },

@@ -6,6 +6,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { parseStackConfig, type StackConfig } from "../components/config";
+import { localDatabaseUrl } from "../components/project/project";
 import { explainPulumiFailure, fileBackendDir, pulumiEnv } from "./pulumi-env";
 import { holdStackSettings } from "./stack-settings";
 import { ensureToolchain, repoRoot, type Toolchain } from "./toolchain";
@@ -89,6 +91,42 @@ export async function projectCli(): Promise<ProjectCli> {
     },
   };
   return cli;
+}
+
+/**
+ * The stack's configuration, secrets included (`pulumi config --show-secrets`), or its settings file
+ * when the stack was never initialised in this backend.
+ */
+export function stackSettings(cli: ProjectCli, stack: string): StackConfig {
+  const shown = cli.pulumi(["config", "--json", "--show-secrets", "--stack", stack], { capture: true, allowFailure: true });
+  let raw: Record<string, string>;
+  if (shown.status === 0) {
+    const entries = JSON.parse(shown.stdout || "{}") as Record<string, { value?: string }>;
+    raw = Object.fromEntries(Object.entries(entries).flatMap(([key, entry]) => (entry.value === undefined ? [] : [[key, entry.value]])));
+  } else {
+    const settings = cli.stackConfig(stack) ?? {};
+    raw = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]));
+  }
+  return parseStackConfig(stack, raw);
+}
+
+/**
+ * Where a project command (audit, migrations, backup) finds the stack's database: its `databaseUrl`
+ * output, else where its configuration points (the local platform's database, or the secret
+ * `databaseUrl`). Refuses a stack without a settings file, naming the known ones.
+ */
+export function stackDatabaseUrl(cli: ProjectCli, stack: string): { url: string; config: StackConfig; outputs: Record<string, unknown> | undefined } {
+  if (!cli.stackConfig(stack)) throw new UsageError(`unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`);
+  const config = stackSettings(cli, stack);
+  const outputs = cli.outputs(stack, true);
+  const url =
+    typeof outputs?.databaseUrl === "string" && outputs.databaseUrl
+      ? outputs.databaseUrl
+      : config.platform === "local"
+        ? localDatabaseUrl(config.localPort, stack)
+        : (config.secrets.databaseUrl ?? "");
+  if (!url) throw new Error(`stack ${stack} has no database URL: no \`databaseUrl\` output and no secret \`databaseUrl\` in its config`);
+  return { url, config, outputs };
 }
 
 /** The stack a Pulumi command names with `--stack X`, `--stack=X`, `-s X` or `-sX`. */

@@ -5,11 +5,9 @@
  * The report itself is lib/audit.ts; this file reads its inputs.
  */
 import { auditReport, renderAudit, type AuditEvent, type HistoryEntry } from "../lib/audit";
-import { projectCli, runMain, UsageError, type ProjectCli } from "../lib/cli";
+import { projectCli, runMain, stackDatabaseUrl, UsageError, type ProjectCli } from "../lib/cli";
 import { connect } from "../lib/pg";
 import { readAuditTrail, readLedgerSnapshot } from "../components/migrations/ledger";
-import { parseStackConfig } from "../components/config";
-import { localDatabaseUrl } from "../components/project/project";
 
 runMain(async () => {
   const args = process.argv.slice(2);
@@ -19,11 +17,9 @@ runMain(async () => {
     throw new UsageError("usage: npm run audit -- <stack> [--json]   (e.g. npm run audit -- prod)");
   }
   const cli = await projectCli();
-  if (!cli.stackConfig(stack)) throw new UsageError(`unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`);
-  const outputs = cli.outputs(stack, true);
-  const history = readHistory(cli, stack);
   // Without outputs (no update finished) the database is where the stack's config points.
-  const databaseUrl = typeof outputs?.databaseUrl === "string" && outputs.databaseUrl ? outputs.databaseUrl : configuredDatabaseUrl(cli, stack);
+  const { url: databaseUrl, outputs } = stackDatabaseUrl(cli, stack);
+  const history = readHistory(cli, stack);
 
   const client = await connect(databaseUrl, { applicationName: "supabase-promotion-audit", context: { stack } });
   let events: AuditEvent[];
@@ -50,14 +46,4 @@ function readHistory(cli: ProjectCli, stack: string): HistoryEntry[] {
   const result = cli.pulumi(["stack", "history", "--stack", stack, "--json"], { capture: true, allowFailure: true });
   if (result.status !== 0) return [];
   return JSON.parse(result.stdout || "[]") as HistoryEntry[];
-}
-
-/** The database the stack's configuration points at: the local platform's database, or the secret `databaseUrl`. */
-function configuredDatabaseUrl(cli: ProjectCli, stack: string): string {
-  const shown = cli.pulumi(["config", "--json", "--show-secrets", "--stack", stack], { capture: true, allowFailure: true });
-  const entries = shown.status === 0 ? (JSON.parse(shown.stdout || "{}") as Record<string, { value?: string }>) : {};
-  const raw = Object.fromEntries(Object.entries(entries).flatMap(([key, entry]) => (entry.value === undefined ? [] : [[key, entry.value]])));
-  const config = parseStackConfig(stack, raw);
-  if (config.platform === "local") return localDatabaseUrl(config.localPort, stack);
-  return config.secrets.databaseUrl ?? "";
 }

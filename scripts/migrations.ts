@@ -10,12 +10,10 @@
  */
 import { userInfo } from "node:os";
 import { resolve as resolvePath } from "node:path";
-import { parseStackConfig, type StackConfig } from "../components/config";
 import { loadBundle } from "../components/migrations/bundle";
 import { resolveMigration, ResolveError, type Resolution } from "../components/migrations/resolve";
 import { isVersion } from "../components/migrations/version";
-import { localDatabaseUrl } from "../components/project/project";
-import { projectCli, runMain, UsageError, type ProjectCli } from "../lib/cli";
+import { projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
 import { repoRoot } from "../lib/toolchain";
 
 const USAGE =
@@ -25,11 +23,7 @@ const USAGE =
 runMain(async () => {
   const { stack, version, resolution, reason } = parseArgs(process.argv.slice(2));
   const cli = await projectCli();
-  if (!cli.stackConfig(stack)) throw new UsageError(`unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`);
-  const config = stackConfig(cli, stack);
-  const outputs = cli.outputs(stack, true);
-  const databaseUrl = typeof outputs?.databaseUrl === "string" && outputs.databaseUrl ? outputs.databaseUrl : configuredDatabaseUrl(config);
-  if (!databaseUrl) throw new Error(`stack ${stack} has no database URL: no \`databaseUrl\` output and no secret \`databaseUrl\` in its config`);
+  const { url: databaseUrl, config } = stackDatabaseUrl(cli, stack);
 
   const bundle = await loadBundle(resolvePath(repoRoot, config.migrationsDir));
   try {
@@ -84,26 +78,6 @@ function parseArgs(args: string[]): { stack: string; version: string; resolution
   if (command !== "resolve" || !stack || !version || extra.length > 0 || !resolution) throw new UsageError(USAGE);
   if (!isVersion(version)) throw new UsageError(`"${version}" is not a migration version (the digits before the first _ of its file name)\n${USAGE}`);
   return { stack, version, resolution, ...(reason ? { reason } : {}) };
-}
-
-/** The stack's configuration, secrets included (`pulumi config`), or its settings file when the stack was never initialised. */
-function stackConfig(cli: ProjectCli, stack: string): StackConfig {
-  const shown = cli.pulumi(["config", "--json", "--show-secrets", "--stack", stack], { capture: true, allowFailure: true });
-  let raw: Record<string, string>;
-  if (shown.status === 0) {
-    const entries = JSON.parse(shown.stdout || "{}") as Record<string, { value?: string }>;
-    raw = Object.fromEntries(Object.entries(entries).flatMap(([key, entry]) => (entry.value === undefined ? [] : [[key, entry.value]])));
-  } else {
-    const settings = cli.stackConfig(stack) ?? {};
-    raw = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]));
-  }
-  return parseStackConfig(stack, raw);
-}
-
-/** The database the stack's configuration points at: the local platform's database, or the secret `databaseUrl`. */
-function configuredDatabaseUrl(config: StackConfig): string {
-  if (config.platform === "local") return localDatabaseUrl(config.localPort, config.stack);
-  return config.secrets.databaseUrl ?? "";
 }
 
 function safeUser(): string {

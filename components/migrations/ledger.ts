@@ -29,14 +29,14 @@ export const AUDIT_TABLE = "promotion_audit";
  * earlier digest moved its own; no SQL ran); `resolve` rows a migration resolved by hand
  * (`npm run migrations -- resolve`), with who and why.
  */
-export type AuditKind = "apply" | "revert" | "baseline" | "adopt" | "waiver" | "step" | "amend" | "resolve";
+export type AuditKind = "apply" | "revert" | "baseline" | "adopt" | "waiver" | "step" | "amend" | "resolve" | "backup" | "restore";
 /**
  * How the recorded action ended; `in_progress` is only used by `step` rows, `applied` and
  * `rolled_back` only by `resolve` rows (what the migration was resolved as).
  */
 export type AuditOutcome = "succeeded" | "failed" | "in_progress" | "applied" | "rolled_back";
 
-const AUDIT_KINDS: readonly AuditKind[] = ["apply", "revert", "baseline", "adopt", "waiver", "step", "amend", "resolve"];
+const AUDIT_KINDS: readonly AuditKind[] = ["apply", "revert", "baseline", "adopt", "waiver", "step", "amend", "resolve", "backup", "restore"];
 const AUDIT_OUTCOMES: readonly AuditOutcome[] = ["succeeded", "failed", "in_progress", "applied", "rolled_back"];
 
 /** One row for {@link AUDIT_TABLE}. `id`, `applied_at` are filled by the database. */

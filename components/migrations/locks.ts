@@ -33,7 +33,11 @@ export interface TableLock {
   table: string;
   mode: LockMode;
   statement: Statement;
+  /** Whether the statement can change or destroy the table's rows or columns (ALTER, UPDATE, DELETE, MERGE, DROP, TRUNCATE). */
+  changesData: boolean;
 }
+
+const CHANGES_DATA = new Set(["AlterTableStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "DropStmt", "TruncateStmt"]);
 
 type Json = Record<string, unknown>;
 
@@ -129,7 +133,9 @@ export function tableLocks(statements: readonly Statement[]): TableLock[] {
     } catch {
       return [];
     }
-    return node ? locksOfNode(node).map((l) => ({ ...l, statement })) : [];
+    if (!node) return [];
+    const changesData = CHANGES_DATA.has(Object.keys(node)[0] ?? "");
+    return locksOfNode(node).map((l) => ({ ...l, statement, changesData }));
   });
 }
 

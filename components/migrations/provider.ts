@@ -16,6 +16,7 @@ import { applyBundle, reportProgress, type ApplyOptions, type ApplyReport } from
 import { assertSessionConnection } from "./session";
 import { cliCommand, rehearsalRefusal, rehearseOnCopy } from "./rehearse";
 import { BLOCKS, describeSize, tableLocks } from "./locks";
+import { BACKUP_SCHEMA, backUpTables, tablesToBackUp } from "./backup";
 import { advisorFails, introduced, runAdvisors, supabaseCliPath } from "./advisors";
 import { failsUnder, formatFinding, lintMigrations, waiversIn, type LintFinding, type LintPolicy } from "./lint";
 import { parseDuration, withDatabase } from "../../lib/pg";
@@ -446,10 +447,35 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
   const declared = Object.keys(inputs).filter(isMigrationKey).sort(compareMigrationKeys);
   assertBundleMatches(bundle, inputs, declared);
   const options = applyOptions(inputs);
+  if (inputs.backup === true || inputs.backup === "true") await backUp(inputs, bundle, options);
   const report = await applyBundle(inputs.connection, bundle, options);
   await recordWaivers(inputs, bundle, report, options);
   const ledger = await withDatabase(inputs.connection, (client) => readLedgerSnapshot(client));
   return { ...rebuildFromLedger(inputs, ledger), ...summary(bundle, ledger) };
+}
+
+/**
+ * `policy.backup`: before the apply, copy the tables the pending migrations change or destroy
+ * (components/migrations/backup.ts), named by this update; the apply's own lock comes after.
+ */
+async function backUp(inputs: MigrationInputs, bundle: Bundle, options: ApplyOptions): Promise<void> {
+  const ledger = await withDatabase(inputs.connection, (client) => readLedgerSnapshot(client));
+  const plan = options.plan(bundle, ledger, {});
+  const tables = tablesToBackUp(plan.apply);
+  if (tables.length === 0) return;
+  const updateId = options.updateId ?? `manual-${Date.now()}`;
+  const taken = await withDatabase(inputs.connection, (client) =>
+    backUpTables(client, tables, {
+      updateId,
+      stack: options.stack,
+      appliedBy: options.appliedBy,
+      migrations: plan.apply.map((m) => m.version).join(", "),
+      firstVersion: plan.apply[0]!.version,
+    }),
+  );
+  for (const entry of taken) {
+    process.stderr.write(`supabase-promotion: backed up ${entry.source} (${entry.rows} rows) as ${BACKUP_SCHEMA}.${entry.backup} before applying; \`npm run backup -- restore ${inputs.stack} ${updateId}\` restores it\n`);
+  }
 }
 
 /**

@@ -34,6 +34,8 @@ export interface MigrationBundleArgs {
   lintOff?: string[];
   /** `policy.advisorsFailOn`. @default "none" (only set otherwise) */
   advisorsFailOn?: "error" | "warn" | "info" | "none";
+  /** `policy.backup`: copy what the pending migrations change before applying them. (Only set when true.) */
+  backup?: boolean;
   stack: string;
 }
 
@@ -78,6 +80,7 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           ...(args.lintFailOn && args.lintFailOn !== "none" ? { lintFailOn: args.lintFailOn } : {}),
           ...(args.lintOff && args.lintOff.length > 0 ? { lintOff: args.lintOff } : {}),
           ...(args.advisorsFailOn && args.advisorsFailOn !== "none" ? { advisorsFailOn: args.advisorsFailOn } : {}),
+          ...(args.backup ? { backup: true } : {}),
           stack: args.stack,
           ...perMigration,
           appliedThrough: undefined,

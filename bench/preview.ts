@@ -16,12 +16,13 @@
  *     dev-like stack's database, with the same migrations folder.
  * Results: bench/results/<timestamp>-preview.json (+ .md), git-ignored.
  */
-import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCorpus } from "./corpus";
 import { createBenchProject, killLiveChildren, round3, run, setQuietBudget, startBenchServer, stat, waitForQuiet, type Stat } from "./harness";
+import { stringify } from "yaml";
+import { ensureSupabaseCli } from "../lib/supabase-cli";
 import { repoRoot } from "../lib/toolchain";
 
 const argv = process.argv.slice(2);
@@ -31,27 +32,8 @@ const option = (name: string) => {
 };
 const reps = Number(option("reps") ?? 5);
 const n = Number(option("n") ?? 1000);
-const SUPABASE_CLI_VERSION = "3.1.0";
 
 const log = (line: string) => console.log(`[bench:preview ${new Date().toISOString().slice(11, 19)}] ${line}`);
-
-/** The Supabase CLI from npm, into .tools/supabase-cli (kept out of package-lock: see BENCHMARKS.md). */
-function ensureSupabaseCli(): string {
-  const dir = join(repoRoot, ".tools", "supabase-cli");
-  const bin = join(dir, "node_modules", ".bin", "supabase");
-  const installed = existsSync(bin) && spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout.trim() === SUPABASE_CLI_VERSION;
-  if (!installed) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "package.json"), '{ "private": true }\n');
-    log(`installing the Supabase CLI ${SUPABASE_CLI_VERSION} from npm into .tools/supabase-cli`);
-    const r = spawnSync("npm", ["install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `supabase@${SUPABASE_CLI_VERSION}`], {
-      cwd: dir,
-      stdio: "inherit",
-    });
-    if (r.status !== 0) throw new Error("npm install supabase failed (see above)");
-  }
-  return bin;
-}
 
 /** A minimal Pulumi program with one dynamic resource: the engine's own floor. */
 function writeFloorProgram(root: string, language: "js" | "ts"): string {
@@ -77,7 +59,7 @@ new pulumi.dynamic.Resource(provider, "floor", { value: "one" });
 async function main(): Promise<void> {
   const started = new Date();
   const workRoot = mkdtempSync(join(tmpdir(), "sp-bench-preview-"));
-  const supabase = ensureSupabaseCli();
+  const supabase = ensureSupabaseCli(log);
   const server = await startBenchServer(true);
   const project = await createBenchProject();
   setQuietBudget(120_000);
@@ -96,7 +78,26 @@ async function main(): Promise<void> {
     await project.initStack("pempty", { localPort: port, migrationsDir: dirs.empty, realtime: { tables: [] } });
     await project.initStack(`p${n}`, { localPort: port, migrationsDir: dirs.big, realtime: { tables: [] } });
     await project.initStack("pdev", { localPort: port });
-    for (const stack of ["pempty", `p${n}`, "pdev"]) {
+    // Know before prod (issue 12): the same N applied, and `k` more pending that touch the N tables
+    // with data — previewed with lint, locks, the rehearsal on a copy and Supabase's advisors, against
+    // the same stack's preview with them pinned away (nothing pending).
+    const k = 10;
+    const corpusK = writeCorpus(join(workRoot, "with-pending"), n + k);
+    const dirK = project.addMigrations(`n${n}k`, corpusK.oursDir);
+    const versionsK = readdirSync(join(project.dir, dirK)).filter((f) => f.endsWith(".sql")).sort().map((f) => f.split("_")[0]!);
+    const appliedThrough = versionsK[n - 1]!;
+    const stackK = `p${n}k`;
+    const settingsK = (pinned: boolean) => ({ localPort: port, migrationsDir: dirK, realtime: { tables: [] }, ...(pinned ? { migrations: { through: appliedThrough } } : {}) });
+    await project.initStack(stackK, settingsK(true));
+    const writeSettingsK = (pinned: boolean) =>
+      writeFileSync(
+        join(project.dir, `Pulumi.${stackK}.yaml`),
+        stringify({ config: Object.fromEntries(Object.entries(settingsK(pinned)).map(([key, v]) => [`supabase-promotion:${key}`, v])) }),
+      );
+    // The advisors need the Supabase CLI where the program looks for it.
+    mkdirSync(join(project.dir, ".tools"), { recursive: true });
+    if (!existsSync(join(project.dir, ".tools", "supabase-cli"))) symlinkSync(join(repoRoot, ".tools", "supabase-cli"), join(project.dir, ".tools", "supabase-cli"), "dir");
+    for (const stack of ["pempty", `p${n}`, "pdev", stackK]) {
       log(`up ${stack}`);
       await project.pulumi(["up", "--yes", "--skip-preview", "--stack", stack]);
     }
@@ -135,6 +136,25 @@ async function main(): Promise<void> {
       preview(`p${n}`, false),
       preview("pdev", true),
       preview("pdev", false),
+      {
+        name: `preview p${n}k, nothing pending (pinned)`,
+        run: async () => {
+          writeFileSync(pulumiYaml, withRefresh);
+          writeSettingsK(true);
+          return (await project.pulumi(["preview", "--expect-no-changes", "--stack", stackK])).ms;
+        },
+      },
+      {
+        name: `preview p${n}k, ${k} pending: lint, locks, rehearsal, advisors`,
+        run: async () => {
+          writeFileSync(pulumiYaml, withRefresh);
+          writeSettingsK(false);
+          const r = await project.pulumi(["preview", "--diff", "--stack", stackK]);
+          if (!/rehearsed on a copy: ok/.test(r.stdout)) throw new Error(`the preview did not rehearse:\n${r.stdout.slice(-2000)}`);
+          writeSettingsK(true);
+          return r.ms;
+        },
+      },
       ...(["js", "ts"] as const).map((language) => ({
         name: `floor program (${language})`,
         run: async () =>
@@ -175,6 +195,7 @@ async function main(): Promise<void> {
         tsFloorOverJsFloor: round3(m("floor program (ts)") / m("floor program (js)")),
         devOverSupabaseCli: round3(m("preview pdev") / m("supabase db push --dry-run")),
         engineFloorOverSupabaseCli: round3(m("floor program (js)") / m("supabase db push --dry-run")),
+        knowBeforeProdOverPlain: round3(m(`preview p${n}k, ${k} pending: lint, locks, rehearsal, advisors`) / m(`preview p${n}k, nothing pending (pinned)`)),
       },
     };
     const lines = [

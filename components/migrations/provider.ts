@@ -96,6 +96,11 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
 
 /** What this update would run, as `up` plans it on the live ledger; undefined when nothing. */
 async function pendingWork(inputs: MigrationInputs, ledger: Ledger): Promise<{ bundle: Bundle; plan: Plan } | undefined> {
+  // The common no-op preview: every declared migration is in the ledger and nothing else is. Loading
+  // and planning the bundle would cost a read and a hash of every file (≈0.6 s at 1,000) for nothing.
+  const declared = new Set(Object.keys(inputs).filter(isMigrationKey).map(versionOfKey));
+  const applied = new Set(ledger.entries.map((e) => e.version));
+  if (!ledger.inProgress && declared.size === applied.size && [...declared].every((v) => applied.has(v))) return undefined;
   try {
     const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
     const plan = planMigrations(bundle, ledger, planOptions(inputs));

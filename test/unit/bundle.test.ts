@@ -474,3 +474,31 @@ describe("the shipped example bundle (sql/migrations)", () => {
     expect(sql).not.toMatch(/alter publication/);
   });
 });
+
+describe("the parse cache across bundles", () => {
+  it("keeps other bundles' entries: two stacks' folders taken in turn parse nothing again", async () => {
+    const { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { loadBundle } = await import("../../components/migrations/bundle");
+    const root = mkdtempSync(join(tmpdir(), "sp-parse-cache-"));
+    const folder = (name: string, files: Record<string, string>) => {
+      const dir = join(root, name);
+      mkdirSync(dir);
+      for (const [file, sql] of Object.entries(files)) writeFileSync(join(dir, file), sql);
+      return dir;
+    };
+    const a = folder("a", { "1_a.sql": "create table a1 (id int);\n", "2_a.sql": "create table a2 (id int);\n" });
+    const b = folder("b", { "1_b.sql": "create table b1 (id int);\n" });
+    const cacheFile = join(root, "cache.json");
+    await loadBundle(a, { cacheFile });
+    await loadBundle(b, { cacheFile });
+    const entries = () => Object.keys((JSON.parse(readFileSync(cacheFile, "utf8")) as { entries: Record<string, unknown> }).entries).sort();
+    expect(entries().map((k) => k.split(":")[0])).toEqual(["1_a.sql", "1_b.sql", "2_a.sql"]);
+    // Both folders are covered now: loading either again writes nothing.
+    const before = statSync(cacheFile).mtimeMs;
+    await loadBundle(a, { cacheFile });
+    await loadBundle(b, { cacheFile });
+    expect(statSync(cacheFile).mtimeMs).toBe(before);
+  });
+});

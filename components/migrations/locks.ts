@@ -7,7 +7,7 @@
  * lock the statement holds on the table until its transaction ends. Statements that lock no existing
  * table (CREATE TABLE, functions, grants, …) have no entry.
  */
-import { parseSync } from "libpg-query";
+import { parseStatement } from "./objects";
 import type { Statement } from "./types";
 
 export type LockMode =
@@ -127,12 +127,7 @@ export function locksOfNode(node: Json): Array<{ table: string; mode: LockMode }
 /** The table locks of `statements`, in order. */
 export function tableLocks(statements: readonly Statement[]): TableLock[] {
   return statements.flatMap((statement) => {
-    let node: Json | undefined;
-    try {
-      node = ((parseSync(statement.sql) as { stmts?: { stmt?: Json }[] }).stmts ?? [])[0]?.stmt;
-    } catch {
-      return [];
-    }
+    const node = parseStatement(statement.sql);
     if (!node) return [];
     const changesData = CHANGES_DATA.has(Object.keys(node)[0] ?? "");
     return locksOfNode(node).map((l) => ({ ...l, statement, changesData }));

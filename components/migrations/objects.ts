@@ -66,13 +66,17 @@ function keyOf(e: ObjectExpectation): string {
   return [e.kind, e.schema ?? "", e.name, e.table?.schema ?? "", e.table?.name ?? ""].join("\u0000");
 }
 
-function objectsOf(statement: Statement): ObjectExpectation[] {
-  let node: Json | undefined;
+/** A statement's parse tree (its first statement's node), or undefined when it does not parse alone. */
+export function parseStatement(sql: string): Json | undefined {
   try {
-    node = ((parseSync(statement.sql) as { stmts?: { stmt?: Json }[] }).stmts ?? [])[0]?.stmt;
+    return ((parseSync(sql) as { stmts?: { stmt?: Json }[] }).stmts ?? [])[0]?.stmt;
   } catch {
-    return [];
+    return undefined;
   }
+}
+
+function objectsOf(statement: Statement): ObjectExpectation[] {
+  const node = parseStatement(statement.sql);
   if (!node) return [];
   const [type, body] = Object.entries(node)[0] as [string, Json];
   const made = (e: Found): ObjectExpectation => ({ ...e, statement });

@@ -10,16 +10,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  PostgresServerError,
-  buildUrl,
-  isPostgresListening,
-  isProcessAlive,
-  readPostmasterPid,
-  resolveOsIdentity,
-  startPostgres,
-  stopPostgresByPid,
-} from "./postgres-server";
+import { resolveOsIdentity } from "./os-user";
+import { PostgresServerError } from "./postgres-errors";
+import { buildUrl, startPostgres, stopPostgresByPid } from "./postgres-server";
+import { isPostgresListening, isProcessAlive, readPostmasterPid } from "./ports";
 
 export const DEFAULT_PLATFORM_PORT = 54322;
 export const PLATFORM_USER = "postgres";

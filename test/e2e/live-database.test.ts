@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, resolveOsIdentity, startPostgres, type RunningPostgres } from "../../lib/postgres-server";
+import { resolveOsIdentity } from "../../lib/os-user";
+import { freePort } from "../../lib/ports";
+import { startPostgres, type RunningPostgres } from "../../lib/postgres-server";
 import { capture, changes, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { withClient } from "../helpers/pg";
 

@@ -15,7 +15,7 @@ import { initParser } from "../../components/migrations/split";
 import * as localDatabase from "../../components/project/local-database-provider";
 import * as buckets from "../../components/storage/bucket-provider";
 import * as publication from "../../components/realtime/publication-provider";
-import { freePort } from "../../lib/postgres-server";
+import { freePort } from "../../lib/ports";
 import { ConnectionError, withDatabase } from "../../lib/pg";
 import { testServerUrl, urlForDatabase } from "../helpers/pg";
 

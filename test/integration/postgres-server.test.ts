@@ -5,16 +5,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  PortInUseError,
-  PostgresServerError,
-  freePort,
-  isPostgresListening,
-  readPostmasterPid,
-  resolveOsIdentity,
-  startPostgres,
-  type RunningPostgres,
-} from "../../lib/postgres-server";
+import { resolveOsIdentity } from "../../lib/os-user";
+import { PortInUseError, PostgresServerError } from "../../lib/postgres-errors";
+import { startPostgres, type RunningPostgres } from "../../lib/postgres-server";
+import { freePort, isPostgresListening, readPostmasterPid } from "../../lib/ports";
 import { platformStatus, readPlatformState, startPlatform, stopPlatform } from "../../lib/local-platform";
 import { testServerUrl, withClient } from "../helpers/pg";
 

@@ -8,7 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startPlatform, stopPlatform } from "../../lib/local-platform";
-import { freePort, isRoot, resolveOsIdentity } from "../../lib/postgres-server";
+import { isRoot, resolveOsIdentity } from "../../lib/os-user";
+import { freePort } from "../../lib/ports";
 import { withClient } from "../helpers/pg";
 
 const NOBODY = 65534;

@@ -7,7 +7,6 @@ import { performance } from "node:perf_hooks";
 import { Client } from "pg";
 import { applyBundle } from "../components/migrations/apply";
 import { loadBundle as loadBundleAnyVersion } from "../components/migrations/bundle";
-import { planMigrations } from "../components/migrations/plan";
 import { initParser } from "../components/migrations/split";
 
 /** Every statement parsed, never a parse cache (and nothing written into the checkout's .cache). */
@@ -93,7 +92,6 @@ export async function profileApply(dir: string, url: string): Promise<QueryProfi
   try {
     const t2 = performance.now();
     await applyBundle(url, bundle, {
-      plan: (b, ledger, opts) => planMigrations(b, ledger, opts),
       lockTimeout: "10s",
       statementTimeout: "0",
       stack: "bench",

@@ -4,8 +4,6 @@
  * events and the I/O; what to run is decided in execution.ts (pure), every failure message is made
  * in failure.ts (pure), progress lines in progress.ts, and the session and locks are session.ts's
  * and lock.ts's.
- *
- * The planner is injected (`options.plan`): the provider passes the stack's planner options through it.
  */
 import { performance } from "node:perf_hooks";
 import type { ClientBase } from "pg";
@@ -52,6 +50,7 @@ import {
 import { advisoryLockKey, watchLocks, withAdvisoryLock } from "./lock";
 import type { ApplyEvent } from "./progress";
 import { assertSessionConnection, configureSession, queryCountingStatements, readInOneSnapshot, readSessionFacts, resetSession } from "./session";
+import { planMigrations } from "./plan";
 import { initParser } from "./split";
 import { planSteps, stepHash, type Step } from "./steps";
 import type { Amendment, Bundle, Ledger, Migration, Plan, Statement } from "./types";
@@ -60,17 +59,14 @@ import { quoteIdent, withDatabase, withTransaction } from "../../lib/pg";
 export { ApplyError, MigrationError, type ApplyErrorReason, type LockHolder } from "./failure";
 export { describeProgress, reportProgress, type ApplyEvent } from "./progress";
 
-/** The pure planner, e.g. `planMigrations`; it throws when the bundle and the ledger disagree. */
-export type PlanFunction = (bundle: Bundle, ledger: Ledger, options: { through?: string; baseline?: string }) => Plan;
-
 /** Options of {@link applyBundle}. */
 export interface ApplyOptions {
-  /** Plans the work from the bundle and the ledger read under the lock. */
-  plan: PlanFunction;
   /** Apply up to and including this version (lowering it reverts). @default the whole bundle */
   through?: string;
   /** Record migrations up to this version as applied without running them. */
   baseline?: string;
+  /** Apply pending migrations older than the newest applied one (`migrations.includeAll`, see plan.ts). */
+  includeAll?: boolean;
   /** `lock_timeout` for every migration statement, e.g. `"5s"`. @default the server's */
   lockTimeout?: string;
   /** `statement_timeout` for every migration statement, e.g. `"10min"`. @default the server's */
@@ -151,7 +147,8 @@ export async function applyBundle(url: string, bundle: Bundle, options: ApplyOpt
 
 /** Plans, and refuses in one error everything this shell cannot run, before any SQL runs. */
 function planUnderLedger(bundle: Bundle, ledger: Ledger, options: ApplyOptions): Plan {
-  const plan = options.plan(bundle, ledger, { through: options.through, baseline: options.baseline });
+  // Planned again here, from the ledger read under the lock: another apply may have run since the preview.
+  const plan = planMigrations(bundle, ledger, { through: options.through, baseline: options.baseline, includeAll: options.includeAll, stack: options.stack });
   const problems = planProblems(bundle, ledger, plan, options.stack);
   if (problems.length > 0) throw invalidPlanError(problems);
   return plan;

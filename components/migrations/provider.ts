@@ -465,7 +465,7 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
  */
 async function backUp(inputs: MigrationInputs, bundle: Bundle, options: ApplyOptions): Promise<void> {
   const ledger = await withDatabase(inputs.connection, (client) => readLedgerSnapshot(client));
-  const plan = options.plan(bundle, ledger, {});
+  const plan = planMigrations(bundle, ledger, planOptions(inputs));
   const tables = tablesToBackUp(plan.apply);
   if (tables.length === 0) return;
   const updateId = options.updateId ?? `manual-${Date.now()}`;
@@ -528,9 +528,9 @@ function applyOptions(inputs: MigrationInputs): ApplyOptions {
   // The same options the preview's check planned with (through defaults to what the preview listed).
   const planned = planOptions(inputs);
   return {
-    plan: (b, ledger, opts) => planMigrations(b, ledger, { ...planned, ...opts }),
     through: planned.through,
     baseline: planned.baseline,
+    includeAll: planned.includeAll,
     lockTimeout: inputs.lockTimeout,
     statementTimeout: inputs.statementTimeout,
     lockWaitMs: typeof inputs.lockWait === "string" ? parseDuration(inputs.lockWait) : undefined,

@@ -7,7 +7,6 @@ import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyBundle, MigrationError, type ApplyEvent, type ApplyOptions } from "../../components/migrations/apply";
 import { parseBundle } from "../../components/migrations/bundle";
-import { planMigrations } from "../../components/migrations/plan";
 import { initParser } from "../../components/migrations/split";
 import type { Bundle } from "../../components/migrations/types";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
@@ -74,7 +73,7 @@ describe("a statement that gives up", () => {
 
     const { error, elapsed, pid } = await holdingBusy(db, async ({ pid }) => {
       const started = Date.now();
-      const error = await failure(applyBundle(db.url, bundleOf(migration), { plan: planMigrations, ...options }));
+      const error = await failure(applyBundle(db.url, bundleOf(migration), { ...options }));
       return { error, elapsed: Date.now() - started, pid };
     });
 
@@ -99,7 +98,7 @@ describe("a statement that gives up", () => {
     expect(await rows(db.url, "select version from supabase_migrations.schema_migrations order by version")).toEqual([{ version: V(1) }]);
 
     // Once the session has ended, the same file applies.
-    const report = await applyBundle(db.url, bundleOf(migration), { plan: planMigrations, ...options });
+    const report = await applyBundle(db.url, bundleOf(migration), { ...options });
     expect(report.applied.map((m) => m.version)).toEqual([V(2)]);
   });
 
@@ -108,7 +107,7 @@ describe("a statement that gives up", () => {
     const slow = { [`${V(1)}_slow.sql`]: "create table public.s (id int);\nselect pg_sleep(5);\ncreate table public.t (id int);\n" };
 
     const started = Date.now();
-    const error = await failure(applyBundle(db.url, bundleOf(slow), { plan: planMigrations, statementTimeout: "1500ms" }));
+    const error = await failure(applyBundle(db.url, bundleOf(slow), { statementTimeout: "1500ms" }));
     const elapsed = Date.now() - started;
 
     expect(error).toMatchObject({ code: "57014", section: "up", line: 2 });
@@ -125,7 +124,7 @@ describe("a statement that gives up", () => {
     const files = { [`${V(1)}_v.sql`]: "create table public.v (id int);\n-- migrate:verify\nselect 1;\nselect count(*) from public.busy;\n" };
     const error = await holdingBusy(db, async ({ client }) => {
       await client.query("lock table public.busy in access exclusive mode");
-      return failure(applyBundle(db.url, bundleOf(files), { plan: planMigrations, lockTimeout: "300ms" }));
+      return failure(applyBundle(db.url, bundleOf(files), { lockTimeout: "300ms" }));
     });
     expect(error).toMatchObject({ code: "55P03", section: "verify", line: 4 });
     expect(error.message).toContain("verify statement 2 of 2");
@@ -137,7 +136,7 @@ describe("a statement that gives up", () => {
     const files = { [`${V(1)}_idx.sql`]: "create index concurrently if not exists busy_id on public.busy (id);\n" };
     const { error, pid } = await holdingBusy(db, async ({ pid, client }) => {
       await client.query("lock table public.busy in access exclusive mode");
-      return { error: await failure(applyBundle(db.url, bundleOf(files), { plan: planMigrations, lockTimeout: "500ms" })), pid };
+      return { error: await failure(applyBundle(db.url, bundleOf(files), { lockTimeout: "500ms" })), pid };
     });
     expect(error).toMatchObject({ code: "55P03", step: 0 });
     expect(error.message).toContain(`backend pid ${pid}`);

@@ -19,7 +19,7 @@ import { parseBundle } from "../../components/migrations/bundle";
 import { advisoryLockKey } from "../../components/migrations/lock";
 import { downHash, protectedHash } from "../../components/migrations/integrity";
 import { ledgerStatementsHash, readLedger } from "../../components/migrations/ledger";
-import { PlanError, planMigrations } from "../../components/migrations/plan";
+import { PlanError } from "../../components/migrations/plan";
 import { initParser } from "../../components/migrations/split";
 import type { Bundle } from "../../components/migrations/types";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
@@ -35,7 +35,7 @@ function bundleOf(files: Record<string, string>): Bundle {
 }
 
 function apply(db: TestDatabase, bundle: Bundle, options: Partial<ApplyOptions> = {}) {
-  return applyBundle(db.url, bundle, { plan: planMigrations, ...options });
+  return applyBundle(db.url, bundle, { ...options });
 }
 
 async function query<T extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -590,7 +590,7 @@ describe("applyBundle", () => {
       "postgresql://postgres:s3cret@127.0.0.1:6543/postgres",
     ];
     for (const url of urls) {
-      const error = await caught(applyBundle(url, bundle, { plan: planMigrations }));
+      const error = await caught(applyBundle(url, bundle, {}));
       expect(error).toBeInstanceOf(ApplyError);
       expect(error).toMatchObject({ reason: "transaction-pooler" });
       expect(error.message).toContain("advisory lock");

@@ -9,7 +9,6 @@ import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyBundle } from "../../components/migrations/apply";
 import { parseBundle } from "../../components/migrations/bundle";
-import { planMigrations } from "../../components/migrations/plan";
 import * as migrationsProvider from "../../components/migrations/provider";
 import { initParser } from "../../components/migrations/split";
 import * as localDatabase from "../../components/project/local-database-provider";
@@ -34,7 +33,7 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 function connectingPaths(url: string): Array<[string, () => Promise<unknown>]> {
   const bundle = parseBundle([{ file: "20240101000001_t.sql", bytes: Buffer.from("create table public.t (id int);\n") }]);
   return [
-    ["applyBundle", () => applyBundle(url, bundle, { plan: planMigrations, stack: "qa" })],
+    ["applyBundle", () => applyBundle(url, bundle, { stack: "qa" })],
     ["migrations refresh", () => migrationsProvider.read("migrations-qa", { connection: url, migrationsDir: "sql/migrations", stack: "qa" } as never)],
     ["bucket refresh", () => buckets.read("avatars", { connection: url } as never)],
     ["publication refresh", () => publication.read("supabase_realtime", { connection: url, publication: "supabase_realtime" } as never)],

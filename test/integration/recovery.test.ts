@@ -19,7 +19,7 @@ import { applyBundle, MigrationError, type ApplyOptions } from "../../components
 import { loadBundle, parseBundle } from "../../components/migrations/bundle";
 import { describePending, migrationKey } from "../../components/migrations/describe";
 import { ensureLedger, insertAppliedRows, ledgerStatementsHash, readLedger } from "../../components/migrations/ledger";
-import { planMigrations, type PlanOptions } from "../../components/migrations/plan";
+import { planMigrations } from "../../components/migrations/plan";
 import * as provider from "../../components/migrations/provider";
 import type { MigrationInputs } from "../../components/migrations/provider";
 import { resolveMigration, ResolveError, type ResolveRequest } from "../../components/migrations/resolve";
@@ -33,9 +33,8 @@ function bundleOf(files: Record<string, string>): Bundle {
   return parseBundle(Object.entries(files).map(([file, sql]) => ({ file, bytes: Buffer.from(sql) })));
 }
 
-function apply(db: TestDatabase, bundle: Bundle, options: Partial<ApplyOptions> & Pick<PlanOptions, "includeAll"> = {}) {
-  const { includeAll, ...rest } = options;
-  return applyBundle(db.url, bundle, { plan: (b, l, o) => planMigrations(b, l, { ...o, includeAll, stack: "itest" }), stack: "itest", ...rest });
+function apply(db: TestDatabase, bundle: Bundle, options: Partial<ApplyOptions> = {}) {
+  return applyBundle(db.url, bundle, { stack: "itest", ...options });
 }
 
 const resolve = (db: TestDatabase, bundle: Bundle, request: Omit<ResolveRequest, "stack">) =>

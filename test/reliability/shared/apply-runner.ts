@@ -12,7 +12,6 @@
 import { readFileSync } from "node:fs";
 import { applyBundle, reportProgress, type ApplyEvent } from "../../../components/migrations/apply";
 import { loadBundle } from "../../../components/migrations/bundle";
-import { planMigrations } from "../../../components/migrations/plan";
 
 export interface RunnerSpec {
   url: string;
@@ -28,7 +27,7 @@ async function main(specPath: string): Promise<void> {
     reportProgress(event);
   };
   const { stack = "reliability", ...options } = spec.options ?? {};
-  const report = await applyBundle(spec.url, bundle, { plan: planMigrations, stack, onProgress, ...options });
+  const report = await applyBundle(spec.url, bundle, { stack, onProgress, ...options });
   process.stdout.write(`${JSON.stringify({ report })}\n`);
 }
 

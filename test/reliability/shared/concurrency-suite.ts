@@ -15,7 +15,6 @@ import type { ClientBase } from "pg";
 import { ApplyError, applyBundle, type LockHolder } from "../../../components/migrations/apply";
 import { advisoryLockKey, withAdvisoryLock } from "../../../components/migrations/lock";
 import { loadBundle } from "../../../components/migrations/bundle";
-import { planMigrations } from "../../../components/migrations/plan";
 import { diffFingerprints } from "../../helpers/fingerprint";
 import type { TestDatabase } from "../../helpers/pg";
 import { appFingerprint, readLedgerState } from "./agreement";
@@ -100,7 +99,7 @@ export function defineApplierConcurrencySuite(scale: Scale): void {
       const wait = async () => {
         while (applier.child.exitCode === null) {
           attempts += 1;
-          const outcome = await applyBundle(torn.url, bundle, { plan: planMigrations, stack: "second", lockWaitMs: 0 }).catch((error: unknown) => error);
+          const outcome = await applyBundle(torn.url, bundle, { stack: "second", lockWaitMs: 0 }).catch((error: unknown) => error);
           if (outcome instanceof ApplyError && outcome.reason === "lock-timeout") continue;
           if (outcome instanceof Error) refusals.push(outcome.message);
         }

@@ -9,7 +9,6 @@ import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { applyBundle, type ApplyOptions, type ApplyReport } from "../../../components/migrations/apply";
 import { loadBundle } from "../../../components/migrations/bundle";
-import { planMigrations } from "../../../components/migrations/plan";
 import { createTestDatabase, testServerUrl, urlForDatabase, withClient, type TestDatabase } from "../../helpers/pg";
 import type { RunnerSpec } from "./apply-runner";
 
@@ -93,7 +92,7 @@ export function writeBundleDir(root: string, name: string, files: Record<string,
 /** applyBundle in this process, on a folder as the provider loads it. */
 export async function applyDir(url: string, dir: string, options: Partial<ApplyOptions> = {}): Promise<ApplyReport> {
   const bundle = await loadBundle(dir, { cacheFile: null });
-  return applyBundle(url, bundle, { plan: planMigrations, stack: "reliability", ...options });
+  return applyBundle(url, bundle, { stack: "reliability", ...options });
 }
 
 // ─── The runner in a child process ───────────────────────────────────────────────────────────────

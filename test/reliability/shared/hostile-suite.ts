@@ -13,7 +13,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApplyError, applyBundle, MigrationError } from "../../../components/migrations/apply";
 import { BundleError, loadBundle, MigrationsFolderError } from "../../../components/migrations/bundle";
-import { PlanError, planMigrations } from "../../../components/migrations/plan";
+import { PlanError } from "../../../components/migrations/plan";
 import { ConfigError, parseStackConfig } from "../../../components/config";
 import { compareVersions } from "../../../components/migrations/version";
 import { diffFingerprints, schemaFingerprint, type SchemaFingerprint } from "../../helpers/fingerprint";
@@ -86,7 +86,7 @@ async function attempt(c: HostileCase, folder: string, url: string): Promise<unk
   const release = c.during ? await c.during(url) : undefined;
   try {
     const bundle = await loadBundle(folder, { cacheFile: null });
-    return await applyBundle(c.url ? c.url(url) : url, bundle, { plan: planMigrations, stack: "hostile", ...c.options });
+    return await applyBundle(c.url ? c.url(url) : url, bundle, { stack: "hostile", ...c.options });
   } catch (error) {
     return error;
   } finally {

@@ -3,38 +3,16 @@
  * table lock — says so while it waits (the provider writes the line to stderr, which the engine
  * shows on the stack's row as it comes), and the wait for the migration lock is `migrations.lockWait`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Client } from "pg";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { advisoryLockKey } from "../../components/migrations/lock";
 import { describeProgress } from "../../components/migrations/progress";
-import { loadBundle } from "../../components/migrations/bundle";
-import { describePending, migrationKey } from "../../components/migrations/describe";
 import * as provider from "../../components/migrations/provider";
-import type { MigrationInputs } from "../../components/migrations/provider";
+import { inputsFor, migrationFolders } from "../helpers/provider-inputs";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
 
-const scratch = mkdtempSync(join(tmpdir(), "lock-wait-test-"));
+const folder = migrationFolders("lock-wait-test-");
 
-async function inputsFor(db: TestDatabase, name: string, files: Record<string, string>, settings: Partial<MigrationInputs>): Promise<MigrationInputs> {
-  const dir = join(scratch, name);
-  mkdirSync(dir, { recursive: true });
-  for (const [file, sql] of Object.entries(files)) writeFileSync(join(dir, file), sql);
-  const bundle = await loadBundle(dir, { cacheFile: null });
-  return {
-    connection: db.url,
-    migrationsDir: dir,
-    through: "",
-    baseline: "",
-    lockTimeout: "10s",
-    statementTimeout: "0",
-    stack: "sb1",
-    ...Object.fromEntries(bundle.migrations.map((m) => [migrationKey(m), describePending(m)])),
-    ...settings,
-  };
-}
 
 /** What the provider process writes to stderr during `fn` (what the engine shows the user). */
 async function stderrOf<T>(fn: () => Promise<T>): Promise<{ result: T | Error; stderr: string }> {
@@ -73,13 +51,12 @@ async function freshDatabase(): Promise<TestDatabase> {
 afterEach(() => vi.restoreAllMocks());
 afterAll(async () => {
   await Promise.all(databases.map((db) => db.drop()));
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe("waiting for another stack's apply", () => {
   it("shows the wait while it lasts and gives up after migrations.lockWait, naming the holder", { timeout: 20_000 }, async () => {
     const db = await freshDatabase();
-    const inputs = await inputsFor(db, "gives-up", { "1_a.sql": "create table public.a (id int);\n" }, { lockWait: "1s" });
+    const inputs = await inputsFor(db, folder("gives-up", { "1_a.sql": "create table public.a (id int);\n" }), { stack: "sb1", settings: { lockWait: "1s" } });
 
     const { result, stderr, pid, elapsed } = await holdingMigrationLock(db, async ({ pid }) => {
       const started = Date.now();
@@ -100,7 +77,7 @@ describe("waiting for another stack's apply", () => {
 
   it("says when it got the lock, and applies", { timeout: 20_000 }, async () => {
     const db = await freshDatabase();
-    const inputs = await inputsFor(db, "gets-it", { "2_b.sql": "create table public.b (id int);\n" }, { lockWait: "30s" });
+    const inputs = await inputsFor(db, folder("gets-it", { "2_b.sql": "create table public.b (id int);\n" }), { stack: "sb1", settings: { lockWait: "30s" } });
 
     const { result, stderr } = await holdingMigrationLock(db, async ({ client }) => {
       setTimeout(() => void client.query("select pg_advisory_unlock_all()"), 1200);
@@ -117,7 +94,7 @@ describe("waiting for a table lock", () => {
   it("shows who holds the table while the migration waits", { timeout: 20_000 }, async () => {
     const db = await freshDatabase();
     await withClient(db.url, (c) => c.query("create table public.busy (id int)"));
-    const inputs = await inputsFor(db, "table", { "3_c.sql": "alter table public.busy add column c int;\n" }, { lockTimeout: "1500ms" });
+    const inputs = await inputsFor(db, folder("table", { "3_c.sql": "alter table public.busy add column c int;\n" }), { stack: "sb1", settings: { lockTimeout: "1500ms" } });
 
     const { stderr, pid, result } = await withClient(db.url, async (holder) => {
       await holder.query("set application_name = 'studio'");

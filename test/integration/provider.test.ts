@@ -2,44 +2,17 @@
  * The MigrationBundle provider against a real PostgreSQL 17: its functions are called directly, as
  * the dynamic-provider server would, with the inputs the program builds (one key per migration).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadBundle } from "../../components/migrations/bundle";
-import { describePending, migrationKey } from "../../components/migrations/describe";
 import * as provider from "../../components/migrations/provider";
 import type { MigrationInputs, MigrationOutputs } from "../../components/migrations/provider";
-import { selectMigrations } from "../../components/migrations/resource";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
+import { inputsFor, migrationFolders } from "../helpers/provider-inputs";
 
-const scratch = mkdtempSync(join(tmpdir(), "provider-test-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const folder = migrationFolders("provider-test-");
 
-/** A migrations folder with these files. */
-function folder(name: string, files: Record<string, string>): string {
-  const dir = join(scratch, name);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  for (const [file, sql] of Object.entries(files)) writeFileSync(join(dir, file), sql);
-  return dir;
-}
 
-/** The inputs the program (index.ts → MigrationBundle) declares for a folder. */
-async function inputsFor(db: TestDatabase, dir: string, opts: { through?: string; stack?: string } = {}): Promise<MigrationInputs> {
-  const bundle = await loadBundle(dir, { cacheFile: null });
-  const keys = Object.fromEntries(selectMigrations(bundle, opts.through).map((m) => [migrationKey(m), describePending(m)]));
-  return {
-    connection: db.url,
-    migrationsDir: dir,
-    through: opts.through ?? "",
-    baseline: "",
-    lockTimeout: "10s",
-    statementTimeout: "0",
-    stack: opts.stack ?? "itest",
-    ...keys,
-  };
-}
 
 /** What `read` gives back as the state's inputs (the olds of the next check). */
 function inputsOf(props: MigrationInputs): MigrationInputs {

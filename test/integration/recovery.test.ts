@@ -11,13 +11,11 @@
  * - an older-timestamped new migration is named with the next free version, or placed out of order
  *   with `includeAll`.
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyBundle, MigrationError, type ApplyOptions } from "../../components/migrations/apply";
 import { loadBundle, parseBundle } from "../../components/migrations/bundle";
-import { describePending, migrationKey } from "../../components/migrations/describe";
 import { ensureLedger, insertAppliedRows, ledgerStatementsHash, readLedger } from "../../components/migrations/ledger";
 import { planMigrations } from "../../components/migrations/plan";
 import * as provider from "../../components/migrations/provider";
@@ -25,6 +23,7 @@ import type { MigrationInputs } from "../../components/migrations/provider";
 import { resolveMigration, ResolveError, type ResolveRequest } from "../../components/migrations/resolve";
 import { initParser } from "../../components/migrations/split";
 import type { Bundle } from "../../components/migrations/types";
+import { inputsFor, migrationFolders } from "../helpers/provider-inputs";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
 
 const V = (n: number): string => `2026030100${String(n).padStart(4, "0")}`;
@@ -90,34 +89,9 @@ afterAll(async () => {
   for (const db of databases) await db.drop().catch(() => undefined);
 });
 
-const scratch = mkdtempSync(join(tmpdir(), "sp-recovery-test-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const folder = migrationFolders("sp-recovery-test-");
 
-/** A migrations folder with these files (for the provider, which reads the folder). */
-function folder(name: string, files: Record<string, string>): string {
-  const dir = join(scratch, name);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  for (const [file, sql] of Object.entries(files)) writeFileSync(join(dir, file), sql);
-  return dir;
-}
 
-/** The inputs the program declares for a folder (index.ts → MigrationBundle). */
-async function inputsFor(db: TestDatabase, dir: string, opts: { through?: string; includeAll?: boolean } = {}): Promise<MigrationInputs> {
-  const bundle = await loadBundle(dir, { cacheFile: null });
-  const selected = opts.through ? bundle.migrations.filter((m) => BigInt(m.version) <= BigInt(opts.through!)) : bundle.migrations;
-  return {
-    connection: db.url,
-    migrationsDir: dir,
-    through: opts.through ?? "",
-    baseline: "",
-    lockTimeout: "10s",
-    statementTimeout: "0",
-    stack: "itest",
-    ...(opts.includeAll ? { includeAll: true } : {}),
-    ...Object.fromEntries(selected.map((m) => [migrationKey(m), describePending(m)])),
-  };
-}
 
 /** The state's inputs after a refresh (what the next check gets as olds). */
 async function refreshed(id: string, outs: Record<string, unknown>): Promise<MigrationInputs> {
@@ -447,7 +421,7 @@ describe("an older-timestamped new migration (a branch merged late)", () => {
     const dir = folder("late-all", applied);
     const created = await provider.create(await inputsFor(db, dir));
     writeFileSync(join(dir, `${V(2)}_b.sql`), late[`${V(2)}_b.sql`]!);
-    const news = await inputsFor(db, dir, { includeAll: true });
+    const news = await inputsFor(db, dir, { settings: { includeAll: true } });
     const checked = await provider.check(await refreshed(created.id, created.outs), news);
     expect(checked.failures).toEqual([]);
     expect(checked.inputs[`${V(2)}_b`]).toBe(`out of order (migrations.includeAll): older than ${V(3)}_c.sql, which was applied before it — ${news[`${V(2)}_b`]}`);

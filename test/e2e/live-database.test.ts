@@ -5,14 +5,11 @@
  *
  * This file runs its own throwaway PostgreSQL 17 (not the suite's shared one) so it can stop it.
  */
-import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveOsIdentity } from "../../lib/os-user";
 import { freePort } from "../../lib/ports";
-import { startPostgres, type RunningPostgres } from "../../lib/postgres-server";
+import { startThrowawayPostgres, type ThrowawayPostgres } from "../../lib/postgres-server";
 import { capture, changes, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { withClient } from "../helpers/pg";
 
@@ -33,18 +30,14 @@ function processesWithHome(home: string): string[] {
 }
 
 describe("live database in every preview (real Pulumi CLI, own PostgreSQL 17)", () => {
-  let server: RunningPostgres;
-  let tempRoot: string;
+  let server: ThrowawayPostgres;
   let project: E2EProject;
   let stack: Stack;
   let databaseUrl: string;
   const name = `${uniqueStackPrefix()}live`;
 
   beforeAll(async () => {
-    tempRoot = mkdtempSync(join(tmpdir(), "sp-live-pg-"));
-    const who = resolveOsIdentity();
-    if (who.uid !== undefined) chownSync(tempRoot, who.uid, who.gid!);
-    server = await startPostgres({ dataDir: join(tempRoot, "data"), port: await freePort(), persistent: false, fsync: false });
+    server = await startThrowawayPostgres({ prefix: "sp-live-pg-" });
     project = await createE2EProject();
     stack = await project.stack(name, { localPort: server.port });
   });
@@ -52,7 +45,6 @@ describe("live database in every preview (real Pulumi CLI, own PostgreSQL 17)", 
   afterAll(async () => {
     await server?.stop().catch(() => undefined);
     project?.cleanup();
-    if (tempRoot) rmSync(tempRoot, { recursive: true, force: true });
   });
 
   it("up, then a plain preview with nothing changed shows no changes", async () => {

@@ -132,24 +132,16 @@ export function checkGate({ stack, upstream, wanted, upstreamRelease, upstreamFr
       continue;
     }
     const allow = `add "${difference.path}" to promotion.allowOverrides in Pulumi.${stack}.yaml`;
-    const here = overriddenBy(wanted.overrides, difference.path);
-    const there = overriddenBy(upstreamRelease.overrides ?? [], difference.path);
-    if (here) {
-      problems.push(`${difference.text}: ${stack} overrides ${here}, and its promotion.allowOverrides does not allow that; to run it on purpose ${allow}, or remove the override`);
-    } else if (there) {
-      problems.push(`${difference.text}: ${upstream} overrides ${there}, ${stack} does not; to run ${stack} differently on purpose ${allow}, or override it the same way here`);
+    // Whose config causes it decides the advice: a field's path is also the config key that overrides it.
+    if (wanted.overrides.includes(difference.path)) {
+      problems.push(`${difference.text}: ${stack} overrides ${difference.path}, and its promotion.allowOverrides does not allow that; to run it on purpose ${allow}, or remove the override`);
+    } else if ((upstreamRelease.overrides ?? []).includes(difference.path)) {
+      problems.push(`${difference.text}: ${upstream} overrides ${difference.path}, ${stack} does not; to run ${stack} differently on purpose ${allow}, or override it the same way here`);
     } else {
       problems.push(`${difference.text}: the code declares it differently from what ${upstream} runs; run ${catchUp} first`);
     }
   }
   return { problems, allowed, unused: allowOverrides.filter((e) => !used.has(e)) };
-}
-
-/** The override (of `overrides`) behind a difference's path: the path itself or, for a bucket field, the bucket's removal. */
-function overriddenBy(overrides: string[], path: string): string | undefined {
-  if (overrides.includes(path)) return path;
-  const bucket = /^(buckets\.[^]+)\.[^.]+$/.exec(path)?.[1];
-  return bucket && overrides.includes(bucket) ? `${bucket} (remove)` : undefined;
 }
 
 /** What the upstream has that this stack lacks: the promotion's content. */

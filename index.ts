@@ -12,8 +12,9 @@ import { migrationKey } from "./components/migrations/describe";
 import { pinProblems } from "./components/migrations/plan";
 import { selectMigrations } from "./components/migrations/resource";
 import { initParser } from "./components/migrations/split";
-import { declarationDigest, gateProblems, releaseDigest, type Release } from "./components/promotion/gate";
-import { membershipInputs } from "./components/realtime/publication-provider";
+import { checkGate, releaseDigest, type AllowedOverride, type LegacyRelease, type Release } from "./components/promotion/gate";
+import { bucketsRelease, configuredOverrides, realtimeRelease } from "./components/promotion/settings";
+import { resolveRealtime } from "./components/realtime/streamed";
 import { resolveBuckets, shippedBuckets, type BucketSpec } from "./components/storage/buckets";
 import { readBootstrapSql } from "./lib/bootstrap";
 
@@ -31,14 +32,9 @@ export = async () => {
   // Every refusal below is a plain message, in preview already, before any resource registers.
   const { config, bundle, streamed } = await userErrors(async () => {
     const config = parseStackConfig(stack, pulumi.runtime.allConfig());
-    const streamed = {
-      tables: config.realtime.tables ?? realtime.tables,
-      replicaIdentityFull: config.realtime.replicaIdentityFull ?? (config.realtime.tables ? [] : realtime.replicaIdentityFull),
-    };
-    const tableProblems = membershipInputs(streamed.tables, streamed.replicaIdentityFull).problems;
-    if (tableProblems.length > 0) {
-      throw new ConfigError(stack, tableProblems.map((p) => `"realtime.${/replicaIdentityFull/.test(p) ? "replicaIdentityFull" : "tables"}": ${p}`));
-    }
+    const { streamed, problems, notes } = resolveRealtime(realtime, config.realtime);
+    if (problems.length > 0) throw new ConfigError(stack, problems);
+    for (const note of notes) await pulumi.log.warn(`stack ${stack}: ${note}`);
     await initParser();
     const bundle = await loadBundle(resolve(config.migrationsDir));
     // A pin that names no migration would plan reverts, or fail only in `up` after the database exists.
@@ -51,13 +47,14 @@ export = async () => {
   if (resolved.problems.length > 0) {
     return refuse(`stack ${stack}: storage buckets:\n${resolved.problems.map((p) => `  - ${p}`).join("\n")}`);
   }
-  // The release compares declarations as written in code; per-stack overrides are the stack's own business.
+  // The release records what this stack runs, overrides applied, so the downstream gate compares real settings.
   const wanted: Release = {
     migrations: Object.fromEntries(selectMigrations(bundle, config.migrations.through).map((m) => [migrationKey(m), m.digest])),
-    buckets: declarationDigest(buckets),
-    realtime: declarationDigest(realtime),
+    buckets: bucketsRelease(resolved.buckets),
+    realtime: realtimeRelease(streamed),
+    overrides: configuredOverrides(config),
   };
-  if (config.promotion.from) await promotionGate(config, wanted);
+  const allowedOverrides = config.promotion.from ? await promotionGate(config, wanted) : [];
 
   const env = new Environment(stack, {
     config,
@@ -89,21 +86,25 @@ export = async () => {
     ),
     realtimeTables: env.realtime.tables,
     upstream: config.promotion.from ?? "",
+    /** The differences from the upstream this stack runs on purpose (`promotion.allowOverrides`). */
+    allowedOverrides: allowedOverrides.map((o) => o.here),
   };
 };
 
 /**
  * Refuses, before any resource is touched (in preview already), a release the
- * upstream stack does not run with identical digests.
+ * upstream stack does not run: migrations with other digests, and bucket or
+ * realtime settings that differ without `promotion.allowOverrides`. The allowed
+ * differences are shown as warnings and returned.
  */
-async function promotionGate(config: StackConfig, wanted: Release): Promise<void> {
+async function promotionGate(config: StackConfig, wanted: Release): Promise<AllowedOverride[]> {
   const upstream = config.promotion.from!;
   const ref = new pulumi.StackReference(`promotion-upstream-${upstream}`, { name: `organization/${pulumi.getProject()}/${upstream}` });
-  let upstreamRelease: Release | undefined;
+  let upstreamRelease: Release | LegacyRelease | undefined;
   let upstreamFrom: string | undefined;
   try {
     const [release, from] = await Promise.all([ref.getOutputDetails("release"), ref.getOutputDetails("upstream")]);
-    upstreamRelease = release.value as Release | undefined;
+    upstreamRelease = release.value as Release | LegacyRelease | undefined;
     upstreamFrom = typeof from.value === "string" ? from.value : undefined;
   } catch (err) {
     return refuse(
@@ -111,14 +112,29 @@ async function promotionGate(config: StackConfig, wanted: Release): Promise<void
         `  Bring ${upstream} up first (same backend and passphrase).`,
     );
   }
-  const problems = gateProblems({ stack: config.stack, upstream, wanted, upstreamRelease, upstreamFrom });
+  const { problems, allowed, unused } = checkGate({
+    stack: config.stack,
+    upstream,
+    wanted,
+    upstreamRelease,
+    upstreamFrom,
+    allowOverrides: config.promotion.allowOverrides,
+  });
   if (problems.length > 0) {
     return refuse(
       `promotion gate: stack ${config.stack} only accepts what ${upstream} already runs. ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
         problems.map((p) => `  - ${p}`).join("\n") +
+        `\n  \`npm run diff -- ${upstream} ${config.stack}\` compares the two live databases (schema, buckets, realtime).` +
         `\nNothing was changed.`,
     );
   }
+  for (const o of allowed) await pulumi.log.warn(`override allowed by promotion.allowOverrides: ${o.here}`);
+  for (const entry of unused) {
+    await pulumi.log.warn(
+      `promotion.allowOverrides lists "${entry}", but ${config.stack} runs it as ${upstream} does; remove it from Pulumi.${config.stack}.yaml once the override is gone`,
+    );
+  }
+  return allowed;
 }
 
 /** Our own validation errors print as plain messages, without a stack trace. */

@@ -3,6 +3,8 @@
  * {@link StackConfig} out, or one {@link ConfigError} listing every problem.
  */
 
+import { allowanceProblem } from "./promotion/settings";
+
 export const PROJECT = "supabase-promotion";
 
 /** A bucket declared in code or overridden per stack. */
@@ -45,7 +47,15 @@ export interface StackConfig {
      */
     rehearse: "copy" | "off";
   };
-  promotion: { from?: string };
+  promotion: {
+    from?: string;
+    /**
+     * The settings this stack may run differently from its upstream, as paths:
+     * `buckets.<id>` (the whole bucket, its removal included), `buckets.<id>.public|fileSizeLimit|allowedMimeTypes|policies`,
+     * `realtime.tables`, `realtime.replicaIdentityFull`. Every other difference is refused by the gate. @default []
+     */
+    allowOverrides: string[];
+  };
   buckets: Record<string, BucketOverride>;
   realtime: { tables?: string[]; replicaIdentityFull?: string[] };
   policy: {
@@ -107,7 +117,7 @@ const topLevel: Record<string, Shape> = {
 };
 const nested: Record<string, Record<string, string>> = {
   migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag", rehearse: "string" },
-  promotion: { from: "string" },
+  promotion: { from: "string", allowOverrides: "string[]" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
   policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]", advisorsFailOn: "string", backup: "flag" },
   supabase: { projectRef: "string", apiUrl: "string" },
@@ -194,9 +204,17 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
   }
   const rehearse = migrations.rehearse ?? "copy";
   if (rehearse !== "copy" && rehearse !== "off") problems.push(`"migrations.rehearse" must be "copy" or "off", got "${rehearse}"`);
-  const promotion = (values.promotion as { from?: string } | undefined) ?? {};
+  const promotion = (values.promotion as { from?: string; allowOverrides?: unknown[] } | undefined) ?? {};
   if (promotion.from !== undefined) promotion.from = String(promotion.from);
   if (promotion.from === stack) problems.push(`"promotion.from" names this stack itself; name the upstream stack (e.g. dev for staging)`);
+  const allowOverrides = Array.isArray(promotion.allowOverrides) ? promotion.allowOverrides.map(String) : [];
+  for (const entry of allowOverrides) {
+    const problem = allowanceProblem(entry);
+    if (problem) problems.push(`"promotion.allowOverrides": ${problem}`);
+  }
+  if (allowOverrides.length > 0 && promotion.from === undefined) {
+    problems.push(`"promotion.allowOverrides" allows differences from an upstream, but "promotion.from" is not set; set the upstream or remove the list`);
+  }
 
   const supabase = (values.supabase as { projectRef?: string; apiUrl?: string } | undefined) ?? {};
   if (platform === "supabase") {
@@ -238,7 +256,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
       includeAll,
       rehearse: rehearse as StackConfig["migrations"]["rehearse"],
     },
-    promotion: { from: promotion.from },
+    promotion: { from: promotion.from, allowOverrides },
     buckets: buckets as Record<string, BucketOverride>,
     realtime,
     policy: {

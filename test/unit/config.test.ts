@@ -74,4 +74,30 @@ describe("parseStackConfig", () => {
   ])("parseSize(%j) = %j", (input, expected) => {
     expect(parseSize(input)).toBe(expected);
   });
+
+  it("reads promotion.allowOverrides, [] by default", () => {
+    expect(parseStackConfig("staging", ns({ promotion: { from: "dev" } })).promotion.allowOverrides).toEqual([]);
+    const c = parseStackConfig("staging", ns({ promotion: { from: "dev", allowOverrides: ["buckets.equipment-media.public", "realtime.tables"] } }));
+    expect(c.promotion).toEqual({ from: "dev", allowOverrides: ["buckets.equipment-media.public", "realtime.tables"] });
+  });
+
+  it("refuses promotion.allowOverrides entries that allow nothing, and the list without an upstream", () => {
+    const problems = (promotion: unknown) => {
+      try {
+        parseStackConfig("staging", ns({ promotion }));
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(problems({ from: "dev", allowOverrides: "realtime.tables" })).toEqual(['"promotion.allowOverrides" must be a list of strings, got string "realtime.tables"']);
+    expect(problems({ from: "dev", allowOverrides: ["buckets.avatars.pubic", "realtime", "buckets.avatars.forceDestroy"] })).toEqual([
+      '"promotion.allowOverrides": "buckets.avatars.pubic": pubic is not a bucket setting the gate compares (public, fileSizeLimit, allowedMimeTypes, policies); for a bucket id with dots, allow its fields one by one',
+      '"promotion.allowOverrides": "realtime" names no setting the gate compares; use buckets.<id> (the whole bucket), buckets.<id>.<field> (public, fileSizeLimit, allowedMimeTypes, policies), realtime.tables or realtime.replicaIdentityFull',
+      '"promotion.allowOverrides": "buckets.avatars.forceDestroy": forceDestroy never needs allowing (it only decides what a destroy deletes; the gate does not compare it)',
+    ]);
+    expect(problems({ allowOverrides: ["realtime.tables"] })).toEqual([
+      '"promotion.allowOverrides" allows differences from an upstream, but "promotion.from" is not set; set the upstream or remove the list',
+    ]);
+  });
 });

@@ -21,7 +21,8 @@ import {
   versionNumber,
   versionOfKey,
 } from "../../components/migrations/version";
-import { declarationDigest, gateProblems, releaseDelta, type Release } from "../../components/promotion/gate";
+import { gateProblems, releaseDelta, type Release } from "../../components/promotion/gate";
+import { bucketsRelease, realtimeRelease } from "../../components/promotion/settings";
 
 const sign = (n: number) => Math.sign(n);
 
@@ -141,7 +142,7 @@ describe("every consumer orders 9, 10, 200 as numbers", () => {
 
   it("the gate lists problems and the promotion delta in version order", () => {
     const d = (c: string) => c.repeat(64);
-    const release = (migrations: Record<string, string>): Release => ({ migrations, buckets: declarationDigest([]), realtime: declarationDigest({}) });
+    const release = (migrations: Record<string, string>): Release => ({ migrations, buckets: bucketsRelease([]), realtime: realtimeRelease({ tables: [], replicaIdentityFull: [] }), overrides: [] });
     const upstream = release({});
     const wanted = release({ "200_c": d("c"), "10_b": d("b"), "9_a": d("a") });
     expect(gateProblems({ stack: "staging", upstream: "dev", wanted, upstreamRelease: upstream, upstreamFrom: "" }).map((p) => p.split(" ")[1])).toEqual([

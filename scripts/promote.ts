@@ -59,6 +59,8 @@ runMain(async () => {
   for (const key of delta.migrations) console.log(`    + ${key}  sha256:${upstreamRelease.migrations[key]!.slice(0, 12)}…`);
   console.log(`  storage buckets: ${delta.buckets ? "changed" : "unchanged"}`);
   console.log(`  realtime publication: ${delta.realtime ? "changed" : "unchanged"}`);
+  // "here" is the downstream: what it runs now, before the promotion (allowed overrides stay).
+  for (const line of delta.settings) console.log(`    ~ ${line.replace(/ here\b/g, ` on ${stack}`).replace(/ upstream\b/g, ` on ${from}`)}`);
 
   console.log(`\n› preview of ${stack} (the gate runs here):`);
   const preview = cli.pulumi(["preview", "--stack", stack, "--diff"], { allowFailure: true, captureStdout: true });

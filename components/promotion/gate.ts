@@ -149,6 +149,8 @@ export function releaseDelta(upstreamRelease: Release | LegacyRelease, current: 
   migrations: string[];
   buckets: boolean;
   realtime: boolean;
+  /** Each bucket and realtime setting that differs, in words (`bucket avatars: public false upstream, true here`); empty when a side is legacy. */
+  settings: string[];
 } {
   const have = current?.migrations ?? {};
   return {
@@ -157,6 +159,10 @@ export function releaseDelta(upstreamRelease: Release | LegacyRelease, current: 
       .sort(compareMigrationKeys),
     buckets: settingsDigest(upstreamRelease.buckets) !== settingsDigest(current?.buckets),
     realtime: settingsDigest(upstreamRelease.realtime) !== settingsDigest(current?.realtime),
+    settings:
+      current && !isLegacyRelease(upstreamRelease) && !isLegacyRelease(current)
+        ? settingDifferences(upstreamRelease, current).map((d) => d.text)
+        : [],
   };
 }
 

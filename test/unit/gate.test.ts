@@ -84,9 +84,13 @@ describe("promotion gate: migrations", () => {
   });
 
   it("the delta is what the upstream has that the stack lacks", () => {
-    expect(releaseDelta(upstream, release({ "1_a": d("a") }))).toEqual({ migrations: ["2_b"], buckets: false, realtime: false });
-    expect(releaseDelta(upstream, undefined)).toEqual({ migrations: ["1_a", "2_b"], buckets: true, realtime: true });
+    expect(releaseDelta(upstream, release({ "1_a": d("a") }))).toEqual({ migrations: ["2_b"], buckets: false, realtime: false, settings: [] });
+    expect(releaseDelta(upstream, undefined)).toEqual({ migrations: ["1_a", "2_b"], buckets: true, realtime: true, settings: [] });
     expect(releaseDelta(upstream, release({}, { realtime: { tables: ["public.bookings"] } }))).toMatchObject({ buckets: false, realtime: true });
+    // What `npm run promote` lists under the changed parts, in the gate's own words.
+    expect(releaseDelta(upstream, release({}, { realtime: { tables: ["public.bookings"] } })).settings).toEqual([
+      expect.stringMatching(/^realtime tables: .* streamed upstream, not here$/),
+    ]);
   });
 });
 
@@ -205,7 +209,7 @@ describe("promotion gate: the settings each stack really runs", () => {
     ]);
     // Migrations are still compared.
     expect(gateProblems({ stack: "prod", upstream: "staging", wanted: release({ "2_b": d("b") }), upstreamRelease: legacy, upstreamFrom: "dev" })).toHaveLength(2);
-    expect(releaseDelta(legacy, release({ "1_a": d("a") }))).toEqual({ migrations: [], buckets: true, realtime: true });
+    expect(releaseDelta(legacy, release({ "1_a": d("a") }))).toEqual({ migrations: [], buckets: true, realtime: true, settings: [] });
   });
 });
 

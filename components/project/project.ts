@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { LocalDatabase } from "./local-database";
+import { SupabaseProject } from "./supabase-project";
+import { SupabaseAuthUrls } from "./supabase-project-auth";
 
 export interface ProjectArgs {
   config: StackConfig;
@@ -11,8 +13,9 @@ export interface ProjectArgs {
 
 /**
  * The Supabase project an environment lives in: a database on the embedded
- * PostgreSQL (`local`), or an existing Supabase project adopted by ref
- * (`supabase`; its URL and keys come from secret config).
+ * PostgreSQL (`local`), an existing Supabase project adopted by ref
+ * (`supabase` with `projectRef`; its URL and keys come from secret config), or one this stack
+ * creates through the Management API (`supabase` with `create`; its URL and keys are outputs).
  */
 export class Project extends pulumi.ComponentResource {
   public readonly platform: "local" | "supabase";
@@ -28,8 +31,10 @@ export class Project extends pulumi.ComponentResource {
   public readonly anonKey: pulumi.Output<string>;
   /** Secret. */
   public readonly serviceRoleKey: pulumi.Output<string>;
-  /** The resource later resources depend on (the database), if any. */
-  public readonly database?: LocalDatabase;
+  /** The resource later resources depend on (the database or the created project), if any. */
+  public readonly database?: LocalDatabase | SupabaseProject;
+  /** The Auth URL settings, when `supabase.auth` declares them. */
+  public readonly authUrls?: SupabaseAuthUrls;
 
   constructor(name: string, args: ProjectArgs, opts?: pulumi.ComponentResourceOptions) {
     super("supabase-promotion:project:Project", name, {}, opts);
@@ -53,6 +58,21 @@ export class Project extends pulumi.ComponentResource {
       this.databaseUrl = pulumi.secret(database.databaseUrl);
       this.anonKey = pulumi.secret(database.anonKey);
       this.serviceRoleKey = pulumi.secret(database.serviceRoleKey);
+    } else if (config.supabase.create) {
+      const { create, allowDelete } = config.supabase;
+      const project = new SupabaseProject(
+        `${name}-supabase-project`,
+        { ...create, plan: create.plan ?? null, instanceSize: create.instanceSize ?? null, allowDelete },
+        // The engine refuses a delete of a protected resource before the provider is asked (which refuses too).
+        { parent: this, protect: !allowDelete },
+      );
+      this.database = project;
+      this.projectRef = project.projectRef;
+      this.apiUrl = project.apiUrl;
+      // The session pooler: IPv4 like every CI runner, one backend per session like migrations need.
+      this.databaseUrl = pulumi.secret(project.sessionPoolerUrl);
+      this.anonKey = pulumi.secret(project.anonKey);
+      this.serviceRoleKey = pulumi.secret(project.serviceRoleKey);
     } else {
       const ref = config.supabase.projectRef!;
       this.projectRef = pulumi.output(ref);
@@ -60,6 +80,14 @@ export class Project extends pulumi.ComponentResource {
       this.databaseUrl = pulumi.secret(config.secrets.databaseUrl ?? "");
       this.anonKey = pulumi.secret(config.secrets.anonKey ?? "");
       this.serviceRoleKey = pulumi.secret(config.secrets.serviceRoleKey ?? "");
+    }
+
+    if (config.platform === "supabase" && config.supabase.auth) {
+      this.authUrls = new SupabaseAuthUrls(
+        `${name}-auth-urls`,
+        { projectRef: this.projectRef, ...config.supabase.auth },
+        { parent: this, dependsOn: this.database ? [this.database] : [] },
+      );
     }
 
     this.registerOutputs({

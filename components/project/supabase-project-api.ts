@@ -89,9 +89,12 @@ export async function waitUntilHealthy(api: SupabaseManagementAPI, ref: string, 
       throw new Error(`Supabase project ${ref} is ${project.status}, a state it does not leave by itself. Look at it in the dashboard (https://supabase.com/dashboard/project/${ref}); nothing else was changed.`);
     }
     if (verdict === "ready") {
-      const services = await callApi<ServiceHealth[]>(`GET /v1/projects/${ref}/health`, () =>
-        api.getServicesHealth(ref, { services: [...WAITED_SERVICES] }),
-      );
+      // One service per call: the client writes a list as `services=db,pooler`, the spec wants the
+      // parameter repeated; a single value means the same in both.
+      const services: ServiceHealth[] = [];
+      for (const service of WAITED_SERVICES) {
+        services.push(...(await callApi<ServiceHealth[]>(`GET /v1/projects/${ref}/health`, () => api.getServicesHealth(ref, { services: [service] }))));
+      }
       if (servicesHealthy(services)) {
         say("healthy");
         return;

@@ -4,6 +4,7 @@ import type { StackConfig } from "../config";
 import { LocalDatabase } from "./local-database";
 import { SupabaseProject } from "./supabase-project";
 import { SupabaseAuthUrls } from "./supabase-project-auth";
+import { SupabaseProjectGuard } from "./supabase-project-guard";
 
 export interface ProjectArgs {
   config: StackConfig;
@@ -33,6 +34,8 @@ export class Project extends pulumi.ComponentResource {
   public readonly serviceRoleKey: pulumi.Output<string>;
   /** The resource later resources depend on (the database or the created project), if any. */
   public readonly database?: LocalDatabase | SupabaseProject;
+  private readonly allowDelete: boolean;
+  private readonly baseName: string;
   /** The Auth URL settings, when `supabase.auth` declares them. */
   public readonly authUrls?: SupabaseAuthUrls;
 
@@ -90,6 +93,8 @@ export class Project extends pulumi.ComponentResource {
       );
     }
 
+    this.allowDelete = config.supabase.allowDelete;
+    this.baseName = name;
     this.registerOutputs({
       projectRef: this.projectRef,
       apiUrl: this.apiUrl,
@@ -97,6 +102,20 @@ export class Project extends pulumi.ComponentResource {
       anonKey: this.anonKey,
       serviceRoleKey: this.serviceRoleKey,
     });
+  }
+
+  /**
+   * A created project's delete guard ({@link SupabaseProjectGuard}), depending on every resource of
+   * the environment: a destroy without `supabase.allowDelete` fails before any of them is deleted.
+   * Nothing for a local or adopted project.
+   */
+  guardDeletion(dependents: pulumi.Resource[]): SupabaseProjectGuard | undefined {
+    if (!(this.database instanceof SupabaseProject)) return undefined;
+    return new SupabaseProjectGuard(
+      `${this.baseName}-supabase-project-guard`,
+      { projectRef: this.projectRef, allowDelete: this.allowDelete },
+      { parent: this, dependsOn: [this.database, ...(this.authUrls ? [this.authUrls] : []), ...dependents] },
+    );
   }
 }
 

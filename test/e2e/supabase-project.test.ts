@@ -144,7 +144,8 @@ describe("supabase.create e2e: a project created through the Management API (sta
 
   it("destroy without allowDelete is refused and the project stays", async () => {
     const failure = await stack.destroy({ ...capture(project.log) }).then(() => undefined, (err: Error) => err.message);
-    expect(failure).toMatch(/protect/);
+    expect(failure).toContain(`Refusing to delete Supabase project ${ref}`);
+    expect(failure).toContain("supabase.allowDelete true");
     expect(standin.requests).not.toContain(`DELETE /v1/projects/${ref}`);
     expect((await api("GET", `/v1/projects/${ref}`)).status).toBe(200);
     // Refused as a whole, before anything was deleted: the buckets that depend on the project are still there.
@@ -155,7 +156,8 @@ describe("supabase.create e2e: a project created through the Management API (sta
   it("with allowDelete recorded by an up, destroy deletes the project and its database", async () => {
     stack = await project.stack(name, config({ allowDelete: true }));
     const up = await stack.up({ ...capture(project.log) });
-    expect(changes(up.summary.resourceChanges ?? {})).toEqual({ update: 1 });
+    // The project and its guard record it; nothing else changes.
+    expect(changes(up.summary.resourceChanges ?? {})).toEqual({ update: 2 });
     await stack.destroy({ ...capture(project.log) });
     expect(standin.requests).toContain(`DELETE /v1/projects/${ref}`);
     expect((await api("GET", `/v1/projects/${ref}`)).status).toBe(404);

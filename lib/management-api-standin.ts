@@ -285,6 +285,7 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
         const p = find(m[1]!);
         const password = (body as { password?: unknown }).password;
         if (typeof password !== "string" || password.length < 4) throw new HttpError(400, "password must be at least 4 characters");
+        if (!p.ready) throw new HttpError(400, `project ${p.ref} is ${status(p)}: its database password can be changed once it is up`);
         await withDatabase(options.adminUrl, (admin) => admin.query(`alter role ${quoteIdent(p.role)} password ${escapeLiteral(password)}`));
         p.dbPass = password;
         save();

@@ -141,8 +141,9 @@ export async function update(id: string, olds: SupabaseProjectOutputs, news: Sup
   }
   let outs: SupabaseProjectOutputs = { ...olds, ...news };
   if (!olds.sessionPoolerUrl) {
-    // Its password was never recorded: set a new one, then wait and read as `create` would have.
+    // Its password was never recorded: once it is up, set a new one, then read as `create` would have.
     const dbPassword = olds.dbPassword || generatePassword();
+    if (!olds.dbPassword) await waitUntilHealthy(api, id);
     if (!olds.dbPassword) await callApi(`PATCH /v1/projects/${id}/database/password`, () => api.updateDatabasePassword(id, { password: dbPassword }));
     outs = await finish(api, outs, dbPassword);
   }

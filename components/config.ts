@@ -72,7 +72,7 @@ export interface StackConfig {
      */
     backup: boolean;
   };
-  supabase: { projectRef?: string; apiUrl?: string };
+  supabase: SupabaseConfig;
   /** Present only on the supabase platform; secret. */
   secrets: { databaseUrl?: string; anonKey?: string; serviceRoleKey?: string };
   github?: {
@@ -83,6 +83,44 @@ export interface StackConfig {
     branchPatterns: string[];
   };
 }
+
+/**
+ * The `supabase` platform: adopt a project by ref, or create one through the Management API
+ * (components/project/supabase-project.ts).
+ */
+export interface SupabaseConfig {
+  /** An existing project, adopted (its URL and keys come from secret config). */
+  projectRef?: string;
+  apiUrl?: string;
+  /** A project this stack creates (instead of `projectRef`); its URL and keys become secret outputs. */
+  create?: SupabaseCreateConfig;
+  /** The project's Auth URL settings, kept by the stack (refresh shows edits made in the dashboard). */
+  auth?: { siteUrl: string; additionalRedirectUrls: string[] };
+  /**
+   * Let a destroy (or removing `create`) delete the created project and its data. Takes effect once
+   * an `up` has recorded it. @default false
+   */
+  allowDelete: boolean;
+}
+
+export interface SupabaseCreateConfig {
+  /** The organization's slug (dashboard URL `/org/<slug>`). */
+  organizationId: string;
+  name: string;
+  /** A region code such as `eu-central-1`. */
+  region: string;
+  /** Recorded only: the plan is the organization's (the API ignores it on create). */
+  plan?: "free" | "pro";
+  /** Compute size on create (`micro`, `small`, …); later changes are the dashboard's (Compute and Disk). */
+  instanceSize?: string;
+}
+
+/** The compute sizes `POST /v1/projects` accepts (`desired_instance_size`). */
+export const INSTANCE_SIZES = [
+  "pico", "nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge",
+  "24xlarge", "24xlarge_optimized_memory", "24xlarge_optimized_cpu", "24xlarge_high_memory", "48xlarge",
+  "48xlarge_optimized_memory", "48xlarge_optimized_cpu", "48xlarge_high_memory",
+] as const;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -120,7 +158,7 @@ const nested: Record<string, Record<string, string>> = {
   promotion: { from: "string", allowOverrides: "string[]" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
   policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]", advisorsFailOn: "string", backup: "flag" },
-  supabase: { projectRef: "string", apiUrl: "string" },
+  supabase: { projectRef: "string", apiUrl: "string", create: "object", auth: "object", allowDelete: "flag" },
   github: {
     repository: "string",
     environment: "string",
@@ -216,11 +254,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
     problems.push(`"promotion.allowOverrides" allows differences from an upstream, but "promotion.from" is not set; set the upstream or remove the list`);
   }
 
-  const supabase = (values.supabase as { projectRef?: string; apiUrl?: string } | undefined) ?? {};
-  if (platform === "supabase") {
-    if (!supabase.projectRef) problems.push(`platform "supabase" needs "supabase.projectRef" (the project's ref, e.g. abcdefghijklmnopqrst)`);
-    if (!raw[`${PROJECT}:databaseUrl`]) problems.push(`platform "supabase" needs the secret "databaseUrl" (set it with \`config set --secret databaseUrl postgresql://…:5432/postgres\`)`);
-  }
+  const supabase = supabaseConfig(platform, (values.supabase as Record<string, unknown> | undefined) ?? {}, raw, problems);
   const githubRaw = values.github as Record<string, unknown> | undefined;
   // `{}` is the Pulumi.yaml default: no GitHub wiring.
   const github = githubRaw && Object.keys(githubRaw).length > 0 ? githubRaw : undefined;
@@ -284,6 +318,75 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
   };
 }
 
+/** The `supabase` section: exactly one of `projectRef` (with its secrets) or `create`. */
+function supabaseConfig(platform: string, section: Record<string, unknown>, raw: Record<string, string>, problems: string[]): SupabaseConfig {
+  const create = section.create as Record<string, unknown> | undefined;
+  const auth = section.auth as Record<string, unknown> | undefined;
+  const projectRef = section.projectRef === undefined ? undefined : String(section.projectRef);
+  if (platform === "supabase") {
+    if (create && projectRef) problems.push(`"supabase.create" and "supabase.projectRef" exclude each other: create a project, or adopt one by ref`);
+    else if (!create && !projectRef) {
+      problems.push(`platform "supabase" needs "supabase.projectRef" (the project's ref, e.g. abcdefghijklmnopqrst) or "supabase.create" (a project to create)`);
+    }
+    if (!create && !raw[`${PROJECT}:databaseUrl`]) problems.push(`platform "supabase" needs the secret "databaseUrl" (set it with \`config set --secret databaseUrl postgresql://…:5432/postgres\`)`);
+    if (create && raw[`${PROJECT}:databaseUrl`]) problems.push(`"supabase.create" makes the database URL itself; remove the secret "databaseUrl" (\`config rm databaseUrl\`)`);
+  } else if (create || auth) {
+    problems.push(`"supabase.${create ? "create" : "auth"}" needs platform "supabase" (\`config set platform supabase\`)`);
+  }
+  if (create) problems.push(...createProblems(create));
+  if (auth) problems.push(...authProblems(auth));
+  return {
+    projectRef,
+    apiUrl: section.apiUrl === undefined ? undefined : String(section.apiUrl),
+    create: create as SupabaseCreateConfig | undefined,
+    auth: auth ? { siteUrl: auth.siteUrl as string, additionalRedirectUrls: (auth.additionalRedirectUrls as string[] | undefined) ?? [] } : undefined,
+    allowDelete: section.allowDelete === true || section.allowDelete === "true",
+  };
+}
+
+function createProblems(create: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const known = ["organizationId", "name", "region", "plan", "instanceSize"];
+  for (const key of Object.keys(create)) if (!known.includes(key)) problems.push(`unknown key "supabase.create.${key}"${suggest(key, known)}`);
+  const text = (key: string) => (typeof create[key] === "string" ? (create[key] as string) : undefined);
+  const slug = text("organizationId");
+  if (!slug || !/^[\w-]+$/.test(slug)) problems.push(`"supabase.create.organizationId" must be the organization's slug (letters, digits, _ or -; the dashboard's /org/<slug>), got ${describe(create.organizationId)}`);
+  const name = text("name");
+  if (!name || name.trim() === "" || name.length > 256) problems.push(`"supabase.create.name" must be a project name of 1–256 characters, got ${describe(create.name)}`);
+  const region = text("region");
+  if (!region || !/^[a-z]{2}-[a-z]+-\d$/.test(region)) problems.push(`"supabase.create.region" must be a region code such as "eu-central-1" or "us-east-1", got ${describe(create.region)}`);
+  if (create.plan !== undefined && create.plan !== "free" && create.plan !== "pro") problems.push(`"supabase.create.plan" must be "free" or "pro", got ${describe(create.plan)}`);
+  if (create.instanceSize !== undefined && !(INSTANCE_SIZES as readonly unknown[]).includes(create.instanceSize)) {
+    problems.push(`"supabase.create.instanceSize" must be one of ${INSTANCE_SIZES.slice(0, 8).join(", ")}, …, got ${describe(create.instanceSize)}`);
+  }
+  return problems;
+}
+
+function authProblems(auth: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const known = ["siteUrl", "additionalRedirectUrls"];
+  for (const key of Object.keys(auth)) if (!known.includes(key)) problems.push(`unknown key "supabase.auth.${key}"${suggest(key, known)}`);
+  if (typeof auth.siteUrl !== "string" || !isHttpUrl(auth.siteUrl)) problems.push(`"supabase.auth.siteUrl" must be an http(s) URL such as "https://app.example.com", got ${describe(auth.siteUrl)}`);
+  const urls = auth.additionalRedirectUrls;
+  if (urls !== undefined && !(Array.isArray(urls) && urls.every((u) => typeof u === "string"))) {
+    problems.push(`"supabase.auth.additionalRedirectUrls" must be a list of URLs, got ${describe(urls)}`);
+  } else {
+    // The API keeps them as one comma-separated string (`uri_allow_list`): a comma would split one in two.
+    for (const url of (urls as string[] | undefined) ?? []) {
+      if (url.includes(",") || url.trim() !== url || url === "") problems.push(`"supabase.auth.additionalRedirectUrls" entry ${JSON.stringify(url)} must be a URL (wildcards allowed) without commas or spaces`);
+    }
+  }
+  return problems;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return ["http:", "https:"].includes(new URL(text).protocol) && !text.includes(",");
+  } catch {
+    return false;
+  }
+}
+
 /** "50MB" → 52428800; numbers pass through. Units are binary (as Supabase's dashboard uses). */
 export function parseSize(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isInteger(value) && value >= 0 ? value : undefined;
@@ -321,6 +424,7 @@ function matchesField(type: string, value: unknown): boolean {
   if (type === "integer") return Number.isInteger(value);
   if (type === "boolean") return typeof value === "boolean";
   if (type === "flag") return typeof value === "boolean" || value === "true" || value === "false";
+  if (type === "object") return typeof value === "object" && value !== null && !Array.isArray(value);
   return false;
 }
 
@@ -331,6 +435,7 @@ function article(type: string): string {
 }
 
 function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
   return Array.isArray(value) ? `a list (${JSON.stringify(value)})` : `${typeof value} ${JSON.stringify(value)}`;
 }
 

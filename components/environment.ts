@@ -85,6 +85,8 @@ export class Environment extends pulumi.ComponentResource {
 
     // The CI values are written only once the migrations proved the database URL works.
     this.ciSecrets = new CiSecrets(`${name}-ci`, { config, ...ciValues(this.project) }, { parent: this, dependsOn: [this.migrations] });
+    // Last: a destroy of a created project's environment stops here, before anything is deleted.
+    this.project.guardDeletion([this.migrations, ...this.buckets, this.realtime, this.ciSecrets]);
 
     // What an auditor reads off the component in the state; the secrets stay on the project.
     this.registerOutputs({

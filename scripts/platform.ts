@@ -6,12 +6,21 @@
  *   stop    stop the server this tool started (by .platform/postgres.json)
  *   status  running / stopped
  *   url     print the superuser URL (exit 1 when not running)
+ *   management-api [--port N]
+ *           serve a stand-in of the Supabase Management API on 127.0.0.1 (lib/management-api-standin.ts)
+ *           until Ctrl-C: `supabase.create` projects become databases of this platform. Token: env
+ *           SUPABASE_ACCESS_TOKEN, else one is generated and printed. Projects: .platform/management-api.json.
  *
  * Data: .platform/postgres (git-ignored). Port: env SP_PG_PORT, default 54322.
  */
-import { platformStatus, startPlatform, stopPlatform } from "../lib/local-platform";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { platformRoot, platformStatus, startPlatform, stopPlatform } from "../lib/local-platform";
+import { startManagementApiStandin } from "../lib/management-api-standin";
 
-const USAGE = "usage: tsx scripts/platform.ts start|stop|status|url   (port: env SP_PG_PORT, default 54322)";
+const USAGE = "usage: tsx scripts/platform.ts start|stop|status|url|management-api [--port N]   (port: env SP_PG_PORT, default 54322)";
+/** Next to the platform's PostgreSQL (54322), as the Supabase CLI's ports are. */
+const DEFAULT_STANDIN_PORT = 54329;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0];
@@ -47,6 +56,32 @@ async function main(argv: string[]): Promise<number> {
         console.error("The local platform is not running: start it with `npm run platform -- start`.");
         return 1;
       }
+      return 0;
+    }
+    case "management-api": {
+      const s = await platformStatus();
+      if (!s.running) {
+        console.error("The local platform is not running: start it with `npm run platform -- start`, then run this again.");
+        return 1;
+      }
+      const portFlag = argv.indexOf("--port");
+      const port = portFlag >= 0 ? Number(argv[portFlag + 1]) : DEFAULT_STANDIN_PORT;
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        console.error(`--port must be a TCP port number, got "${argv[portFlag + 1]}".`);
+        return 2;
+      }
+      const given = process.env.SUPABASE_ACCESS_TOKEN?.trim();
+      const token = given || `sbp_local_${randomBytes(16).toString("hex")}`;
+      const standin = await startManagementApiStandin({ adminUrl: s.url, token, port, statePath: join(platformRoot(), "management-api.json") });
+      console.log(`Management API stand-in on ${standin.url} (projects are databases of 127.0.0.1:${s.port}). Ctrl-C stops it.`);
+      console.log(`  export SUPABASE_API_URL=${standin.url}`);
+      // A token the user chose is theirs to know; only a generated one is shown.
+      console.log(given ? "  SUPABASE_ACCESS_TOKEN: the one in your environment" : `  export SUPABASE_ACCESS_TOKEN=${token}`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await standin.close();
       return 0;
     }
     default:

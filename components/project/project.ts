@@ -2,6 +2,9 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { LocalDatabase } from "./local-database";
+import { SupabaseProject } from "./supabase-project";
+import { SupabaseAuthUrls } from "./supabase-project-auth";
+import { SupabaseProjectGuard } from "./supabase-project-guard";
 
 export interface ProjectArgs {
   config: StackConfig;
@@ -11,8 +14,9 @@ export interface ProjectArgs {
 
 /**
  * The Supabase project an environment lives in: a database on the embedded
- * PostgreSQL (`local`), or an existing Supabase project adopted by ref
- * (`supabase`; its URL and keys come from secret config).
+ * PostgreSQL (`local`), an existing Supabase project adopted by ref
+ * (`supabase` with `projectRef`; its URL and keys come from secret config), or one this stack
+ * creates through the Management API (`supabase` with `create`; its URL and keys are outputs).
  */
 export class Project extends pulumi.ComponentResource {
   public readonly platform: "local" | "supabase";
@@ -28,8 +32,12 @@ export class Project extends pulumi.ComponentResource {
   public readonly anonKey: pulumi.Output<string>;
   /** Secret. */
   public readonly serviceRoleKey: pulumi.Output<string>;
-  /** The resource later resources depend on (the database), if any. */
-  public readonly database?: LocalDatabase;
+  /** The resource later resources depend on (the database or the created project), if any. */
+  public readonly database?: LocalDatabase | SupabaseProject;
+  private readonly allowDelete: boolean;
+  private readonly baseName: string;
+  /** The Auth URL settings, when `supabase.auth` declares them. */
+  public readonly authUrls?: SupabaseAuthUrls;
 
   constructor(name: string, args: ProjectArgs, opts?: pulumi.ComponentResourceOptions) {
     super("supabase-promotion:project:Project", name, {}, opts);
@@ -53,6 +61,21 @@ export class Project extends pulumi.ComponentResource {
       this.databaseUrl = pulumi.secret(database.databaseUrl);
       this.anonKey = pulumi.secret(database.anonKey);
       this.serviceRoleKey = pulumi.secret(database.serviceRoleKey);
+    } else if (config.supabase.create) {
+      const { create, allowDelete } = config.supabase;
+      const project = new SupabaseProject(
+        `${name}-supabase-project`,
+        { ...create, plan: create.plan ?? null, instanceSize: create.instanceSize ?? null, allowDelete },
+        // The engine refuses a delete of a protected resource before the provider is asked (which refuses too).
+        { parent: this, protect: !allowDelete },
+      );
+      this.database = project;
+      this.projectRef = project.projectRef;
+      this.apiUrl = project.apiUrl;
+      // The session pooler: IPv4 like every CI runner, one backend per session like migrations need.
+      this.databaseUrl = pulumi.secret(project.sessionPoolerUrl);
+      this.anonKey = pulumi.secret(project.anonKey);
+      this.serviceRoleKey = pulumi.secret(project.serviceRoleKey);
     } else {
       const ref = config.supabase.projectRef!;
       this.projectRef = pulumi.output(ref);
@@ -62,6 +85,16 @@ export class Project extends pulumi.ComponentResource {
       this.serviceRoleKey = pulumi.secret(config.secrets.serviceRoleKey ?? "");
     }
 
+    if (config.platform === "supabase" && config.supabase.auth) {
+      this.authUrls = new SupabaseAuthUrls(
+        `${name}-auth-urls`,
+        { projectRef: this.projectRef, ...config.supabase.auth },
+        { parent: this, dependsOn: this.database ? [this.database] : [] },
+      );
+    }
+
+    this.allowDelete = config.supabase.allowDelete;
+    this.baseName = name;
     this.registerOutputs({
       projectRef: this.projectRef,
       apiUrl: this.apiUrl,
@@ -69,6 +102,20 @@ export class Project extends pulumi.ComponentResource {
       anonKey: this.anonKey,
       serviceRoleKey: this.serviceRoleKey,
     });
+  }
+
+  /**
+   * A created project's delete guard ({@link SupabaseProjectGuard}), depending on every resource of
+   * the environment: a destroy without `supabase.allowDelete` fails before any of them is deleted.
+   * Nothing for a local or adopted project.
+   */
+  guardDeletion(dependents: pulumi.Resource[]): SupabaseProjectGuard | undefined {
+    if (!(this.database instanceof SupabaseProject)) return undefined;
+    return new SupabaseProjectGuard(
+      `${this.baseName}-supabase-project-guard`,
+      { projectRef: this.projectRef, allowDelete: this.allowDelete },
+      { parent: this, dependsOn: [this.database, ...(this.authUrls ? [this.authUrls] : []), ...dependents] },
+    );
   }
 }
 

@@ -9,7 +9,9 @@
  * The shadow is dropped afterwards, whatever happened (`DROP DATABASE … WITH (FORCE)`).
  *
  * Where: only on a server on this machine (a loopback host), where the local platform lives — a copy
- * of a hosted project's database on its own server is not ours to make. When: in `pulumi preview`
+ * of a hosted project's database on its own server is not ours to make (such stacks rehearse on a
+ * scratch rebuild or on the target in a rolled-back transaction: rehearse-mode.ts, rehearse-scratch.ts,
+ * rehearse-target.ts). When: in `pulumi preview`
  * (read from the command line of the CLI that started this provider); `up` applies for real right
  * after its own check, so rehearsing there would only double its time.
  */

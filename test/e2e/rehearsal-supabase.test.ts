@@ -117,7 +117,7 @@ describe("rehearsal in the preview of a supabase-platform stack (real Pulumi CLI
     project.remove("sql/migrations/20260101000001_note_required.sql");
   });
 
-  it("target: a clean migration is rehearsed and rolled back, a CREATE INDEX CONCURRENTLY is said not rehearsed; choosing the mode is no update", async () => {
+  it("target: a clean migration is rehearsed and rolled back, a CREATE INDEX CONCURRENTLY is said not rehearsed", async () => {
     project.write("sql/migrations/20260101000001_extra.sql", "alter table public.items add column extra bigint;\n");
     project.write("sql/migrations/20260101000002_extra_index.sql", "create index concurrently if not exists items_extra on public.items (extra);\n");
     const before = await target();
@@ -149,6 +149,9 @@ describe("rehearsal in the preview of a supabase-platform stack (real Pulumi CLI
     const up = await stack.up({ ...capture(project.log) });
     expect(up.summary.result).toBe("succeeded");
     expect((await ledger()).map((r) => r.version)).toEqual(["20260101000000", "20260101000001", "20260101000002"]);
+    await stack.preview({ ...capture(project.log), expectNoChanges: true });
+    // Choosing another mode (or limits) changes what a preview does, not what up applies: no update.
+    await configure({ migrations: { rehearse: "target", rehearseLockTimeout: "1s" } });
     await stack.preview({ ...capture(project.log), expectNoChanges: true });
   });
 });

@@ -42,10 +42,16 @@ export interface StackConfig {
      */
     includeAll: boolean;
     /**
-     * `copy`: every preview runs the pending migrations on a copy of the target with its data first
-     * (local platform). `off`: no rehearsal. @default "copy"
+     * Where every preview runs the pending migrations first. `copy`: a copy of the target with its data
+     * (local platform only). `scratch`: a scratch database on the embedded platform rebuilt to the
+     * target's applied version — schema only, no data. `target`: the target itself, in one transaction
+     * that is always rolled back. `off`: no rehearsal. @default "copy" on the local platform, "scratch" on supabase
      */
-    rehearse: "copy" | "off";
+    rehearse: "copy" | "scratch" | "target" | "off";
+    /** `lock_timeout` of a `target` rehearsal's statements. @default "2s" */
+    rehearseLockTimeout: string;
+    /** `statement_timeout` of a `target` rehearsal's statements. @default "30s" */
+    rehearseStatementTimeout: string;
   };
   promotion: {
     from?: string;
@@ -154,7 +160,7 @@ const topLevel: Record<string, Shape> = {
   serviceRoleKey: "string",
 };
 const nested: Record<string, Record<string, string>> = {
-  migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag", rehearse: "string" },
+  migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag", rehearse: "string", rehearseLockTimeout: "string", rehearseStatementTimeout: "string" },
   promotion: { from: "string", allowOverrides: "string[]" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
   policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]", advisorsFailOn: "string", backup: "flag" },
@@ -236,12 +242,19 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
     const v = migrations[field];
     if (v !== undefined && !/^\d+$/.test(v)) problems.push(`"migrations.${field}" must be a migration version (digits), got "${v}"`);
   }
-  for (const field of ["lockTimeout", "statementTimeout", "lockWait"] as const) {
+  for (const field of ["lockTimeout", "statementTimeout", "lockWait", "rehearseLockTimeout", "rehearseStatementTimeout"] as const) {
     const v = migrations[field];
     if (v !== undefined && !/^\d+\s*(ms|s|min|h)?$/.test(v)) problems.push(`"migrations.${field}" must be a PostgreSQL duration like "5s" or "500ms", got "${v}"`);
   }
-  const rehearse = migrations.rehearse ?? "copy";
-  if (rehearse !== "copy" && rehearse !== "off") problems.push(`"migrations.rehearse" must be "copy" or "off", got "${rehearse}"`);
+  const rehearse = migrations.rehearse ?? (platform === "supabase" ? "scratch" : "copy");
+  if (!["copy", "scratch", "target", "off"].includes(rehearse)) {
+    problems.push(`"migrations.rehearse" must be "copy", "scratch", "target" or "off", got "${rehearse}"`);
+  } else if (rehearse === "copy" && platform === "supabase") {
+    problems.push(
+      `"migrations.rehearse" copy needs the local platform (a hosted project allows no CREATE DATABASE … TEMPLATE of its database); ` +
+        `use "scratch" (a schema-only rebuild, the default here), "target" (the target in a rolled-back transaction) or "off"`,
+    );
+  }
   const promotion = (values.promotion as { from?: string; allowOverrides?: unknown[] } | undefined) ?? {};
   if (promotion.from !== undefined) promotion.from = String(promotion.from);
   if (promotion.from === stack) problems.push(`"promotion.from" names this stack itself; name the upstream stack (e.g. dev for staging)`);
@@ -289,6 +302,8 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
       lockWait: migrations.lockWait,
       includeAll,
       rehearse: rehearse as StackConfig["migrations"]["rehearse"],
+      rehearseLockTimeout: migrations.rehearseLockTimeout ?? "2s",
+      rehearseStatementTimeout: migrations.rehearseStatementTimeout ?? "30s",
     },
     promotion: { from: promotion.from, allowOverrides },
     buckets: buckets as Record<string, BucketOverride>,

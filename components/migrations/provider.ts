@@ -14,10 +14,14 @@ import { resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { applyBundle, reportProgress, type ApplyOptions, type ApplyReport } from "./apply";
 import { assertSessionConnection } from "./session";
-import { cliCommand, rehearsalRefusal, rehearseOnCopy } from "./rehearse";
+import { cliCommand, rehearsalRefusal, rehearseOnCopy, whatFailed, type RehearsalOutcome } from "./rehearse";
+import { failureHead, failureTail, rehearsalModeOf, rehearsedNote, withoutRehearsalSettings, type RehearsalMode } from "./rehearse-mode";
+import { rehearseOnScratch } from "./rehearse-scratch";
+import { rehearseOnTarget } from "./rehearse-target";
+import { platformPort } from "../../lib/local-platform";
 import { BLOCKS, describeSize, tableLocks } from "./locks";
 import { BACKUP_SCHEMA, backUpTables, tablesToBackUp } from "./backup";
-import { advisorFails, introduced, runAdvisors, supabaseCliPath } from "./advisors";
+import { advisorFails, introduced, runAdvisors, supabaseCliPath, type AdvisorFinding } from "./advisors";
 import { failsUnder, formatFinding, lintMigrations, waiversIn, type LintFinding, type LintPolicy } from "./lint";
 import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
@@ -91,11 +95,12 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
       if (failures.length === 0) inputs = await rehearse(inputs, pending, failures);
     }
   }
-  return { inputs, failures };
+  // The rehearsal's settings change what a preview does, never what `up` applies: not kept in the state.
+  return { inputs: withoutRehearsalSettings(inputs), failures };
 }
 
 /** What this update would run, as `up` plans it on the live ledger; undefined when nothing. */
-async function pendingWork(inputs: MigrationInputs, ledger: Ledger): Promise<{ bundle: Bundle; plan: Plan } | undefined> {
+async function pendingWork(inputs: MigrationInputs, ledger: Ledger): Promise<{ bundle: Bundle; plan: Plan; ledger: Ledger } | undefined> {
   // The common no-op preview: every declared migration is in the ledger and nothing else is. Loading
   // and planning the bundle would cost a read and a hash of every file (≈0.6 s at 1,000) for nothing.
   const declared = new Set(Object.keys(inputs).filter(isMigrationKey).map(versionOfKey));
@@ -104,7 +109,7 @@ async function pendingWork(inputs: MigrationInputs, ledger: Ledger): Promise<{ b
   try {
     const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
     const plan = planMigrations(bundle, ledger, planOptions(inputs));
-    return plan.apply.length > 0 || plan.revert.length > 0 ? { bundle, plan } : undefined;
+    return plan.apply.length > 0 || plan.revert.length > 0 ? { bundle, plan, ledger } : undefined;
   } catch {
     return undefined; // the planner's refusals were reported already
   }
@@ -190,32 +195,52 @@ async function locks(inputs: MigrationInputs, plan: Plan): Promise<MigrationInpu
 }
 
 /**
- * In a preview, the pending migrations (and reverts) run on a copy of the target with its data
- * (components/migrations/rehearse.ts): a failure there fails the preview exactly as `up` would
- * report it; otherwise each migration's line says it was rehearsed and how long it took.
+ * In a preview, the pending migrations (and reverts) are rehearsed (`migrations.rehearse`): on a copy
+ * of the target with its data (rehearse.ts, the local platform's default), on a scratch rebuild of its
+ * schema (rehearse-scratch.ts, the `supabase` platform's default) or on the target in a rolled-back
+ * transaction (rehearse-target.ts, opt-in). A failure there fails the preview exactly as `up` would
+ * report it; otherwise each migration's line says where it was rehearsed and how long it took, and a
+ * `rehearsal` line says how.
  */
 async function rehearse(
   inputs: MigrationInputs,
-  pending: { bundle: Bundle; plan: Plan },
+  pending: { bundle: Bundle; plan: Plan; ledger: Ledger },
   failures: pulumi.dynamic.CheckFailure[],
 ): Promise<MigrationInputs> {
   if (rehearsalRefusal(inputs.connection, inputs.rehearse, cliCommand()) !== undefined) return inputs;
+  const mode = rehearsalModeOf(inputs.rehearse) as Exclude<RehearsalMode, "off">;
   const { bundle, plan } = pending;
   const keyOf = (m: { version: string; name: string }) => keyIn(inputs, m);
   const cli = supabaseCliPath();
-  // On the copy once the migrations ran, and on the target as it is (not before the copy is made:
-  // PostgreSQL copies only a database nobody is connected to).
-  const advisors = cli
-    ? async (shadowUrl: string) => {
-        try {
-          const [before, after] = await Promise.all([runAdvisors(cli, inputs.connection), runAdvisors(cli, shadowUrl)]);
-          return { findings: introduced(before, after) };
-        } catch (err) {
-          return { error: (err as Error).message };
-        }
-      }
-    : undefined;
-  const outcome = await rehearseOnCopy(inputs.connection, bundle, applyOptions(inputs), advisors);
+  type Found = { findings: AdvisorFinding[] } | { error: string };
+  const compare = async (before: Promise<AdvisorFinding[]>, afterUrl: string): Promise<Found> => {
+    try {
+      const [was, is] = await Promise.all([before, runAdvisors(cli!, afterUrl)]);
+      return { findings: introduced(was, is) };
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  };
+  let outcome: RehearsalOutcome<Found | undefined>;
+  if (mode === "scratch") {
+    // Compared with the scratch database before the pending migrations: the hosted project has
+    // platform objects of its own that a bootstrap does not, and they are not this update's doing.
+    outcome = await rehearseOnScratch<AdvisorFinding[] | Error, Found | undefined>(bundle, pending.ledger, applyOptions(inputs), {
+      platformPort: Number(inputs.scratchPort) || platformPort(),
+      label: String(inputs.stack),
+      before: cli ? (url) => runAdvisors(cli, url).catch((err: Error) => err) : undefined,
+      after: cli ? (url, before) => (before instanceof Error ? Promise.resolve({ error: before.message }) : compare(Promise.resolve(before ?? []), url)) : undefined,
+    });
+  } else if (mode === "target") {
+    outcome = await rehearseOnTarget(inputs.connection, plan, applyOptions(inputs), {
+      lockTimeout: typeof inputs.rehearseLockTimeout === "string" ? inputs.rehearseLockTimeout : "2s",
+      statementTimeout: typeof inputs.rehearseStatementTimeout === "string" ? inputs.rehearseStatementTimeout : "30s",
+    });
+  } else {
+    // On the copy once the migrations ran, and on the target as it is (not before the copy is made:
+    // PostgreSQL copies only a database nobody is connected to).
+    outcome = await rehearseOnCopy(inputs.connection, bundle, applyOptions(inputs), cli ? (url: string) => compare(runAdvisors(cli, inputs.connection), url) : undefined);
+  }
   const out: MigrationInputs = { ...inputs };
   const note = (key: string, text: string) => {
     if (typeof out[key] === "string") out[key] = addNote(out[key] as string, text);
@@ -225,18 +250,21 @@ async function rehearse(
     for (const m of plan.apply) note(keyOf(m), `not rehearsed: ${outcome.reason}`);
     return out;
   }
+  // How it was rehearsed, one line per note: the engine cuts values of about 150 characters.
+  for (const [i, text] of (outcome.notes ?? []).entries()) out[i === 0 ? REHEARSAL_PREFIX : `${REHEARSAL_PREFIX} ${i}`] = text;
   if (outcome.kind === "failed") {
     const failing = outcome.error.version ? plan.apply.find((m) => m.version === outcome.error.version) : undefined;
     failures.push({
       property: failing ? keyOf(failing) : "migrationsDir",
-      reason:
-        `the rehearsal on a copy of ${target} with its data failed — ${whatFailed(outcome.error.message)}\n` +
-        `Nothing ran on ${target}. Fix the migration (or the data it meets) and preview again; \`up\` would fail the same way.`,
+      reason: `${failureHead(mode, target)} — ${whatFailed(outcome.error.message)}\n${failureTail(mode, target)}`,
     });
     return out;
   }
-  const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
-  for (const m of outcome.report.applied) note(keyOf(m), `rehearsed on a copy: ok in ${ms(m.durationMs)}`);
+  for (const m of outcome.report.applied) note(keyOf(m), rehearsedNote(mode, m.durationMs, outcome.skipped?.[m.version] ?? 0));
+  if (mode === "target") {
+    out[`${ADVISOR_PREFIX}s`] = "not run: a target rehearsal rolls back in one transaction, which the advisors (another connection) cannot see; a scratch rehearsal runs them";
+    return out;
+  }
   const found = outcome.after;
   if (!found) {
     out[`${ADVISOR_PREFIX}s`] = "not run: the Supabase CLI is not installed here — `npm run tools -- supabase-cli` installs it into .tools/supabase-cli";
@@ -274,6 +302,9 @@ const LINT_PREFIX = "lint ";
 
 /** Preview-only inputs, one per statement that locks a table on the target: `lock <file>:<line>`. */
 const LOCK_PREFIX = "lock ";
+
+/** Preview-only inputs: how the rehearsal ran (`rehearsal`, `rehearsal 1`, …), for scratch and target rehearsals. */
+const REHEARSAL_PREFIX = "rehearsal";
 
 /** Preview-only inputs, one per advisor finding the pending migrations introduce: `advisor <name> <object>`. */
 const ADVISOR_PREFIX = "advisor";
@@ -513,16 +544,6 @@ async function recordWaivers(inputs: MigrationInputs, bundle: Bundle, report: Ap
   });
 }
 
-/**
- * An apply's failure report without what it says about that database afterwards (rolled back, steps
- * committed, "apply again"): about the copy, that is noise; the target's part is said separately.
- */
-export function whatFailed(message: string): string {
-  const lines = message.split("\n");
-  const end = lines.findIndex((line, i) => i > 0 && /^\s*(Its transaction|Steps? \d|Fix the file|The next apply|Nothing from this migration)/.test(line));
-  return (end < 0 ? lines : lines.slice(0, end)).join("\n");
-}
-
 /** How `up` applies these inputs — and how the preview's rehearsal applies them to a copy. */
 function applyOptions(inputs: MigrationInputs): ApplyOptions {
   // The same options the preview's check planned with (through defaults to what the preview listed).
@@ -564,7 +585,7 @@ export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): Migra
   const out: MigrationInputs = { ...props };
   for (const key of Object.keys(out)) if (isMigrationKey(key)) delete out[key];
   delete out[PREVIEW_NOTES];
-  for (const key of Object.keys(out)) if ([LINT_PREFIX, LOCK_PREFIX, ADVISOR_PREFIX].some((p) => key.startsWith(p))) delete out[key];
+  for (const key of Object.keys(out)) if ([LINT_PREFIX, LOCK_PREFIX, ADVISOR_PREFIX, REHEARSAL_PREFIX].some((p) => key.startsWith(p))) delete out[key];
   for (const entry of ledger.entries) {
     const key = `${entry.version}_${entry.name}`;
     // A preview's note ("— resumes at step 2 of 2") describes a change, never the applied state.

@@ -9,7 +9,9 @@
  * The shadow is dropped afterwards, whatever happened (`DROP DATABASE … WITH (FORCE)`).
  *
  * Where: only on a server on this machine (a loopback host), where the local platform lives — a copy
- * of a hosted project's database on its own server is not ours to make. When: in `pulumi preview`
+ * of a hosted project's database on its own server is not ours to make (such stacks rehearse on a
+ * scratch rebuild or on the target in a rolled-back transaction: rehearse-mode.ts, rehearse-scratch.ts,
+ * rehearse-target.ts). When: in `pulumi preview`
  * (read from the command line of the CLI that started this provider); `up` applies for real right
  * after its own check, so rehearsing there would only double its time.
  */
@@ -19,11 +21,16 @@ import { randomBytes } from "node:crypto";
 import type { ClientBase } from "pg";
 import { quoteIdent, withDatabase } from "../../lib/pg";
 import { applyBundle, type ApplyOptions, type ApplyReport } from "./apply";
+import { rehearsalModeOf } from "./rehearse-mode";
 import type { Bundle } from "./types";
 
+/**
+ * What a rehearsal found. `notes` (scratch and target rehearsals) say where it ran and what it could
+ * not rehearse exactly; `skipped` counts, per version, the statements a target rehearsal left out.
+ */
 export type RehearsalOutcome<T = undefined> =
-  | { kind: "passed"; shadow: string; copyMs: number; report: ApplyReport; after: T }
-  | { kind: "failed"; shadow: string; copyMs: number; error: Error & { version?: string; location?: string; code?: string } }
+  | { kind: "passed"; shadow: string; copyMs: number; report: ApplyReport; after: T; notes?: string[]; skipped?: Record<string, number> }
+  | { kind: "failed"; shadow: string; copyMs: number; error: Error & { version?: string; location?: string; code?: string }; notes?: string[] }
   | { kind: "skipped"; reason: string };
 
 /** Hosts that are this machine. */
@@ -34,8 +41,11 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
  * `command` is the CLI's subcommand, `setting` the stack's `migrations.rehearse`.
  */
 export function rehearsalRefusal(connection: string, setting: unknown, command: string | undefined): string | undefined {
-  if (setting === "off") return "migrations.rehearse is off";
+  const mode = rehearsalModeOf(setting);
+  if (mode === "off") return "migrations.rehearse is off";
   if (command !== "preview") return `not a preview (${command ?? "unknown command"})`;
+  // A scratch rebuild runs on the embedded platform, a target rehearsal rolls back: both work for any host.
+  if (mode !== "copy") return undefined;
   let host: string;
   try {
     host = new URL(connection).hostname;
@@ -134,4 +144,14 @@ async function otherSessions(client: ClientBase, target: string): Promise<string
     `${target} has other sessions (${who || "they ended meanwhile"}), and PostgreSQL copies only a database nobody is connected to; ` +
     "close them (or set migrations.rehearse to off) and preview again"
   );
+}
+
+/**
+ * An apply's failure report without what it says about that database afterwards (rolled back, steps
+ * committed, "apply again"): about the copy, that is noise; the target's part is said separately.
+ */
+export function whatFailed(message: string): string {
+  const lines = message.split("\n");
+  const end = lines.findIndex((line, i) => i > 0 && /^\s*(Its transaction|Steps? \d|Fix the file|The next apply|Nothing from this migration)/.test(line));
+  return (end < 0 ? lines : lines.slice(0, end)).join("\n");
 }

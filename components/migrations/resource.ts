@@ -26,8 +26,16 @@ export interface MigrationBundleArgs {
    * (`migrations.includeAll`, as `supabase db push --include-all`). @default false (only set when true: no diff for existing stacks)
    */
   includeAll?: boolean;
-  /** `off` turns the preview's rehearsal on a copy off. @default "copy" (only set when off: no diff for existing stacks) */
-  rehearse?: "copy" | "off";
+  /**
+   * Where the preview rehearses: `copy`, `scratch`, `target` or `off` (components/migrations/rehearse-mode.ts).
+   * @default "copy" (only set otherwise; the check keeps only `off` in the state: no diff for existing stacks)
+   */
+  rehearse?: "copy" | "scratch" | "target" | "off";
+  /** A `target` rehearsal's `lock_timeout` and `statement_timeout` (preview only, never in the state). */
+  rehearseLockTimeout?: string;
+  rehearseStatementTimeout?: string;
+  /** The local platform's port, where a `scratch` rehearsal puts its database (preview only, never in the state). */
+  scratchPort?: number;
   /** `policy.lintFailOn`. @default "none" (only set otherwise: no diff for existing stacks) */
   lintFailOn?: "warning" | "error" | "none";
   /** `policy.lintOff`: squawk rules switched off. (Only set when not empty.) */
@@ -76,7 +84,11 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           statementTimeout: args.statementTimeout ?? "0",
           ...(args.lockWait !== undefined ? { lockWait: args.lockWait } : {}),
           ...(args.includeAll ? { includeAll: true } : {}),
-          ...(args.rehearse === "off" ? { rehearse: "off" } : {}),
+          ...(args.rehearse && args.rehearse !== "copy" ? { rehearse: args.rehearse } : {}),
+          ...(args.rehearse === "target"
+            ? { rehearseLockTimeout: args.rehearseLockTimeout ?? "2s", rehearseStatementTimeout: args.rehearseStatementTimeout ?? "30s" }
+            : {}),
+          ...(args.rehearse === "scratch" && args.scratchPort !== undefined ? { scratchPort: args.scratchPort } : {}),
           ...(args.lintFailOn && args.lintFailOn !== "none" ? { lintFailOn: args.lintFailOn } : {}),
           ...(args.lintOff && args.lintOff.length > 0 ? { lintOff: args.lintOff } : {}),
           ...(args.advisorsFailOn && args.advisorsFailOn !== "none" ? { advisorsFailOn: args.advisorsFailOn } : {}),

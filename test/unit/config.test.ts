@@ -58,6 +58,18 @@ describe("parseStackConfig", () => {
     expect(error!.message).toContain("config set --stack prod");
   });
 
+  it("rehearses on a copy on the local platform and on a scratch rebuild on supabase by default; copy is refused there", () => {
+    const supabase = { platform: "supabase", supabase: { projectRef: "abcdefghijklmnopqrst" }, databaseUrl: "postgresql://u:p@db.x.supabase.co:5432/postgres" };
+    expect(parseStackConfig("dev", {}).migrations).toMatchObject({ rehearse: "copy", rehearseLockTimeout: "2s", rehearseStatementTimeout: "30s" });
+    expect(parseStackConfig("prod", ns(supabase)).migrations.rehearse).toBe("scratch");
+    expect(
+      parseStackConfig("prod", ns({ ...supabase, migrations: { rehearse: "target", rehearseLockTimeout: "500ms", rehearseStatementTimeout: "1min" } })).migrations,
+    ).toMatchObject({ rehearse: "target", rehearseLockTimeout: "500ms", rehearseStatementTimeout: "1min" });
+    expect(() => parseStackConfig("prod", ns({ ...supabase, migrations: { rehearse: "copy" } }))).toThrow(/"migrations\.rehearse" copy needs the local platform[\s\S]*"scratch"/);
+    expect(() => parseStackConfig("dev", ns({ migrations: { rehearse: "shadow" } }))).toThrow(/must be "copy", "scratch", "target" or "off", got "shadow"/);
+    expect(() => parseStackConfig("dev", ns({ migrations: { rehearseLockTimeout: "soon" } }))).toThrow(/"migrations\.rehearseLockTimeout" must be a PostgreSQL duration/);
+  });
+
   it("requires the project ref and database URL on the supabase platform", () => {
     expect(() => parseStackConfig("prod", ns({ platform: "supabase" }))).toThrow(/supabase\.projectRef[\s\S]*databaseUrl/);
   });

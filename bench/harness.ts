@@ -166,7 +166,8 @@ export interface BenchProject {
   addMigrations(name: string, from?: string): string;
   /** `pulumi stack init` + a Pulumi.<stack>.yaml with this config (keys without the namespace). */
   initStack(stack: string, config: Record<string, unknown>): Promise<void>;
-  pulumi(args: string[], opts?: { onSpawn?: (child: ChildProcess) => void; env?: Record<string, string> }): Promise<RunResult>;
+  /** `wrap`: a command prefix, e.g. `/usr/bin/time -f … -o …` (bench/ab.ts). */
+  pulumi(args: string[], opts?: { onSpawn?: (child: ChildProcess) => void; env?: Record<string, string>; wrap?: string[] }): Promise<RunResult>;
   /** Runs bench/cold-load.ts in the copy (fresh process, the copy's code); returns its JSON. */
   loadProbe(migrationsDir: string, mode: "none" | "default"): Promise<Record<string, number>>;
   /** Runs bench/child.ts in the copy (fresh process, the copy's code); returns its JSON. */
@@ -178,18 +179,25 @@ export interface BenchProject {
   cleanup(): void;
 }
 
-export async function createBenchProject(): Promise<BenchProject> {
+/**
+ * `sourceRoot` (default: this checkout) is the tree whose program and node_modules the copy runs:
+ * bench/ab.ts points it at a worktree of another commit to compare both in one run.
+ */
+export async function createBenchProject(opts: { sourceRoot?: string } = {}): Promise<BenchProject> {
+  const source = opts.sourceRoot ?? repoRoot;
   const toolchain = await ensureToolchain((line) => console.log(line));
   const dir = mkdtempSync(join(tmpdir(), "sp-bench-"));
-  for (const entry of PROJECT_FILES) cpSync(join(repoRoot, entry), join(dir, entry), { recursive: true });
-  symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir");
+  for (const entry of PROJECT_FILES) cpSync(join(source, entry), join(dir, entry), { recursive: true });
+  symlinkSync(join(source, "node_modules"), join(dir, "node_modules"), "dir");
   // The bundle-load probe and the apply profile run inside the copy, against the copy's code.
   mkdirSync(join(dir, "bench"), { recursive: true });
   for (const f of ["cold-load.ts", "child.ts", "profile.ts", "whatif.ts"]) cpSync(join(repoRoot, "bench", f), join(dir, "bench", f));
   const stateDir = join(dir, ".state");
   const env = pulumiEnv({ binDir: toolchain.binDir, stateDir, home: join(dir, ".home") });
-  const pulumi = (args: string[], opts: { onSpawn?: (child: ChildProcess) => void; env?: Record<string, string> } = {}) =>
-    run(toolchain.pulumi, [...args, "--non-interactive"], { cwd: dir, env: { ...env, ...opts.env }, onSpawn: opts.onSpawn });
+  const pulumi = (args: string[], opts: { onSpawn?: (child: ChildProcess) => void; env?: Record<string, string>; wrap?: string[] } = {}) => {
+    const command = [...(opts.wrap ?? []), toolchain.pulumi, ...args, "--non-interactive"];
+    return run(command[0]!, command.slice(1), { cwd: dir, env: { ...env, ...opts.env }, onSpawn: opts.onSpawn });
+  };
   return {
     dir,
     stateDir,

@@ -23,3 +23,5 @@ timer.unref();
 
 // A provider deserializes providers and never serializes one: see components/pulumi-startup.cjs.
 require("./pulumi-startup.cjs").deferPulumiModules(["codePaths", "serializeClosure"]);
+// Every Read, Check and Diff carries the resource's properties as a Struct (one key per migration).
+require("./pulumi-startup.cjs").fastStructCodec();

@@ -24,6 +24,8 @@ const root = path.join(__dirname, "..");
 
 // Before anything loads @pulumi/pulumi: see components/pulumi-startup.cjs.
 require("../components/pulumi-startup.cjs").deferPulumiModules(["codePaths"], root);
+// The program's RegisterResource calls and their outputs are Structs too (one key per migration).
+require("../components/pulumi-startup.cjs").fastStructCodec(root);
 
 if (process.env.PULUMI_NODEJS_TRANSPILE_ONLY === "false") {
   require("ts-node").register({ transpileOnly: false, project: path.join(root, "tsconfig.json") });

@@ -152,6 +152,10 @@ export async function ensureLedger(client: ClientBase): Promise<void> {
   historyColumnsCache.delete(client);
 }
 
+/** {@link ledgerStatementsHash} of a `text[]` expression, in SQL (`sha256` of its JSON; a NULL array hashes as `[]`). */
+export const SQL_STATEMENTS_HASH = (expression: string): string =>
+  `encode(sha256(convert_to(coalesce(to_json(${expression})::text, '[]'), 'UTF8')), 'hex')`;
+
 /**
  * Reads the ledger without creating anything: a database without the history table has an
  * empty ledger (as for the Supabase CLI), one without our audit table has no digests.
@@ -165,9 +169,13 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
 
   const columns = await historyColumns(client);
   const name = columns.has("name") ? "coalesce(name, '')" : "''";
+  // ledgerStatementsHash computed by the server (PostgreSQL's JSON of a text[] is JSON.stringify's,
+  // byte for byte: test/integration/ledger-hash.test.ts): the statements themselves never travel. They
+  // are every applied migration's SQL — at 1,000 migrations ≈0.8 MB read, parsed and hashed by every
+  // preview twice (refresh and check) for one digest each (BENCHMARKS.md, "No-op preview at N=1,000").
   const statements = columns.has("statements") ? "statements" : "null::text[]";
-  const { rows } = await client.query<{ version: string; name: string; statements: string[] | null }>(
-    `select version, ${name} as name, ${statements} as statements from ${HISTORY}`,
+  const { rows } = await client.query<{ version: string; name: string; statements_hash: string }>(
+    `select version, ${name} as name, ${SQL_STATEMENTS_HASH(statements)} as statements_hash from ${HISTORY}`,
   );
 
   const digests = present[0].audit ? await readDigests(client) : new Map<string, RecordedRow>();
@@ -176,7 +184,7 @@ export async function readLedger(client: ClientBase): Promise<Ledger> {
       version: row.version,
       name: row.name,
       digest: digests.get(row.version)?.digest ?? null,
-      statementsHash: ledgerStatementsHash(row.statements),
+      statementsHash: row.statements_hash,
       recordedStatementsHash: digests.get(row.version)?.statementsHash ?? null,
       recordedName: digests.get(row.version)?.name ?? null,
       recordedProtectedHash: digests.get(row.version)?.protectedHash ?? null,

@@ -322,3 +322,46 @@ describe("readLedgerSnapshot", () => {
     ]);
   });
 });
+
+describe("readLedger: the statements hash (BENCHMARKS.md, No-op preview at N=1,000)", () => {
+  const hostile: (string[] | null)[] = [
+    [],
+    null,
+    ["create table a (id int)", "select 1"],
+    ['he said "hi" \\ back\\slash', "tab\there\nnl\r\b\f\u0001\u001f\u007f"],
+    ["naïve 日本語 🐘 \u2028 \u2029 / </script> $$ $fn$ body $fn$"],
+    ["x".repeat(100_000)],
+  ];
+
+  it("is computed by the server exactly as ledgerStatementsHash computes it in JavaScript", async () => {
+    await withFreshDatabase("ledger_hash", async (client) => {
+      await ensureLedger(client);
+      for (const [i, statements] of hostile.entries()) {
+        await client.query("insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)", [String(i + 1), `m${i + 1}`, statements]);
+      }
+      // A history row whose statements hold a NULL element (the Supabase CLI never writes one; another tool might).
+      await client.query("insert into supabase_migrations.schema_migrations (version, name, statements) values ('99', 'm99', array[null, 'x']::text[])");
+      const ledger = await readLedger(client);
+      const expected = [...hostile, [null as unknown as string, "x"]].map((s) => ledgerStatementsHash(s));
+      expect(ledger.entries.map((e) => e.statementsHash)).toEqual(expected);
+    });
+  });
+
+  it("never reads the applied statements themselves (they are every migration's SQL)", async () => {
+    await withFreshDatabase("ledger_hash_bytes", async (client) => {
+      await ensureLedger(client);
+      for (let i = 1; i <= 20; i++) await insertHistoryRow(client, { version: String(i), name: `m${i}`, statements: ["create table big (x text)", "y".repeat(10_000)], digest: `d${i}` });
+      const seen: string[][] = [];
+      const query = client.query.bind(client) as (...args: unknown[]) => Promise<{ fields?: { name: string }[] }>;
+      (client as unknown as { query: unknown }).query = async (...args: unknown[]) => {
+        const result = await query(...args);
+        seen.push((result.fields ?? []).map((f) => f.name));
+        return result;
+      };
+      const ledger = await readLedgerSnapshot(client);
+      expect(ledger.entries).toHaveLength(20);
+      expect(ledger.entries[0]!.statementsHash).toBe(ledgerStatementsHash(["create table big (x text)", "y".repeat(10_000)]));
+      expect(seen.flat()).not.toContain("statements");
+    });
+  });
+});

@@ -34,6 +34,7 @@ function miniProject(files: Record<string, string>): string {
   mkdirSync(join(dir, "components"));
   cpSync(join(repoRoot, "lib", "program.cjs"), join(dir, "lib", "program.cjs"));
   cpSync(join(repoRoot, "components", "pulumi-startup.cjs"), join(dir, "components", "pulumi-startup.cjs"));
+  cpSync(join(repoRoot, "components", "struct-codec.cjs"), join(dir, "components", "struct-codec.cjs"));
   cpSync(join(repoRoot, "tsconfig.json"), join(dir, "tsconfig.json"));
   symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir");
   for (const [path, text] of Object.entries(files)) writeFileSync(join(dir, path), text);

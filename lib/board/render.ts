@@ -91,7 +91,11 @@ function environmentHeader(env: EnvironmentView): string {
     `<div class="env-line">last update ${last ? `<b>#${last.number}</b> ${e(last.result || "running")} · ${e(when(last.time))}${last.message ? `<br><span class="msg">${e(last.message)}</span>` : ""}` : "none yet"}</div>`,
   ];
   if (!env.reachable) {
-    lines.push(`<div class="unreachable" role="alert">⚠ not read: ${e(env.error)}</div>`);
+    // The first sentence says what failed; the rest (where the setting lives, how to fix it) folds away.
+    const error = env.error ?? "";
+    const cut = error.search(/\.\s+(?=[A-Z`])/);
+    const [what, fix] = cut < 0 ? [error, ""] : [error.slice(0, cut + 1), error.slice(cut + 1).trim()];
+    lines.push(`<div class="unreachable" role="alert">⚠ not read: ${e(what)}${fix ? `<details><summary>why and how to fix</summary>${e(fix)}</details>` : ""}</div>`);
   } else {
     const counts = (Object.keys(STATE_LEGEND) as MigrationState[])
       .filter((s) => env.counts[s] > 0)
@@ -176,31 +180,33 @@ h2 { font-size: 17px; margin: 28px 0 8px; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 #legend ul { list-style: none; padding: 0; margin: 12px 0; display: flex; flex-wrap: wrap; gap: 6px 18px; }
 #legend li { font-size: 12px; color: #4a5568; }
-table.grid { border-collapse: separate; border-spacing: 0; background: #fff; border: 1px solid #cbd5e0; border-radius: 6px; }
+table.grid { border-collapse: separate; border-spacing: 0; background: #fff; border: 1px solid #cbd5e0; border-radius: 6px; width: 100%; table-layout: fixed; }
+.grid tr > :first-child { width: 250px; }
 .grid th, .grid td { border-bottom: 1px solid #e2e8f0; border-right: 1px solid #e2e8f0; padding: 6px 10px; vertical-align: top; text-align: left; }
 .grid thead th { background: #edf2f7; position: sticky; top: 0; }
-th.env { min-width: 230px; }
+
 .env-name { font-size: 18px; font-weight: 700; }
 .env-line { font-weight: normal; font-size: 12px; color: #2d3748; }
 .msg { color: #4a5568; }
 .counts { margin-top: 4px; display: flex; gap: 4px; flex-wrap: wrap; }
 .count { font-size: 11px; padding: 1px 6px; border-radius: 9px; color: #fff; font-weight: 600; }
 .env-unreachable { background: #fed7d7 !important; }
-.unreachable { margin-top: 6px; color: #742a2a; font-weight: 600; font-size: 12px; max-width: 320px; white-space: normal; }
-th.migration { font-weight: normal; white-space: nowrap; }
+.unreachable { margin-top: 6px; color: #742a2a; font-weight: 600; font-size: 12px; }
+.unreachable details { font-weight: normal; margin-top: 4px; } .unreachable summary { cursor: pointer; }
+th.migration { font-weight: normal; overflow-wrap: anywhere; }
 th.migration .name { font-weight: 600; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 700; color: #fff; }
 .state-applied { --c: var(--applied); } .state-pending { --c: var(--pending); } .state-reverted { --c: var(--reverted); }
 .state-edited { --c: var(--edited); } .state-drifted { --c: var(--drifted); } .state-absent { --c: var(--absent); } .state-unknown { --c: var(--unknown); }
 .badge, .count { background: var(--c); }
-td.cell { border-left: 5px solid var(--c); min-width: 230px; }
+td.cell { border-left: 5px solid var(--c); overflow-wrap: anywhere; }
 td.state-applied { background: #f0fff4; } td.state-pending { background: #fffff0; } td.state-reverted { background: #f7fafc; }
 td.state-edited { background: #fffaf0; } td.state-drifted { background: #fff5f5; } td.state-absent { background: #fff; color: #a0aec0; }
 td.state-unknown { background: repeating-linear-gradient(45deg, #f7fafc, #f7fafc 6px, #edf2f7 6px, #edf2f7 12px); }
 .digest { color: #4a5568; }
 .detail { font-size: 12px; color: #2d3748; margin-top: 2px; }
 .meta { font-size: 11px; color: #718096; margin-top: 2px; }
-td.res { font-size: 12px; min-width: 230px; }
+td.res { font-size: 12px; overflow-wrap: anywhere; }
 .res-ok { background: #f0fff4; } .res-drifted { background: #fff5f5; color: #742a2a; } .res-undeclared { background: #fffaf0; }
 .res-absent { color: #a0aec0; } .res-unknown { background: #edf2f7; color: #4a5568; }
 ul.findings { margin: 0; padding-left: 16px; }

@@ -15,7 +15,7 @@ import { initParser } from "./components/migrations/split";
 import { checkGate, releaseDigest, type AllowedOverride, type LegacyRelease, type Release } from "./components/promotion/gate";
 import { bucketsRelease, configuredOverrides, realtimeRelease } from "./components/promotion/settings";
 import { resolveRealtime } from "./components/realtime/streamed";
-import { resolveBuckets, shippedBuckets, type BucketSpec } from "./components/storage/buckets";
+import { describeBucket, resolveBuckets, shippedBuckets, type BucketSpec } from "./components/storage/buckets";
 import { readBootstrapSql } from "./lib/bootstrap";
 
 /** The app's storage buckets, as every environment declares them (per-stack overrides: `buckets.<id>`). */
@@ -78,12 +78,7 @@ export = async () => {
     migrationCount: env.migrations.appliedCount,
     release,
     releaseDigest: release.apply(releaseDigest),
-    buckets: Object.fromEntries(
-      resolved.buckets.map((b) => [
-        b.id,
-        `${b.public ? "public" : "private"} · ${b.fileSizeLimit === null ? "no size limit" : `${b.fileSizeLimit} bytes`} · ${b.allowedMimeTypes?.join(", ") ?? "any type"}`,
-      ]),
-    ),
+    buckets: Object.fromEntries(resolved.buckets.map((b) => [b.id, describeBucket(b)])),
     realtimeTables: env.realtime.tables,
     upstream: config.promotion.from ?? "",
     /** The differences from the upstream this stack runs on purpose (`promotion.allowOverrides`). */

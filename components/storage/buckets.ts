@@ -45,6 +45,15 @@ export interface ResolvedBucket {
 }
 
 /** A problem with one field, named as the resource's input. */
+/**
+ * A bucket in one line, as the stack's `buckets` output shows it and the board compares a live
+ * `storage.buckets` row with it: `private · 52428800 bytes · image/png, image/jpeg`.
+ */
+export function describeBucket(bucket: Pick<ResolvedBucket, "public" | "fileSizeLimit" | "allowedMimeTypes">): string {
+  const types = bucket.allowedMimeTypes && bucket.allowedMimeTypes.length > 0 ? bucket.allowedMimeTypes.join(", ") : "any type";
+  return `${bucket.public ? "public" : "private"} · ${bucket.fileSizeLimit === null ? "no size limit" : `${bucket.fileSizeLimit} bytes`} · ${types}`;
+}
+
 export interface FieldProblem {
   property: "bucketId" | "public" | "fileSizeLimit" | "allowedMimeTypes" | "forceDestroy" | "policies";
   reason: string;

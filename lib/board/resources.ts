@@ -3,17 +3,8 @@
  * outputs declare (`buckets`, `realtimeTables`). Pure; the board's cells and its drift list both come
  * from here.
  */
+import { describeBucket } from "../../components/storage/buckets";
 import type { LiveBucket, LiveRealtimeTable, ResourceCell } from "./types";
-
-/**
- * A bucket as the stack's `buckets` output describes it (index.ts writes that output in this exact
- * form: `private · 52428800 bytes · image/png, image/jpeg`), so a live row and a declared one compare
- * as text.
- */
-export function describeBucket(bucket: LiveBucket): string {
-  const types = bucket.allowedMimeTypes && bucket.allowedMimeTypes.length > 0 ? bucket.allowedMimeTypes.join(", ") : "any type";
-  return `${bucket.public ? "public" : "private"} · ${bucket.fileSizeLimit === null ? "no size limit" : `${bucket.fileSizeLimit} bytes`} · ${types}`;
-}
 
 export type ResourceComparison = Omit<ResourceCell, "stack"> & { name: string };
 

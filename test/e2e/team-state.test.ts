@@ -109,7 +109,7 @@ describe("team state e2e: stacks in a PostgreSQL backend shared by two clones (r
   it("dev comes up with its state in the database, none in a file backend", async () => {
     const up = await stacks[dev]!.up({ ...capture(project.log), message: "dev release" });
     expect(up.summary.result).toBe("succeeded");
-    expect(await stateKeys(`%.pulumi/stacks/%/${dev}.json%`)).toHaveLength(1);
+    expect(await stateKeys(`%.pulumi/stacks/%/${dev}.json`)).toHaveLength(1);
     expect(existsSync(join(project.dir, ".pulumi-state"))).toBe(false);
     expect(existsSync(join(project.dir, ".state"))).toBe(false);
   });

@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { parseStackConfig, type StackConfig } from "../components/config";
 import { localDatabaseUrl } from "../components/project/project";
-import { explainPulumiFailure, fileBackendDir, pulumiEnv } from "./pulumi-env";
-import { holdStackSettings } from "./stack-settings";
+import { redactBackend } from "./backend";
+import { explainPulumiFailure, pulumiEnv } from "./pulumi-env";
+import { holdStackSettings, stateSaltSource } from "./stack-settings";
 import { ensureToolchain, repoRoot, type Toolchain } from "./toolchain";
 
 export class UsageError extends Error {
@@ -44,7 +45,7 @@ export async function projectCli(): Promise<ProjectCli> {
     env,
     toolchain,
     pulumi(args, opts = {}) {
-      const release = holdStackSettings(repoRoot, fileBackendDir(env.PULUMI_BACKEND_URL));
+      const release = holdStackSettings(repoRoot, stateSaltSource(env, toolchain.pulumi, repoRoot));
       const result = spawnSync(toolchain.pulumi, args, {
         cwd: repoRoot,
         env,
@@ -53,7 +54,8 @@ export async function projectCli(): Promise<ProjectCli> {
         maxBuffer: 256 * 1024 * 1024,
       });
       release();
-      const stderr = result.stderr ?? "";
+      // The CLI prints a team backend's URL as given, password included (lib/backend.ts).
+      const stderr = redactBackend(result.stderr ?? "", env.PULUMI_BACKEND_URL);
       if (!opts.capture && stderr) process.stderr.write(stderr);
       const status = result.status ?? 1;
       if (status !== 0 && !opts.allowFailure) {

@@ -1,12 +1,23 @@
 /**
  * The environment every Pulumi command of this project runs with: a file
- * backend and PULUMI_HOME inside the repository, readable by their owner only,
- * passphrase secrets, and the settings that keep the engine off the network.
+ * backend and PULUMI_HOME inside the repository, readable by their owner only
+ * (or the team backend configured in PULUMI_BACKEND_URL / .pulumi-backend, see
+ * lib/backend.ts), passphrase secrets, and the settings that keep the engine off
+ * the network.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { delimiter, join, relative } from "node:path";
+import {
+  BackendSettingError,
+  configuredBackend,
+  describeBackend,
+  explainBackendFailure,
+  isPostgresBackend,
+  postgresBackendProblem,
+  type BackendSetting,
+} from "./backend";
 import { repoRoot } from "./toolchain";
 
 /**
@@ -30,7 +41,15 @@ export interface PulumiEnvOptions {
   stateDir?: string;
   /** PULUMI_HOME. @default `<repo>/.pulumi-home` (or PULUMI_HOME when set) */
   home?: string;
+  /**
+   * Variables over `process.env` before anything is decided, e.g. a team backend and its passphrase:
+   * `{ PULUMI_BACKEND_URL: "postgres://…", PULUMI_CONFIG_PASSPHRASE_FILE: "…" }`.
+   */
+  env?: Record<string, string>;
 }
+
+/** Names, in the environment, the setting the backend URL came from (for the explanations below). */
+const BACKEND_SOURCE = "SUPABASE_PROMOTION_BACKEND_SOURCE";
 
 /**
  * Environment variables for the Pulumi CLI (merged over `process.env`).
@@ -42,21 +61,28 @@ export interface PulumiEnvOptions {
  */
 export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries({ ...process.env, ...opts.env })) if (v !== undefined) env[k] = v;
   process.umask(0o077);
 
-  const ownHome = opts.home ?? (process.env.PULUMI_HOME ? undefined : join(repoRoot, ".pulumi-home"));
-  const home = ownHome ?? process.env.PULUMI_HOME!;
+  const ownHome = opts.home ?? (env.PULUMI_HOME ? undefined : join(repoRoot, ".pulumi-home"));
+  const home = ownHome ?? env.PULUMI_HOME!;
   mkdirSync(home, { recursive: true, mode: 0o700 });
   if (ownHome) restrictToOwner(ownHome);
   env.PULUMI_HOME = home;
 
   let stateDir: string | undefined;
-  if (opts.stateDir || !process.env.PULUMI_BACKEND_URL) {
+  const backend = opts.stateDir ? undefined : configuredBackend(env, repoRoot);
+  if (!backend) {
     stateDir = opts.stateDir ?? join(repoRoot, ".pulumi-state");
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     restrictToOwner(stateDir);
     env.PULUMI_BACKEND_URL = `file://${stateDir}`;
+    delete env[BACKEND_SOURCE];
+  } else {
+    const problem = postgresBackendProblem(backend) ?? teamPassphraseProblem(env, backend);
+    if (problem) throw new BackendSettingError(problem);
+    env.PULUMI_BACKEND_URL = backend.url;
+    env[BACKEND_SOURCE] = backend.source;
   }
 
   // An explicit passphrase always wins. The default applies only to the project's own backend: this
@@ -89,6 +115,45 @@ export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
   // Type checking is `npm run typecheck`'s job (and part of `npm test`); the engine only transpiles.
   env.PULUMI_NODEJS_TRANSPILE_ONLY = "true";
   return env;
+}
+
+/**
+ * A shared PostgreSQL backend holds stacks the whole team opens, so their secrets must be sealed with
+ * the team's passphrase — this clone's own (made per clone) would lock everyone else out. Refused
+ * before any command runs: none, an empty one (secrets anyone with database access could open), or a
+ * passphrase file that cannot be read.
+ */
+export function teamPassphraseProblem(env: Record<string, string | undefined>, backend: BackendSetting): string | undefined {
+  if (!isPostgresBackend(backend.url)) return undefined;
+  const where = `the team backend ${describeBackend(backend.url)} (from ${backend.source})`;
+  const how =
+    "  Set PULUMI_CONFIG_PASSPHRASE to the team's passphrase, or PULUMI_CONFIG_PASSPHRASE_FILE to a file (chmod 600) that holds it;\n" +
+    "  the team keeps it where it keeps its other shared secrets (a password manager, the CI's secret store).";
+  const file = env.PULUMI_CONFIG_PASSPHRASE_FILE;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      return `PULUMI_CONFIG_PASSPHRASE_FILE names ${file}, which cannot be read (${(e as NodeJS.ErrnoException).code}): ${where} needs the team's passphrase.\n${how}`;
+    }
+    if (text.trim() === "") return `PULUMI_CONFIG_PASSPHRASE_FILE names ${file}, which is empty: ${where} needs the team's passphrase.\n${how}`;
+    return undefined;
+  }
+  if (env.PULUMI_CONFIG_PASSPHRASE === undefined) {
+    return `No passphrase for ${where}: its stacks are shared, so their secrets need the team's passphrase, not this clone's.\n${how}`;
+  }
+  if (env.PULUMI_CONFIG_PASSPHRASE === "") {
+    return `PULUMI_CONFIG_PASSPHRASE is empty: the secrets of ${where} would be open to anyone who can read that database.\n${how}`;
+  }
+  return undefined;
+}
+
+/** The configured backend as the environment built by {@link pulumiEnv} records it, for explanations. */
+export function backendOf(env: Record<string, string | undefined> | undefined): BackendSetting | undefined {
+  const url = env?.PULUMI_BACKEND_URL;
+  if (!url || url.startsWith("file://")) return undefined;
+  return { url, source: env?.[BACKEND_SOURCE] ?? "PULUMI_BACKEND_URL" };
 }
 
 /**
@@ -171,7 +236,12 @@ export interface FailureContext {
 
 /** Turns a failing Pulumi command's output into advice, when we recognise the failure. */
 export function explainPulumiFailure(output: string, context: FailureContext = {}): string | undefined {
-  if (/the stack is currently locked by \d+ lock/i.test(output)) return explainLock(output, context);
+  const backend = backendOf(context.env);
+  const unreachable = backend && explainBackendFailure(output, backend);
+  if (unreachable) return unreachable;
+  if (/the stack is currently locked by \d+ lock/i.test(output)) {
+    return backend && isPostgresBackend(backend.url) ? explainDatabaseLock(output, context, backend) : explainLock(output, context);
+  }
   if (/incorrect passphrase|failed to decrypt|passphrase must be set/i.test(output)) return explainPassphrase(output, context);
   if (/no stack named|stack .* not found/i.test(output)) {
     return "That stack does not exist yet in this backend. Create it with `npm run pulumi -- stack init <name>` (or run `npm start` for dev).";
@@ -181,6 +251,14 @@ export function explainPulumiFailure(output: string, context: FailureContext = {
 
 function explainPassphrase(output: string, { env, stack }: FailureContext): string {
   const s = stack ?? "<stack>";
+  const team = backendOf(env);
+  if (team && isPostgresBackend(team.url)) {
+    return (
+      `The stack's secrets could not be decrypted with the passphrase you set (PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE).\n` +
+      `  The stack lives in the team backend ${describeBackend(team.url)} (from ${team.source}): use the team's passphrase, the one\n` +
+      "  the stack was created with (every clone and the CI use the same one)."
+    );
+  }
   const state = env?.PULUMI_BACKEND_URL?.startsWith("file://") ? env.PULUMI_BACKEND_URL.slice("file://".length) : undefined;
   const shown = (p: string) => (relative(repoRoot, p).startsWith("..") ? p : relative(repoRoot, p));
   const passphraseFile = state ? shown(join(state, PASSPHRASE_FILE_NAME)) : `.pulumi-state/${PASSPHRASE_FILE_NAME}`;
@@ -235,6 +313,26 @@ function explainLock(output: string, { stack, processAlive = isAlive }: FailureC
     `  2. Remove the lock: ${cancel} (on this file backend it deletes the lock file under\n` +
     `     .pulumi-state/.pulumi/locks/…/${s}/; no update is running any more that it could cancel).\n` +
     `  3. Bring the state back in line with what the killed update left behind: \`npm run pulumi -- refresh --stack ${s}\`.`
+  );
+}
+
+/**
+ * A stack locked in a PostgreSQL backend: the lock is a row of the state table, and its holder is
+ * often a teammate's machine or the CI, so the advice is to wait, or to ask whoever holds it.
+ */
+function explainDatabaseLock(output: string, { stack }: FailureContext, backend: BackendSetting): string {
+  const lockStack = /\.pulumi\/locks\/[^/\s]+\/[^/\s]+\/([^/\s]+)\/[^/\s?]+\.json/.exec(output)?.[1];
+  const s = lockStack ?? stack ?? "<stack>";
+  const holder = /created by (\S+)@(\S+) \(pid (\d+)\) at (\S+)/.exec(output);
+  const who = holder ? `${holder[1]} on ${holder[2]} (pid ${holder[3]}, since ${holder[4]})` : "another update";
+  const table = new URL(backend.url.replace(/^postgres:/i, "http:")).searchParams.get("table") || "pulumi_state";
+  return (
+    `The stack ${s} is locked by an update that ${who} is running: the team backend ${describeBackend(backend.url)}\n` +
+    "  lets one update at a time change a stack, so this one was refused and changed nothing.\n" +
+    `  Wait for that update to finish, then run the command again (\`npm run pulumi -- stack history --stack ${s}\` shows when it has).\n` +
+    `  If it was killed and will never finish, whoever ran it checks that nothing of it still runs, then removes the lock with\n` +
+    `  \`npm run pulumi -- cancel --stack ${s} --yes\` (it deletes the lock's row, key …/.pulumi/locks/…/${s}/…, of the table ${table}),\n` +
+    `  and \`npm run pulumi -- refresh --stack ${s}\` brings the state back in line with what that update left behind.`
   );
 }
 

@@ -15,11 +15,18 @@
  *
  * A salt that was in the file before the command, or that the state does not hold, is left alone:
  * nothing that cannot be restored is ever removed.
+ *
+ * The same holds with a team backend (PostgreSQL, lib/backend.ts): every clone that shares it reads
+ * the one salt its state records, so a settings file without a salt opens the same secrets in every
+ * clone; the state's salt is then read through the CLI (`pulumi stack export`), only for a file that
+ * gained one.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parse } from "yaml";
+import { backendOf, fileBackendDir } from "./pulumi-env";
 
 const SETTINGS_FILE = /^Pulumi\.(.+)\.ya?ml$/;
 const SALT_LINE = /^encryptionsalt:[ \t]*(\S+)[ \t]*(?:\r?\n|$)/m;
@@ -90,19 +97,51 @@ export function stateSalt(stateDir: string, stack: string): string | undefined {
   return undefined;
 }
 
+/** The salt a stack's state records, when it can be read. */
+export type StateSaltReader = (stack: string) => string | undefined;
+
 /**
- * Call before a Pulumi command; call the returned function when it has ended. Only for the project's
- * own file backend (`stateDir`); with another backend it does nothing.
+ * The passphrase salt a stack's state records in any backend, as the CLI exports it
+ * (`deployment.secrets_providers.state.salt`); undefined when the export fails.
  */
-export function holdStackSettings(projectDir: string, stateDir: string | undefined): () => void {
-  if (!stateDir) return () => undefined;
+export function exportedStateSalt(pulumi: string, env: Record<string, string>, projectDir: string): StateSaltReader {
+  return (stack) => {
+    const result = spawnSync(pulumi, ["stack", "export", "--stack", stack], { cwd: projectDir, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    if (result.status !== 0) return undefined;
+    try {
+      const exported = JSON.parse(result.stdout) as { deployment?: { secrets_providers?: { type?: string; state?: { salt?: string } } } };
+      const provider = exported.deployment?.secrets_providers;
+      return provider?.type === "passphrase" && provider.state?.salt ? provider.state.salt : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** Where {@link holdStackSettings} reads salts for the backend of `env`: the folder, or the CLI's export. */
+export function stateSaltSource(env: Record<string, string>, pulumi: string, projectDir: string): string | StateSaltReader | undefined {
+  return fileBackendDir(env.PULUMI_BACKEND_URL) ?? (backendOf(env) ? exportedStateSalt(pulumi, env, projectDir) : undefined);
+}
+
+/**
+ * Call before a Pulumi command; call the returned function when it has ended. `state` is the
+ * project's own file backend (a folder), or a reader of another backend's salts; with neither it
+ * does nothing. The state is read only for a file that gained a salt during the command.
+ */
+export function holdStackSettings(projectDir: string, state: string | StateSaltReader | undefined): () => void {
+  if (!state) return () => undefined;
+  const saltOf: StateSaltReader = typeof state === "string" ? (stack) => stateSalt(state, stack) : state;
   const before = new Map<string, string>();
   for (const name of settingsFiles(projectDir)) before.set(name, readFileSync(join(projectDir, name), "utf8"));
   return () => {
     for (const name of settingsFiles(projectDir)) {
       const file = join(projectDir, name);
       const after = readFileSync(file, "utf8");
-      const wanted = settingsAfterCommand(before.get(name), after, stateSalt(stateDir, SETTINGS_FILE.exec(name)![1]!));
+      const added = withoutSalt(after).salt;
+      if (added === undefined) continue;
+      const prior = before.get(name);
+      if (prior !== undefined && withoutSalt(prior).salt === added) continue;
+      const wanted = settingsAfterCommand(prior, after, saltOf(SETTINGS_FILE.exec(name)![1]!));
       if (wanted !== undefined) writeFileSync(file, wanted);
     }
   };

@@ -4,7 +4,7 @@
  * real Pulumi CLI through the Automation API, and the test PostgreSQL as the
  * local platform.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -33,6 +33,8 @@ export interface E2EProject {
   remove(relativePath: string): void;
   /** Runs one of the project's commands (`scripts/<name>.ts`) in the copy, as `npm run <name>` would. */
   command(name: string, args: string[]): { status: number; stdout: string; stderr: string };
+  /** {@link command} without blocking the test worker (for commands that run for minutes, or alongside others). */
+  commandAsync(name: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }>;
   /** Captured CLI output of the last operations, for failure messages. */
   log: string[];
   cleanup(): void;
@@ -41,7 +43,18 @@ export interface E2EProject {
 /** A unique prefix for stack names, so databases of different test files never collide. */
 export const uniqueStackPrefix = (): string => `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
 
-export async function createE2EProject(options: { migrations?: string } = {}): Promise<E2EProject> {
+export interface E2EProjectOptions {
+  /** A folder of migrations that replaces the shipped ones. */
+  migrations?: string;
+  /**
+   * A team backend instead of the private file backend: the stacks' state in this PostgreSQL database
+   * (`postgres://…`), sealed with this passphrase (handed over as PULUMI_CONFIG_PASSPHRASE_FILE, as a
+   * team would). Two projects with the same backend are two clones of one team.
+   */
+  backend?: { url: string; passphrase: string };
+}
+
+export async function createE2EProject(options: E2EProjectOptions = {}): Promise<E2EProject> {
   const toolchain = await ensureToolchain((line) => console.log(line));
   const dir = mkdtempSync(join(tmpdir(), "sp-e2e-"));
   for (const entry of PROJECT_FILES) cpSync(join(repoRoot, entry), join(dir, entry), { recursive: true });
@@ -51,7 +64,18 @@ export async function createE2EProject(options: { migrations?: string } = {}): P
   }
   symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir");
 
-  const env = pulumiEnv({ binDir: toolchain.binDir, stateDir: join(dir, ".state"), home: join(dir, ".home") });
+  let env: Record<string, string>;
+  if (options.backend) {
+    const passphraseFile = join(dir, ".team-passphrase");
+    writeFileSync(passphraseFile, `${options.backend.passphrase}\n`, { mode: 0o600 });
+    env = pulumiEnv({
+      binDir: toolchain.binDir,
+      home: join(dir, ".home"),
+      env: { PULUMI_BACKEND_URL: options.backend.url, PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile },
+    });
+  } else {
+    env = pulumiEnv({ binDir: toolchain.binDir, stateDir: join(dir, ".state"), home: join(dir, ".home") });
+  }
   const pulumi = await PulumiCommand.get({ root: dirname(toolchain.binDir) });
   const port = Number(new URL(testServerUrl()).port);
   const log: string[] = [];
@@ -73,6 +97,24 @@ export async function createE2EProject(options: { migrations?: string } = {}): P
         { stackName: name, workDir: dir },
         { pulumiCommand: pulumi, envVars: env, pulumiHome: env.PULUMI_HOME },
       );
+    },
+    commandAsync(name, args) {
+      return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(dir, "scripts", `${name}.ts`), ...args], {
+          cwd: dir,
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+        child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+        child.on("error", reject);
+        child.on("close", (code) => {
+          log.push(stdout, stderr);
+          resolve({ status: code ?? 1, stdout, stderr });
+        });
+      });
     },
     command(name, args) {
       const result = spawnSync(process.execPath, [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(dir, "scripts", `${name}.ts`), ...args], {

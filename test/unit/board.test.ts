@@ -6,10 +6,11 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseBundle } from "../../components/migrations/bundle";
-import { downHash, ledgerStatementsHash, protectedHash } from "../../components/migrations/integrity";
+import { ledgerStatementsHash } from "../../components/migrations/integrity";
 import type { AuditEvent } from "../../components/migrations/ledger";
 import { initParser } from "../../components/migrations/split";
 import type { Bundle, LedgerEntry, Migration } from "../../components/migrations/types";
+import { appliedEntry } from "../helpers/ledger-rows";
 import { ledgerLevelDrift } from "../../lib/board/drift";
 import { environmentVerdicts } from "../../lib/board/migration-state";
 import { buildBoard } from "../../lib/board/model";
@@ -27,20 +28,6 @@ function bundle(...entries: Array<readonly [string, string]>): Bundle {
   return parseBundle(entries.map(([file, text]) => ({ file, bytes: new TextEncoder().encode(text) })));
 }
 
-/** The ledger row the apply writes for `m` (history row + our audit row's hashes). */
-function applied(m: Migration): LedgerEntry {
-  const hash = ledgerStatementsHash(m.up.map((s) => s.sql));
-  return {
-    version: m.version,
-    name: m.name,
-    digest: m.digest,
-    statementsHash: hash,
-    recordedStatementsHash: hash,
-    recordedName: m.name,
-    recordedProtectedHash: protectedHash(m),
-    recordedDownHash: downHash(m),
-  };
-}
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 11, 1, 12, 0, seconds));
 function event(m: Pick<Migration, "version" | "name" | "digest">, kind: string, seconds: number, stack = "dev", outcome = "succeeded"): AuditEvent {
@@ -62,7 +49,7 @@ describe("a migration's state in one environment", () => {
       expected: "applied",
       env: () => {
         const b = bundle(files.one);
-        return { stack: "dev", files: b.migrations, ledger: { entries: [applied(b.migrations[0]!)], inProgress: null }, events: [event(b.migrations[0]!, "apply", 1)], recorded: state(b.migrations[0]!), through: undefined };
+        return { stack: "dev", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [event(b.migrations[0]!, "apply", 1)], recorded: state(b.migrations[0]!), through: undefined };
       },
     },
     {
@@ -72,7 +59,7 @@ describe("a migration's state in one environment", () => {
       detail: /^$/,
       env: () => {
         const b = bundle(files.one, files.two);
-        return { stack: "prod", files: b.migrations, ledger: { entries: [applied(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
+        return { stack: "prod", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
       },
     },
     {
@@ -82,7 +69,7 @@ describe("a migration's state in one environment", () => {
       detail: /held back by migrations\.through 1/,
       env: () => {
         const b = bundle(files.one, files.two);
-        return { stack: "prod", files: b.migrations, ledger: { entries: [applied(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: "1" };
+        return { stack: "prod", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: "1" };
       },
     },
     {
@@ -92,7 +79,7 @@ describe("a migration's state in one environment", () => {
       env: () => {
         const b = bundle(files.one, files.two);
         const [one, two] = b.migrations as [Migration, Migration];
-        return { stack: "dev", files: b.migrations, ledger: { entries: [applied(one)], inProgress: null }, events: [event(one, "apply", 1), event(two, "apply", 2), event(two, "revert", 9)], recorded: state(one), through: "1" };
+        return { stack: "dev", files: b.migrations, ledger: { entries: [appliedEntry(one)], inProgress: null }, events: [event(one, "apply", 1), event(two, "apply", 2), event(two, "revert", 9)], recorded: state(one), through: "1" };
       },
     },
     {
@@ -103,7 +90,7 @@ describe("a migration's state in one environment", () => {
       env: () => {
         const ran = bundle(files.one, files.two).migrations;
         const now = bundle(files.one, ["2_two.sql", "create table public.two (id int, note text);\n-- migrate:down\ndrop table public.two;\n"]).migrations;
-        return { stack: "dev", files: now, ledger: { entries: ran.map(applied), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
+        return { stack: "dev", files: now, ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
       },
     },
     {
@@ -114,7 +101,7 @@ describe("a migration's state in one environment", () => {
       env: () => {
         const ran = bundle(files.one, files.two).migrations;
         const now = bundle(files.one, ["2_two.sql", "create table public.two (id int);\n-- migrate:down\ndrop table if exists public.two;\n"]).migrations;
-        return { stack: "dev", files: now, ledger: { entries: ran.map(applied), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
+        return { stack: "dev", files: now, ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
       },
     },
     {
@@ -124,7 +111,7 @@ describe("a migration's state in one environment", () => {
       detail: /its file is gone/,
       env: () => {
         const ran = bundle(files.one, files.two).migrations;
-        return { stack: "dev", files: ran.slice(0, 1), ledger: { entries: ran.map(applied), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
+        return { stack: "dev", files: ran.slice(0, 1), ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
       },
     },
     {
@@ -135,7 +122,7 @@ describe("a migration's state in one environment", () => {
       env: () => {
         const ran = bundle(files.one, files.two).migrations;
         const now = bundle(["1_one.sql", "create table public.one (id int, x int);\n-- migrate:down\ndrop table public.one;\n"], files.two).migrations;
-        return { stack: "dev", files: now, ledger: { entries: ran.map(applied), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
+        return { stack: "dev", files: now, ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
       },
     },
     {
@@ -145,7 +132,7 @@ describe("a migration's state in one environment", () => {
       detail: /statements edited outside supabase-promotion/,
       env: () => {
         const b = bundle(files.one);
-        const row = { ...applied(b.migrations[0]!), statementsHash: ledgerStatementsHash(["select 1"]) };
+        const row = { ...appliedEntry(b.migrations[0]!), statementsHash: ledgerStatementsHash(["select 1"]) };
         return { stack: "staging", files: b.migrations, ledger: { entries: [row], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
       },
     },
@@ -156,7 +143,7 @@ describe("a migration's state in one environment", () => {
       detail: /renamed outside supabase-promotion \(applied as 'one', now 'uno'\)/,
       env: () => {
         const b = bundle(files.one);
-        return { stack: "staging", files: b.migrations, ledger: { entries: [{ ...applied(b.migrations[0]!), name: "uno" }], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
+        return { stack: "staging", files: b.migrations, ledger: { entries: [{ ...appliedEntry(b.migrations[0]!), name: "uno" }], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
       },
     },
     {
@@ -166,7 +153,7 @@ describe("a migration's state in one environment", () => {
       detail: /its ledger row is gone/,
       env: () => {
         const b = bundle(files.one, files.two);
-        return { stack: "staging", files: b.migrations, ledger: { entries: [applied(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(...b.migrations), through: undefined };
+        return { stack: "staging", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(...b.migrations), through: undefined };
       },
     },
     {
@@ -176,7 +163,7 @@ describe("a migration's state in one environment", () => {
       detail: /written outside supabase-promotion/,
       env: () => {
         const b = bundle(files.one);
-        return { stack: "dev", files: b.migrations, ledger: { entries: [{ ...applied(b.migrations[0]!), digest: null, recordedStatementsHash: null, recordedName: null }], inProgress: null }, events: [], recorded: {}, through: undefined };
+        return { stack: "dev", files: b.migrations, ledger: { entries: [{ ...appliedEntry(b.migrations[0]!), digest: null, recordedStatementsHash: null, recordedName: null }], inProgress: null }, events: [], recorded: {}, through: undefined };
       },
     },
     {
@@ -186,7 +173,7 @@ describe("a migration's state in one environment", () => {
       extra: ["7"],
       env: () => {
         const b = bundle(files.one);
-        return { stack: "dev", files: b.migrations, ledger: { entries: [applied(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
+        return { stack: "dev", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
       },
     },
   ];
@@ -241,9 +228,9 @@ describe("buildBoard", () => {
           files: b,
           state: { migrations: state(...b, gone), appliedThrough: "3", buckets: null, realtimeTables: null },
           history,
-          live: liveOf([...b, gone].map(applied), [event(b[0], "apply", 1), event(b[1], "apply", 2), event(gone, "apply", 3)]),
+          live: liveOf([...b, gone].map((m) => appliedEntry(m)), [event(b[0], "apply", 1), event(b[1], "apply", 2), event(gone, "apply", 3)]),
         }),
-        environment("staging", "dev", { files: b, state: { migrations: state(b[0]), appliedThrough: "1", buckets: null, realtimeTables: null }, live: liveOf([applied(b[0])]) }),
+        environment("staging", "dev", { files: b, state: { migrations: state(b[0]), appliedThrough: "1", buckets: null, realtimeTables: null }, live: liveOf([appliedEntry(b[0])]) }),
       ],
     });
     expect(board.environments.map((e) => e.stack)).toEqual(["dev", "staging", "prod"]);
@@ -270,7 +257,7 @@ describe("ledgerLevelDrift", () => {
       files: b,
       through: undefined,
       state: declared,
-      live: { ...liveOf(b.map(applied)), buckets: [{ id: "avatars", public: false, fileSizeLimit: 1024, allowedMimeTypes: ["image/png"] }], realtime: [{ table: "public.messages", replicaIdentityFull: false }] },
+      live: { ...liveOf(b.map((m) => appliedEntry(m))), buckets: [{ id: "avatars", public: false, fileSizeLimit: 1024, allowedMimeTypes: ["image/png"] }], realtime: [{ table: "public.messages", replicaIdentityFull: false }] },
     });
     expect(clean).toEqual([]);
 
@@ -280,7 +267,7 @@ describe("ledgerLevelDrift", () => {
       through: undefined,
       state: declared,
       live: {
-        ...liveOf([{ ...applied(b[0]), statementsHash: ledgerStatementsHash(["select 1"]) }]),
+        ...liveOf([{ ...appliedEntry(b[0]), statementsHash: ledgerStatementsHash(["select 1"]) }]),
         buckets: [
           { id: "avatars", public: true, fileSizeLimit: 1024, allowedMimeTypes: ["image/png"] },
           { id: "scratch", public: false, fileSizeLimit: null, allowedMimeTypes: null },
@@ -310,7 +297,7 @@ describe("renderBoard", () => {
         environment(`dev"><img src=x onerror=alert(1)>`, undefined, {
           platform: `<b>local</b>`,
           files: [named],
-          live: liveOf([{ ...applied(m), name: hostile, recordedName: hostile }], [{ ...event(m, "apply", 1), appliedBy: `<img src=x onerror=alert(2)>`, stack: `dev"><img src=x onerror=alert(1)>` }]),
+          live: liveOf([{ ...appliedEntry(m), name: hostile, recordedName: hostile }], [{ ...event(m, "apply", 1), appliedBy: `<img src=x onerror=alert(2)>`, stack: `dev"><img src=x onerror=alert(1)>` }]),
           history: [{ kind: "update", startTime: at(0).toISOString(), endTime: at(5).toISOString(), result: "succeeded", message: `</th><script>alert(3)</script>` }],
           drift: [{ object: `bucket <i>x</i>`, change: `reason: ${hostile}` }],
           advisors: {

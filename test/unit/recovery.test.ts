@@ -8,12 +8,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../components/config";
 import { parseBundle } from "../../components/migrations/bundle";
 import { addNote, NOTE_SEPARATOR, parseDescription, withNote, withoutNote } from "../../components/migrations/describe";
-import { classifyAppliedChange, downHash, EMPTY_BUNDLE_DIGEST, ledgerStatementsHash, protectedHash, type AppliedChange } from "../../components/migrations/integrity";
+import { classifyAppliedChange, EMPTY_BUNDLE_DIGEST, ledgerStatementsHash, type AppliedChange } from "../../components/migrations/integrity";
 import { expectedObjects } from "../../components/migrations/objects";
 import { nextFreeVersions, planMigrations, PlanError } from "../../components/migrations/plan";
 import { initParser, splitStatements } from "../../components/migrations/split";
 import { planSteps, resumeRefusal, stepHash } from "../../components/migrations/steps";
-import type { Bundle, Ledger, LedgerEntry, Migration } from "../../components/migrations/types";
+import type { Bundle, Ledger, Migration } from "../../components/migrations/types";
+import { appliedEntry } from "../helpers/ledger-rows";
 
 beforeAll(async () => {
   await initParser();
@@ -23,19 +24,6 @@ const bundleOf = (files: Record<string, string>): Bundle =>
   parseBundle(Object.entries(files).map(([file, sql]) => ({ file, bytes: new TextEncoder().encode(sql) })));
 const only = (sql: string, file = "1_m.sql"): Migration => bundleOf({ [file]: sql }).migrations[0]!;
 
-/** The ledger row this version writes for a migration (section hashes recorded), or the previous version's (`legacy`). */
-function entryFor(m: Migration, opts: { legacy?: boolean } = {}): LedgerEntry {
-  const hash = ledgerStatementsHash(m.up.map((s) => s.sql));
-  return {
-    version: m.version,
-    name: m.name,
-    digest: m.digest,
-    statementsHash: hash,
-    recordedStatementsHash: hash,
-    recordedName: m.name,
-    ...(opts.legacy ? {} : { recordedProtectedHash: protectedHash(m), recordedDownHash: downHash(m) }),
-  };
-}
 
 describe("classifyAppliedChange: what changed in an applied file", () => {
   const applied = "create table t (a int);\n-- migrate:verify\nselect 1 from t;\n-- migrate:down\ndrop table tt;\n";
@@ -54,7 +42,7 @@ describe("classifyAppliedChange: what changed in an applied file", () => {
     { name: "the up section, on a row recorded before section hashes", now: applied.replace("a int", "a bigint"), legacy: true, expected: { kind: "edited", section: "up" } },
   ])("$name", ({ now, legacy, expected }) => {
     const before = only(applied);
-    expect(classifyAppliedChange(entryFor(before, { legacy }), only(now), EMPTY_BUNDLE_DIGEST)).toEqual(expected);
+    expect(classifyAppliedChange(appliedEntry(before, { legacy }), only(now), EMPTY_BUNDLE_DIGEST)).toEqual(expected);
   });
 
   it("a file unchanged under a digest that moved (an earlier file changed) is unchanged, also on rows recorded before section hashes", () => {
@@ -63,8 +51,8 @@ describe("classifyAppliedChange: what changed in an applied file", () => {
     const after = bundleOf({ ...files, "1_a.sql": files["1_a.sql"].replace("aa", "a") });
     const [a, b] = before.migrations as [Migration, Migration];
     expect(after.migrations[1]!.digest).not.toBe(b.digest);
-    expect(classifyAppliedChange(entryFor(b, { legacy: true }), after.migrations[1]!, a.digest)).toEqual({ kind: "unchanged" });
-    expect(classifyAppliedChange(entryFor(b), after.migrations[1]!, a.digest)).toEqual({ kind: "unchanged" });
+    expect(classifyAppliedChange(appliedEntry(b, { legacy: true }), after.migrations[1]!, a.digest)).toEqual({ kind: "unchanged" });
+    expect(classifyAppliedChange(appliedEntry(b), after.migrations[1]!, a.digest)).toEqual({ kind: "unchanged" });
   });
 });
 
@@ -105,7 +93,7 @@ describe("planMigrations: ways forward", () => {
     };
     const before = bundleOf(files);
     const after = bundleOf({ ...files, "1_a.sql": files["1_a.sql"].replace("aa", "a") });
-    const plan = planMigrations(after, { entries: before.migrations.map((m) => entryFor(m)), inProgress: null }, { through: "1" });
+    const plan = planMigrations(after, { entries: before.migrations.map((m) => appliedEntry(m)), inProgress: null }, { through: "1" });
     expect(plan.amend?.map((a) => [a.migration.version, a.reason, a.note])).toEqual([
       ["1", "down", "down section changed since it was applied (up and verify as applied)"],
       ["2", "rechain", "digest re-chained: this file is as applied; 1_a.sql changed the digests after it"],
@@ -116,7 +104,7 @@ describe("planMigrations: ways forward", () => {
   it("with includeAll, applies a late migration after the newer ones and notes it; without, names it with the next free version", () => {
     const applied = bundleOf({ "10_a.sql": "select 1;\n", "30_c.sql": "select 3;\n" });
     const now = bundleOf({ "10_a.sql": "select 1;\n", "20_b.sql": "select 2;\n", "30_c.sql": "select 3;\n" });
-    const ledger: Ledger = { entries: applied.migrations.map((m) => entryFor(m)), inProgress: null };
+    const ledger: Ledger = { entries: applied.migrations.map((m) => appliedEntry(m)), inProgress: null };
     const plan = planMigrations(now, ledger, { includeAll: true });
     expect(plan.apply.map((m) => m.version)).toEqual(["20"]);
     expect(plan.notes).toEqual({ "20": "out of order (migrations.includeAll): older than 30_c.sql, which was applied before it" });

@@ -116,6 +116,7 @@ async function promotionGate(config: StackConfig, wanted: Release): Promise<void
     return refuse(
       `promotion gate: stack ${config.stack} only accepts what ${upstream} already runs. ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
         problems.map((p) => `  - ${p}`).join("\n") +
+        `\nWhat the two databases really hold, object by object: \`npm run diff -- ${upstream} ${config.stack}\`.` +
         `\nNothing was changed.`,
     );
   }

@@ -7,7 +7,7 @@
 import { withDatabase, withTransaction } from "../../lib/pg";
 import { advisoryLockKey, withAdvisoryLock } from "../migrations/lock";
 import { ensureLedger, insertAuditRow, readLedger } from "../migrations/ledger";
-import { readCatalog, readRecorded, writeRecorded } from "./catalog";
+import { ensureSnapshotTable, readCatalog, readRecorded, writeRecorded } from "./catalog";
 import { diffSnapshots, type DriftFinding } from "./diff";
 
 export interface AcceptRequest {
@@ -35,6 +35,7 @@ export async function acceptDrift(databaseUrl: string, request: AcceptRequest): 
         advisoryLockKey(rows[0]?.database ?? ""),
         async () => {
           await ensureLedger(client);
+          await ensureSnapshotTable(client);
           return withTransaction(client, async () => {
             const live = await readCatalog(client);
             const before = await readRecorded(client, request.stack);
@@ -43,7 +44,7 @@ export async function acceptDrift(databaseUrl: string, request: AcceptRequest): 
             const digest = await writeRecorded(client, request.stack, live.snapshot, {
               appliedBy: request.appliedBy ?? null,
               reason: `accepted by hand (npm run drift -- accept)${reason ? `: ${reason}` : ""}`,
-            });
+            }, live.fingerprint);
             const ledger = await readLedger(client);
             await insertAuditRow(client, {
               version: ledger.entries[ledger.entries.length - 1]?.version ?? "",

@@ -9,19 +9,20 @@
  *   the output `digest`). Under `policy.drift: warn` a hand change the refresh found before this
  *   update stays as it was recorded, so it is still shown afterwards — accepted only on purpose.
  * - **read** (refresh, and through `options.refresh: always` every preview and up): one round trip
- *   compares the digests; when they differ, each finding becomes an output `drift: <words>` (what
- *   refresh shows) and the input `drift` says how many.
- * - **check** in a preview, when the refresh found drift: the same findings become inputs, so the
- *   preview lists them, `+ drift: + column public.bookings.note text (outside migrations)`, and
- *   `--expect-no-changes` fails. (In `up` the check runs after the migrations applied, so it
- *   compares nothing: the refusal is {@link ./gate-provider}'s, before the migrations.)
+ *   compares the digests; when they differ, each finding becomes a key of the state's inputs,
+ *   `drift: + column public.bookings.note text (outside migrations)` → its statement, so refresh
+ *   shows it (`+ drift: …`).
+ * - **check**: the program declares no findings, so the engine's diff lists each one the refresh
+ *   found (`- drift: …`, the key the update would clear) and `--expect-no-changes` fails; a preview
+ *   adds one line saying what `up` will do under `policy.drift`. No catalog read: the refresh just
+ *   made it. (In `up` the check runs after the migrations applied; the refusal is
+ *   {@link ./gate-provider}'s, before them.)
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { withDatabase } from "../../lib/pg";
 import { cliCommand } from "../migrations/rehearse";
 import { stateOrRefuse } from "../provider-state";
-import { isUnknown } from "../unknown";
-import { readCatalog, readRecorded, writeRecorded } from "./catalog";
+import { ensureSnapshotTable, readCatalog, readRecorded, writeRecorded } from "./catalog";
 import { diffSnapshots, type DriftFinding } from "./diff";
 import { readDriftReport } from "./drift";
 import { keepRecorded } from "./snapshot";
@@ -64,17 +65,15 @@ function withoutFindings<T extends Record<string, unknown>>(props: T): T {
 }
 
 export async function check(olds: Partial<SnapshotInputs> | undefined, news: SnapshotInputs): Promise<pulumi.dynamic.CheckResult> {
+  // The findings are the refresh's (read puts them in the state's inputs); the program declares none,
+  // so the engine lists each one the refresh found. No catalog read here: the refresh just made it.
   const inputs: SnapshotInputs = { ...withoutFindings(news), drift: typeof olds?.drift === "string" ? olds.drift : "" };
-  // Only a preview lists the findings: the refresh just found drift, and nothing has been applied.
-  if (inputs.drift && cliCommand() === "preview" && typeof news.connection === "string" && !isUnknown(news.connection)) {
-    const report = await readDriftReport(news.connection, news.stack);
-    Object.assign(inputs, findingKeys(report.findings));
-    if (report.findings.length > 0) {
-      inputs[`${FINDING_PREFIX}policy`] =
-        news.policy === "fail"
-          ? `fail: \`up\` refuses before any migration — \`npm run drift -- accept ${news.stack}\` records it, or undo it`
-          : "warn: `up` goes on; the drift stays shown until accepted or undone";
-    }
+  const found = Object.keys(olds ?? {}).some((k) => k.startsWith(FINDING_PREFIX));
+  if (found && cliCommand() === "preview") {
+    inputs[`${FINDING_PREFIX}policy`] =
+      news.policy === "fail"
+        ? `fail: \`up\` refuses before any migration — \`npm run drift -- accept ${news.stack}\` records the schema as it is, or undo the changes`
+        : "warn: `up` goes on, and the changes stay shown until accepted (`npm run drift -- accept`) or undone";
   }
   return { inputs, failures: [] };
 }
@@ -95,7 +94,9 @@ export async function update(_id: string, olds: SnapshotOutputs, news: SnapshotI
  */
 async function record(inputs: SnapshotInputs, drifted: string[]): Promise<SnapshotOutputs> {
   return withDatabase(inputs.connection, async (client) => {
-    const live = (await readCatalog(client)).snapshot;
+    await ensureSnapshotTable(client);
+    const catalog = await readCatalog(client);
+    const live = catalog.snapshot;
     const previous = drifted.length > 0 ? await readRecorded(client, inputs.stack) : undefined;
     let snapshot = live;
     let kept: DriftFinding[] = [];
@@ -108,7 +109,7 @@ async function record(inputs: SnapshotInputs, drifted: string[]): Promise<Snapsh
       appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? null,
       updateId: process.env.SUPABASE_PROMOTION_UPDATE_ID ?? null,
       reason: kept.length > 0 ? `recorded after an apply under policy.drift warn; ${kept.length} hand change(s) kept out` : null,
-    });
+    }, kept.length > 0 ? null : catalog.fingerprint);
     return { ...withoutFindings(inputs), drift: summary(kept), ...findingKeys(kept), digest, objects: Object.keys(snapshot).length };
   });
 }
@@ -117,16 +118,14 @@ async function record(inputs: SnapshotInputs, drifted: string[]): Promise<Snapsh
 export async function read(id: string, state?: SnapshotOutputs): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("SchemaSnapshot", id, state);
   const report = await readDriftReport(props.connection, props.stack);
-  const inputs: SnapshotInputs = { ...withoutFindings(stripOutputs(props)), drift: summary(report.findings) };
-  let findings = findingKeys(report.findings);
+  // Findings go in the inputs: refresh shows the inputs that changed, and the next preview each one the program does not declare.
+  const inputs: SnapshotInputs = { ...withoutFindings(stripOutputs(props)), drift: summary(report.findings), ...findingKeys(report.findings) };
   if (!report.recorded) {
     inputs.drift = "no snapshot recorded";
-    findings = {
-      [`${FINDING_PREFIX}no snapshot recorded`]:
-        `supabase_migrations.schema_snapshots has no row for ${props.stack}: \`npm run drift -- accept ${props.stack}\` records the schema as it is`,
-    };
+    inputs[`${FINDING_PREFIX}no snapshot recorded`] =
+      `supabase_migrations.schema_snapshots has no row for ${props.stack}: \`npm run drift -- accept ${props.stack}\` records the schema as it is`;
   }
-  const outputs: SnapshotOutputs = { ...inputs, ...findings, digest: report.recordedDigest ?? "", objects: props.objects };
+  const outputs: SnapshotOutputs = { ...inputs, digest: report.recordedDigest ?? "", objects: props.objects };
   return { id, props: outputs, inputs };
 }
 

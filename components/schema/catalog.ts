@@ -51,27 +51,28 @@ export const SNAPSHOT_TABLE = `${LEDGER_SCHEMA}.schema_snapshots`;
 
 /**
  * A cheap fingerprint of every catalog row the snapshot is read from: each row's oid and xmin (the
- * transaction that wrote it), hashed and summed, for user objects (oid ≥ 16384). Any DDL, GRANT or
+ * transaction that wrote it), hashed and XORed, for user objects (oid ≥ 16384). Any DDL, GRANT or
  * policy change writes such a row; VACUUM and ANALYZE update them in place and leave it alone. When
  * it equals the one recorded with the snapshot, nothing the snapshot describes can have changed,
  * and the preview is spared deparsing every object (≈10,000 at 1,000 migrations). When it differs
  * (a hand change — or only a temp table, a backup copy), the full snapshot is read and compared.
  */
-const FINGERPRINT = `select sum(n)::text || ':' || coalesce(sum(h), 0)::text from (
-  select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_class where oid >= 16384
-  union all select count(*) as n, sum(hashint8((attrelid::int8 * 2000 + attnum) * 4294967296 + xmin::text::int8)) as h from pg_attribute where attrelid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_proc where oid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_policy where oid >= 16384
-  union all select count(*) as n, sum(hashint8((indexrelid::int8) * 4294967296 + xmin::text::int8)) as h from pg_index where indexrelid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_constraint where oid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_trigger where oid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_attrdef where oid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_rewrite where oid >= 16384
-  union all select count(*) as n, sum(hashint8((seqrelid::int8) * 4294967296 + xmin::text::int8)) as h from pg_sequence where seqrelid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_namespace where oid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_extension where oid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_publication_rel where oid >= 16384
-  union all select count(*) as n, sum(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_publication where oid >= 16384
+// current_schema() is parallel-unsafe: it keeps the planner from starting workers, which cost more than these scans.
+const FINGERPRINT = `select sum(n)::text || ':' || coalesce(bit_xor(h), 0)::text || coalesce(left(current_schema(), 0), '') from (
+  select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_class where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((attrelid::int8 * 2000 + attnum) * 4294967296 + xmin::text::int8)) as h from pg_attribute where attrelid >= 16384 and attnum > 0
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_proc where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_policy where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((indexrelid::int8) * 4294967296 + xmin::text::int8)) as h from pg_index where indexrelid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_constraint where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_trigger where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_attrdef where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_rewrite where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((seqrelid::int8) * 4294967296 + xmin::text::int8)) as h from pg_sequence where seqrelid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_namespace where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_extension where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_publication_rel where oid >= 16384
+  union all select count(*) as n, bit_xor(hashint8((oid::int8) * 4294967296 + xmin::text::int8)) as h from pg_publication where oid >= 16384
 ) f`;
 
 /**

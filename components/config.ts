@@ -77,6 +77,11 @@ export interface StackConfig {
      * (components/migrations/backup.ts). @default true for a stack named prod, else false
      */
     backup: boolean;
+    /**
+     * `up` on a stack whose schema changed outside migrations (components/schema/): `fail` refuses
+     * before any migration applies, `warn` goes on and keeps showing it. @default "fail" on a stack named prod, else "warn"
+     */
+    drift: "fail" | "warn";
   };
   supabase: SupabaseConfig;
   /** Present only on the supabase platform; secret. */
@@ -163,7 +168,7 @@ const nested: Record<string, Record<string, string>> = {
   migrations: { through: "string", baseline: "string", lockTimeout: "string", statementTimeout: "string", lockWait: "string", includeAll: "flag", rehearse: "string", rehearseLockTimeout: "string", rehearseStatementTimeout: "string" },
   promotion: { from: "string", allowOverrides: "string[]" },
   realtime: { tables: "string[]", replicaIdentityFull: "string[]" },
-  policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]", advisorsFailOn: "string", backup: "flag" },
+  policy: { allowPublicBuckets: "boolean", lintFailOn: "string", lintOff: "string[]", advisorsFailOn: "string", backup: "flag", drift: "string" },
   supabase: { projectRef: "string", apiUrl: "string", create: "object", auth: "object", allowDelete: "flag" },
   github: {
     repository: "string",
@@ -284,11 +289,13 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
   if (advisorsFailOn !== undefined && !["error", "warn", "info", "none"].includes(String(advisorsFailOn))) {
     problems.push(`"policy.advisorsFailOn" must be "error", "warn", "info" or "none", got "${String(advisorsFailOn)}"`);
   }
+  const drift = (values.policy as { drift?: unknown } | undefined)?.drift;
+  if (drift !== undefined && !["fail", "warn"].includes(String(drift))) problems.push(`"policy.drift" must be "fail" or "warn", got "${String(drift)}"`);
   if (problems.length > 0) throw new ConfigError(stack, problems);
 
   const realtime = (values.realtime as StackConfig["realtime"] | undefined) ?? {};
   const policy =
-    (values.policy as { allowPublicBuckets?: boolean; lintFailOn?: string; lintOff?: string[]; advisorsFailOn?: string; backup?: boolean | string } | undefined) ?? {};
+    (values.policy as { allowPublicBuckets?: boolean; lintFailOn?: string; lintOff?: string[]; advisorsFailOn?: string; backup?: boolean | string; drift?: string } | undefined) ?? {};
   return {
     stack,
     platform: platform as StackConfig["platform"],
@@ -314,6 +321,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
       lintOff: policy.lintOff ?? [],
       advisorsFailOn: (policy.advisorsFailOn ?? "none") as StackConfig["policy"]["advisorsFailOn"],
       backup: policy.backup === undefined ? stack === "prod" : policy.backup === true || policy.backup === "true",
+      drift: (policy.drift ?? (stack === "prod" ? "fail" : "warn")) as StackConfig["policy"]["drift"],
     },
     supabase,
     secrets: {

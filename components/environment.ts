@@ -5,6 +5,7 @@ import { MigrationBundle } from "./migrations/resource";
 import type { Bundle } from "./migrations/types";
 import { Project } from "./project/project";
 import { RealtimePublication } from "./realtime/publication";
+import { DriftGate, SchemaSnapshot } from "./schema/resource";
 import { StorageBucket } from "./storage/bucket";
 import type { ResolvedBucket } from "./storage/buckets";
 
@@ -30,12 +31,20 @@ export class Environment extends pulumi.ComponentResource {
   public readonly ciSecrets: CiSecrets;
   public readonly buckets: StorageBucket[];
   public readonly realtime: RealtimePublication;
+  public readonly schema: SchemaSnapshot;
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("supabase-promotion:environment:Environment", name, {}, opts);
     const { config } = args;
 
     this.project = new Project(name, { config, bootstrapDigest: args.bootstrapDigest }, { parent: this });
+
+    // In `up`, refuses a schema changed by hand (policy.drift fail) before any migration applies.
+    const driftGate = new DriftGate(
+      `${name}-drift-gate`,
+      { connection: this.project.databaseUrl, stack: config.stack, policy: config.policy.drift },
+      { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },
+    );
 
     this.migrations = new MigrationBundle(
       `${name}-migrations`,
@@ -59,7 +68,7 @@ export class Environment extends pulumi.ComponentResource {
         backup: config.policy.backup,
         stack: config.stack,
       },
-      { parent: this, dependsOn: this.project.database ? [this.project.database] : [] },
+      { parent: this, dependsOn: [...(this.project.database ? [this.project.database] : []), driftGate] },
     );
 
     // Buckets and the publication come after the migrations: policies and members need their tables.
@@ -84,6 +93,16 @@ export class Environment extends pulumi.ComponentResource {
       `${name}-realtime`,
       { connection: this.project.databaseUrl, tables: args.realtime.tables, replicaIdentityFull: args.realtime.replicaIdentityFull },
       afterMigrations,
+    );
+
+    // What the migrations, bucket policies and publication left, recorded after each apply: refresh and preview show drift from it.
+    const applied = pulumi
+      .all([this.migrations.bundleDigest, this.migrations.appliedCount, this.realtime.tables, ...this.buckets.map((b) => b.policies)] as pulumi.Input<unknown>[])
+      .apply((parts) => JSON.stringify(parts));
+    this.schema = new SchemaSnapshot(
+      `${name}-schema`,
+      { connection: this.project.databaseUrl, stack: config.stack, policy: config.policy.drift, applied },
+      { parent: this, dependsOn: [this.migrations, ...this.buckets, this.realtime] },
     );
 
     // The CI values are written only once the migrations proved the database URL works.

@@ -29,14 +29,14 @@ export const AUDIT_TABLE = "promotion_audit";
  * earlier digest moved its own; no SQL ran); `resolve` rows a migration resolved by hand
  * (`npm run migrations -- resolve`), with who and why.
  */
-export type AuditKind = "apply" | "revert" | "baseline" | "adopt" | "waiver" | "step" | "amend" | "resolve" | "backup" | "restore";
+export type AuditKind = "apply" | "revert" | "baseline" | "adopt" | "waiver" | "step" | "amend" | "resolve" | "backup" | "restore" | "drift-accept";
 /**
  * How the recorded action ended; `in_progress` is only used by `step` rows, `applied` and
  * `rolled_back` only by `resolve` rows (what the migration was resolved as).
  */
 export type AuditOutcome = "succeeded" | "failed" | "in_progress" | "applied" | "rolled_back";
 
-const AUDIT_KINDS: readonly AuditKind[] = ["apply", "revert", "baseline", "adopt", "waiver", "step", "amend", "resolve", "backup", "restore"];
+const AUDIT_KINDS: readonly AuditKind[] = ["apply", "revert", "baseline", "adopt", "waiver", "step", "amend", "resolve", "backup", "restore", "drift-accept"];
 const AUDIT_OUTCOMES: readonly AuditOutcome[] = ["succeeded", "failed", "in_progress", "applied", "rolled_back"];
 
 /** One row for {@link AUDIT_TABLE}. `id`, `applied_at` are filled by the database. */
@@ -126,7 +126,7 @@ export async function ensureLedger(client: ClientBase): Promise<void> {
     `alter table ${AUDIT} add column if not exists protected_hash text, add column if not exists down_hash text`,
     `do $widen$ begin
       if exists (select 1 from pg_constraint where conrelid = '${AUDIT}'::regclass and conname = 'promotion_audit_kind_check'
-                   and pg_get_constraintdef(oid) not like '%''resolve''%') then
+                   and pg_get_constraintdef(oid) not like '%''drift-accept''%') then
         alter table ${AUDIT} drop constraint promotion_audit_kind_check,
           add constraint promotion_audit_kind_check check (kind in (${inList(AUDIT_KINDS)}));
       end if;

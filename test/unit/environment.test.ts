@@ -27,6 +27,8 @@ const known = new Set([
   "pulumi-nodejs:dynamic/supabase-promotion:DotenvFile",
   "pulumi-nodejs:dynamic/supabase-promotion:StorageBucket",
   "pulumi-nodejs:dynamic/supabase-promotion:RealtimePublication",
+  "pulumi-nodejs:dynamic/supabase-promotion:DriftGate",
+  "pulumi-nodejs:dynamic/supabase-promotion:SchemaSnapshot",
   "pulumi:providers:github",
   "github:index/repositoryEnvironment:RepositoryEnvironment",
   "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
@@ -121,6 +123,11 @@ describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)"
     const publication = byType(":RealtimePublication");
     expect(publication.map((p) => p.name)).toEqual(["prod-realtime"]);
     expect(publication[0]!.inputs).toMatchObject({ "public.bookings": "member · replica identity full", "public.messages": "member" });
+
+    // Drift: the gate before the migrations (fail on prod by default), the snapshot after everything that changes the schema.
+    await value(env.schema.urn);
+    expect(byType(":DriftGate").map((g) => [g.name, g.inputs.policy])).toEqual([["prod-drift-gate", "fail"]]);
+    expect(byType(":SchemaSnapshot").map((g) => [g.name, g.inputs.policy, g.inputs.stack])).toEqual([["prod-schema", "fail", "prod"]]);
 
     // GitHub: one environment with reviewers, self-review prevented, protected branches only.
     expect(byType("pulumi:providers:github")).toHaveLength(1);

@@ -16,8 +16,9 @@ import type { HistoryEntry } from "../audit";
 import { stackDatabaseUrl, type ProjectCli } from "../cli";
 import { connect } from "../pg";
 import { repoRoot } from "../toolchain";
+import { readDriftReport } from "../../components/schema/drift";
 import { ledgerLevelDrift } from "./drift";
-import type { AdvisorsRun, BoardInput, EnvironmentInput, LiveBucket, LiveDatabase, LiveRealtimeTable, Migration, RecordedState } from "./types";
+import type { AdvisorsRun, BoardInput, DriftItem, EnvironmentInput, LiveBucket, LiveDatabase, LiveRealtimeTable, Migration, RecordedState } from "./types";
 
 export interface GatherOptions {
   /** Run Supabase's advisors on each reachable database (the Supabase CLI; ≈3.5 s each). */
@@ -70,8 +71,12 @@ async function readEnvironment(
   } catch (error) {
     return { ...base, live: { error: (error as Error).message }, drift: [], advisors: { status: "not-run" } };
   }
-  // Schema drift (readDrift, issue 13 part 1) is appended here when it lands: `[...ledgerLevelDrift(…), ...schemaDrift]`.
-  const drift = ledgerLevelDrift({ stack, files, through: config.migrations.through, live, state });
+  // The ledger's and resources' drift, then the schema's: every hand change since the last snapshot
+  // (components/schema, the same findings `refresh` and `npm run drift -- show` give).
+  const drift = [
+    ...ledgerLevelDrift({ stack, files, through: config.migrations.through, live, state }),
+    ...(await schemaDrift(url, stack)),
+  ];
   const advisors = options.advisors ? await advise(url, stack, options) : ({ status: "not-run" } as const);
   return { ...base, live, drift, advisors };
 }
@@ -144,5 +149,16 @@ async function advise(url: string, stack: string, options: GatherOptions): Promi
     return { status: "ran", findings: await runAdvisors(bin, url) };
   } catch (error) {
     return { status: "failed", error: (error as Error).message };
+  }
+}
+
+/** The schema's drift as board items; a stack with no snapshot yet says so rather than looking clean. */
+async function schemaDrift(url: string, stack: string): Promise<DriftItem[]> {
+  try {
+    const report = await readDriftReport(url, stack);
+    if (!report.recorded) return [{ object: "schema", change: "no snapshot recorded yet: bring the stack up once so hand changes can be seen" }];
+    return report.findings.map((f) => ({ object: `${f.kind} ${f.name}`, change: f.text }));
+  } catch (error) {
+    return [{ object: "schema", change: `not compared: ${(error as Error).message.split("\n")[0]}` }];
   }
 }

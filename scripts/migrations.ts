@@ -12,6 +12,7 @@ import { userInfo } from "node:os";
 import { resolve as resolvePath } from "node:path";
 import { loadBundle } from "../components/migrations/bundle";
 import { resolveMigration, ResolveError, type Resolution } from "../components/migrations/resolve";
+import { acceptDrift } from "../components/schema/accept";
 import { isVersion } from "../components/migrations/version";
 import { projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
 import { repoRoot } from "../lib/toolchain";
@@ -37,6 +38,12 @@ runMain(async () => {
     console.log(`✔ ${report.version}_${report.name} resolved as ${report.resolution} (it was ${report.before}); recorded in supabase_migrations.promotion_audit (kind resolve).`);
     console.log(`  checked: ${report.checked.length === 0 ? "no object its statements name could be checked" : report.checked.join("; ")}`);
     if (report.verified) console.log("  its verify section passed");
+    // The schema the resolution leaves (its steps, the cleanup by hand) is the stack's from now on:
+    // recorded as the schema snapshot and audited (kind drift-accept), so the next refresh shows no drift for it.
+    const accepted = await acceptDrift(databaseUrl, { stack, reason: `resolve ${report.version} --${report.resolution}${reason ? `: ${reason}` : ""}`, appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser() });
+    if (accepted.accepted.length > 0) {
+      console.log(`  schema snapshot recorded as the resolution leaves it (kind drift-accept): ${accepted.accepted.map((f) => f.text).join("; ")}`);
+    }
     if (report.unchecked.length > 0) console.log(`  not checked (no object to look up: data changes, grants, DO blocks): ${report.unchecked.join(", ")}`);
     console.log(
       resolution === "applied"

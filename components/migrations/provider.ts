@@ -27,6 +27,7 @@ import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
 import { loadBundle } from "./bundle";
 import { insertAuditRow, readLedgerSnapshot, type AuditRow } from "./ledger";
+import { recordingApply } from "../schema/record-apply";
 import { PlanError, planMigrations, restoreNameStatement, type PlanOptions } from "./plan";
 import { planSteps, stepOf } from "./steps";
 import type { Bundle, Ledger, Migration, Plan } from "./types";
@@ -483,8 +484,10 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
   const declared = Object.keys(inputs).filter(isMigrationKey).sort(compareMigrationKeys);
   assertBundleMatches(bundle, inputs, declared);
   const options = applyOptions(inputs);
-  if (inputs.backup === true || inputs.backup === "true") await backUp(inputs, bundle, options);
-  const report = await applyBundle(inputs.connection, bundle, options);
+  const report = await recordingApply(inputs.connection, inputs.stack, async () => {
+    if (inputs.backup === true || inputs.backup === "true") await backUp(inputs, bundle, options);
+    return applyBundle(inputs.connection, bundle, options);
+  });
   await recordWaivers(inputs, bundle, report, options);
   const ledger = await withDatabase(inputs.connection, (client) => readLedgerSnapshot(client));
   return { ...rebuildFromLedger(inputs, ledger), ...summary(bundle, ledger) };

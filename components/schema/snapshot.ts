@@ -55,3 +55,19 @@ export function keepRecorded(live: Snapshot, recorded: Snapshot, keys: Iterable<
   }
   return out;
 }
+
+/**
+ * `recorded` with what changed between `before` and `after` (two live reads around an apply) carried
+ * into it: the apply's own changes are recorded — also those of a migration that committed before a
+ * later one failed — while a hand change made before it (recorded ≠ before) stays a difference.
+ */
+export function carryChanges(recorded: Snapshot, before: Snapshot, after: Snapshot): Snapshot {
+  const out: Snapshot = { ...recorded };
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const [was, is] = [before[key], after[key]];
+    if (JSON.stringify(was) === JSON.stringify(is)) continue;
+    if (is === undefined) delete out[key];
+    else out[key] = is;
+  }
+  return out;
+}

@@ -49,7 +49,8 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
     const preview = await e2e.stack.preview({ ...capture(e2e.project.log), diff: true });
     expect(preview.stdout).toContain(`+ ${EXTRA}`);
     expect(preview.stdout).toMatch(/sha256:[0-9a-f]{64} · 1 statement · transactional/);
-    expect(changes(preview.changeSummary)).toEqual({ update: 1 });
+    // The migrations, and the schema snapshot recorded again after them (components/schema).
+    expect(changes(preview.changeSummary)).toEqual({ update: 2 });
 
     const appliedBefore = await auditRows("apply");
     const up = await e2e.stack.up({ ...capture(e2e.project.log) });

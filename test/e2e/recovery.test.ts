@@ -83,9 +83,12 @@ describe("every failure has a way forward (real Pulumi CLI, real PostgreSQL)", (
     const resolved = project.command("migrations", ["resolve", name, V(4), "--rolled-back", "--reason", "label column comes in a later release"]);
     expect(resolved.status, resolved.stdout + resolved.stderr).toBe(0);
     expect(resolved.stdout).toContain(`${WIDGETS} resolved as rolled-back (it was in progress (stopped before step 2 of 2))`);
-    expect(await query("select kind, outcome, stack from supabase_migrations.promotion_audit order by id desc limit 1")).toEqual([
+    // The resolution, then the schema it leaves recorded as the stack's (the table dropped by hand is not drift).
+    expect(await query("select kind, outcome, stack from supabase_migrations.promotion_audit order by id desc limit 2")).toEqual([
+      { kind: "drift-accept", outcome: "succeeded", stack: name },
       { kind: "resolve", outcome: "rolled_back", stack: name },
     ]);
+    expect(resolved.stdout).toContain("schema snapshot recorded as the resolution leaves it (kind drift-accept): - table public.widgets");
 
     // Pending again: removing its file (refused while it was half-applied) leaves nothing to do.
     project.remove(`sql/migrations/${WIDGETS}.sql`);
@@ -126,6 +129,7 @@ describe("every failure has a way forward (real Pulumi CLI, real PostgreSQL)", (
     expect(await query(`select message from supabase_migrations.promotion_audit where version = '${V(0)}' and kind = 'apply'`)).toEqual([
       { message: `out of order (migrations.includeAll): older than ${KEEP}.sql, which was applied before it` },
     ]);
-    expect(changes((await stack.preview({ ...capture(project.log) })).changeSummary)).toEqual({});
+    const after = await stack.preview({ ...capture(project.log), diff: true });
+    expect(changes(after.changeSummary), after.stdout).toEqual({});
   });
 });

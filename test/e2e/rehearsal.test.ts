@@ -67,7 +67,8 @@ describe("rehearsal in the preview (real Pulumi CLI, local platform)", () => {
     const log: string[] = [];
     const preview = await stack.preview({ ...capture(log), diff: true });
     if (process.env.SP_SHOW) console.log(log.join(""));
-    expect(preview.changeSummary.update).toBe(1);
+    // The migrations, and the schema snapshot recorded again after them (components/schema).
+    expect(preview.changeSummary.update).toBe(2);
     expect(log.join("")).toMatch(/20260101000001_note_required\s*: "lint: adding-not-nullable-field :2; rehearsed on a copy: ok in [\d.]+ ms — sha256:[0-9a-f]{40}/);
     // The lock it takes on the target's table, with the table's size there.
     expect(log.join("")).toMatch(

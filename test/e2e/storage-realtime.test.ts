@@ -47,11 +47,12 @@ describe("storage buckets and realtime e2e (real Pulumi CLI, real PostgreSQL)", 
       realtime: { tables: ["public.bookings", "public.equipment", "public.messages", "public.maintenance_logs"], replicaIdentityFull: ["public.bookings"] },
     });
     const preview = await e2e.stack.preview({ ...capture(e2e.project.log), diff: true });
-    expect(changes(preview.changeSummary)).toEqual({ update: 2 });
+    // The bucket, the publication, and the schema snapshot recorded again after them (components/schema).
+    expect(changes(preview.changeSummary)).toEqual({ update: 3 });
     expect(preview.stdout).toContain("+ public.maintenance_logs");
     expect(preview.stdout).toContain("- public.notifications");
     const up = await e2e.stack.up({ ...capture(e2e.project.log) });
-    expect(changes(up.summary.resourceChanges ?? {})).toEqual({ update: 2 });
+    expect(changes(up.summary.resourceChanges ?? {})).toEqual({ update: 3 });
     expect((await query("select file_size_limit::text as l from storage.buckets where id = 'avatars'"))[0]).toEqual({ l: String(2 * 1024 ** 2) });
   });
 
@@ -59,7 +60,8 @@ describe("storage buckets and realtime e2e (real Pulumi CLI, real PostgreSQL)", 
     await query("update storage.buckets set public = false where id = 'avatars'");
     await query("alter publication supabase_realtime add table public.notifications");
     const refresh = await e2e.stack.refresh({ ...capture(e2e.project.log) });
-    expect(changes(refresh.summary.resourceChanges ?? {})).toEqual({ update: 2 });
+    // The bucket, the publication, and the schema snapshot's drift (publication membership is in it).
+    expect(changes(refresh.summary.resourceChanges ?? {})).toEqual({ update: 3 });
     const preview = await e2e.stack.preview({ ...capture(e2e.project.log), diff: true });
     expect(preview.stdout).toContain("- public.notifications");
     expect(preview.stdout).toMatch(/public\s*:\s*false => true/);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { diffSnapshots } from "../../components/schema/diff";
 import { compareEnvironments, renderEnvironmentDiff } from "../../components/schema/compare";
-import { keepRecorded, type Snapshot, type SnapshotObject } from "../../components/schema/snapshot";
+import { carryChanges, keepRecorded, type Snapshot, type SnapshotObject } from "../../components/schema/snapshot";
 import { driftRefusal } from "../../components/schema/drift";
 
 const table = (name: string, rls = true): SnapshotObject => ({ kind: "table", name, rls, forceRls: false });
@@ -219,5 +219,17 @@ describe("compareEnvironments", () => {
     expect(d.realtime.map((r) => r.text)).toEqual(["+ realtime public.messages (streams only in staging)"]);
     expect(renderEnvironmentDiff(d)).toContain("schema (1):");
     expect(compareEnvironments("dev", dev, "dev", dev).different).toBe(false);
+  });
+});
+
+describe("carryChanges: an apply's own changes go into the recorded snapshot", () => {
+  const col = (name: string, type: string) => ({ kind: "column" as const, name, on: "public.t", type });
+  it("records what changed between the reads around the apply, and keeps a hand change made before it", () => {
+    const recorded = { "column public.t.a": col("a", "int"), "column public.t.b": col("b", "int") };
+    // By hand before the apply: b became text. The apply then dropped a and added c.
+    const before = { "column public.t.a": col("a", "int"), "column public.t.b": col("b", "text") };
+    const after = { "column public.t.b": col("b", "text"), "column public.t.c": col("c", "int") };
+    expect(carryChanges(recorded, before, after)).toEqual({ "column public.t.b": col("b", "int"), "column public.t.c": col("c", "int") });
+    expect(carryChanges(recorded, before, before)).toEqual(recorded);
   });
 });

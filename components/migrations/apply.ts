@@ -11,7 +11,6 @@ import {
   auditContext,
   batchOf,
   batchStatementAt,
-  batchText,
   concurrentIndexOf,
   historyRow,
   planIsEmpty,
@@ -41,12 +40,14 @@ import {
   compareVersions,
   deleteHistoryRow,
   ensureLedger,
+  historyColumns,
   insertAppliedRows,
   insertAuditRow,
   insertHistoryRow,
   ledgerStatementsHash,
   readLedger,
 } from "./ledger";
+import { applyMessage, locateInMessage } from "./apply-message";
 import { advisoryLockKey, watchLocks, withAdvisoryLock } from "./lock";
 import type { ApplyEvent } from "./progress";
 import { assertSessionConnection, configureSession, queryCountingStatements, readInOneSnapshot, readSessionFacts, resetSession } from "./session";
@@ -165,6 +166,7 @@ async function runPlan(session: Session, plan: Plan, ledger: Ledger): Promise<Om
   const report: Omit<ApplyReport, "lockWaitMs" | "durationMs"> = { applied: [], reverted: [], adopted: [] };
   if (planIsEmpty(plan)) return report;
   await ensureLedger(session.client);
+  session.historyColumns = await historyColumns(session.client);
   session.notes = plan.notes ?? {};
   report.adopted = await adoptMigrations(session, plan.adopt, ledger);
   await amendMigrations(session, plan.amend ?? [], ledger);
@@ -193,6 +195,8 @@ interface Session {
   blocked: Blocked | null;
   /** The plan's notes per version (resumed, out of order), for the final audit rows. */
   notes?: Record<string, string>;
+  /** The history table's columns, read once after ensureLedger (not awaited per migration). */
+  historyColumns?: ReadonlySet<string>;
 }
 
 async function openSession(client: ClientBase, url: string, options: ApplyOptions): Promise<Session> {
@@ -300,20 +304,68 @@ async function applyMigration(session: Session, migration: Migration, resumeAt: 
   };
 }
 
+/**
+ * A transactional migration in one round trip (apply-message.ts): reset, settings, its statements,
+ * the role reset, its ledger rows and the commit. The server reports each completed command, so a
+ * statement that gave up (lock or statement timeout) is the one after the last completed, located
+ * without running anything again. Any other failure in a migration statement is replayed one by one,
+ * in a fresh transaction, so that the failing statement and its error position are known exactly
+ * (file:line, section, ordinal). A failure before the statements (or a message the server could not
+ * parse) is replayed too; one after them (the ledger rows, the commit) is reported as it is.
+ */
 async function applyInOneTransaction(session: Session, migration: Migration, started: number): Promise<void> {
   const { client } = session;
+  const statements = batchOf(migration);
+  const row = historyRow(migration, session.options);
+  const columns = session.historyColumns ?? (await historyColumns(client));
+  const message = applyMessage({
+    settings: session.settings,
+    statements,
+    historyColumns: columns,
+    history: row,
+    audit: {
+      ...auditContext(migration, session.options),
+      kind: "apply",
+      outcome: "succeeded",
+      protectedHash: protectedHash(migration),
+      downHash: downHash(migration),
+      message: session.notes?.[migration.version] ?? null,
+      // The server's statements hash over the inserted row, unless the history table has no statements column.
+      ...(columns.has("statements") ? {} : { statementsHash: ledgerStatementsHash(row.statements) }),
+    },
+    elapsedMs: performance.now() - started,
+  });
+  let completed = 0;
   try {
-    await resetSession(client, session.settings, { begin: true });
     try {
-      await runBatch(session, migration);
-      await recordApplied(session, migration, performance.now() - started);
-      await client.query("commit");
+      await watched(session, migration.version, () => queryCountingStatements(client, message.text, () => completed++));
     } catch (error) {
       await client.query("rollback").catch(() => undefined);
+      const where = locateInMessage(message, completed);
+      if (where.at === "after") throw error;
+      if (where.at === "statement" && gaveUp(error)) {
+        const at = batchStatementAt(migration, where.index);
+        if (at) throw new StatementFailure(at.section, at.statement, at.ordinal, at.count, error);
+        throw error;
+      }
+      await replayToLocate(session, migration);
+      // Replayed without failing (the failure depended on timing): report what the message said.
       throw error;
     }
   } catch (error) {
     throw await failMigration(session, migration, "apply", error, ROLLED_BACK);
+  }
+}
+
+/** The statements of a failed message one by one, in a fresh transaction, rolled back: the failing one throws its StatementFailure. */
+async function replayToLocate(session: Session, migration: Migration): Promise<void> {
+  const { client } = session;
+  try {
+    await resetSession(client, session.settings, { begin: true });
+    await runStatements(session, migration.version, "up", migration.up);
+    await runStatements(session, migration.version, "verify", migration.verify ?? []);
+  } finally {
+    await client.query("rollback").catch(() => undefined);
   }
 }
 
@@ -395,6 +447,7 @@ async function repairInterruptedIndex(session: Session, migration: Migration, st
   session.emit({ type: "index-recovered", version: migration.version, index: `${invalid.schema}.${invalid.name}` });
 }
 
+/** The history and audit rows of a migration that ran in steps, in its final transaction. */
 async function recordApplied(session: Session, migration: Migration, durationMs: number): Promise<void> {
   const { client, options } = session;
   // The migration may have switched roles; the ledger is written as the connecting user.
@@ -470,35 +523,6 @@ async function revertMigration(session: Session, migration: Migration): Promise<
 }
 
 // ─── Statements ──────────────────────────────────────────────────────────────────────────────────
-
-/**
- * Runs a transactional migration's up and verify statements in one round trip, as psql would send
- * a file. The server reports each completed statement, so a statement that gave up is the one after
- * the last completed — located without running anything again. Any other failure is replayed one by
- * one, in a fresh transaction, so that the failing statement and its error position are known
- * exactly (file:line, section, ordinal).
- */
-async function runBatch(session: Session, migration: Migration): Promise<void> {
-  const { client } = session;
-  const statements = batchOf(migration);
-  if (statements.length === 0) return;
-  let completed = 0;
-  try {
-    await watched(session, migration.version, () => queryCountingStatements(client, batchText(statements), () => completed++));
-  } catch (batchError) {
-    if (gaveUp(batchError)) {
-      const at = batchStatementAt(migration, completed);
-      if (!at) throw batchError;
-      throw new StatementFailure(at.section, at.statement, at.ordinal, at.count, batchError);
-    }
-    await client.query("rollback");
-    await resetSession(client, session.settings, { begin: true });
-    await runStatements(session, migration.version, "up", migration.up);
-    await runStatements(session, migration.version, "verify", migration.verify ?? []);
-    // Replayed without failing (the failure depended on timing): report what the batch said.
-    throw batchError;
-  }
-}
 
 /** One query per statement, so a failure maps to its statement (never a multi-statement string). */
 async function runStatements(session: Session, version: string, section: Section, statements: readonly Statement[]): Promise<void> {

@@ -1,14 +1,19 @@
 /**
- * One transactional migration as ONE simple-query message: `begin; reset all; select set_config(…)`,
- * its up and verify statements, `set local role none`, its history and audit rows, and `commit`.
+ * One transactional migration as ONE simple-query message: `begin`, its up and verify statements,
+ * `set local role none`, its history and audit rows, `commit`, and then `reset all; select
+ * set_config(…)` for the next migration.
  * psql sends a file's statements one round trip each; this sends a migration in one, its ledger rows
  * included (BENCHMARKS.md, "Apply, one round trip per migration"). Pure: apply.ts sends it and maps
  * a failure back to the statement with {@link locateInMessage}.
  *
- * Values are escaped literals ({@link sqlLiteral}). The server lexes the whole message before running
- * any of it, with the session's `standard_conforming_strings` as it was when the message arrived, so
- * every literal must read the same under either setting: quotes are doubled, and a value with a
- * backslash is an `E'…'` string with the backslashes doubled (as `pg`'s `escapeLiteral`).
+ * The server lexes a whole simple-query message before running any of it, with the session's settings
+ * as they were when it arrived. So the reset comes at the END of a message, after the commit: the next
+ * migration's statements are lexed in a clean session, never under a `standard_conforming_strings`
+ * or `search_path` the previous migration left (apply.ts resets in a round trip of its own first when
+ * the session may be dirty: at the start, after steps or a revert). And every literal of ours must read
+ * the same under either `standard_conforming_strings` ({@link sqlLiteral}), because the migration's own
+ * statements may change it before the ledger rows run: quotes are doubled, and a value with a backslash
+ * is an `E'…'` string with the backslashes doubled (as `pg`'s `escapeLiteral`).
  */
 import { appliedRowsSql, SQL_STATEMENTS_HASH, type AuditRow, type HistoryRow } from "./ledger";
 import type { Statement } from "./types";
@@ -45,14 +50,16 @@ export interface ApplyMessageInput {
 /** The message, and where the migration's statements are in it (counted in completed commands). */
 export interface ApplyMessage {
   text: string;
-  /** Commands before the first migration statement: `begin`, `reset all`, the `select set_config`. */
+  /** Commands before the first migration statement: `begin`. */
   before: number;
   /** The migration's statements. */
   statements: number;
 }
 
-/** Commands before the migration's statements: BEGIN, RESET, SELECT. */
-const BEFORE = 3;
+/** Commands before the migration's statements: BEGIN. */
+const BEFORE = 1;
+/** Commands after them up to and including the commit: the role reset, the ledger rows, COMMIT. */
+const TO_COMMIT = 3;
 
 export function applyMessage(input: ApplyMessageInput): ApplyMessage {
   const calls = input.settings.map(([name, value]) => `set_config(${sqlLiteral(name)}, ${sqlLiteral(value)}, false)`).join(", ");
@@ -67,28 +74,32 @@ export function applyMessage(input: ApplyMessageInput): ApplyMessage {
   // A trailing `--` comment cannot swallow the separator: each statement ends on its own line (execution.ts's batchText).
   const parts = [
     "begin",
-    "reset all",
-    `select ${calls}`,
     ...input.statements.map((statement) => statement.sql),
     // The migration may have switched roles; the ledger is written as the connecting user.
     "set local role none",
     ledger,
     "commit",
+    // For the next migration (an earlier migration's `SET search_path` or `SET ROLE` must not leak into it).
+    "reset all",
+    `select ${calls}`,
   ];
   return { text: parts.join("\n;\n"), before: BEFORE, statements: input.statements.length };
 }
 
 /**
  * Where a message stopped, from the number of commands the server completed before the error:
- * `before` (BEGIN/RESET/settings, or the message failed to parse: nothing ran), `statement` with the
- * 0-based index of the migration statement that failed, or `after` (the role reset, the ledger rows
- * or the commit — every migration statement had completed).
+ * `before` (the message failed to parse, or BEGIN failed: nothing ran), `statement` with the 0-based
+ * index of the migration statement that failed, `ledger` (the role reset, the ledger rows or the
+ * commit failed: every migration statement had completed, and it all rolled back), or `committed`
+ * (the migration and its ledger rows committed; the reset for the next migration failed).
  */
 export function locateInMessage(message: Pick<ApplyMessage, "before" | "statements">, completed: number):
   | { at: "before" }
   | { at: "statement"; index: number }
-  | { at: "after" } {
+  | { at: "ledger" }
+  | { at: "committed" } {
   if (completed < message.before) return { at: "before" };
   if (completed < message.before + message.statements) return { at: "statement", index: completed - message.before };
-  return { at: "after" };
+  if (completed < message.before + message.statements + TO_COMMIT) return { at: "ledger" };
+  return { at: "committed" };
 }

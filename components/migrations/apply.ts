@@ -197,6 +197,11 @@ interface Session {
   notes?: Record<string, string>;
   /** The history table's columns, read once after ensureLedger (not awaited per migration). */
   historyColumns?: ReadonlySet<string>;
+  /**
+   * True when the session is as `RESET ALL` + {@link Session.settings} leave it: the last migration's
+   * message ended with them. A migration in steps, a revert or a failure leaves it false.
+   */
+  clean?: boolean;
 }
 
 async function openSession(client: ClientBase, url: string, options: ApplyOptions): Promise<Session> {
@@ -289,6 +294,7 @@ async function applyMigration(session: Session, migration: Migration, resumeAt: 
   if (steps === null) {
     await applyInOneTransaction(session, migration, started);
   } else {
+    session.clean = false;
     await resetSession(session.client, session.settings);
     await applyInSteps(session, migration, steps, resumeAt, started);
   }
@@ -305,44 +311,49 @@ async function applyMigration(session: Session, migration: Migration, resumeAt: 
 }
 
 /**
- * A transactional migration in one round trip (apply-message.ts): reset, settings, its statements,
- * the role reset, its ledger rows and the commit. The server reports each completed command, so a
- * statement that gave up (lock or statement timeout) is the one after the last completed, located
- * without running anything again. Any other failure in a migration statement is replayed one by one,
- * in a fresh transaction, so that the failing statement and its error position are known exactly
- * (file:line, section, ordinal). A failure before the statements (or a message the server could not
- * parse) is replayed too; one after them (the ledger rows, the commit) is reported as it is.
+ * A transactional migration in one round trip (apply-message.ts): its statements, the role reset,
+ * its ledger rows, the commit, and the reset for the next migration. The server reports each
+ * completed command, so a statement that gave up (lock or statement timeout) is the one after the
+ * last completed, located without running anything again. Any other failure in a migration statement
+ * is replayed one by one, in a fresh transaction, so that the failing statement and its error
+ * position are known exactly (file:line, section, ordinal). A message the server could not parse is
+ * replayed too; a failure after the statements (the ledger rows, the commit) is reported as it is.
  */
 async function applyInOneTransaction(session: Session, migration: Migration, started: number): Promise<void> {
   const { client } = session;
-  const statements = batchOf(migration);
-  const row = historyRow(migration, session.options);
-  const columns = session.historyColumns ?? (await historyColumns(client));
-  const message = applyMessage({
-    settings: session.settings,
-    statements,
-    historyColumns: columns,
-    history: row,
-    audit: {
-      ...auditContext(migration, session.options),
-      kind: "apply",
-      outcome: "succeeded",
-      protectedHash: protectedHash(migration),
-      downHash: downHash(migration),
-      message: session.notes?.[migration.version] ?? null,
-      // The server's statements hash over the inserted row, unless the history table has no statements column.
-      ...(columns.has("statements") ? {} : { statementsHash: ledgerStatementsHash(row.statements) }),
-    },
-    elapsedMs: performance.now() - started,
-  });
-  let completed = 0;
   try {
+    // The message is lexed in the session as it is: clean it first when an earlier step may have dirtied it.
+    if (!session.clean) await resetSession(client, session.settings);
+    session.clean = false;
+    const row = historyRow(migration, session.options);
+    const columns = session.historyColumns ?? (await historyColumns(client));
+    const message = applyMessage({
+      settings: session.settings,
+      statements: batchOf(migration),
+      historyColumns: columns,
+      history: row,
+      audit: {
+        ...auditContext(migration, session.options),
+        kind: "apply",
+        outcome: "succeeded",
+        protectedHash: protectedHash(migration),
+        downHash: downHash(migration),
+        message: session.notes?.[migration.version] ?? null,
+        // The server hashes the inserted row's statements, unless the history table has no statements column.
+        ...(columns.has("statements") ? {} : { statementsHash: ledgerStatementsHash(row.statements) }),
+      },
+      elapsedMs: performance.now() - started,
+    });
+    let completed = 0;
     try {
       await watched(session, migration.version, () => queryCountingStatements(client, message.text, () => completed++));
+      session.clean = true;
     } catch (error) {
-      await client.query("rollback").catch(() => undefined);
       const where = locateInMessage(message, completed);
-      if (where.at === "after") throw error;
+      // Committed with its ledger rows; only the reset after it failed (the next migration's resetSession says why).
+      if (where.at === "committed") return;
+      await client.query("rollback").catch(() => undefined);
+      if (where.at === "ledger") throw error;
       if (where.at === "statement" && gaveUp(error)) {
         const at = batchStatementAt(migration, where.index);
         if (at) throw new StatementFailure(at.section, at.statement, at.ordinal, at.count, error);
@@ -489,6 +500,7 @@ async function revertMigration(session: Session, migration: Migration): Promise<
   const { client } = session;
   const started = performance.now();
   session.emit({ type: "migration-start", action: "revert", version: migration.version, name: migration.name });
+  session.clean = false;
   await resetSession(client, session.settings);
   const down = migration.down ?? [];
   const together = down.every((statement) => statement.transactional);

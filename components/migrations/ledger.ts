@@ -427,11 +427,11 @@ function historyInsert(columns: ReadonlySet<string>, row: HistoryRow, bind: Bind
   };
   add("version", row.version);
   add("name", row.name);
-  add("statements", row.statements, (p) => `${p}::text[]`);
+  add("statements", row.statements);
   add("created_by", row.createdBy ?? null, (p) => `coalesce(${p}, current_user)`);
   // Our digest is chained over every earlier migration, so it is unique per version by construction.
   add("idempotency_key", row.digest);
-  add("rollback", row.rollback ?? null, (p) => `${p}::text[]`);
+  add("rollback", row.rollback ?? null);
   return `insert into ${HISTORY} (${names.join(", ")}) values (${values.join(", ")})`;
 }
 

@@ -10,7 +10,7 @@ import { Environment } from "./components/environment";
 import { BundleError, loadBundle, MigrationsFolderError } from "./components/migrations/bundle";
 import { migrationKey } from "./components/migrations/describe";
 import { pinProblems } from "./components/migrations/plan";
-import { selectMigrations } from "./components/migrations/resource";
+import { parseAppliedDigests, selectMigrations } from "./components/migrations/resource";
 import { initParser } from "./components/migrations/split";
 import { checkGate, releaseDigest, type AllowedOverride, type LegacyRelease, type Release } from "./components/promotion/gate";
 import { bucketsRelease, configuredOverrides, realtimeRelease } from "./components/promotion/settings";
@@ -65,7 +65,7 @@ export = async () => {
   });
 
   // What this stack runs, for its downstream's gate and for `npm run promote`.
-  const release = env.migrations.applied.apply((migrations): Release => ({ ...wanted, migrations: migrations ?? {} }));
+  const release = env.migrations.appliedDigests.apply((json): Release => ({ ...wanted, migrations: parseAppliedDigests(json) }));
   return {
     platform: config.platform,
     projectRef: env.project.projectRef,

@@ -11,7 +11,6 @@ import {
   auditContext,
   batchOf,
   batchStatementAt,
-  batchText,
   concurrentIndexOf,
   historyRow,
   planIsEmpty,
@@ -41,12 +40,14 @@ import {
   compareVersions,
   deleteHistoryRow,
   ensureLedger,
+  historyColumns,
   insertAppliedRows,
   insertAuditRow,
   insertHistoryRow,
   ledgerStatementsHash,
   readLedger,
 } from "./ledger";
+import { applyMessage, locateInMessage } from "./apply-message";
 import { advisoryLockKey, watchLocks, withAdvisoryLock } from "./lock";
 import type { ApplyEvent } from "./progress";
 import { assertSessionConnection, configureSession, queryCountingStatements, readInOneSnapshot, readSessionFacts, resetSession } from "./session";
@@ -167,6 +168,7 @@ async function runPlan(session: Session, plan: Plan, ledger: Ledger): Promise<Om
   const report: Omit<ApplyReport, "lockWaitMs" | "durationMs"> = { applied: [], reverted: [], adopted: [] };
   if (planIsEmpty(plan)) return report;
   await ensureLedger(session.client);
+  session.historyColumns = await historyColumns(session.client);
   session.notes = plan.notes ?? {};
   report.adopted = await adoptMigrations(session, plan.adopt, ledger);
   await amendMigrations(session, plan.amend ?? [], ledger);
@@ -197,6 +199,13 @@ interface Session {
   notes?: Record<string, string>;
   /** The local platform's hosted model: statements go through {@link hostedRun} (hosted-privileges.ts). */
   hostedModel: boolean;
+  /** The history table's columns, read once after ensureLedger (not awaited per migration). */
+  historyColumns?: ReadonlySet<string>;
+  /**
+   * True when the session is as `RESET ALL` + {@link Session.settings} leave it: the last migration's
+   * message ended with them. A migration in steps, a revert or a failure leaves it false.
+   */
+  clean?: boolean;
 }
 
 async function openSession(client: ClientBase, url: string, options: ApplyOptions): Promise<Session> {
@@ -303,6 +312,7 @@ async function applyMigration(session: Session, migration: Migration, resumeAt: 
   if (steps === null) {
     await applyInOneTransaction(session, migration, started);
   } else {
+    session.clean = false;
     await resetSession(session.client, session.settings);
     await applyInSteps(session, migration, steps, resumeAt, started);
   }
@@ -318,20 +328,75 @@ async function applyMigration(session: Session, migration: Migration, resumeAt: 
   };
 }
 
+/**
+ * A transactional migration in one round trip (apply-message.ts): its statements, the role reset,
+ * its ledger rows, the commit, and the reset for the next migration. The server reports each
+ * completed command, so a statement that gave up (lock or statement timeout) is the one after the
+ * last completed, located without running anything again. Any other failure in a migration statement
+ * is replayed one by one, in a fresh transaction, so that the failing statement and its error
+ * position are known exactly (file:line, section, ordinal). A message the server could not parse is
+ * replayed too; a failure after the statements (the ledger rows, the commit) is reported as it is.
+ */
 async function applyInOneTransaction(session: Session, migration: Migration, started: number): Promise<void> {
   const { client } = session;
   try {
-    await resetSession(client, session.settings, { begin: true });
+    // The message is lexed in the session as it is: clean it first when an earlier step may have dirtied it.
+    if (!session.clean) await resetSession(client, session.settings);
+    session.clean = false;
+    const row = historyRow(migration, session.options);
+    const columns = session.historyColumns ?? (await historyColumns(client));
+    // What is sent: the statements, each with what the hosted model runs around it; `of` maps back.
+    const sent = serverStatements(session, batchOf(migration));
+    const message = applyMessage({
+      settings: session.settings,
+      statements: sent,
+      historyColumns: columns,
+      history: row,
+      audit: {
+        ...auditContext(migration, session.options),
+        kind: "apply",
+        outcome: "succeeded",
+        protectedHash: protectedHash(migration),
+        downHash: downHash(migration),
+        message: session.notes?.[migration.version] ?? null,
+        // The server hashes the inserted row's statements, unless the history table has no statements column.
+        ...(columns.has("statements") ? {} : { statementsHash: ledgerStatementsHash(row.statements) }),
+      },
+      elapsedMs: performance.now() - started,
+    });
+    let completed = 0;
     try {
-      await runBatch(session, migration);
-      await recordApplied(session, migration, performance.now() - started);
-      await client.query("commit");
+      await watched(session, migration.version, () => queryCountingStatements(client, message.text, () => completed++));
+      session.clean = true;
     } catch (error) {
+      const where = locateInMessage(message, completed);
+      // Committed with its ledger rows; only the reset after it failed (the next migration's resetSession says why).
+      if (where.at === "committed") return;
       await client.query("rollback").catch(() => undefined);
+      if (where.at === "ledger") throw error;
+      if (where.at === "statement" && gaveUp(error)) {
+        const at = batchStatementAt(migration, sent[where.index]?.of ?? where.index);
+        if (at) throw new StatementFailure(at.section, at.statement, at.ordinal, at.count, error);
+        throw error;
+      }
+      await replayToLocate(session, migration);
+      // Replayed without failing (the failure depended on timing): report what the message said.
       throw error;
     }
   } catch (error) {
     throw await failMigration(session, migration, "apply", error, ROLLED_BACK);
+  }
+}
+
+/** The statements of a failed message one by one, in a fresh transaction, rolled back: the failing one throws its StatementFailure. */
+async function replayToLocate(session: Session, migration: Migration): Promise<void> {
+  const { client } = session;
+  try {
+    await resetSession(client, session.settings, { begin: true });
+    await runStatements(session, migration.version, "up", migration.up);
+    await runStatements(session, migration.version, "verify", migration.verify ?? []);
+  } finally {
+    await client.query("rollback").catch(() => undefined);
   }
 }
 
@@ -413,6 +478,7 @@ async function repairInterruptedIndex(session: Session, migration: Migration, st
   session.emit({ type: "index-recovered", version: migration.version, index: `${invalid.schema}.${invalid.name}` });
 }
 
+/** The history and audit rows of a migration that ran in steps, in its final transaction. */
 async function recordApplied(session: Session, migration: Migration, durationMs: number): Promise<void> {
   const { client, options } = session;
   // The migration may have switched roles; the ledger is written as the connecting user.
@@ -454,6 +520,7 @@ async function revertMigration(session: Session, migration: Migration): Promise<
   const { client } = session;
   const started = performance.now();
   session.emit({ type: "migration-start", action: "revert", version: migration.version, name: migration.name });
+  session.clean = false;
   await resetSession(client, session.settings);
   const down = migration.down ?? [];
   const together = down.every((statement) => statement.transactional);
@@ -488,37 +555,6 @@ async function revertMigration(session: Session, migration: Migration): Promise<
 }
 
 // ─── Statements ──────────────────────────────────────────────────────────────────────────────────
-
-/**
- * Runs a transactional migration's up and verify statements in one round trip, as psql would send
- * a file. The server reports each completed statement, so a statement that gave up is the one after
- * the last completed — located without running anything again. Any other failure is replayed one by
- * one, in a fresh transaction, so that the failing statement and its error position are known
- * exactly (file:line, section, ordinal).
- */
-async function runBatch(session: Session, migration: Migration): Promise<void> {
-  const { client } = session;
-  const statements = batchOf(migration);
-  if (statements.length === 0) return;
-  // What is sent: the statements, each with what the hosted model runs around it; `of` maps back.
-  const sent = serverStatements(session, statements);
-  let completed = 0;
-  try {
-    await watched(session, migration.version, () => queryCountingStatements(client, batchText(sent), () => completed++));
-  } catch (batchError) {
-    if (gaveUp(batchError)) {
-      const at = batchStatementAt(migration, sent[completed]?.of ?? statements.length);
-      if (!at) throw batchError;
-      throw new StatementFailure(at.section, at.statement, at.ordinal, at.count, batchError);
-    }
-    await client.query("rollback");
-    await resetSession(client, session.settings, { begin: true });
-    await runStatements(session, migration.version, "up", migration.up);
-    await runStatements(session, migration.version, "verify", migration.verify ?? []);
-    // Replayed without failing (the failure depended on timing): report what the batch said.
-    throw batchError;
-  }
-}
 
 /** One query per statement, so a failure maps to its statement (never a multi-statement string). */
 async function runStatements(session: Session, version: string, section: Section, statements: readonly Statement[]): Promise<void> {

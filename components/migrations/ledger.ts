@@ -9,7 +9,8 @@
  *   amendment (a corrected down section) and resolution by hand, with its digest, who ran it, from
  *   which stack and update, how long it took and how it ended.
  *
- * All SQL about the ledger lives here. Identifiers are quoted, values are parameters.
+ * All SQL about the ledger lives here. Identifiers are quoted; values are parameters, or escaped literals
+ * when a whole migration goes in one message (apply-message.ts builds it with {@link appliedRowsSql}).
  */
 import type { ClientBase } from "pg";
 import { ledgerStatementsHash } from "./integrity";
@@ -356,7 +357,7 @@ async function readInProgress(client: ClientBase): Promise<Ledger["inProgress"]>
 const historyColumnsCache = new WeakMap<ClientBase, Set<string>>();
 
 /** The columns `schema_migrations` has on this database, read once per connection. */
-async function historyColumns(client: ClientBase): Promise<Set<string>> {
+export async function historyColumns(client: ClientBase): Promise<Set<string>> {
   const cached = historyColumnsCache.get(client);
   if (cached) return cached;
   const { rows } = await client.query<{ column_name: string }>(
@@ -370,8 +371,8 @@ async function historyColumns(client: ClientBase): Promise<Set<string>> {
 
 /** Inserts a history row, filling the hosted platform's extra columns when they exist. */
 export async function insertHistoryRow(client: ClientBase, row: HistoryRow): Promise<void> {
-  const insert = historyInsert(await historyColumns(client), row, []);
-  await client.query(insert.sql, insert.params);
+  const params: unknown[] = [];
+  await client.query(historyInsert(await historyColumns(client), row, parameter(params)), params);
 }
 
 /**
@@ -380,20 +381,49 @@ export async function insertHistoryRow(client: ClientBase, row: HistoryRow): Pro
  */
 export async function insertAppliedRows(client: ClientBase, history: HistoryRow, audit: AuditRow): Promise<void> {
   const params: unknown[] = [];
-  const h = historyInsert(await historyColumns(client), history, params);
-  const a = auditValues(audit, params);
-  await client.query(`with recorded as (${h.sql} returning version) insert into ${AUDIT} (${a.columns}) select ${a.values} from recorded`, params);
+  await client.query(appliedRowsSql(await historyColumns(client), history, audit, parameter(params)), params);
 }
 
-/** `insert into schema_migrations …` for the columns this database has; parameters appended to `params`. */
-function historyInsert(columns: Set<string>, row: HistoryRow, params: unknown[]): { sql: string; params: unknown[] } {
+/**
+ * How a value gets into the ledger's SQL: as a parameter (`$n`, pushed to a list), or as a literal
+ * (components/migrations/apply-message.ts, which sends a whole migration in one simple-query message).
+ * `text[]` values are JS string arrays.
+ */
+export type Bind = (value: string | number | string[] | null) => string;
+
+function parameter(params: unknown[]): Bind {
+  return (value) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+}
+
+/**
+ * `with recorded as (insert into schema_migrations … returning version) insert into promotion_audit …
+ * select … from recorded`: both rows of an applied migration, the audit row only when the history
+ * row is written. `expressions` replace audit values with SQL evaluated by the server (e.g. the
+ * statements hash over the inserted row, {@link SQL_STATEMENTS_HASH}).
+ */
+export function appliedRowsSql(
+  columns: ReadonlySet<string>,
+  history: HistoryRow,
+  audit: AuditRow,
+  bind: Bind,
+  expressions: AuditExpressions = {},
+): string {
+  const h = historyInsert(columns, history, bind);
+  const a = auditValues(audit, bind, expressions);
+  return `with recorded as (${h} returning version${columns.has("statements") ? ", statements" : ""}) insert into ${AUDIT} (${a.columns}) select ${a.values} from recorded`;
+}
+
+/** `insert into schema_migrations …` for the columns this database has. */
+function historyInsert(columns: ReadonlySet<string>, row: HistoryRow, bind: Bind): string {
   const names: string[] = [];
   const values: string[] = [];
-  const add = (column: string, value: unknown, expression = (p: string) => p): void => {
+  const add = (column: string, value: string | string[] | null, expression = (p: string) => p): void => {
     if (column !== "version" && !columns.has(column)) return;
-    params.push(value);
     names.push(quoteIdent(column));
-    values.push(expression(`$${params.length}`));
+    values.push(expression(bind(value)));
   };
   add("version", row.version);
   add("name", row.name);
@@ -402,7 +432,7 @@ function historyInsert(columns: Set<string>, row: HistoryRow, params: unknown[])
   // Our digest is chained over every earlier migration, so it is unique per version by construction.
   add("idempotency_key", row.digest);
   add("rollback", row.rollback ?? null);
-  return { sql: `insert into ${HISTORY} (${names.join(", ")}) values (${values.join(", ")})`, params };
+  return `insert into ${HISTORY} (${names.join(", ")}) values (${values.join(", ")})`;
 }
 
 /** Deletes a history row (a revert), as `supabase migration repair --status reverted` does. */
@@ -413,14 +443,20 @@ export async function deleteHistoryRow(client: ClientBase, version: string): Pro
 /** Appends one audit row. */
 export async function insertAuditRow(client: ClientBase, row: AuditRow): Promise<void> {
   const params: unknown[] = [];
-  const a = auditValues(row, params);
+  const a = auditValues(row, parameter(params));
   await client.query(`insert into ${AUDIT} (${a.columns}) values (${a.values})`, params);
 }
 
-/** The audit table's columns and value expressions for one row; parameters appended to `params`. */
+/** Audit values the server computes instead of taking them from the row: SQL expressions. */
+export interface AuditExpressions {
+  durationMs?: string;
+  statementsHash?: string;
+}
+
+/** The audit table's columns and value expressions for one row. */
 const AUDIT_TYPES = ["text", "text", "text", "text", "text", "int", "text", "text", "text", "int", "text", "text", "text", "text"];
 
-function auditValues(row: AuditRow, params: unknown[]): { columns: string; values: string } {
+function auditValues(row: AuditRow, bind: Bind, expressions: AuditExpressions = {}): { columns: string; values: string } {
   const values = [
     row.version,
     row.name ?? null,
@@ -437,8 +473,9 @@ function auditValues(row: AuditRow, params: unknown[]): { columns: string; value
     row.protectedHash ?? null,
     row.downHash ?? null,
   ].map((value, i) => {
-    params.push(value);
-    const p = `$${params.length}`;
+    if (i === 9 && expressions.durationMs !== undefined) return `(${expressions.durationMs})::int`;
+    if (i === 10 && expressions.statementsHash !== undefined) return `(${expressions.statementsHash})::text`;
+    const p = bind(value);
     // Typed, so the same expressions work in VALUES and in INSERT … SELECT.
     return i === 6 ? `coalesce(${p}::text, current_user)` : `${p}::${AUDIT_TYPES[i]}`;
   });

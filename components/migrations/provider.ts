@@ -43,8 +43,20 @@ export interface MigrationOutputs extends MigrationInputs {
   /** Chained digest of the applied migrations. */
   bundleDigest: string;
   appliedCount: number;
-  /** `<version>_<name>` → chained digest, for every migration the ledger says is applied (unknown digests omitted). */
-  applied: Record<string, string>;
+  /**
+   * `<version>_<name>` → chained digest, for every migration the ledger says is applied (unknown
+   * digests omitted), as ONE JSON string: the engine, the gRPC codec and the program handle one
+   * property instead of N (at 1,000 migrations a map here cost every preview ≈ 0.1 s). Read it with
+   * {@link parseAppliedDigests}.
+   */
+  appliedDigests: string;
+}
+
+/** The JSON of `<version>_<name>` → digest, in ledger order. */
+export function appliedDigests(ledger: Ledger): string {
+  const applied: Record<string, string> = {};
+  for (const entry of ledger.entries) if (entry.digest) applied[`${entry.version}_${entry.name}`] = entry.digest;
+  return JSON.stringify(applied);
 }
 
 /**
@@ -460,11 +472,10 @@ export async function update(_id: string, _olds: MigrationOutputs, news: Migrati
 export async function read(id: string, state?: MigrationOutputs): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("MigrationBundle", id, state);
   const ledger = await withDatabase(props.connection, (client) => readLedgerSnapshot(client));
-  const rebuilt = rebuildFromLedger(props, ledger);
-  const applied: Record<string, string> = {};
-  for (const entry of ledger.entries) if (entry.digest) applied[`${entry.version}_${entry.name}`] = entry.digest;
+  // stripOutputs: the summary is rebuilt below, and a legacy `applied` map is dropped.
+  const rebuilt = rebuildFromLedger(stripOutputs(props), ledger);
   const last = ledger.entries[ledger.entries.length - 1];
-  const outputs = { ...rebuilt, applied, appliedCount: ledger.entries.length, appliedThrough: last?.version ?? "", bundleDigest: last?.digest ?? "" };
+  const outputs = { ...rebuilt, appliedDigests: appliedDigests(ledger), appliedCount: ledger.entries.length, appliedThrough: last?.version ?? "", bundleDigest: last?.digest ?? "" };
   return { id, props: outputs, inputs: stripOutputs(outputs) };
 }
 
@@ -598,21 +609,19 @@ export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): Migra
   return out;
 }
 
-function summary(bundle: Bundle, ledger: Ledger): Pick<MigrationOutputs, "appliedThrough" | "bundleDigest" | "appliedCount" | "applied"> {
+function summary(bundle: Bundle, ledger: Ledger): Pick<MigrationOutputs, "appliedThrough" | "bundleDigest" | "appliedCount" | "appliedDigests"> {
   const last = ledger.entries[ledger.entries.length - 1];
   const m = last ? bundle.migrations.find((x) => x.version === last.version) : undefined;
-  const applied: Record<string, string> = {};
-  for (const entry of ledger.entries) if (entry.digest) applied[`${entry.version}_${entry.name}`] = entry.digest;
   return {
     appliedThrough: last?.version ?? "",
     bundleDigest: m?.digest ?? last?.digest ?? "",
     appliedCount: ledger.entries.length,
-    applied,
+    appliedDigests: appliedDigests(ledger),
   };
 }
 
 function stripOutputs(props: MigrationInputs): MigrationInputs {
-  const { appliedThrough: _a, bundleDigest: _b, appliedCount: _c, applied: _d, ...inputs } = props as MigrationOutputs;
+  const { appliedThrough: _a, bundleDigest: _b, appliedCount: _c, appliedDigests: _d, applied: _e, ...inputs } = props as MigrationOutputs;
   return inputs;
 }
 

@@ -60,8 +60,8 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
   /** Chained digest through `appliedThrough`. */
   public readonly bundleDigest!: pulumi.Output<string>;
   public readonly appliedCount!: pulumi.Output<number>;
-  /** `<version>_<name>` → digest of every applied migration (what a downstream stack's gate compares). */
-  public readonly applied!: pulumi.Output<Record<string, string>>;
+  /** `<version>_<name>` → digest of every applied migration (what a downstream stack's gate compares), as JSON: see {@link parseAppliedDigests}. */
+  public readonly appliedDigests!: pulumi.Output<string>;
 
   constructor(name: string, args: MigrationBundleArgs, opts?: pulumi.CustomResourceOptions) {
     const included = selectMigrations(args.bundle, args.through);
@@ -98,7 +98,7 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           appliedThrough: undefined,
           bundleDigest: undefined,
           appliedCount: undefined,
-          applied: undefined,
+          appliedDigests: undefined,
         },
         { ...opts, additionalSecretOutputs: ["connection"] },
         "supabase-promotion",
@@ -113,4 +113,14 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
 /** The migrations a stack should have applied: the bundle up to the pin. */
 export function selectMigrations(bundle: Bundle, through?: string): Migration[] {
   return through ? bundle.migrations.filter((m) => compareVersions(m.version, through) <= 0) : bundle.migrations;
+}
+
+/**
+ * The {@link MigrationBundle.appliedDigests} output as a map. `undefined` (a preview that plans a
+ * create, before any apply) and states written before the output existed give `{}`.
+ */
+export function parseAppliedDigests(json: string | undefined): Record<string, string> {
+  if (!json) return {};
+  const parsed = JSON.parse(json) as unknown;
+  return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
 }

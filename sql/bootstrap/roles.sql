@@ -168,5 +168,10 @@ BEGIN
      ) THEN
     GRANT supabase_admin TO postgres WITH INHERIT FALSE, SET TRUE;
   END IF;
+  -- supautils.privileged_role_allowed_configs lets postgres set session_replication_role on hosted
+  -- (a superuser-only setting); PostgreSQL grants exactly that (idempotent).
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'postgres' AND NOT rolsuper) THEN
+    GRANT SET ON PARAMETER session_replication_role TO postgres;
+  END IF;
 END
 $policy_grants$;

@@ -582,6 +582,47 @@ describe("applyBundle", () => {
     ]);
   });
 
+  it("writes quotes, backslashes and non-ASCII into the ledger exactly, and no migration's session settings reach the next one's message", async () => {
+    const db = await freshDatabase("apply_literals");
+    // Migration 1 leaves its session dirty: literals without E'' would read differently, unqualified names go elsewhere.
+    const one =
+      "create schema other;\n" +
+      "set standard_conforming_strings = off;\n" +
+      "set search_path = other;\n" +
+      "create table public.lit (v text, note text);\n" +
+      "insert into public.lit values (E'it''s \\\\ grüße 🎉', 'one');\n";
+    // Migration 2 is lexed in a clean session: 'a\b' is three characters, `t2` lands in public.
+    const two = "insert into public.lit values ('a\\b', 'two');\ncreate table t2 (id int);\n-- migrate:down\ndrop table t2; -- it's \\ gone\n";
+    const bundle = bundleOf({ [`${V(1)}_dirty.sql`]: one, [`${V(2)}_clean.sql`]: two });
+    await apply(db, bundle, { appliedBy: "o'brien\\ci", stack: "dev'\\x" });
+
+    expect(await query(db.url, "select v, length(v) as n, note from public.lit order by note")).toEqual([
+      { v: "it's \\ grüße 🎉", n: 14, note: "one" },
+      { v: "a\\b", n: 3, note: "two" },
+    ]);
+    expect(await relationExists(db, "public.t2")).toBe(true);
+    const rows = await history(db);
+    expect(rows.map((r) => r.statements)).toEqual(bundle.migrations.map((m) => m.up.map((s) => s.sql)));
+    const audited = await query<{ version: string; applied_by: string; stack: string; statements_hash: string; protected_hash: string; down_hash: string; duration_ms: number }>(
+      db.url,
+      "select version, applied_by, stack, statements_hash, protected_hash, down_hash, duration_ms from supabase_migrations.promotion_audit where kind = 'apply' order by id",
+    );
+    expect(audited.map(({ duration_ms, ...rest }) => ({ ...rest, timed: duration_ms >= 0 }))).toEqual(
+      bundle.migrations.map((m) => ({
+        version: m.version,
+        applied_by: "o'brien\\ci",
+        stack: "dev'\\x",
+        // The server's hash of the inserted row is the JS one, byte for byte (the ledger compares them).
+        statements_hash: ledgerStatementsHash(m.up.map((s) => s.sql)),
+        protected_hash: protectedHash(m),
+        down_hash: downHash(m),
+        timed: true,
+      })),
+    );
+    // And the ledger reads back as applied: nothing to do on a rerun.
+    expect((await apply(db, bundle)).applied).toEqual([]);
+  });
+
   it("refuses the Supabase transaction pooler before connecting", async () => {
     const bundle = bundleOf({ [`${V(1)}_t.sql`]: "create table public.t (id int);\n" });
     const urls = [

@@ -201,6 +201,12 @@ drop trigger on_new_user on auth.users;`,
     source: "facts §3.1 (postgres not superuser; ALTER SYSTEM is superuser-only)",
   },
   {
+    name: "set local session_replication_role = replica (skipping triggers while loading data)",
+    sql: "set local session_replication_role = replica;\ncreate table public.loaded (id int);\nset local session_replication_role = origin;",
+    hosted: ALLOWED,
+    source: "supautils.privileged_role_allowed_configs (supabase/supautils test/sql/privileged_role.sql); locally GRANT SET ON PARAMETER (sql/bootstrap/roles.sql)",
+  },
+  {
     name: "create event trigger",
     sql: `create function public.ddl_log() returns event_trigger language plpgsql as $$ begin end $$;
 create event trigger ddl_log on ddl_command_end execute function public.ddl_log();`,

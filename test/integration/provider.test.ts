@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as provider from "../../components/migrations/provider";
 import type { MigrationInputs, MigrationOutputs } from "../../components/migrations/provider";
+import { parseAppliedDigests } from "../../components/migrations/resource";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
 import { inputsFor, migrationFolders } from "../helpers/provider-inputs";
 
@@ -16,7 +17,7 @@ const folder = migrationFolders("provider-test-");
 
 /** What `read` gives back as the state's inputs (the olds of the next check). */
 function inputsOf(props: MigrationInputs): MigrationInputs {
-  const { appliedThrough: _a, bundleDigest: _b, appliedCount: _c, applied: _d, ...inputs } = props as MigrationOutputs;
+  const { appliedThrough: _a, bundleDigest: _b, appliedCount: _c, appliedDigests: _d, ...inputs } = props as MigrationOutputs;
   return inputs;
 }
 
@@ -44,6 +45,17 @@ describe("provider.create orders versions as numbers", () => {
     expect(ledger.map((r) => r.version)).toEqual(["9", "10", "200"]);
     const tables = await rows<{ t: string }>(db, "select tablename as t from pg_tables where schemaname = 'public' and tablename like 'o%' order by 1");
     expect(tables.map((r) => r.t)).toEqual(["o10", "o200", "o9"]);
+
+    // The release map is one JSON string output (one property for the engine, not one per migration).
+    const digests = parseAppliedDigests(outs.appliedDigests as string);
+    expect(Object.keys(digests)).toEqual(["9_a", "10_b", "200_c"]);
+    expect(Object.values(digests).every((d) => /^[0-9a-f]{64}$/.test(d))).toBe(true);
+    // A state written before (with the old per-migration `applied` map) loses the map on refresh.
+    const legacy = { ...(outs as MigrationOutputs), applied: digests };
+    const refreshed = await provider.read("legacy", legacy);
+    expect(refreshed.props).not.toHaveProperty("applied");
+    expect(refreshed.inputs).not.toHaveProperty("applied");
+    expect(refreshed.props.appliedDigests).toBe(outs.appliedDigests);
   });
 
   it("a pin of 10 applies through 10 and reverts 200 when lowered", async () => {
@@ -104,7 +116,7 @@ describe("a ledger row whose name was edited out of band", () => {
     expect((await provider.check(inputsOf(again.inputs as MigrationInputs), news)).failures).toEqual([]);
     const { outs } = await provider.update(created.id, again.props as MigrationOutputs, news);
     expect(outs.appliedThrough).toBe("20260102000000");
-    expect(Object.keys(outs.applied)).toEqual(["20260101000000_create_widgets", "20260102000000_add_label"]);
+    expect(Object.keys(parseAppliedDigests(outs.appliedDigests as string))).toEqual(["20260101000000_create_widgets", "20260102000000_add_label"]);
   });
 });
 
@@ -133,7 +145,7 @@ describe("names that differ between ledger and files", () => {
     expect(fix, error.message).toBeDefined();
     await rows(db, fix!);
     const { outs } = await provider.update(created.id, created.outs as MigrationOutputs, news);
-    expect(Object.keys(outs.applied)).toEqual(["20260101000000_create_gadgets"]);
+    expect(Object.keys(parseAppliedDigests(outs.appliedDigests as string))).toEqual(["20260101000000_create_gadgets"]);
   });
 
   it("a file renamed after it was applied: check says so, and renaming it back is accepted", async () => {

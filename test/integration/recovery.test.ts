@@ -427,7 +427,7 @@ describe("an older-timestamped new migration (a branch merged late)", () => {
     expect(checked.inputs[`${V(2)}_b`]).toBe(`out of order (migrations.includeAll): older than ${V(3)}_c.sql, which was applied before it — ${news[`${V(2)}_b`]}`);
     expect(checked.inputs[`${V(3)}_c`]).toBe(`digest re-chained: this file is as applied; ${V(2)}_b.sql changed the digests after it — ${news[`${V(3)}_c`]}`);
     const { outs } = await provider.update(created.id, created.outs as provider.MigrationOutputs, checked.inputs as MigrationInputs);
-    expect(Object.keys(outs.applied)).toEqual([`${V(1)}_a`, `${V(2)}_b`, `${V(3)}_c`]);
+    expect(Object.keys(JSON.parse(outs.appliedDigests))).toEqual([`${V(1)}_a`, `${V(2)}_b`, `${V(3)}_c`]);
     expect(await exists(db, "public.b")).toBe(true);
     const rows = await audit(db);
     expect(rows.find((r) => r.version === V(2) && r.kind === "apply")?.message).toBe(

@@ -11,7 +11,7 @@
  * POSTGRES_PASSWORD). This file is the ONE place that turns a URL of the platform into the other
  * role's URL ({@link adminUrlOf}, {@link appUrlOf}): nothing else rewrites user names in URLs.
  */
-import { Client } from "pg";
+import { Client, type ClientBase } from "pg";
 
 /** The cluster superuser (hosted's, too). */
 export const CLUSTER_SUPERUSER = "supabase_admin";
@@ -103,4 +103,24 @@ export async function isLegacyCluster(port: number): Promise<boolean> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * Whether `client`'s session follows the local platform's hosted model: a non-superuser that may
+ * `SET ROLE supabase_admin` but inherits nothing from it (sql/bootstrap/roles.sql), so granted policy
+ * DDL runs through a one-statement role switch (components/migrations/hosted-privileges.ts). False on
+ * hosted Supabase (no such membership; supautils does it there) and for a superuser session.
+ */
+export async function isHostedModelSession(client: ClientBase): Promise<boolean> {
+  const { rows } = await client.query<{ version: number; super: boolean }>(
+    "select current_setting('server_version_num')::int as version, " +
+      "coalesce((select rolsuper from pg_roles where rolname = current_user), false) as super",
+  );
+  // pg_auth_members' SET/INHERIT options exist from PostgreSQL 16 (a hosted project may run 15).
+  if (!rows[0] || rows[0].super || rows[0].version < 160000) return false;
+  const member = await client.query<{ ok: boolean }>(
+    "select exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid join pg_roles u on u.oid = m.member " +
+      `where g.rolname = '${CLUSTER_SUPERUSER}' and u.rolname = current_user and m.set_option and not m.inherit_option) as ok`,
+  );
+  return member.rows[0]?.ok === true;
 }

@@ -97,7 +97,17 @@ export function hostedRun(statement: Statement): HostedRun {
   if (reserved) return { sql: refusal(`"${reserved}" is a reserved role, only superusers can modify it`) };
   const table = grantedStatementTable(stmt);
   if (!table) return { sql };
-  return { before: switchTo(table), sql, after: `select set_config('role', current_setting('${OUTER_ROLE}'), true)` };
+  return { ...policyGrantSwitch(table), sql };
+}
+
+/**
+ * The statements around granted policy DDL on `table` (within a transaction): switch to the executor
+ * when supautils would (current user `postgres`, a granted table), and back after it. For a session of
+ * the local platform's hosted model only (lib/platform-roles.ts `isHostedModelSession`): on hosted,
+ * `postgres` may not switch, and supautils does it.
+ */
+export function policyGrantSwitch(table: string): { before: string; after: string } {
+  return { before: switchTo(table), after: `select set_config('role', current_setting('${OUTER_ROLE}'), true)` };
 }
 
 /** The table a CREATE/ALTER/DROP POLICY or DROP TRIGGER is on, as `to_regclass` reads it; undefined for anything else. */

@@ -7,6 +7,7 @@
  */
 import { escapeLiteral, Query, type ClientBase } from "pg";
 import { invalidSessionSettingsError, transactionPoolerError } from "./failure";
+import { isHostedModelSession } from "../../lib/platform-roles";
 
 /**
  * Refuses the Supabase transaction pooler (port 6543) before connecting: it hands each transaction
@@ -47,23 +48,14 @@ export interface SessionFacts {
 }
 
 export async function readSessionFacts(client: ClientBase): Promise<SessionFacts> {
-  const { rows } = await client.query<{ database: string; pid: number; checks_client: boolean; version: number; super: boolean; legacy: boolean }>(
+  const { rows } = await client.query<{ database: string; pid: number; checks_client: boolean; super: boolean; legacy: boolean }>(
     "select current_database() as database, pg_backend_pid() as pid, " +
       "current_setting('client_connection_check_interval', true) is not null as checks_client, " +
-      "current_setting('server_version_num')::int as version, " +
       "coalesce((select rolsuper from pg_roles where rolname = current_user), false) as super, " +
       "coalesce((select oid = 10 from pg_roles where rolname = current_user and current_user = 'postgres'), false) as legacy",
   );
   const row = rows[0];
-  // pg_auth_members' SET/INHERIT options exist from PostgreSQL 16 (a hosted project may run 15).
-  let hostedModel = false;
-  if (row && !row.super && row.version >= 160000) {
-    const member = await client.query<{ ok: boolean }>(
-      "select exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid join pg_roles u on u.oid = m.member " +
-        "where g.rolname = 'supabase_admin' and u.rolname = current_user and m.set_option and not m.inherit_option) as ok",
-    );
-    hostedModel = member.rows[0]?.ok === true;
-  }
+  const hostedModel = row !== undefined && !row.super && (await isHostedModelSession(client));
   return {
     database: row?.database ?? "",
     pid: row?.pid ?? 0,

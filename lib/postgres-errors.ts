@@ -6,7 +6,9 @@ export type PostgresServerErrorCode =
   | "START_FAILED"
   | "ALREADY_RUNNING"
   | "OS_USER"
-  | "DATA_DIR";
+  | "DATA_DIR"
+  /** A data dir initialised with `postgres` as its superuser (before the hosted model): lib/platform-roles.ts. */
+  | "LEGACY_SUPERUSER";
 
 export class PostgresServerError extends Error {
   constructor(

@@ -26,6 +26,7 @@ import * as path from "node:path";
 import { Client } from "pg";
 import { assertReachable, chownTree, resolveOsIdentity, type OsIdentity } from "./os-user";
 import { findPostgresBinaries, type PostgresBinaries } from "./postgres-binaries";
+import { APP_ROLE, CLUSTER_SUPERUSER, ensureAppRole, isLegacyCluster, legacyClusterMessage, LOCAL_PASSWORD, RESET_COMMAND } from "./platform-roles";
 import { PortInUseError, PostgresServerError } from "./postgres-errors";
 import { freePort, isPortFree, isPostgresListening, isProcessAlive, readPostmasterPid } from "./ports";
 
@@ -252,9 +253,13 @@ function stopOnExit(pid: number): void {
   });
 }
 
-/** The superuser a server is initialised with unless told otherwise (the local platform's too). */
-export const DEFAULT_SUPERUSER = "postgres";
-export const DEFAULT_SUPERUSER_PASSWORD = "postgres";
+/**
+ * The superuser a server is initialised with unless told otherwise (the local platform's too):
+ * `supabase_admin`, as on hosted Supabase; `postgres` is then a non-superuser login role
+ * (lib/platform-roles.ts), the one every stack URL uses.
+ */
+export const DEFAULT_SUPERUSER = CLUSTER_SUPERUSER;
+export const DEFAULT_SUPERUSER_PASSWORD = LOCAL_PASSWORD;
 /** How long {@link startPostgres} waits for the server to accept a login. */
 const START_TIMEOUT_MS = 60_000;
 /** How long one login attempt of the start-up check may take. */
@@ -282,6 +287,8 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Running
   try {
     await waitUntilReady(child, bins, start, who, log, deadline);
     await waitForSuperuserLogin(start, who, log, deadline);
+    // The hosted model: `postgres` logs in, but is no superuser (not when it is the superuser itself).
+    if (start.user !== APP_ROLE) await ensureAppRole(buildUrl(start.user, start.password, start.port, "postgres"));
   } catch (e) {
     if (pid !== undefined && isProcessAlive(pid)) await shutdown(target);
     // A throw-away cluster we just created is useless after a failed start: don't leave it behind.
@@ -490,6 +497,9 @@ async function waitForSuperuserLogin(start: StartSettings, who: OsIdentity, log:
       await c.end().catch(() => undefined);
       const msg = (e as Error).message;
       if (/password authentication failed|role .* does not exist/.test(msg)) {
+        if (start.user !== APP_ROLE && (await isLegacyCluster(start.port))) {
+          throw new PostgresServerError("LEGACY_SUPERUSER", legacyClusterMessage(start.dataDir, `run \`${RESET_COMMAND}\``));
+        }
         throw new PostgresServerError(
           "START_FAILED",
           `PostgreSQL started on port ${start.port} but the superuser login failed: ${msg}. The data dir ${start.dataDir} was ` +

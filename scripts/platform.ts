@@ -5,7 +5,11 @@
  *   start   start it if needed (idempotent), print the URL
  *   stop    stop the server this tool started (by .platform/postgres.json)
  *   status  running / stopped
- *   url     print the superuser URL (exit 1 when not running)
+ *   url     print the URL of role `postgres` (what stacks use; exit 1 when not running);
+ *           `url --admin`: the cluster superuser `supabase_admin`'s
+ *   reset --yes
+ *           stop and DELETE the data dir (all local databases): a fresh cluster with the hosted roles
+ *           (the way forward from a data dir of an earlier version, whose superuser is `postgres`)
  *   management-api [--port N]
  *           serve a stand-in of the Supabase Management API on 127.0.0.1 (lib/management-api-standin.ts)
  *           until Ctrl-C: `supabase.create` projects become databases of this platform. Token: env
@@ -15,10 +19,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { platformRoot, platformStatus, startPlatform, stopPlatform } from "../lib/local-platform";
+import { platformRoot, platformStatus, resetPlatform, startPlatform, stopPlatform } from "../lib/local-platform";
 import { startManagementApiStandin } from "../lib/management-api-standin";
 
-const USAGE = "usage: tsx scripts/platform.ts start|stop|status|url|management-api [--port N]   (port: env SP_PG_PORT, default 54322)";
+const USAGE = "usage: tsx scripts/platform.ts start|stop|status|url [--admin]|reset --yes|management-api [--port N]   (port: env SP_PG_PORT, default 54322)";
 /** Next to the platform's PostgreSQL (54322), as the Supabase CLI's ports are. */
 const DEFAULT_STANDIN_PORT = 54329;
 
@@ -51,11 +55,19 @@ async function main(argv: string[]): Promise<number> {
     }
     case "url": {
       const s = await platformStatus();
-      console.log(s.url);
+      console.log(argv.includes("--admin") ? s.adminUrl : s.url);
       if (!s.running) {
         console.error("The local platform is not running: start it with `npm run platform -- start`.");
         return 1;
       }
+      return 0;
+    }
+    case "reset": {
+      if (!argv.includes("--yes")) {
+        console.error("`reset` deletes the local platform's data directory (.platform/postgres) and every local database in it; run it again with --yes.");
+        return 2;
+      }
+      console.log((await resetPlatform()).message);
       return 0;
     }
     case "management-api": {
@@ -72,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const given = process.env.SUPABASE_ACCESS_TOKEN?.trim();
       const token = given || `sbp_local_${randomBytes(16).toString("hex")}`;
-      const standin = await startManagementApiStandin({ adminUrl: s.url, token, port, statePath: join(platformRoot(), "management-api.json") });
+      const standin = await startManagementApiStandin({ adminUrl: s.adminUrl, token, port, statePath: join(platformRoot(), "management-api.json") });
       console.log(`Management API stand-in on ${standin.url} (projects are databases of 127.0.0.1:${s.port}). Ctrl-C stops it.`);
       console.log(`  export SUPABASE_API_URL=${standin.url}`);
       // A token the user chose is theirs to know; only a generated one is shown.

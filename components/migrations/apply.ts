@@ -53,6 +53,8 @@ import type { ApplyEvent } from "./progress";
 import { assertSessionConnection, configureSession, queryCountingStatements, readInOneSnapshot, readSessionFacts, resetSession } from "./session";
 import { planMigrations } from "./plan";
 import { initParser } from "./split";
+import { hostedRun } from "./hosted-privileges";
+import { legacyClusterMessage, RESET_COMMAND } from "../../lib/platform-roles";
 import { planSteps, stepHash, type Step } from "./steps";
 import type { Amendment, Bundle, Ledger, Migration, Plan, Statement } from "./types";
 import { quoteIdent, withDatabase, withTransaction } from "../../lib/pg";
@@ -195,6 +197,8 @@ interface Session {
   blocked: Blocked | null;
   /** The plan's notes per version (resumed, out of order), for the final audit rows. */
   notes?: Record<string, string>;
+  /** The local platform's hosted model: statements go through {@link hostedRun} (hosted-privileges.ts). */
+  hostedModel: boolean;
   /** The history table's columns, read once after ensureLedger (not awaited per migration). */
   historyColumns?: ReadonlySet<string>;
   /**
@@ -206,6 +210,10 @@ interface Session {
 
 async function openSession(client: ClientBase, url: string, options: ApplyOptions): Promise<Session> {
   const facts = await readSessionFacts(client);
+  if (facts.legacySuperuser && isLoopback(url)) {
+    throw new Error(`${legacyClusterMessage(".platform/postgres", `run \`${RESET_COMMAND}\``)} Nothing was applied.`);
+  }
+  if (facts.hostedModel) await initParser();
   const settings = sessionSettings(options, facts.checksClient);
   await configureSession(client, settings, options);
   return {
@@ -217,7 +225,17 @@ async function openSession(client: ClientBase, url: string, options: ApplyOption
     emit: options.onProgress ?? (() => undefined),
     settings,
     blocked: null,
+    hostedModel: facts.hostedModel,
   };
+}
+
+/** A database on this machine (the local platform), where an old data dir may still have `postgres` as its superuser. */
+function isLoopback(url: string): boolean {
+  try {
+    return ["127.0.0.1", "localhost", "::1", "[::1]"].includes(new URL(url).hostname);
+  } catch {
+    return false;
+  }
 }
 
 // ─── Adopt and amend: bookkeeping, no SQL from the files ─────────────────────────────────────────
@@ -327,9 +345,11 @@ async function applyInOneTransaction(session: Session, migration: Migration, sta
     session.clean = false;
     const row = historyRow(migration, session.options);
     const columns = session.historyColumns ?? (await historyColumns(client));
+    // What is sent: the statements, each with what the hosted model runs around it; `of` maps back.
+    const sent = serverStatements(session, batchOf(migration));
     const message = applyMessage({
       settings: session.settings,
-      statements: batchOf(migration),
+      statements: sent,
       historyColumns: columns,
       history: row,
       audit: {
@@ -355,7 +375,7 @@ async function applyInOneTransaction(session: Session, migration: Migration, sta
       await client.query("rollback").catch(() => undefined);
       if (where.at === "ledger") throw error;
       if (where.at === "statement" && gaveUp(error)) {
-        const at = batchStatementAt(migration, where.index);
+        const at = batchStatementAt(migration, sent[where.index]?.of ?? where.index);
         if (at) throw new StatementFailure(at.section, at.statement, at.ordinal, at.count, error);
         throw error;
       }
@@ -542,11 +562,30 @@ async function runStatements(session: Session, version: string, section: Section
   await watched(session, version, async () => {
     for (const [i, statement] of statements.entries()) {
       try {
-        await session.client.query(statement.sql);
+        if (!session.hostedModel) {
+          await session.client.query(statement.sql);
+          continue;
+        }
+        const run = hostedRun(statement);
+        if (run.before) await session.client.query(run.before);
+        await session.client.query(run.sql);
+        if (run.after) await session.client.query(run.after);
       } catch (error) {
         throw new StatementFailure(section, statement, i + 1, statements.length, error);
       }
     }
+  });
+}
+
+/**
+ * A batch's statements as sent to the server: with the hosted model, what {@link hostedRun} puts
+ * around a statement (or in its place) is sent with it; `of` is the index of the file's statement.
+ */
+function serverStatements(session: Session, statements: readonly Statement[]): Array<Pick<Statement, "sql"> & { of: number }> {
+  if (!session.hostedModel) return statements.map((statement, of) => ({ sql: statement.sql, of }));
+  return statements.flatMap((statement, of) => {
+    const run = hostedRun(statement);
+    return [run.before, run.sql, run.after].filter((sql): sql is string => sql !== undefined).map((sql) => ({ sql, of }));
   });
 }
 

@@ -153,7 +153,7 @@ export function batchOf(migration: Migration): Statement[] {
  * The text of a batch, as psql would send a file. A trailing `--` comment cannot swallow the
  * separator: each statement ends on its own line before it.
  */
-export function batchText(statements: readonly Statement[]): string {
+export function batchText(statements: readonly Pick<Statement, "sql">[]): string {
   return statements.map((statement) => statement.sql).join("\n;\n");
 }
 

@@ -20,6 +20,7 @@ import { bootstrapSupabase } from "../../lib/bootstrap";
 import { quoteIdent, withDatabase } from "../../lib/pg";
 import { startThrowawayPostgres } from "../../lib/postgres-server";
 import { localAdminUrl } from "../project/project";
+import { APP_ROLE, appUrlOf, withDatabaseName } from "../../lib/platform-roles";
 import { applyBundle, type ApplyOptions, type ApplyReport } from "./apply";
 import { shadowName, whatFailed, type RehearsalOutcome } from "./rehearse";
 import { formatMs, scratchRebuild } from "./rehearse-mode";
@@ -61,14 +62,14 @@ export async function rehearseOnScratch<B = undefined, T = undefined>(
     return { kind: "skipped", reason: `no PostgreSQL for the scratch database: ${(error as Error).message}` };
   }
   const name = shadowName(`scratch_${scratch.label}`);
-  const url = new URL(server.adminUrl);
-  url.pathname = `/${encodeURIComponent(name)}`;
-  const scratchUrl = url.toString();
+  const scratchAdminUrl = withDatabaseName(server.adminUrl, name);
+  // Migrations run as `postgres`, not as the superuser that bootstraps: as on hosted (lib/platform-roles.ts).
+  const scratchUrl = appUrlOf(scratchAdminUrl);
   const { rebuild, inexact } = scratchRebuild(bundle.migrations, ledger);
   try {
-    await withDatabase(server.adminUrl, (client) => client.query(`create database ${quoteIdent(name)}`));
+    await withDatabase(server.adminUrl, (client) => client.query(`create database ${quoteIdent(name)} owner ${APP_ROLE}`));
     try {
-      await bootstrapSupabase(scratchUrl);
+      await bootstrapSupabase(scratchAdminUrl);
       if (rebuild.length > 0) {
         try {
           // The applied migrations as the target's ledger lists them — not the planner's choice, which

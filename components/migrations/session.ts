@@ -7,6 +7,7 @@
  */
 import { escapeLiteral, Query, type ClientBase } from "pg";
 import { invalidSessionSettingsError, transactionPoolerError } from "./failure";
+import { isHostedModelSession } from "../../lib/platform-roles";
 
 /**
  * Refuses the Supabase transaction pooler (port 6543) before connecting: it hands each transaction
@@ -36,14 +37,32 @@ export interface SessionFacts {
   pid: number;
   /** Whether the server knows `client_connection_check_interval` (PostgreSQL 14+). */
   checksClient: boolean;
+  /**
+   * The local platform's hosted model: a non-superuser that may switch to `supabase_admin` only for
+   * what hosted's supautils allows (hosted-privileges.ts). False on hosted (no such membership there)
+   * and for a superuser session.
+   */
+  hostedModel: boolean;
+  /** The session is `postgres` as the cluster's bootstrap superuser: a local data dir of an earlier version. */
+  legacySuperuser: boolean;
 }
 
 export async function readSessionFacts(client: ClientBase): Promise<SessionFacts> {
-  const { rows } = await client.query<{ database: string; pid: number; checks_client: boolean }>(
+  const { rows } = await client.query<{ database: string; pid: number; checks_client: boolean; super: boolean; legacy: boolean }>(
     "select current_database() as database, pg_backend_pid() as pid, " +
-      "current_setting('client_connection_check_interval', true) is not null as checks_client",
+      "current_setting('client_connection_check_interval', true) is not null as checks_client, " +
+      "coalesce((select rolsuper from pg_roles where rolname = current_user), false) as super, " +
+      "coalesce((select oid = 10 from pg_roles where rolname = current_user and current_user = 'postgres'), false) as legacy",
   );
-  return { database: rows[0]?.database ?? "", pid: rows[0]?.pid ?? 0, checksClient: rows[0]?.checks_client === true };
+  const row = rows[0];
+  const hostedModel = row !== undefined && !row.super && (await isHostedModelSession(client));
+  return {
+    database: row?.database ?? "",
+    pid: row?.pid ?? 0,
+    checksClient: row?.checks_client === true,
+    hostedModel,
+    legacySuperuser: row?.legacy === true,
+  };
 }
 
 /**

@@ -9,10 +9,11 @@ import type { Client } from "pg";
 import { bootstrapSupabase } from "../../lib/bootstrap";
 import { mintProjectKeys } from "../../lib/jwt";
 import { ConnectionError, explainConnectError, quoteIdent, withDatabase } from "../../lib/pg";
+import { APP_ROLE, appUrlOf, isLegacyCluster, legacyClusterMessage, RESET_COMMAND, withDatabaseName } from "../../lib/platform-roles";
 import { stateOrRefuse } from "../provider-state";
 
 export interface LocalDatabaseInputs {
-  /** Superuser URL of the embedded server (secret). */
+  /** Superuser (`supabase_admin`) URL of the embedded server (secret); the stack's URL logs in as `postgres`. */
   adminUrl: string;
   /** Database name for this stack. */
   database: string;
@@ -61,10 +62,11 @@ export async function diff(_id: string, olds: LocalDatabaseOutputs, news: LocalD
 export async function create(inputs: LocalDatabaseInputs): Promise<pulumi.dynamic.CreateResult> {
   await withAdmin(inputs, async (admin) => {
     // An existing database of that name is adopted: the bootstrap below is idempotent.
-    if (!(await databaseExists(admin, inputs.database))) await admin.query(`create database ${quoteIdent(inputs.database)}`);
+    if (!(await databaseExists(admin, inputs.database))) await admin.query(`create database ${quoteIdent(inputs.database)} owner ${APP_ROLE}`);
+    else await ownByApp(admin, inputs.database);
   });
+  await bootstrap(withDatabaseName(inputs.adminUrl, inputs.database), inputs);
   const databaseUrl = databaseUrlOf(inputs);
-  await bootstrap(databaseUrl, inputs);
   const jwtSecret = randomBytes(32).toString("hex");
   const issuedAt = Math.floor(Date.now() / 1000);
   const projectRef = `local-${inputs.stack}`;
@@ -98,7 +100,7 @@ export async function update(_id: string, olds: LocalDatabaseOutputs, news: Loca
       if (await databaseExists(admin, news.database)) return;
       const source = (await databaseExists(admin, olds.database)) ? olds.database : undefined;
       try {
-        await admin.query(`create database ${quoteIdent(news.database)}${source ? ` template ${quoteIdent(source)}` : ""}`);
+        await admin.query(`create database ${quoteIdent(news.database)} owner ${APP_ROLE}${source ? ` template ${quoteIdent(source)}` : ""}`);
       } catch (err) {
         if ((err as { code?: string }).code !== "55006" || !source) throw err;
         const users = await admin.query<{ pid: number; application_name: string }>(
@@ -115,8 +117,9 @@ export async function update(_id: string, olds: LocalDatabaseOutputs, news: Loca
       }
     });
   }
+  await withAdmin(news, (admin) => ownByApp(admin, news.database));
+  await bootstrap(withDatabaseName(news.adminUrl, news.database), news);
   const databaseUrl = databaseUrlOf(news);
-  await bootstrap(databaseUrl, news);
   const { apiUrl: _stale, ...outs } = { ...olds, ...news, databaseUrl };
   return { outs };
 }
@@ -131,10 +134,17 @@ export { remove as delete };
 /** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
 export const provider = { check, diff, create, update, read, delete: remove } satisfies pulumi.dynamic.ResourceProvider<LocalDatabaseInputs, LocalDatabaseOutputs>;
 
+/** The stack's URL: its database, as `postgres` (hosted's attributes, no superuser), never the admin's login. */
 function databaseUrlOf(inputs: LocalDatabaseInputs): string {
-  const url = new URL(inputs.adminUrl);
-  url.pathname = `/${inputs.database}`;
-  return url.toString();
+  return appUrlOf(withDatabaseName(inputs.adminUrl, inputs.database));
+}
+
+/**
+ * The stack's database belongs to `postgres`, as a hosted project's does: the preview's copy
+ * (`create database … template`, run as `postgres`) needs it. Idempotent.
+ */
+async function ownByApp(admin: Client, database: string): Promise<void> {
+  await admin.query(`alter database ${quoteIdent(database)} owner to ${APP_ROLE}`);
 }
 
 async function databaseExists(admin: Client, name: string): Promise<boolean> {
@@ -143,8 +153,16 @@ async function databaseExists(admin: Client, name: string): Promise<boolean> {
 }
 
 /** The superuser connection of the local platform; a failure says how to start it or fix the port. */
-function withAdmin<T>(inputs: Pick<LocalDatabaseInputs, "adminUrl" | "stack">, fn: (client: Client) => Promise<T>): Promise<T> {
-  return withDatabase(inputs.adminUrl, fn, { context: { platform: "local", stack: inputs.stack } });
+async function withAdmin<T>(inputs: Pick<LocalDatabaseInputs, "adminUrl" | "stack">, fn: (client: Client) => Promise<T>): Promise<T> {
+  try {
+    return await withDatabase(inputs.adminUrl, fn, { context: { platform: "local", stack: inputs.stack } });
+  } catch (err) {
+    // A data dir of an earlier version (superuser `postgres`) has no `supabase_admin` login: say so, not "wrong password".
+    if (err instanceof ConnectionError && (await isLegacyCluster(Number(new URL(inputs.adminUrl).port)))) {
+      throw new Error(legacyClusterMessage(".platform/postgres", `run \`${RESET_COMMAND}\``), { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** The bootstrap connects by itself: its connection failures get the same explanation. */

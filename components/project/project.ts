@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { platformAdminUrl, platformUrl } from "../../lib/local-platform";
 import type { StackConfig } from "../config";
 import { LocalDatabase } from "./local-database";
 import { SupabaseProject } from "./supabase-project";
@@ -119,16 +120,17 @@ export class Project extends pulumi.ComponentResource {
   }
 }
 
-/** Superuser URL of the embedded PostgreSQL (local credentials; see lib/postgres-server.ts). */
+/** Superuser (`supabase_admin`) URL of the embedded PostgreSQL (local credentials; lib/platform-roles.ts). */
 export function localAdminUrl(port: number): string {
-  return `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
+  return platformAdminUrl(port);
 }
 
-/** The URL of the stack's database on the local platform (what its LocalDatabase outputs as `databaseUrl`). */
+/**
+ * The URL of the stack's database on the local platform (what its LocalDatabase outputs as
+ * `databaseUrl`): role `postgres`, no superuser, as on hosted.
+ */
 export function localDatabaseUrl(port: number, stack: string): string {
-  const url = new URL(localAdminUrl(port));
-  url.pathname = `/${localDatabaseName(stack)}`;
-  return url.toString();
+  return platformUrl(port, localDatabaseName(stack));
 }
 
 /**

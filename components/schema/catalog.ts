@@ -43,8 +43,8 @@ export const SUPABASE_SCHEMAS = [
   "information_schema",
 ];
 
-/** Supabase schemas whose tables' RLS policies are the app's (bucket policies, auth triggers' policies). */
-export const POLICY_ONLY_SCHEMAS = ["auth", "storage"];
+/** Supabase schemas whose tables' RLS policies are the app's (bucket policies, auth triggers' policies, Realtime Authorization on realtime.messages). */
+export const POLICY_ONLY_SCHEMAS = ["auth", "storage", "realtime"];
 
 /** Where the recorded snapshots live: next to the ledger, one row per stack. */
 export const SNAPSHOT_TABLE = `${LEDGER_SCHEMA}.schema_snapshots`;

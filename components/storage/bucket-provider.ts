@@ -10,6 +10,8 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import { withDatabase, withTransaction } from "../../lib/pg";
+import { isHostedModelSession } from "../../lib/platform-roles";
+import { policyGrantSwitch } from "../migrations/hosted-privileges";
 import { type Client, escapeIdentifier, escapeLiteral } from "pg";
 import { normalizeMimeTypes, validateBucket, type BucketPolicies } from "./buckets";
 import { isUnknown } from "../unknown";
@@ -231,15 +233,20 @@ export function policyName(bucketId: string, purpose: string): string {
 async function reconcilePolicies(client: Client, bucketId: string, mode: BucketPolicies): Promise<void> {
   const wanted = bucketPolicies(bucketId, mode);
   const existing = new Set(await existingPolicies(client, ownPolicyNames(bucketId)));
-  for (const name of existing) {
-    if (!wanted.some((p) => p.name === name)) await client.query(`drop policy ${escapeIdentifier(name)} on storage.objects`);
-  }
-  for (const p of wanted) {
-    if (existing.has(p.name)) continue;
+  const toDrop = [...existing].filter((name) => !wanted.some((p) => p.name === name));
+  const toCreate = wanted.filter((p) => !existing.has(p.name));
+  if (toDrop.length === 0 && toCreate.length === 0) return;
+  // `postgres` does not own storage.objects; hosted lets it manage policies there through supautils,
+  // the local platform through the same one-statement switch the migration runner uses.
+  const grant = (await isHostedModelSession(client)) ? policyGrantSwitch("storage.objects") : undefined;
+  if (grant) await client.query(grant.before);
+  for (const name of toDrop) await client.query(`drop policy ${escapeIdentifier(name)} on storage.objects`);
+  for (const p of toCreate) {
     const using = p.command === "insert" ? "" : ` using (${p.filter})`;
     const withCheck = p.command === "insert" || p.command === "update" ? ` with check (${p.filter})` : "";
     await client.query(`create policy ${escapeIdentifier(p.name)} on storage.objects for ${p.command} to ${p.roles}${using}${withCheck}`);
   }
+  if (grant) await client.query(grant.after);
 }
 
 /** The policy mode in force, or a description of a partial set found. */

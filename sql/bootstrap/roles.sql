@@ -17,8 +17,14 @@
 --   * no passwords are set: only the cluster superuser can log in (set passwords yourself
 --     if you need to connect as authenticator & co.);
 --   * `postgres` stays SUPERUSER when it is the cluster's bootstrap superuser (PostgreSQL
---     forbids demoting it). When the cluster superuser has another name, `postgres` is
---     created with Supabase's attributes (NOSUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS);
+--     forbids demoting it). When the cluster superuser has another name — the local platform's
+--     is `supabase_admin`, as hosted — `postgres` is created with Supabase's attributes
+--     (NOSUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS);
+--   * instead of the supautils extension (not buildable here), `postgres` may SET ROLE
+--     supabase_admin (WITH INHERIT FALSE, SET TRUE: no privilege comes with it implicitly). Only
+--     the migration runner uses it, for what hosted's supautils.policy_grants /
+--     drop_trigger_grants allow (components/migrations/hosted-privileges.ts); it refuses a
+--     migration's own SET ROLE supabase_admin with hosted's error;
 --   * authenticator's `session_preload_libraries=safeupdate` is omitted (pg-safeupdate is
 --     not shipped with the embedded binaries).
 
@@ -147,3 +153,25 @@ BEGIN
   END LOOP;
 END
 $members$;
+
+-- The migration runner's stand-in for supautils (see the header): only when `postgres` is not
+-- itself the superuser. Written only when missing.
+DO $policy_grants$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'postgres' AND NOT rolsuper)
+     AND NOT EXISTS (
+       SELECT 1
+       FROM pg_catalog.pg_auth_members am
+       JOIN pg_catalog.pg_roles g ON g.oid = am.roleid
+       JOIN pg_catalog.pg_roles u ON u.oid = am.member
+       WHERE g.rolname = 'supabase_admin' AND u.rolname = 'postgres' AND am.set_option AND NOT am.inherit_option
+     ) THEN
+    GRANT supabase_admin TO postgres WITH INHERIT FALSE, SET TRUE;
+  END IF;
+  -- supautils.privileged_role_allowed_configs lets postgres set session_replication_role on hosted
+  -- (a superuser-only setting); PostgreSQL grants exactly that (idempotent).
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'postgres' AND NOT rolsuper) THEN
+    GRANT SET ON PARAMETER session_replication_role TO postgres;
+  END IF;
+END
+$policy_grants$;

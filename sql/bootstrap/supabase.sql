@@ -471,6 +471,30 @@ CREATE OR REPLACE TRIGGER update_objects_updated_at
   FOR EACH ROW EXECUTE FUNCTION storage.update_updated_at_column();
 
 -- ---------------------------------------------------------------------------------------
+-- realtime.messages: what Realtime Authorization's RLS policies are written on (Broadcast and
+-- Presence), owned by supabase_realtime_admin as on hosted — so `alter table realtime.messages …`
+-- is refused there ("must be owner of relation messages", supabase/cli#6116) while policies are
+-- allowed (supautils.policy_grants lists it; components/migrations/hosted-privileges.ts).
+-- Columns as the Realtime service's migrations leave them; hosted partitions it by day
+-- (inserted_at), which a local database without the Realtime server has no use for.
+-- ---------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS realtime.messages (
+  topic text NOT NULL,
+  extension text NOT NULL,
+  payload jsonb,
+  event text,
+  private boolean DEFAULT false,
+  updated_at timestamp without time zone DEFAULT now() NOT NULL,
+  inserted_at timestamp without time zone DEFAULT now() NOT NULL,
+  id uuid DEFAULT gen_random_uuid() NOT NULL,
+  CONSTRAINT messages_pkey PRIMARY KEY (id, inserted_at)
+);
+ALTER TABLE realtime.messages ENABLE ROW LEVEL SECURITY;
+ALTER TABLE realtime.messages OWNER TO supabase_realtime_admin;
+GRANT ALL ON TABLE realtime.messages TO postgres, dashboard_user;
+GRANT SELECT, INSERT, UPDATE ON TABLE realtime.messages TO anon, authenticated, service_role;
+
+-- ---------------------------------------------------------------------------------------
 -- Realtime: the empty supabase_realtime publication, owned by postgres (facts §3.5).
 -- Existing membership is never touched.
 -- ---------------------------------------------------------------------------------------

@@ -87,12 +87,46 @@ describe("rehearsal in the preview (real Pulumi CLI, local platform)", () => {
     await stack.preview({ ...capture(project.log), expectNoChanges: true });
   });
 
+  it("hosted's privileges: altering storage.objects fails the preview with hosted's error; a policy on it (supautils' grant) rehearses and applies", async () => {
+    // Issue 14 §2: on hosted Supabase `postgres` does not own storage.objects (supabase/cli#4114).
+    const file = "sql/migrations/20260101000002_avatars.sql";
+    project.write(
+      file,
+      "create policy \"avatars are readable\" on storage.objects for select to authenticated using (bucket_id = 'avatars');\n" +
+        "alter table storage.objects add column note text;\n",
+    );
+    const before = { schema: await schemaFingerprint(databaseUrl), ledger: await ledger() };
+    const failed = await stack.preview({ ...capture(project.log) }).then(
+      () => "succeeded",
+      (e: Error) => e.message,
+    );
+    if (process.env.SP_SHOW) console.log(failed);
+    expect(failed).toMatch(/rehearsal on a copy of sp_\S+ with its data failed/);
+    expect(failed).toContain("20260101000002_avatars.sql:2");
+    expect(failed).toMatch(/42501/);
+    expect(failed).toMatch(/must be owner of table objects/);
+    expect(await schemaFingerprint(databaseUrl)).toEqual(before.schema);
+    expect(await ledger()).toEqual(before.ledger);
+
+    project.write(file, "create policy \"avatars are readable\" on storage.objects for select to authenticated using (bucket_id = 'avatars');\n");
+    const log: string[] = [];
+    await stack.preview({ ...capture(log), diff: true });
+    expect(log.join("")).toMatch(/20260101000002_avatars\s*: "rehearsed on a copy: ok in/);
+    const up = await stack.up({ ...capture(project.log) });
+    expect(up.summary.result).toBe("succeeded");
+    const policies = await withClient(databaseUrl, async (c) =>
+      (await c.query("select current_user as who, (select count(*)::int from pg_policies where schemaname = 'storage' and tablename = 'objects' and policyname = 'avatars are readable') as n")).rows[0],
+    );
+    expect(policies).toEqual({ who: "postgres", n: 1 });
+    expect(await shadows()).toEqual([]);
+  });
+
   it("migrations.rehearse off: the preview does not copy the database", async () => {
-    project.write("sql/migrations/20260101000002_more.sql", "alter table public.reh add column extra int;\n");
+    project.write("sql/migrations/20260101000003_more.sql", "alter table public.reh add column extra int;\n");
     stack = await project.stack(name, { realtime: { tables: [] }, migrations: { rehearse: "off" } });
     const log: string[] = [];
     await stack.preview({ ...capture(log), diff: true });
     expect(log.join("")).not.toContain("rehearsed on a copy");
-    expect(log.join("")).toContain("20260101000002_more");
+    expect(log.join("")).toContain("20260101000003_more");
   });
 });

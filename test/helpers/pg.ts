@@ -7,6 +7,7 @@ import type { Client } from "pg";
 import { inject } from "vitest";
 import { bootstrapSupabase } from "../../lib/bootstrap";
 import { quoteIdent, withDatabase } from "../../lib/pg";
+import { APP_ROLE, appUrlOf } from "../../lib/platform-roles";
 
 /** Superuser URL of the test server's `postgres` database. Throws (never skips) when absent. */
 export function testServerUrl(): string {
@@ -42,8 +43,13 @@ export function withClient<T>(url: string, fn: (client: Client) => Promise<T>): 
 }
 
 export interface TestDatabase {
-  /** Superuser URL of the new database. */
+  /** Superuser (`supabase_admin`) URL of the new database. */
   url: string;
+  /**
+   * The same database as `postgres`, the role a stack's URL uses: no superuser, hosted's attributes
+   * (lib/platform-roles.ts). Migrations through this URL meet hosted's privileges.
+   */
+  appUrl: string;
   name: string;
   /** DROP DATABASE ... WITH (FORCE); idempotent. */
   drop(): Promise<void>;
@@ -63,8 +69,10 @@ export async function createTestDatabase(prefix: string, opts: { bootstrap?: boo
   const serverUrl = testServerUrl();
   const name = databaseName(prefix);
   // FILE_COPY: ~2-4x faster than the default WAL_LOG on the fsync=off test server.
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)} STRATEGY = FILE_COPY`));
+  // Owned by postgres, as the product makes a stack's database (lib/platform-roles.ts).
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${APP_ROLE} STRATEGY = FILE_COPY`));
   const url = urlForDatabase(serverUrl, name);
+  const appUrl = appUrlOf(url);
   let dropped = false;
   const drop = async () => {
     if (dropped) return;
@@ -79,5 +87,5 @@ export async function createTestDatabase(prefix: string, opts: { bootstrap?: boo
       throw e;
     }
   }
-  return { url, name, drop };
+  return { url, appUrl, name, drop };
 }

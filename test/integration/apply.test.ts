@@ -577,8 +577,9 @@ describe("applyBundle", () => {
     expect(
       await query(db.url, "select version, created_by, idempotency_key, rollback from supabase_migrations.schema_migrations order by version"),
     ).toEqual([
+      // created_by defaults to the connecting user: this test connects as the superuser (db.url).
       { version: V(1), created_by: "ci@example.com", idempotency_key: bundle.migrations[0]?.digest, rollback: ["drop table public.h"] },
-      { version: V(2), created_by: "postgres", idempotency_key: bundle.migrations[1]?.digest, rollback: null },
+      { version: V(2), created_by: "supabase_admin", idempotency_key: bundle.migrations[1]?.digest, rollback: null },
     ]);
   });
 

@@ -138,6 +138,21 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
       expect(byName.service_role).toMatchObject({ rolcanlogin: false, rolbypassrls: true });
       expect(byName.authenticator).toMatchObject({ rolcanlogin: true, rolinherit: false });
       expect(byName.supabase_admin).toMatchObject({ rolcanlogin: true, rolsuper: true });
+      // The hosted model (facts §3.1): supabase_admin is the cluster's bootstrap superuser, postgres is not a superuser.
+      const hosted = await c.query(
+        `select rolname, oid = 10 as bootstrap, rolsuper, rolcanlogin, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls
+           from pg_roles where rolname in ('postgres', 'supabase_admin') order by rolname`,
+      );
+      expect(hosted.rows).toEqual([
+        { rolname: "postgres", bootstrap: false, rolsuper: false, rolcanlogin: true, rolcreatedb: true, rolcreaterole: true, rolreplication: true, rolbypassrls: true },
+        { rolname: "supabase_admin", bootstrap: true, rolsuper: true, rolcanlogin: true, rolcreatedb: true, rolcreaterole: true, rolreplication: true, rolbypassrls: true },
+      ]);
+      // The runner's stand-in for supautils: postgres may switch to supabase_admin, but inherits nothing from it.
+      const grant = await c.query(
+        `select am.inherit_option, am.set_option, am.admin_option from pg_auth_members am
+          where am.roleid = 'supabase_admin'::regrole and am.member = 'postgres'::regrole`,
+      );
+      expect(grant.rows).toEqual([{ inherit_option: false, set_option: true, admin_option: false }]);
       const members = await c.query(
         `select g.rolname from pg_auth_members am join pg_roles g on g.oid = am.roleid
           where am.member = 'authenticator'::regrole order by 1`,

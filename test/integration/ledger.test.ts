@@ -17,10 +17,11 @@ import {
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
 
 const databases: TestDatabase[] = [];
+/** As `postgres`, the role a stack's URL uses (no superuser; the database is its own). */
 async function withFreshDatabase<T>(prefix: string, fn: (client: Client, db: TestDatabase) => Promise<T>): Promise<T> {
   const db = await createTestDatabase(prefix);
   databases.push(db);
-  return withClient(db.url, (client) => fn(client, db));
+  return withClient(db.appUrl, (client) => fn(client, db));
 }
 
 afterAll(async () => {

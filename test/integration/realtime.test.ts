@@ -17,7 +17,7 @@ let db: TestDatabase;
 async function freshDatabase(prefix: string): Promise<TestDatabase> {
   const d = await createTestDatabase(prefix, { bootstrap: true });
   databases.push(d);
-  await withClient(d.url, (c) =>
+  await withClient(d.appUrl, (c) =>
     c.query(`
       create schema app;
       create table public.bookings (id bigint primary key, note text);
@@ -39,7 +39,7 @@ afterAll(async () => {
   for (const d of databases) await d.drop();
 });
 
-function inputs(tables: string[], full: string[] = [], url = db.url, publication = "supabase_realtime"): PublicationInputs {
+function inputs(tables: string[], full: string[] = [], url = db.appUrl, publication = "supabase_realtime"): PublicationInputs {
   const { inputs: perTable, problems } = membershipInputs(tables, full);
   expect(problems).toEqual([]);
   return { connection: url, publication, ...perTable };
@@ -50,7 +50,7 @@ function outputs(i: PublicationInputs): PublicationOutputs {
   return { ...i, tables: Object.keys(i).filter((k) => k.includes(".")).sort() };
 }
 
-async function members(url = db.url, publication = "supabase_realtime"): Promise<string[]> {
+async function members(url = db.appUrl, publication = "supabase_realtime"): Promise<string[]> {
   return withClient(url, async (c) =>
     (
       await c.query("select schemaname || '.' || tablename as t from pg_publication_tables where pubname = $1 order by 1", [publication])
@@ -58,11 +58,11 @@ async function members(url = db.url, publication = "supabase_realtime"): Promise
   );
 }
 
-async function replicaIdentity(table: string, url = db.url): Promise<string> {
+async function replicaIdentity(table: string, url = db.appUrl): Promise<string> {
   return withClient(url, async (c) => (await c.query("select relreplident from pg_class where oid = $1::regclass", [table])).rows[0].relreplident);
 }
 
-async function sql(text: string, url = db.url): Promise<void> {
+async function sql(text: string, url = db.appUrl): Promise<void> {
   await withClient(url, (c) => c.query(text));
 }
 
@@ -142,7 +142,7 @@ describe("create, update, read, delete", () => {
                alter publication supabase_realtime drop table public.notifications;
                alter table public.bookings replica identity default`);
     const refreshed = await provider.read("supabase_realtime", outputs(declared));
-    const found = { connection: db.url, publication: "supabase_realtime", "app.Audit": MEMBER, "public.bookings": MEMBER, "public.equipment": MEMBER };
+    const found = { connection: db.appUrl, publication: "supabase_realtime", "app.Audit": MEMBER, "public.bookings": MEMBER, "public.equipment": MEMBER };
     expect(refreshed).toEqual({ id: "supabase_realtime", props: { ...found, tables: ["app.Audit", "public.bookings", "public.equipment"] }, inputs: found });
 
     // Without a refresh the state does not know public.equipment: the update restores what it manages and leaves the extra.
@@ -183,7 +183,7 @@ describe("create, update, read, delete", () => {
     await provider.delete("supabase_realtime", outputs(declared));
     expect(await members()).toEqual(["public.messages"]);
     expect(await replicaIdentity("public.bookings")).toBe("d");
-    await withClient(db.url, async (c) => {
+    await withClient(db.appUrl, async (c) => {
       expect((await c.query("select count(*)::int as n from pg_publication where pubname = 'supabase_realtime'")).rows[0].n).toBe(1);
     });
     // Deleting again (tables already gone from the publication) is not an error.
@@ -194,55 +194,56 @@ describe("create, update, read, delete", () => {
 describe("the publication itself", () => {
   it("creates a missing publication, but not when a table is missing", async () => {
     const d = await freshDatabase("realtime_nopub");
-    await sql("drop publication supabase_realtime", d.url);
-    await expect(provider.create(inputs(["public.bookings", "public.later"], [], d.url))).rejects.toThrow(/public\.later does not exist/);
-    await withClient(d.url, async (c) => {
+    await sql("drop publication supabase_realtime", d.appUrl);
+    await expect(provider.create(inputs(["public.bookings", "public.later"], [], d.appUrl))).rejects.toThrow(/public\.later does not exist/);
+    await withClient(d.appUrl, async (c) => {
       expect((await c.query("select count(*)::int as n from pg_publication")).rows[0].n).toBe(0);
     });
-    await provider.create(inputs(["public.bookings"], [], d.url));
-    expect(await members(d.url)).toEqual(["public.bookings"]);
+    await provider.create(inputs(["public.bookings"], [], d.appUrl));
+    expect(await members(d.appUrl)).toEqual(["public.bookings"]);
   });
 
   it("changes everything in one transaction, and gives up on a busy table after the lock timeout", async () => {
     const d = await freshDatabase("realtime_atomic");
-    await withClient(d.url, async (holder) => {
+    await withClient(d.appUrl, async (holder) => {
       // A long transaction reading public.equipment blocks ALTER TABLE … REPLICA IDENTITY.
       await holder.query("begin; lock table public.equipment in access share mode");
       const started = Date.now();
-      await expect(provider.create(inputs(["public.bookings", "public.equipment"], ["public.equipment"], d.url))).rejects.toThrow(
+      await expect(provider.create(inputs(["public.bookings", "public.equipment"], ["public.equipment"], d.appUrl))).rejects.toThrow(
         /gave up after waiting 10s for a lock .* Nothing was changed/,
       );
       expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
       await holder.query("rollback");
     });
     // public.bookings was added before the failing statement: rolled back with it.
-    expect(await members(d.url)).toEqual([]);
-    expect(await replicaIdentity("public.equipment", d.url)).toBe("d");
+    expect(await members(d.appUrl)).toEqual([]);
+    expect(await replicaIdentity("public.equipment", d.appUrl)).toBe("d");
   });
 
   it("read after the publication was dropped shows no tables", async () => {
     const d = await freshDatabase("realtime_dropped");
-    const declared = inputs(["public.bookings"], [], d.url);
+    const declared = inputs(["public.bookings"], [], d.appUrl);
     await provider.create(declared);
-    await sql("drop publication supabase_realtime", d.url);
+    await sql("drop publication supabase_realtime", d.appUrl);
     const refreshed = await provider.read("supabase_realtime", outputs(declared));
-    expect(refreshed.inputs).toEqual({ connection: d.url, publication: "supabase_realtime" });
+    expect(refreshed.inputs).toEqual({ connection: d.appUrl, publication: "supabase_realtime" });
   });
 
   it("moves the managed tables when the publication is renamed", async () => {
     const d = await freshDatabase("realtime_rename");
-    const first = inputs(["public.bookings", "public.messages"], [], d.url);
+    const first = inputs(["public.bookings", "public.messages"], [], d.appUrl);
     await provider.create(first);
-    const second = inputs(["public.bookings"], [], d.url, "app_changes");
+    const second = inputs(["public.bookings"], [], d.appUrl, "app_changes");
     await provider.update("supabase_realtime", outputs(first), second);
-    expect(await members(d.url)).toEqual([]);
-    expect(await members(d.url, "app_changes")).toEqual(["public.bookings"]);
+    expect(await members(d.appUrl)).toEqual([]);
+    expect(await members(d.appUrl, "app_changes")).toEqual(["public.bookings"]);
   });
 
   it("refuses a FOR ALL TABLES publication with the fix", async () => {
     const d = await freshDatabase("realtime_alltables");
+    // FOR ALL TABLES needs a superuser (supabase_admin): made as it, refused to the product (as postgres).
     await sql("drop publication supabase_realtime; create publication supabase_realtime for all tables", d.url);
-    await expect(provider.create(inputs(["public.bookings"], [], d.url))).rejects.toThrow(/FOR ALL TABLES/);
+    await expect(provider.create(inputs(["public.bookings"], [], d.appUrl))).rejects.toThrow(/FOR ALL TABLES/);
   });
 
   it("tracks a partitioned table as itself, not its partitions", async () => {
@@ -250,14 +251,14 @@ describe("the publication itself", () => {
     await sql(
       `create table public.events (id bigint, at date) partition by range (at);
        create table public.events_2026 partition of public.events for values from ('2026-01-01') to ('2027-01-01');`,
-      d.url,
+      d.appUrl,
     );
-    const declared = inputs(["public.events"], [], d.url);
+    const declared = inputs(["public.events"], [], d.appUrl);
     await provider.create(declared);
     await provider.update("supabase_realtime", outputs(declared), declared);
     const refreshed = await provider.read("supabase_realtime", outputs(declared));
     expect(refreshed.inputs).toEqual(declared);
     await provider.delete("supabase_realtime", outputs(declared));
-    expect(await members(d.url)).toEqual([]);
+    expect(await members(d.appUrl)).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ const bob = randomUUID();
 
 beforeAll(async () => {
   db = await createTestDatabase("storage", { bootstrap: true });
-  await withClient(db.url, (c) =>
+  await withClient(db.appUrl, (c) =>
     c.query(
       `insert into auth.users (id, email, aud, role, created_at, updated_at)
        values ($1, 'alice@example.com', 'authenticated', 'authenticated', now(), now()),
@@ -34,7 +34,7 @@ afterAll(async () => {
 
 function inputs(bucketId: string, extra: Partial<BucketInputs> = {}): BucketInputs {
   return {
-    connection: db.url,
+    connection: db.appUrl,
     bucketId,
     public: false,
     fileSizeLimit: null,
@@ -46,7 +46,7 @@ function inputs(bucketId: string, extra: Partial<BucketInputs> = {}): BucketInpu
 }
 
 async function bucketRow(id: string) {
-  return withClient(db.url, async (c) => {
+  return withClient(db.appUrl, async (c) => {
     const { rows } = await c.query(
       "select id, name, public, file_size_limit::text as size, allowed_mime_types as types from storage.buckets where id = $1",
       [id],
@@ -56,17 +56,17 @@ async function bucketRow(id: string) {
 }
 
 async function addObjects(bucketId: string, names: string[]): Promise<void> {
-  await withClient(db.url, async (c) => {
+  await withClient(db.appUrl, async (c) => {
     for (const name of names) await c.query("insert into storage.objects (bucket_id, name) values ($1, $2)", [bucketId, name]);
   });
 }
 
 async function objectCount(bucketId: string): Promise<number> {
-  return withClient(db.url, async (c) => (await c.query("select count(*)::int as n from storage.objects where bucket_id = $1", [bucketId])).rows[0].n);
+  return withClient(db.appUrl, async (c) => (await c.query("select count(*)::int as n from storage.objects where bucket_id = $1", [bucketId])).rows[0].n);
 }
 
 async function policyNames(): Promise<string[]> {
-  return withClient(db.url, async (c) =>
+  return withClient(db.appUrl, async (c) =>
     (await c.query("select policyname from pg_policies where schemaname = 'storage' and tablename = 'objects' order by 1")).rows.map(
       (r) => r.policyname as string,
     ),
@@ -166,13 +166,13 @@ describe("create, update, read", () => {
   });
 
   it("adopts an existing bucket: its settings become the declared ones", async () => {
-    await withClient(db.url, (c) => c.query("insert into storage.buckets (id, name, public, file_size_limit) values ('legacy', 'legacy', true, 1)"));
+    await withClient(db.appUrl, (c) => c.query("insert into storage.buckets (id, name, public, file_size_limit) values ('legacy', 'legacy', true, 1)"));
     await provider.create(inputs("legacy", { allowedMimeTypes: ["text/csv"] }));
     expect(await bucketRow("legacy")).toEqual({ id: "legacy", name: "legacy", public: false, size: null, types: ["text/csv"] });
   });
 
   it("refuses a bucket whose name another bucket already uses, and says so", async () => {
-    await withClient(db.url, (c) => c.query("insert into storage.buckets (id, name) values ('other-id', 'taken')"));
+    await withClient(db.appUrl, (c) => c.query("insert into storage.buckets (id, name) values ('other-id', 'taken')"));
     await expect(provider.create(inputs("taken"))).rejects.toThrow(/another bucket is already named taken/);
   });
 
@@ -194,6 +194,7 @@ describe("create, update, read", () => {
     expect(await provider.read("drift", declared)).toEqual({ id: "drift", props: declared, inputs: declared });
 
     await withClient(db.url, async (c) => {
+      // As the dashboard does (hosted: postgres through supautils; here the superuser, the test owning nothing else).
       await c.query("update storage.buckets set public = true, file_size_limit = 2000, allowed_mime_types = '{image/png,image/gif}' where id = 'drift'");
       await c.query(`drop policy "sp_drift_owner_delete" on storage.objects`);
     });
@@ -219,7 +220,7 @@ describe("create, update, read", () => {
   it("recreates a bucket deleted out of band when an update runs before a refresh", async () => {
     const b = inputs("phoenix");
     await provider.create(b);
-    await withClient(db.url, (c) =>
+    await withClient(db.appUrl, (c) =>
       c.query("begin; select set_config('storage.allow_delete_query', 'true', true); delete from storage.buckets where id = 'phoenix'; commit"),
     );
     await provider.update("phoenix", b, { ...b, public: true });
@@ -236,7 +237,7 @@ describe("values are parameters, identifiers are quoted", () => {
     await provider.create(inputs(sneaky, { policies: "owner-folder", allowedMimeTypes: ["image/png"] }));
     expect(await bucketRow(sneaky)).toEqual({ id: sneaky, name: sneaky, public: false, size: null, types: ["image/png"] });
     expect(await policyNames()).toContain(`sp_${sneaky}_owner_insert`);
-    await withClient(db.url, async (c) => {
+    await withClient(db.appUrl, async (c) => {
       expect((await c.query("select to_regclass('storage.objects') is not null as ok")).rows[0].ok).toBe(true);
       await asRequest(c, "authenticated", alice, async () => {
         await c.query("insert into storage.objects (bucket_id, name) values ($1, $2)", [sneaky, `${alice}/a.png`]);
@@ -253,7 +254,7 @@ describe("values are parameters, identifiers are quoted", () => {
     await expect(provider.create(inputs(evil))).rejects.toThrow(/does not allow/);
     await expect(provider.create(inputs("fine", { allowedMimeTypes: ["image/png'; --"] }))).rejects.toThrow(/MIME type/);
     expect(await bucketRow("fine")).toBeUndefined();
-    await withClient(db.url, async (c) => {
+    await withClient(db.appUrl, async (c) => {
       expect((await c.query("select to_regclass('storage.objects') is not null as ok")).rows[0].ok).toBe(true);
     });
   });
@@ -285,7 +286,7 @@ describe("policies", () => {
     ]);
     await addObjects("equipment-media", [`${alice}/drill.jpg`, `${bob}/saw.jpg`]);
 
-    await withClient(db.url, async (c) => {
+    await withClient(db.appUrl, async (c) => {
       await asRequest(c, "authenticated", alice, async () => {
         await c.query("insert into storage.objects (bucket_id, name) values ('equipment-media', $1)", [`${alice}/new.png`]);
         const seen = (await c.query("select name from storage.objects where bucket_id = 'equipment-media' order by name")).rows.map((r) => r.name);
@@ -314,7 +315,7 @@ describe("policies", () => {
     const declared = inputs("avatars", { public: true, policies: "public-read" });
     await provider.create(declared);
     await addObjects("avatars", ["a.png", `${alice}/b.png`]);
-    await withClient(db.url, async (c) => {
+    await withClient(db.appUrl, async (c) => {
       await asRequest(c, "anon", null, async () => {
         expect((await c.query("select count(*)::int as n from storage.objects where bucket_id = 'avatars'")).rows[0].n).toBe(2);
         await expect(c.query("insert into storage.objects (bucket_id, name) values ('avatars', 'x.png')")).rejects.toThrow(/row-level security/);
@@ -371,7 +372,7 @@ describe("delete", () => {
     expect((await policyNames()).filter((n) => n.startsWith("sp_forced_"))).toEqual([]);
     // The bypass was transaction-local: a direct delete is still refused afterwards.
     await provider.create(inputs("still-protected"));
-    await withClient(db.url, async (c) => {
+    await withClient(db.appUrl, async (c) => {
       await expect(c.query("delete from storage.buckets where id = 'still-protected'")).rejects.toThrow(/Direct deletion from storage tables is not allowed/);
     });
   });

@@ -3,6 +3,7 @@
  * bootstrapped template, the apply runner in a child process, waits with a deadline, and the counts
  * each suite records for the closing report.
  */
+import { appUrlOf } from "../../../lib/platform-roles";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as crypto from "node:crypto";
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
@@ -65,6 +66,7 @@ export async function createTemplate(prefix: string, prepare?: (url: string) => 
       const clone: TestDatabase = {
         name,
         url: urlForDatabase(serverUrl, name),
+        appUrl: appUrlOf(urlForDatabase(serverUrl, name)),
         async drop() {
           if (dropped) return;
           dropped = true;

@@ -30,7 +30,7 @@ describe("renamed type tokens (real Pulumi CLI)", () => {
 
   it("a stack made with the former CiSecrets token updates in place", async () => {
     const current = project.read(FILE);
-    const former = current.replace(/super\(CI_SECRETS_TYPE, name, \{\}, \{[^;]*\}\);/, `super("${FORMER}", name, {}, opts);`);
+    const former = current.replace(/super\(\s*CI_SECRETS_TYPE,\s*name,\s*\{\},\s*\{[^;]*\},?\s*\);/, `super("${FORMER}", name, {}, opts);`);
     expect(former, "the test could not recreate the former component").not.toBe(current);
     project.write(FILE, former);
     expect((await stack.up({ ...capture(project.log) })).summary.result).toBe("succeeded");

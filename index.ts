@@ -12,10 +12,25 @@ import { migrationKey } from "./components/migrations/describe";
 import { pinProblems } from "./components/migrations/plan";
 import { parseAppliedDigests, selectMigrations } from "./components/migrations/resource";
 import { initParser } from "./components/migrations/split";
-import { checkGate, releaseDigest, type AllowedOverride, type LegacyRelease, type Release } from "./components/promotion/gate";
-import { bucketsRelease, configuredOverrides, realtimeRelease } from "./components/promotion/settings";
+import {
+  checkGate,
+  releaseDigest,
+  type AllowedOverride,
+  type LegacyRelease,
+  type Release,
+} from "./components/promotion/gate";
+import {
+  bucketsRelease,
+  configuredOverrides,
+  realtimeRelease,
+} from "./components/promotion/settings";
 import { resolveRealtime } from "./components/realtime/streamed";
-import { describeBucket, resolveBuckets, shippedBuckets, type BucketSpec } from "./components/storage/buckets";
+import {
+  describeBucket,
+  resolveBuckets,
+  shippedBuckets,
+  type BucketSpec,
+} from "./components/storage/buckets";
 import { readBootstrapSql } from "./lib/bootstrap";
 
 /** The app's storage buckets, as every environment declares them (per-stack overrides: `buckets.<id>`). */
@@ -38,18 +53,29 @@ export = async () => {
     await initParser();
     const bundle = await loadBundle(resolve(config.migrationsDir));
     // A pin that names no migration would plan reverts, or fail only in `up` after the database exists.
-    const pins = pinProblems(bundle.migrations.map((m) => m.version), config.migrations);
-    if (pins.length > 0) throw new ConfigError(stack, pins.map((p) => p.message));
+    const pins = pinProblems(
+      bundle.migrations.map((m) => m.version),
+      config.migrations,
+    );
+    if (pins.length > 0)
+      throw new ConfigError(
+        stack,
+        pins.map((p) => p.message),
+      );
     return { config, bundle, streamed };
   });
 
   const resolved = resolveBuckets(buckets, config.buckets, config.policy, stack);
   if (resolved.problems.length > 0) {
-    return refuse(`stack ${stack}: storage buckets:\n${resolved.problems.map((p) => `  - ${p}`).join("\n")}`);
+    return refuse(
+      `stack ${stack}: storage buckets:\n${resolved.problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
   // The release records what this stack runs, overrides applied, so the downstream gate compares real settings.
   const wanted: Release = {
-    migrations: Object.fromEntries(selectMigrations(bundle, config.migrations.through).map((m) => [migrationKey(m), m.digest])),
+    migrations: Object.fromEntries(
+      selectMigrations(bundle, config.migrations.through).map((m) => [migrationKey(m), m.digest]),
+    ),
     buckets: bucketsRelease(resolved.buckets),
     realtime: realtimeRelease(streamed),
     overrides: configuredOverrides(config),
@@ -59,13 +85,19 @@ export = async () => {
   const env = new Environment(stack, {
     config,
     bundle,
-    bootstrapDigest: createHash("sha256").update(readBootstrapSql("roles")).update(readBootstrapSql("supabase")).digest("hex"),
+    bootstrapDigest: createHash("sha256")
+      .update(readBootstrapSql("roles"))
+      .update(readBootstrapSql("supabase"))
+      .digest("hex"),
     buckets: resolved.buckets,
     realtime: streamed,
   });
 
   // What this stack runs, for its downstream's gate and for `npm run promote`.
-  const release = env.migrations.appliedDigests.apply((json): Release => ({ ...wanted, migrations: parseAppliedDigests(json) }));
+  const release = env.migrations.appliedDigests.apply((json): Release => ({
+    ...wanted,
+    migrations: parseAppliedDigests(json),
+  }));
   return {
     platform: config.platform,
     projectRef: env.project.projectRef,
@@ -94,11 +126,16 @@ export = async () => {
  */
 async function promotionGate(config: StackConfig, wanted: Release): Promise<AllowedOverride[]> {
   const upstream = config.promotion.from!;
-  const ref = new pulumi.StackReference(`promotion-upstream-${upstream}`, { name: `organization/${pulumi.getProject()}/${upstream}` });
+  const ref = new pulumi.StackReference(`promotion-upstream-${upstream}`, {
+    name: `organization/${pulumi.getProject()}/${upstream}`,
+  });
   let upstreamRelease: Release | LegacyRelease | undefined;
   let upstreamFrom: string | undefined;
   try {
-    const [release, from] = await Promise.all([ref.getOutputDetails("release"), ref.getOutputDetails("upstream")]);
+    const [release, from] = await Promise.all([
+      ref.getOutputDetails("release"),
+      ref.getOutputDetails("upstream"),
+    ]);
     upstreamRelease = release.value as Release | LegacyRelease | undefined;
     upstreamFrom = typeof from.value === "string" ? from.value : undefined;
   } catch (err) {
@@ -123,7 +160,8 @@ async function promotionGate(config: StackConfig, wanted: Release): Promise<Allo
         `\nNothing was changed.`,
     );
   }
-  for (const o of allowed) await pulumi.log.warn(`override allowed by promotion.allowOverrides: ${o.here}`);
+  for (const o of allowed)
+    await pulumi.log.warn(`override allowed by promotion.allowOverrides: ${o.here}`);
   for (const entry of unused) {
     await pulumi.log.warn(
       `promotion.allowOverrides lists "${entry}", but ${config.stack} runs it as ${upstream} does; remove it from Pulumi.${config.stack}.yaml once the override is gone`,
@@ -137,7 +175,8 @@ async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof BundleError || err instanceof pulumi.RunError) return refuse(err.message);
+    if (err instanceof ConfigError || err instanceof BundleError || err instanceof pulumi.RunError)
+      return refuse(err.message);
     if (err instanceof MigrationsFolderError) {
       const stack = pulumi.getStack();
       return refuse(
@@ -158,4 +197,3 @@ async function refuse(message: string): Promise<never> {
   await pulumi.log.error(message);
   process.exit(32);
 }
-

@@ -14,7 +14,9 @@ const withPostgres = ["test/helpers/global-setup.ts"];
  * test/e2e/reliability-bounded.test.ts).
  */
 const reliabilityAsked = process.argv.some(
-  (arg, i, args) => arg === "--project=reliability" || ((arg === "--project" || arg === "-p") && args[i + 1] === "reliability"),
+  (arg, i, args) =>
+    arg === "--project=reliability" ||
+    ((arg === "--project" || arg === "-p") && args[i + 1] === "reliability"),
 );
 
 export default defineConfig({

@@ -11,7 +11,8 @@ import { writeCorpus } from "./corpus";
 import { queryOne, startBenchServer, stat } from "./harness";
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
+const flag = (name: string, fallback: string) =>
+  args.includes(name) ? args[args.indexOf(name) + 1]! : fallback;
 const oldTree = resolve(args[0] ?? "");
 const newTree = resolve(__dirname, "..");
 const n = Number(flag("--n", "500"));
@@ -37,19 +38,29 @@ const reps = Number(flag("--reps", "5"));
         let cpuS: number;
         if (kind === "psql floor") {
           const t = process.hrtime.bigint();
-          const r = spawnSync("psql", ["-X", "-v", "ON_ERROR_STOP=1", "-q", "-f", corpus.psqlFile, url], { encoding: "utf8" });
+          const r = spawnSync(
+            "psql",
+            ["-X", "-v", "ON_ERROR_STOP=1", "-q", "-f", corpus.psqlFile, url],
+            { encoding: "utf8" },
+          );
           if (r.status !== 0) throw new Error(r.stderr);
           ms = Number(process.hrtime.bigint() - t) / 1e6;
           cpuS = NaN;
         } else {
           const tree = kind === "old applyBundle" ? oldTree : newTree;
-          const r = spawnSync(process.execPath, ["-e", script, tree, corpus.oursDir, url], { encoding: "utf8", cwd: tree });
+          const r = spawnSync(process.execPath, ["-e", script, tree, corpus.oursDir, url], {
+            encoding: "utf8",
+            cwd: tree,
+          });
           if (r.status !== 0) throw new Error(r.stderr);
           const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
           ms = out.ms;
           cpuS = out.cpu;
         }
-        const apps = await queryOne<{ n: string }>(url, "select count(*)::text as n from pg_tables where schemaname = 'app'");
+        const apps = await queryOne<{ n: string }>(
+          url,
+          "select count(*)::text as n from pg_tables where schemaname = 'app'",
+        );
         await server.drop(db);
         if (rep === 0) continue; // warm-up
         (wall[kind] ??= []).push(ms);
@@ -57,14 +68,19 @@ const reps = Number(flag("--reps", "5"));
         console.error(`rep ${rep} ${kind}: ${(ms / 1000).toFixed(2)} s, app tables ${apps?.n}`);
       }
     }
-    const fmt = (s: ReturnType<typeof stat>) => `${(s.median / 1000).toFixed(2)} (${(s.min / 1000).toFixed(2)}–${(s.max / 1000).toFixed(2)})`;
+    const fmt = (s: ReturnType<typeof stat>) =>
+      `${(s.median / 1000).toFixed(2)} (${(s.min / 1000).toFixed(2)}–${(s.max / 1000).toFixed(2)})`;
     const floor = stat(wall["psql floor"]!).median;
     for (const kind of kinds) {
       const w = stat(wall[kind]!);
       const c = cpu[kind] ? stat(cpu[kind]!) : undefined;
-      console.log(`${kind}: ${fmt(w)} s, ÷ floor ${(w.median / floor).toFixed(2)}×${c ? `, node CPU ${c.median.toFixed(2)} s (${c.min.toFixed(2)}–${c.max.toFixed(2)})` : ""}`);
+      console.log(
+        `${kind}: ${fmt(w)} s, ÷ floor ${(w.median / floor).toFixed(2)}×${c ? `, node CPU ${c.median.toFixed(2)} s (${c.min.toFixed(2)}–${c.max.toFixed(2)})` : ""}`,
+      );
     }
-    console.log(`load average (1 min) during the run: ${stat(loads).median.toFixed(2)} (${stat(loads).min.toFixed(2)}–${stat(loads).max.toFixed(2)}); N=${n}, ${reps} reps (+1 warm-up)`);
+    console.log(
+      `load average (1 min) during the run: ${stat(loads).median.toFixed(2)} (${stat(loads).min.toFixed(2)}–${stat(loads).max.toFixed(2)}); N=${n}, ${reps} reps (+1 warm-up)`,
+    );
   } finally {
     await server.stop();
   }

@@ -17,8 +17,12 @@ import { prepareWhatIf, timeNodeWhatIf, WHAT_IFS, type WhatIf } from "./whatif";
   };
   let result: unknown;
   if (command === "profile") result = await profileApply(args[0]!, args[1]!);
-  else if (command === "whatif-prepare") result = await prepareWhatIf(kindOf(args[0]), args[1]!, args[2]!, args[3]!).then(() => ({ ok: true }));
-  else if (command === "whatif-time") result = { ms: await timeNodeWhatIf(kindOf(args[0]), args[1]!, args[2]!) };
+  else if (command === "whatif-prepare")
+    result = await prepareWhatIf(kindOf(args[0]), args[1]!, args[2]!, args[3]!).then(() => ({
+      ok: true,
+    }));
+  else if (command === "whatif-time")
+    result = { ms: await timeNodeWhatIf(kindOf(args[0]), args[1]!, args[2]!) };
   else throw new Error(`unknown command ${JSON.stringify(command)}`);
   console.log(JSON.stringify(result));
 })().catch((error) => {

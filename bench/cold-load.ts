@@ -9,14 +9,19 @@
  */
 import { performance } from "node:perf_hooks";
 
-type Load = (dir: string, opts?: { cacheFile?: string | null }) => Promise<{ migrations: unknown[] }>;
+type Load = (
+  dir: string,
+  opts?: { cacheFile?: string | null },
+) => Promise<{ migrations: unknown[] }>;
 
 const started = performance.now();
 (async () => {
   const dir = process.argv[2];
   const mode = process.argv[3] ?? "default";
   if (!dir) throw new Error("usage: tsx bench/cold-load.ts <migrations dir> [none|default]");
-  const { loadBundle } = (await import("../components/migrations/bundle")) as unknown as { loadBundle: Load };
+  const { loadBundle } = (await import("../components/migrations/bundle")) as unknown as {
+    loadBundle: Load;
+  };
   const opts = mode === "none" ? { cacheFile: null } : undefined;
   const imported = performance.now();
   const bundle = await loadBundle(dir, opts);

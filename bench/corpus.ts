@@ -36,9 +36,32 @@ function rng(seed: number): () => number {
 }
 
 const NOUNS = [
-  "tenant", "profile", "equipment", "booking", "invoice", "payment", "notification", "message", "company",
-  "contact", "approval", "participant", "ledger_entry", "maintenance_log", "location", "schedule", "voucher",
-  "review", "document", "attachment", "subscription", "plan", "coupon", "shift", "audit_event", "webhook",
+  "tenant",
+  "profile",
+  "equipment",
+  "booking",
+  "invoice",
+  "payment",
+  "notification",
+  "message",
+  "company",
+  "contact",
+  "approval",
+  "participant",
+  "ledger_entry",
+  "maintenance_log",
+  "location",
+  "schedule",
+  "voucher",
+  "review",
+  "document",
+  "attachment",
+  "subscription",
+  "plan",
+  "coupon",
+  "shift",
+  "audit_event",
+  "webhook",
 ];
 const STATUSES = ["pending", "active", "archived", "cancelled", "confirmed"];
 
@@ -80,7 +103,8 @@ export function generateCorpus(n: number, seed = 20260105): GeneratedMigration[]
   const tables: string[] = [];
   for (let i = 1; i < n; i++) {
     const roll = random();
-    const kind = tables.length === 0 || roll < 0.55 ? "table" : roll < 0.8 ? "function" : "backfill";
+    const kind =
+      tables.length === 0 || roll < 0.55 ? "table" : roll < 0.8 ? "function" : "backfill";
     const up: string[] = [];
     const down: string[] = [];
     let name: string;
@@ -89,7 +113,8 @@ export function generateCorpus(n: number, seed = 20260105): GeneratedMigration[]
       const noun = pick(NOUNS);
       const table = `${noun}s_${i}`;
       const q = `app.${table}`;
-      const parents = tables.length === 0 ? [] : [tables[Math.floor(random() * tables.length)] as string];
+      const parents =
+        tables.length === 0 ? [] : [tables[Math.floor(random() * tables.length)] as string];
       if (tables.length > 3 && chance(0.25)) {
         const second = tables[Math.floor(random() * tables.length)] as string;
         if (!parents.includes(second)) parents.push(second);
@@ -109,15 +134,21 @@ export function generateCorpus(n: number, seed = 20260105): GeneratedMigration[]
       for (const p of parents) up.push(`create index on ${q} (${p}_id);`);
       if (chance(0.4)) up.push(`create index on ${q} (status, created_at desc);`);
       if (chance(0.5)) {
-        up.push(`create trigger ${table}_touch before update on ${q}\n  for each row execute function app.set_updated_at();`);
+        up.push(
+          `create trigger ${table}_touch before update on ${q}\n  for each row execute function app.set_updated_at();`,
+        );
       }
       up.push(`alter table ${q} enable row level security;`);
-      up.push(`create policy "owner reads" on ${q} for select to authenticated\n  using (owner_id = (select auth.uid()));`);
+      up.push(
+        `create policy "owner reads" on ${q} for select to authenticated\n  using (owner_id = (select auth.uid()));`,
+      );
       up.push(`grant select, insert, update on ${q} to authenticated;`);
       const rows = 5 + Math.floor(random() * 20);
       const parentCol = parents[0] ? `${parents[0]}_id, ` : "";
       const parentVal = parents[0] ? `(select min(id) from app.${parents[0]}), ` : "";
-      up.push(`insert into ${q} (${parentCol}label)\nselect ${parentVal}'${noun} ' || g from generate_series(1, ${rows}) g;`);
+      up.push(
+        `insert into ${q} (${parentCol}label)\nselect ${parentVal}'${noun} ' || g from generate_series(1, ${rows}) g;`,
+      );
       up.push(`comment on table ${q} is 'one row per ${noun.replace(/_/g, " ")}';`);
       down.push(`drop table if exists ${q} cascade;`);
       tables.push(table);
@@ -132,10 +163,15 @@ export function generateCorpus(n: number, seed = 20260105): GeneratedMigration[]
           `  new.label := btrim(new.label);\n  if new.label = '' then\n    raise exception 'label of % must not be blank', tg_table_name;\n` +
           `  end if;\n  return new;\nend;\n$fn$;`,
       );
-      up.push(`create trigger ${table}_normalize_${i} before insert or update of label on ${q}\n  for each row execute function ${fn}();`);
+      up.push(
+        `create trigger ${table}_normalize_${i} before insert or update of label on ${q}\n  for each row execute function ${fn}();`,
+      );
       up.push(`comment on function ${fn}() is 'trims labels; refuses blank ones';`);
       up.push(`update ${q} set label = btrim(label) where label <> btrim(label);`);
-      down.push(`drop trigger if exists ${table}_normalize_${i} on ${q};`, `drop function if exists ${fn}();`);
+      down.push(
+        `drop trigger if exists ${table}_normalize_${i} on ${q};`,
+        `drop function if exists ${fn}();`,
+      );
       name = `normalize_${table}_labels`;
     } else {
       const table = tables[Math.floor(random() * tables.length)] as string;
@@ -150,7 +186,12 @@ export function generateCorpus(n: number, seed = 20260105): GeneratedMigration[]
       down.push(`alter table ${q} drop column if exists ${col};`);
       name = `backfill_${table}_${col}`;
     }
-    out.push({ version: versionOf(i), name, up: up.join("\n") + "\n", down: down.join("\n") + "\n" });
+    out.push({
+      version: versionOf(i),
+      name,
+      up: up.join("\n") + "\n",
+      down: down.join("\n") + "\n",
+    });
   }
   return out;
 }
@@ -162,7 +203,10 @@ export function oursFile(m: GeneratedMigration): { name: string; text: string } 
 
 /** node-pg-migrate's SQL format (17-digit timestamp prefix, its section comments). */
 export function nodePgMigrateFile(m: GeneratedMigration): { name: string; text: string } {
-  return { name: `${m.version}000_${m.name}.sql`, text: `-- Up Migration\n${m.up}\n-- Down Migration\n${m.down}` };
+  return {
+    name: `${m.version}000_${m.name}.sql`,
+    text: `-- Up Migration\n${m.up}\n-- Down Migration\n${m.down}`,
+  };
 }
 
 /** The psql floor: every up section in its own transaction, one session. */

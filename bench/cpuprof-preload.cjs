@@ -22,7 +22,10 @@ if (dir) {
     session.post("Profiler.stop", (err, result) => {
       if (!err && result && result.profile) {
         try {
-          fs.writeFileSync(path.join(dir, `${process.pid}-${String(seq++).padStart(4, "0")}.cpuprofile`), JSON.stringify(result.profile));
+          fs.writeFileSync(
+            path.join(dir, `${process.pid}-${String(seq++).padStart(4, "0")}.cpuprofile`),
+            JSON.stringify(result.profile),
+          );
         } catch {
           /* the directory is gone: the benchmark is over */
         }

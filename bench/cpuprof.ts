@@ -36,9 +36,11 @@ function group(url: string, fn: string): string {
   }
   if (url.startsWith("node:")) return "node core";
   if (/node_modules\/libpg-query\//.test(url)) return "libpg-query (SQL parser)";
-  if (/node_modules\/@pulumi\/pulumi\/runtime\//.test(url)) return "@pulumi/pulumi runtime (serialization, RPC)";
+  if (/node_modules\/@pulumi\/pulumi\/runtime\//.test(url))
+    return "@pulumi/pulumi runtime (serialization, RPC)";
   if (/node_modules\/@pulumi\/pulumi\//.test(url)) return "@pulumi/pulumi (other)";
-  if (/node_modules\/(@grpc|google-protobuf|@protobufjs|protobufjs)\//.test(url)) return "gRPC / protobuf";
+  if (/node_modules\/(@grpc|google-protobuf|@protobufjs|protobufjs)\//.test(url))
+    return "gRPC / protobuf";
   if (/node_modules\/(typescript|ts-node)\//.test(url)) return "TypeScript compile (ts-node)";
   if (/node_modules\/(tsx|esbuild|get-tsconfig)\//.test(url)) return "tsx / esbuild";
   if (/node_modules\/(pg|pg-[a-z-]+)\//.test(url)) return "pg driver";
@@ -50,7 +52,9 @@ function group(url: string, fn: string): string {
 
 export function summarizeProfiles(dir: string): ProcessProfile[] {
   const chunks = new Map<string, string[]>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .sort()) {
     const pid = file.split("-")[0]!;
     chunks.set(pid, [...(chunks.get(pid) ?? []), file]);
   }
@@ -68,7 +72,12 @@ export function summarizeProfiles(dir: string): ProcessProfile[] {
       last = Math.max(last, p.endTime);
       const byId = new Map(p.nodes.map((n) => [n.id, n]));
       const urls = p.nodes.map((n) => n.callFrame.url).join("\n");
-      if (kind === "other") kind = /cmd\/dynamic-provider/.test(urls) ? "dynamic provider" : /cmd\/run\//.test(urls) ? "node program" : "other";
+      if (kind === "other")
+        kind = /cmd\/dynamic-provider/.test(urls)
+          ? "dynamic provider"
+          : /cmd\/run\//.test(urls)
+            ? "node program"
+            : "other";
       for (let i = 0; i < p.samples.length; i++) {
         const node = byId.get(p.samples[i]!);
         const ms = (p.timeDeltas[i] ?? 0) / 1000;
@@ -77,7 +86,9 @@ export function summarizeProfiles(dir: string): ProcessProfile[] {
         groups.set(g, (groups.get(g) ?? 0) + ms);
         if (g !== "(idle)") busy += ms;
         if (node.callFrame.url && !node.callFrame.url.startsWith("node:")) {
-          const short = node.callFrame.url.replace(/^.*node_modules\//, "").replace(/^.*\/(components|lib)\//, "$1/");
+          const short = node.callFrame.url
+            .replace(/^.*node_modules\//, "")
+            .replace(/^.*\/(components|lib)\//, "$1/");
           const key = `${node.callFrame.functionName || "(anonymous)"} ${short}`;
           fns.set(key, (fns.get(key) ?? 0) + ms);
         }
@@ -89,8 +100,13 @@ export function summarizeProfiles(dir: string): ProcessProfile[] {
       kind,
       wallMs: round((last - first) / 1000),
       busyMs: round(busy),
-      byGroup: [...groups].map(([g, ms]) => ({ group: g, ms: round(ms) })).sort((a, b) => b.ms - a.ms),
-      topFunctions: [...fns].map(([fn, ms]) => ({ fn, ms: round(ms) })).sort((a, b) => b.ms - a.ms).slice(0, 12),
+      byGroup: [...groups]
+        .map(([g, ms]) => ({ group: g, ms: round(ms) }))
+        .sort((a, b) => b.ms - a.ms),
+      topFunctions: [...fns]
+        .map(([fn, ms]) => ({ fn, ms: round(ms) }))
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 12),
     });
   }
   return out.filter((p) => p.kind !== "other" || p.busyMs > 50);

@@ -37,32 +37,54 @@ async function main(): Promise<void> {
   const server = await startBenchServer(true);
   const project = await createBenchProject();
   try {
-    let preview = (env: Record<string, string>) => project.pulumi(["preview", "--expect-no-changes", "--stack", "pdev"], { env });
+    let preview = (env: Record<string, string>) =>
+      project.pulumi(["preview", "--expect-no-changes", "--stack", "pdev"], { env });
     if (floor) {
       const dir = join(project.dir, "floor");
       mkdirSync(dir);
       symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir");
-      writeFileSync(join(dir, "Pulumi.yaml"), "name: floor-js\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n");
+      writeFileSync(
+        join(dir, "Pulumi.yaml"),
+        "name: floor-js\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n",
+      );
       writeFileSync(
         join(dir, "index.js"),
         'const pulumi = require("@pulumi/pulumi");\nconst provider = { async create(inputs) { return { id: "floor", outs: inputs }; } };\nnew pulumi.dynamic.Resource(provider, "floor", { value: "one" });\n',
       );
       writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "floor-js", private: true }));
-      await run(project.pulumiBin, ["stack", "init", "floor", "--non-interactive"], { cwd: dir, env: project.env });
-      await run(project.pulumiBin, ["up", "--yes", "--skip-preview", "--stack", "floor", "--non-interactive"], { cwd: dir, env: project.env });
-      preview = (env) => run(project.pulumiBin, ["preview", "--expect-no-changes", "--stack", "floor", "--non-interactive"], { cwd: dir, env: { ...project.env, ...env } });
+      await run(project.pulumiBin, ["stack", "init", "floor", "--non-interactive"], {
+        cwd: dir,
+        env: project.env,
+      });
+      await run(
+        project.pulumiBin,
+        ["up", "--yes", "--skip-preview", "--stack", "floor", "--non-interactive"],
+        { cwd: dir, env: project.env },
+      );
+      preview = (env) =>
+        run(
+          project.pulumiBin,
+          ["preview", "--expect-no-changes", "--stack", "floor", "--non-interactive"],
+          { cwd: dir, env: { ...project.env, ...env } },
+        );
     } else {
       await project.initStack("pdev", { localPort: server.pg.port });
       await project.pulumi(["up", "--yes", "--skip-preview", "--stack", "pdev"]);
     }
     if (noRefresh) {
       const file = join(project.dir, "Pulumi.yaml");
-      writeFileSync(file, readFileSync(file, "utf8").replace(/\noptions:\n  refresh: always\n/, "\n"));
+      writeFileSync(
+        file,
+        readFileSync(file, "utf8").replace(/\noptions:\n  refresh: always\n/, "\n"),
+      );
     }
     for (let rep = 0; rep <= reps; rep++) {
       const traceFile = join(project.dir, `trace-${rep}.jsonl`);
       rmSync(traceFile, { force: true });
-      const env = { SP_BENCH_TRACE_FILE: traceFile, NODE_OPTIONS: `--require ${join(repoRoot, "bench", "trace-preload.cjs")}` };
+      const env = {
+        SP_BENCH_TRACE_FILE: traceFile,
+        NODE_OPTIONS: `--require ${join(repoRoot, "bench", "trace-preload.cjs")}`,
+      };
       const t0 = Date.now();
       const r = await preview(env);
       if (rep === 0) continue; // warm-up
@@ -78,12 +100,16 @@ async function main(): Promise<void> {
           `  ${t.kind.padEnd(8)} pid ${t.pid} starts +${rel(0)} s, lives ${(t.lifeMs / 1000).toFixed(2)} s, CPU ${(t.cpuMs / 1000).toFixed(2)} s, ` +
             `requires ${(t.requireMs / 1000).toFixed(2)} s (${t.modules} modules)  ${t.kind === "other" ? t.argv.slice(0, 80) : ""}`,
         );
-        for (const s of t.slowRequires.slice(0, 8)) console.log(`      require ${s.request} at +${rel(s.at)} s: ${s.ms} ms`);
+        for (const s of t.slowRequires.slice(0, 8))
+          console.log(`      require ${s.request} at +${rel(s.at)} s: ${s.ms} ms`);
         for (const c of t.calls) console.log(`      ${c.method} at +${rel(c.at)} s: ${c.ms} ms`);
       }
     }
   } finally {
-    if (!floor) await project.pulumi(["destroy", "--yes", "--skip-preview", "--stack", "pdev"]).catch(() => undefined);
+    if (!floor)
+      await project
+        .pulumi(["destroy", "--yes", "--skip-preview", "--stack", "pdev"])
+        .catch(() => undefined);
     await server.stop().catch(() => undefined);
     project.cleanup();
   }

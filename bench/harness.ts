@@ -4,7 +4,19 @@
  * the peer tools, and a /proc sampler for peak memory. Everything started here is stopped by PID.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "pg";
@@ -47,9 +59,15 @@ export async function startBenchServer(fsync: boolean): Promise<BenchServer> {
     prefix: "sp-bench-pg-",
     fsync,
     // Session start/end with ms timestamps: the benchmark times the provider's phases from them.
-    settings: { log_connections: "on", log_disconnections: "on", log_line_prefix: "%m [%c] db=%d app=%a: ", log_timezone: "UTC" },
+    settings: {
+      log_connections: "on",
+      log_disconnections: "on",
+      log_line_prefix: "%m [%c] db=%d app=%a: ",
+      log_timezone: "UTC",
+    },
   });
-  const admin = <T>(fn: (c: Client) => Promise<T>): Promise<T> => withBenchClient(pg.superuserUrl("postgres"), fn);
+  const admin = <T>(fn: (c: Client) => Promise<T>): Promise<T> =>
+    withBenchClient(pg.superuserUrl("postgres"), fn);
   return {
     pg,
     tempRoot: pg.tempRoot,
@@ -57,7 +75,8 @@ export async function startBenchServer(fsync: boolean): Promise<BenchServer> {
     sessionsSince(offset, database) {
       const text = readFileSync(pg.logFile).subarray(offset).toString("utf8");
       const sessions = new Map<string, LoggedSession>();
-      const line = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC \[([^\]]+)\] db=(\S*) app=.*?: LOG:  (connection authorized|disconnection)(.*)$/;
+      const line =
+        /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC \[([^\]]+)\] db=(\S*) app=.*?: LOG:  (connection authorized|disconnection)(.*)$/;
       for (const l of text.split("\n")) {
         const m = line.exec(l);
         if (!m || m[4] !== database) continue;
@@ -88,7 +107,10 @@ export async function startBenchServer(fsync: boolean): Promise<BenchServer> {
 }
 
 /** `select …` on a database, first row. */
-export function queryOne<T extends Record<string, unknown>>(url: string, sql: string): Promise<T | undefined> {
+export function queryOne<T extends Record<string, unknown>>(
+  url: string,
+  sql: string,
+): Promise<T | undefined> {
   return withBenchClient(url, async (c) => (await c.query<T>(sql)).rows[0]);
 }
 
@@ -115,27 +137,40 @@ const liveChildren = new Set<ChildProcess>();
 
 /** SIGTERM to every child started by {@link run} that is still running. */
 export function killLiveChildren(): void {
-  for (const child of liveChildren) if (child.pid && child.exitCode === null) process.kill(child.pid, "SIGTERM");
+  for (const child of liveChildren)
+    if (child.pid && child.exitCode === null) process.kill(child.pid, "SIGTERM");
 }
 
 /** Runs a command to completion, timing it from spawn to exit. Rejects on a non-zero exit. */
 export function run(
   cmd: string,
   args: string[],
-  opts: { cwd?: string; env?: Record<string, string>; onSpawn?: (child: ChildProcess) => void; timeoutMs?: number } = {},
+  opts: {
+    cwd?: string;
+    env?: Record<string, string>;
+    onSpawn?: (child: ChildProcess) => void;
+    timeoutMs?: number;
+  } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? (process.env as Record<string, string>), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? (process.env as Record<string, string>),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     liveChildren.add(child);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     opts.onSpawn?.(child);
-    const timer = setTimeout(() => {
-      if (child.pid) process.kill(child.pid, "SIGTERM");
-    }, opts.timeoutMs ?? 10 * 60_000);
+    const timer = setTimeout(
+      () => {
+        if (child.pid) process.kill(child.pid, "SIGTERM");
+      },
+      opts.timeoutMs ?? 10 * 60_000,
+    );
     child.on("error", (e) => {
       clearTimeout(timer);
       reject(e);
@@ -147,7 +182,11 @@ export function run(
       const result = { ms, code, stdout, stderr, pid: child.pid };
       if (code !== 0) {
         const tail = (stdout + "\n" + stderr).trim().split("\n").slice(-40).join("\n");
-        reject(Object.assign(new Error(`${cmd} ${args.join(" ")} exited with ${code}:\n${tail}`), { result }));
+        reject(
+          Object.assign(new Error(`${cmd} ${args.join(" ")} exited with ${code}:\n${tail}`), {
+            result,
+          }),
+        );
       } else resolve(result);
     });
   });
@@ -155,7 +194,15 @@ export function run(
 
 // ─── Pulumi project copy ─────────────────────────────────────────────────────────────────────────
 
-const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "tsconfig.json", "package.json", "components", "lib", "sql"];
+const PROJECT_FILES = [
+  "Pulumi.yaml",
+  "index.ts",
+  "tsconfig.json",
+  "package.json",
+  "components",
+  "lib",
+  "sql",
+];
 
 export interface BenchProject {
   dir: string;
@@ -167,7 +214,14 @@ export interface BenchProject {
   /** `pulumi stack init` + a Pulumi.<stack>.yaml with this config (keys without the namespace). */
   initStack(stack: string, config: Record<string, unknown>): Promise<void>;
   /** `wrap`: a command prefix, e.g. `/usr/bin/time -f … -o …` (bench/ab.ts). */
-  pulumi(args: string[], opts?: { onSpawn?: (child: ChildProcess) => void; env?: Record<string, string>; wrap?: string[] }): Promise<RunResult>;
+  pulumi(
+    args: string[],
+    opts?: {
+      onSpawn?: (child: ChildProcess) => void;
+      env?: Record<string, string>;
+      wrap?: string[];
+    },
+  ): Promise<RunResult>;
   /** Runs bench/cold-load.ts in the copy (fresh process, the copy's code); returns its JSON. */
   loadProbe(migrationsDir: string, mode: "none" | "default"): Promise<Record<string, number>>;
   /** Runs bench/child.ts in the copy (fresh process, the copy's code); returns its JSON. */
@@ -183,20 +237,35 @@ export interface BenchProject {
  * `sourceRoot` (default: this checkout) is the tree whose program and node_modules the copy runs:
  * bench/ab.ts points it at a worktree of another commit to compare both in one run.
  */
-export async function createBenchProject(opts: { sourceRoot?: string } = {}): Promise<BenchProject> {
+export async function createBenchProject(
+  opts: { sourceRoot?: string } = {},
+): Promise<BenchProject> {
   const source = opts.sourceRoot ?? repoRoot;
   const toolchain = await ensureToolchain((line) => console.log(line));
   const dir = mkdtempSync(join(tmpdir(), "sp-bench-"));
-  for (const entry of PROJECT_FILES) cpSync(join(source, entry), join(dir, entry), { recursive: true });
+  for (const entry of PROJECT_FILES)
+    cpSync(join(source, entry), join(dir, entry), { recursive: true });
   symlinkSync(join(source, "node_modules"), join(dir, "node_modules"), "dir");
   // The bundle-load probe and the apply profile run inside the copy, against the copy's code.
   mkdirSync(join(dir, "bench"), { recursive: true });
-  for (const f of ["cold-load.ts", "child.ts", "profile.ts", "whatif.ts"]) cpSync(join(repoRoot, "bench", f), join(dir, "bench", f));
+  for (const f of ["cold-load.ts", "child.ts", "profile.ts", "whatif.ts"])
+    cpSync(join(repoRoot, "bench", f), join(dir, "bench", f));
   const stateDir = join(dir, ".state");
   const env = pulumiEnv({ binDir: toolchain.binDir, stateDir, home: join(dir, ".home") });
-  const pulumi = (args: string[], opts: { onSpawn?: (child: ChildProcess) => void; env?: Record<string, string>; wrap?: string[] } = {}) => {
+  const pulumi = (
+    args: string[],
+    opts: {
+      onSpawn?: (child: ChildProcess) => void;
+      env?: Record<string, string>;
+      wrap?: string[];
+    } = {},
+  ) => {
     const command = [...(opts.wrap ?? []), toolchain.pulumi, ...args, "--non-interactive"];
-    return run(command[0]!, command.slice(1), { cwd: dir, env: { ...env, ...opts.env }, onSpawn: opts.onSpawn });
+    return run(command[0]!, command.slice(1), {
+      cwd: dir,
+      env: { ...env, ...opts.env },
+      onSpawn: opts.onSpawn,
+    });
   };
   return {
     dir,
@@ -211,18 +280,30 @@ export async function createBenchProject(opts: { sourceRoot?: string } = {}): Pr
       return rel;
     },
     async initStack(stack, config) {
-      const settings = { config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`supabase-promotion:${k}`, v])) };
+      const settings = {
+        config: Object.fromEntries(
+          Object.entries(config).map(([k, v]) => [`supabase-promotion:${k}`, v]),
+        ),
+      };
       writeFileSync(join(dir, `Pulumi.${stack}.yaml`), stringify(settings));
       await pulumi(["stack", "init", stack]);
     },
     pulumi,
     parseCacheFile: join(dir, ".cache", "parsed-migrations.json"),
     async loadProbe(migrationsDir, mode) {
-      const r = await run(process.execPath, ["--import", "tsx", join(dir, "bench", "cold-load.ts"), join(dir, migrationsDir), mode], { cwd: dir });
+      const r = await run(
+        process.execPath,
+        ["--import", "tsx", join(dir, "bench", "cold-load.ts"), join(dir, migrationsDir), mode],
+        { cwd: dir },
+      );
       return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
     },
     async child<T>(args: string[]) {
-      const r = await run(process.execPath, ["--import", "tsx", join(dir, "bench", "child.ts"), ...args], { cwd: dir });
+      const r = await run(
+        process.execPath,
+        ["--import", "tsx", join(dir, "bench", "child.ts"), ...args],
+        { cwd: dir },
+      );
       return JSON.parse(r.stdout.trim().split("\n").pop()!) as T;
     },
     checkpointBytes(stack) {
@@ -230,7 +311,9 @@ export async function createBenchProject(opts: { sourceRoot?: string } = {}): Pr
       for (const name of [`${stack}.json`, `${stack}.json.gz`]) {
         if (existsSync(join(base, name))) return statSync(join(base, name)).size;
       }
-      throw new Error(`no checkpoint for stack ${stack} under ${base} (found: ${existsSync(base) ? readdirSync(base).join(", ") : "nothing"})`);
+      throw new Error(
+        `no checkpoint for stack ${stack} under ${base} (found: ${existsSync(base) ? readdirSync(base).join(", ") : "nothing"})`,
+      );
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });
@@ -240,7 +323,14 @@ export async function createBenchProject(opts: { sourceRoot?: string } = {}): Pr
 
 // ─── Peak memory ─────────────────────────────────────────────────────────────────────────────────
 
-export type ProcessKind = "pulumi CLI" | "language host" | "node program" | "dynamic provider" | "shim (sh/node -e)" | "postgres" | "other";
+export type ProcessKind =
+  | "pulumi CLI"
+  | "language host"
+  | "node program"
+  | "dynamic provider"
+  | "shim (sh/node -e)"
+  | "postgres"
+  | "other";
 
 export interface MemoryReport {
   /** Max VmHWM (peak RSS) seen per process kind, MiB. */
@@ -250,16 +340,24 @@ export interface MemoryReport {
   /** Max over samples of the summed VmRSS of the CLI's process tree (postgres excluded), MiB. */
   peakTreeRssMiB: number;
   samples: number;
-  processes: Array<{ pid: number; kind: ProcessKind; hwmMiB: number; cpuSeconds: number; cmd: string }>;
+  processes: Array<{
+    pid: number;
+    kind: ProcessKind;
+    hwmMiB: number;
+    cpuSeconds: number;
+    cmd: string;
+  }>;
 }
 
 function classify(cmd: string, exe: string): ProcessKind {
   if (/postgres/.test(exe) || /^postgres/.test(cmd)) return "postgres";
   // The shim: `sh pulumi-resource-pulumi-nodejs`, which first runs `node -e require.resolve(…)`.
-  if (/pulumi-resource-pulumi-nodejs/.test(cmd) || /^node\0-e\0/.test(cmd) || /\/sh$/.test(exe)) return "shim (sh/node -e)";
+  if (/pulumi-resource-pulumi-nodejs/.test(cmd) || /^node\0-e\0/.test(cmd) || /\/sh$/.test(exe))
+    return "shim (sh/node -e)";
   if (/cmd\/dynamic-provider/.test(cmd)) return "dynamic provider";
   if (/@pulumi\/pulumi\/cmd\/run|cmd\/run\/index/.test(cmd)) return "node program";
-  if (/pulumi-language-nodejs/.test(exe) || /pulumi-language-nodejs/.test(cmd)) return "language host";
+  if (/pulumi-language-nodejs/.test(exe) || /pulumi-language-nodejs/.test(cmd))
+    return "language host";
   if (/\/pulumi$/.test(exe) || /^[^\0]*\/pulumi\0/.test(cmd)) return "pulumi CLI";
   return "other";
 }
@@ -276,7 +374,9 @@ function readPpid(pid: number): number | undefined {
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
 const USER_HZ = 100;
 
-function readProc(pid: number): { hwmKiB: number; rssKiB: number; cpuSeconds: number; cmd: string; exe: string } | undefined {
+function readProc(
+  pid: number,
+): { hwmKiB: number; rssKiB: number; cpuSeconds: number; cmd: string; exe: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -303,7 +403,10 @@ function readProc(pid: number): { hwmKiB: number; rssKiB: number; cpuSeconds: nu
  * own peak-RSS counter per process, so a 100 ms period only misses processes that live < 100 ms.
  */
 export function sampleMemory(rootPid: number, intervalMs = 100): { stop(): MemoryReport } {
-  const seen = new Map<number, { kind: ProcessKind; hwmKiB: number; cpuSeconds: number; cmd: string }>();
+  const seen = new Map<
+    number,
+    { kind: ProcessKind; hwmKiB: number; cpuSeconds: number; cmd: string }
+  >();
   let peakTree = 0;
   let samples = 0;
   const tick = () => {
@@ -328,7 +431,12 @@ export function sampleMemory(rootPid: number, intervalMs = 100): { stop(): Memor
       const kind = p.cmd ? classify(p.cmd, p.exe) : (prev?.kind ?? "other");
       const cmd = p.cmd ? p.cmd.replace(/\0/g, " ").trim().slice(0, 160) : (prev?.cmd ?? "");
       if (kind !== "postgres") treeRss += p.rssKiB;
-      seen.set(pid, { kind, hwmKiB: Math.max(prev?.hwmKiB ?? 0, p.hwmKiB), cpuSeconds: Math.max(prev?.cpuSeconds ?? 0, p.cpuSeconds), cmd });
+      seen.set(pid, {
+        kind,
+        hwmKiB: Math.max(prev?.hwmKiB ?? 0, p.hwmKiB),
+        cpuSeconds: Math.max(prev?.cpuSeconds ?? 0, p.cpuSeconds),
+        cmd,
+      });
     }
     peakTree = Math.max(peakTree, treeRss);
   };
@@ -349,7 +457,13 @@ export function sampleMemory(rootPid: number, intervalMs = 100): { stop(): Memor
         cpuSecondsByKind,
         peakTreeRssMiB: round1(peakTree / 1024),
         samples,
-        processes: [...seen.entries()].map(([pid, v]) => ({ pid, kind: v.kind, hwmMiB: round1(v.hwmKiB / 1024), cpuSeconds: v.cpuSeconds, cmd: v.cmd })),
+        processes: [...seen.entries()].map(([pid, v]) => ({
+          pid,
+          kind: v.kind,
+          hwmMiB: round1(v.hwmKiB / 1024),
+          cpuSeconds: v.cpuSeconds,
+          cmd: v.cmd,
+        })),
       };
     },
   };
@@ -399,7 +513,9 @@ export function setQuietBudget(ms: number): void {
   quietBudgetMs = ms;
 }
 
-export async function waitForQuiet(opts: { maxBusyCores?: number; maxWaitMs?: number } = {}): Promise<{ busyCores: number; waitedMs: number }> {
+export async function waitForQuiet(
+  opts: { maxBusyCores?: number; maxWaitMs?: number } = {},
+): Promise<{ busyCores: number; waitedMs: number }> {
   const max = opts.maxBusyCores ?? 0.3;
   const started = Date.now();
   const limit = Math.min(opts.maxWaitMs ?? 20_000, quietBudgetMs);
@@ -437,8 +553,17 @@ function psiTotalUs(resource: "cpu" | "io"): number {
 }
 
 export function readCounters(): Counters {
-  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { stealS: (fields[7] ?? 0) / USER_HZ, cpuWaitS: psiTotalUs("cpu") / 1e6, ioWaitS: psiTotalUs("io") / 1e6 };
+  const fields = readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return {
+    stealS: (fields[7] ?? 0) / USER_HZ,
+    cpuWaitS: psiTotalUs("cpu") / 1e6,
+    ioWaitS: psiTotalUs("io") / 1e6,
+  };
 }
 
 export function countersSince(before: Counters): Counters {

@@ -16,11 +16,31 @@
  *     dev-like stack's database, with the same migrations folder.
  * Results: bench/results/<timestamp>-preview.json (+ .md), git-ignored.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCorpus } from "./corpus";
-import { createBenchProject, killLiveChildren, round3, run, setQuietBudget, startBenchServer, stat, waitForQuiet, type Stat } from "./harness";
+import {
+  createBenchProject,
+  killLiveChildren,
+  round3,
+  run,
+  setQuietBudget,
+  startBenchServer,
+  stat,
+  waitForQuiet,
+  type Stat,
+} from "./harness";
 import { stringify } from "yaml";
 import { ensureSupabaseCli } from "../lib/supabase-cli";
 import { repoRoot } from "../lib/toolchain";
@@ -33,7 +53,8 @@ const option = (name: string) => {
 const reps = Number(option("reps") ?? 5);
 const n = Number(option("n") ?? 1000);
 
-const log = (line: string) => console.log(`[bench:preview ${new Date().toISOString().slice(11, 19)}] ${line}`);
+const log = (line: string) =>
+  console.log(`[bench:preview ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 /** A minimal Pulumi program with one dynamic resource: the engine's own floor. */
 function writeFloorProgram(root: string, language: "js" | "ts"): string {
@@ -48,10 +69,28 @@ function writeFloorProgram(root: string, language: "js" | "ts"): string {
 const provider = { async create(inputs) { return { id: "floor", outs: inputs }; } };
 new pulumi.dynamic.Resource(provider, "floor", { value: "one" });
 `;
-  writeFileSync(join(dir, `index.${language}`), language === "ts" ? `import * as pulumi from "@pulumi/pulumi";\n${body.split("\n").slice(1).join("\n")}` : body);
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `floor-${language}`, private: true }));
+  writeFileSync(
+    join(dir, `index.${language}`),
+    language === "ts"
+      ? `import * as pulumi from "@pulumi/pulumi";\n${body.split("\n").slice(1).join("\n")}`
+      : body,
+  );
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({ name: `floor-${language}`, private: true }),
+  );
   if (language === "ts") {
-    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: false, module: "nodenext", moduleResolution: "nodenext", target: "es2020" } }));
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: false,
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2020",
+        },
+      }),
+    );
   }
   return dir;
 }
@@ -69,14 +108,26 @@ async function main(): Promise<void> {
     project.cleanup();
     rmSync(workRoot, { recursive: true, force: true });
   };
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop().then(() => process.exit(130)));
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => void stop().then(() => process.exit(130)));
 
   try {
     const corpus = writeCorpus(workRoot, n);
-    const dirs = { empty: project.addMigrations("empty"), big: project.addMigrations(`n${n}`, corpus.oursDir) };
+    const dirs = {
+      empty: project.addMigrations("empty"),
+      big: project.addMigrations(`n${n}`, corpus.oursDir),
+    };
     const port = server.pg.port;
-    await project.initStack("pempty", { localPort: port, migrationsDir: dirs.empty, realtime: { tables: [] } });
-    await project.initStack(`p${n}`, { localPort: port, migrationsDir: dirs.big, realtime: { tables: [] } });
+    await project.initStack("pempty", {
+      localPort: port,
+      migrationsDir: dirs.empty,
+      realtime: { tables: [] },
+    });
+    await project.initStack(`p${n}`, {
+      localPort: port,
+      migrationsDir: dirs.big,
+      realtime: { tables: [] },
+    });
     await project.initStack("pdev", { localPort: port });
     // Know before prod (issue 12): the same N applied, and `k` more pending that touch the N tables
     // with data — previewed with lint, locks, the rehearsal on a copy and Supabase's advisors, against
@@ -84,19 +135,36 @@ async function main(): Promise<void> {
     const k = 10;
     const corpusK = writeCorpus(join(workRoot, "with-pending"), n + k);
     const dirK = project.addMigrations(`n${n}k`, corpusK.oursDir);
-    const versionsK = readdirSync(join(project.dir, dirK)).filter((f) => f.endsWith(".sql")).sort().map((f) => f.split("_")[0]!);
+    const versionsK = readdirSync(join(project.dir, dirK))
+      .filter((f) => f.endsWith(".sql"))
+      .sort()
+      .map((f) => f.split("_")[0]!);
     const appliedThrough = versionsK[n - 1]!;
     const stackK = `p${n}k`;
-    const settingsK = (pinned: boolean) => ({ localPort: port, migrationsDir: dirK, realtime: { tables: [] }, ...(pinned ? { migrations: { through: appliedThrough } } : {}) });
+    const settingsK = (pinned: boolean) => ({
+      localPort: port,
+      migrationsDir: dirK,
+      realtime: { tables: [] },
+      ...(pinned ? { migrations: { through: appliedThrough } } : {}),
+    });
     await project.initStack(stackK, settingsK(true));
     const writeSettingsK = (pinned: boolean) =>
       writeFileSync(
         join(project.dir, `Pulumi.${stackK}.yaml`),
-        stringify({ config: Object.fromEntries(Object.entries(settingsK(pinned)).map(([key, v]) => [`supabase-promotion:${key}`, v])) }),
+        stringify({
+          config: Object.fromEntries(
+            Object.entries(settingsK(pinned)).map(([key, v]) => [`supabase-promotion:${key}`, v]),
+          ),
+        }),
       );
     // The advisors need the Supabase CLI where the program looks for it.
     mkdirSync(join(project.dir, ".tools"), { recursive: true });
-    if (!existsSync(join(project.dir, ".tools", "supabase-cli"))) symlinkSync(join(repoRoot, ".tools", "supabase-cli"), join(project.dir, ".tools", "supabase-cli"), "dir");
+    if (!existsSync(join(project.dir, ".tools", "supabase-cli")))
+      symlinkSync(
+        join(repoRoot, ".tools", "supabase-cli"),
+        join(project.dir, ".tools", "supabase-cli"),
+        "dir",
+      );
     for (const stack of ["pempty", `p${n}`, "pdev", stackK]) {
       log(`up ${stack}`);
       await project.pulumi(["up", "--yes", "--skip-preview", "--stack", stack]);
@@ -104,21 +172,35 @@ async function main(): Promise<void> {
 
     const floors = { js: writeFloorProgram(workRoot, "js"), ts: writeFloorProgram(workRoot, "ts") };
     for (const dir of Object.values(floors)) {
-      await run(project.pulumiBin, ["stack", "init", "floor", "--non-interactive"], { cwd: dir, env: project.env });
-      await run(project.pulumiBin, ["up", "--yes", "--skip-preview", "--stack", "floor", "--non-interactive"], { cwd: dir, env: project.env });
+      await run(project.pulumiBin, ["stack", "init", "floor", "--non-interactive"], {
+        cwd: dir,
+        env: project.env,
+      });
+      await run(
+        project.pulumiBin,
+        ["up", "--yes", "--skip-preview", "--stack", "floor", "--non-interactive"],
+        { cwd: dir, env: project.env },
+      );
     }
 
     // The supabase CLI reads ./supabase/migrations; the dev-like stack applied the shipped bundle.
     const cliDir = join(workRoot, "supabase-cli-project");
     mkdirSync(join(cliDir, "supabase"), { recursive: true });
-    cpSync(join(repoRoot, "sql", "migrations"), join(cliDir, "supabase", "migrations"), { recursive: true });
+    cpSync(join(repoRoot, "sql", "migrations"), join(cliDir, "supabase", "migrations"), {
+      recursive: true,
+    });
     const devUrl = server.adminUrl("sp_pdev");
-    const dryRun = await run(supabase, ["db", "push", "--dry-run", `--remote=${devUrl}`], { cwd: cliDir });
-    log(`supabase db push --dry-run says: ${(dryRun.stdout + dryRun.stderr).trim().split("\n").pop()}`);
+    const dryRun = await run(supabase, ["db", "push", "--dry-run", `--remote=${devUrl}`], {
+      cwd: cliDir,
+    });
+    log(
+      `supabase db push --dry-run says: ${(dryRun.stdout + dryRun.stderr).trim().split("\n").pop()}`,
+    );
 
     const pulumiYaml = join(project.dir, "Pulumi.yaml");
     const withRefresh = readFileSync(pulumiYaml, "utf8");
-    if (!/refresh: always/.test(withRefresh)) throw new Error("Pulumi.yaml has no `options.refresh: always`: nothing to compare");
+    if (!/refresh: always/.test(withRefresh))
+      throw new Error("Pulumi.yaml has no `options.refresh: always`: nothing to compare");
     const withoutRefresh = withRefresh.replace(/\noptions:\n  refresh: always\n/, "\n");
 
     type Case = { name: string; run: () => Promise<number> };
@@ -150,7 +232,8 @@ async function main(): Promise<void> {
           writeFileSync(pulumiYaml, withRefresh);
           writeSettingsK(false);
           const r = await project.pulumi(["preview", "--diff", "--stack", stackK]);
-          if (!/rehearsed on a copy: ok/.test(r.stdout)) throw new Error(`the preview did not rehearse:\n${r.stdout.slice(-2000)}`);
+          if (!/rehearsed on a copy: ok/.test(r.stdout))
+            throw new Error(`the preview did not rehearse:\n${r.stdout.slice(-2000)}`);
           writeSettingsK(true);
           return r.ms;
         },
@@ -158,10 +241,20 @@ async function main(): Promise<void> {
       ...(["js", "ts"] as const).map((language) => ({
         name: `floor program (${language})`,
         run: async () =>
-          (await run(project.pulumiBin, ["preview", "--expect-no-changes", "--stack", "floor", "--non-interactive"], { cwd: floors[language], env: project.env }))
-            .ms,
+          (
+            await run(
+              project.pulumiBin,
+              ["preview", "--expect-no-changes", "--stack", "floor", "--non-interactive"],
+              { cwd: floors[language], env: project.env },
+            )
+          ).ms,
       })),
-      { name: "supabase db push --dry-run", run: async () => (await run(supabase, ["db", "push", "--dry-run", `--remote=${devUrl}`], { cwd: cliDir })).ms },
+      {
+        name: "supabase db push --dry-run",
+        run: async () =>
+          (await run(supabase, ["db", "push", "--dry-run", `--remote=${devUrl}`], { cwd: cliDir }))
+            .ms,
+      },
     ];
     for (const c of cases) await c.run(); // warm-up, discarded
     const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
@@ -187,15 +280,28 @@ async function main(): Promise<void> {
       cases: Object.fromEntries(cases.map((c) => [c.name, s(c.name)])),
       ratios: {
         [`extraSecondsAtN${n}`]: round3((m(`preview p${n}`) - m("preview pempty")) / 1000),
-        [`extraSecondsAtN${n}NoRefresh`]: round3((m(`preview p${n} (no refresh)`) - m("preview pempty (no refresh)")) / 1000),
-        refreshCostEmptySeconds: round3((m("preview pempty") - m("preview pempty (no refresh)")) / 1000),
-        [`refreshCostN${n}Seconds`]: round3((m(`preview p${n}`) - m(`preview p${n} (no refresh)`)) / 1000),
+        [`extraSecondsAtN${n}NoRefresh`]: round3(
+          (m(`preview p${n} (no refresh)`) - m("preview pempty (no refresh)")) / 1000,
+        ),
+        refreshCostEmptySeconds: round3(
+          (m("preview pempty") - m("preview pempty (no refresh)")) / 1000,
+        ),
+        [`refreshCostN${n}Seconds`]: round3(
+          (m(`preview p${n}`) - m(`preview p${n} (no refresh)`)) / 1000,
+        ),
         devOverEngineFloor: round3(m("preview pdev") / m("floor program (js)")),
-        devNoRefreshOverEngineFloor: round3(m("preview pdev (no refresh)") / m("floor program (js)")),
+        devNoRefreshOverEngineFloor: round3(
+          m("preview pdev (no refresh)") / m("floor program (js)"),
+        ),
         tsFloorOverJsFloor: round3(m("floor program (ts)") / m("floor program (js)")),
         devOverSupabaseCli: round3(m("preview pdev") / m("supabase db push --dry-run")),
-        engineFloorOverSupabaseCli: round3(m("floor program (js)") / m("supabase db push --dry-run")),
-        knowBeforeProdOverPlain: round3(m(`preview p${n}k, ${k} pending: lint, locks, rehearsal, advisors`) / m(`preview p${n}k, nothing pending (pinned)`)),
+        engineFloorOverSupabaseCli: round3(
+          m("floor program (js)") / m("supabase db push --dry-run"),
+        ),
+        knowBeforeProdOverPlain: round3(
+          m(`preview p${n}k, ${k} pending: lint, locks, rehearsal, advisors`) /
+            m(`preview p${n}k, nothing pending (pinned)`),
+        ),
       },
     };
     const lines = [

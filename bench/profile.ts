@@ -11,7 +11,12 @@ import { initParser } from "../components/migrations/split";
 
 /** Every statement parsed, never a parse cache (and nothing written into the checkout's .cache). */
 const loadBundle = (dir: string) =>
-  (loadBundleAnyVersion as unknown as (dir: string, opts?: { cacheFile?: string | null }) => ReturnType<typeof loadBundleAnyVersion>)(dir, { cacheFile: null });
+  (
+    loadBundleAnyVersion as unknown as (
+      dir: string,
+      opts?: { cacheFile?: string | null },
+    ) => ReturnType<typeof loadBundleAnyVersion>
+  )(dir, { cacheFile: null });
 
 /** What a query the apply sends is for; recognises the shapes of the current and earlier apply code. */
 export type QueryCategory = string;
@@ -20,13 +25,22 @@ export function categorize(sql: string): QueryCategory {
   const s = sql.trimStart().toLowerCase();
   if (/^begin;\s*reset all/.test(s)) return "BEGIN + RESET ALL + set_config (one round trip)";
   if (s === "begin" || s === "commit" || s === "rollback") return "begin/commit";
-  if (s.startsWith("reset all") || s.startsWith("select set_config(")) return "reset all + set_config";
+  if (s.startsWith("reset all") || s.startsWith("select set_config("))
+    return "reset all + set_config";
   if (s.startsWith("set local role none")) return "set local role none";
-  if (/^with recorded as \(insert into "supabase_migrations"\."schema_migrations"/.test(s)) return "ledger: history + audit rows (one statement)";
-  if (s.startsWith('insert into "supabase_migrations"."schema_migrations"')) return "ledger: history insert";
-  if (s.startsWith('insert into "supabase_migrations"."promotion_audit"')) return "ledger: audit insert";
+  if (/^with recorded as \(insert into "supabase_migrations"\."schema_migrations"/.test(s))
+    return "ledger: history + audit rows (one statement)";
+  if (s.startsWith('insert into "supabase_migrations"."schema_migrations"'))
+    return "ledger: history insert";
+  if (s.startsWith('insert into "supabase_migrations"."promotion_audit"'))
+    return "ledger: audit insert";
   if (s.includes("advisory")) return "advisory lock";
-  if (s.includes("supabase_migrations") || s.includes("to_regclass") || s.includes("information_schema.columns") || s.includes("current_database()")) {
+  if (
+    s.includes("supabase_migrations") ||
+    s.includes("to_regclass") ||
+    s.includes("information_schema.columns") ||
+    s.includes("current_database()")
+  ) {
     return "ledger: read / ensure";
   }
   return "other";
@@ -55,7 +69,8 @@ export async function profileApply(dir: string, url: string): Promise<QueryProfi
   const bundle = await loadBundle(dir);
   const loadBundleMs = performance.now() - t1;
   const statements = new Set<string>();
-  for (const m of bundle.migrations) for (const s of [...m.up, ...(m.verify ?? [])]) statements.add(s.sql);
+  for (const m of bundle.migrations)
+    for (const s of [...m.up, ...(m.verify ?? [])]) statements.add(s.sql);
   // A batch: statements joined by a separator that starts with a newline and a ";". The first
   // statement may itself contain ";\n" (a function body), so try every such cut.
   const startsWithStatement = (text: string): boolean => {
@@ -71,7 +86,8 @@ export async function profileApply(dir: string, url: string): Promise<QueryProfi
   const original = proto.query;
   proto.query = function patched(this: unknown, ...args: unknown[]) {
     const first = args[0];
-    const text = typeof first === "string" ? first : (first as { text?: string } | undefined)?.text ?? "";
+    const text =
+      typeof first === "string" ? first : ((first as { text?: string } | undefined)?.text ?? "");
     const category: QueryCategory = statements.has(text)
       ? "migration statements (one query each)"
       : startsWithStatement(text)

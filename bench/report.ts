@@ -21,17 +21,24 @@ export interface Phases {
   afterApply: number;
 }
 export const PHASES: Array<[keyof Phases, string]> = [
-  ["toDatabaseReady", "CLI + program start, bundle parse in the program, registration, database bootstrap"],
-  ["providerPrep", "provider Create until its apply session connects (bundle reload + parse in the provider)"],
+  [
+    "toDatabaseReady",
+    "CLI + program start, bundle parse in the program, registration, database bootstrap",
+  ],
+  [
+    "providerPrep",
+    "provider Create until its apply session connects (bundle reload + parse in the provider)",
+  ],
   ["applySession", "the provider's apply session (lock, ledger, the apply loop)"],
-  ["afterApply", "after the apply session: ledger re-read, outputs, other resources, state writes, CLI exit"],
+  [
+    "afterApply",
+    "after the apply session: ledger re-read, outputs, other resources, state writes, CLI exit",
+  ],
 ];
-
 
 const PHASES_FOR_RENDER = PHASES;
 const s = (ms: number) => (ms / 1000).toFixed(2);
 const cell = (x: Stat) => `${s(x.median)} (${s(x.min)}–${s(x.max)})`;
-
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function renderSummary(r: any): string {
@@ -47,7 +54,9 @@ export function renderSummary(r: any): string {
   lines.push("");
   lines.push("Seconds, median (min–max). Ratios are medians over the psql floor.");
   lines.push("");
-  lines.push("| N | corpus | psql floor | pulumi up | empty-program up | up − empty | ÷ floor | apply loop (in provider) | ÷ floor | node-pg-migrate (tx per migration) | ÷ floor | node-pg-migrate (one tx, its default) | ÷ floor |");
+  lines.push(
+    "| N | corpus | psql floor | pulumi up | empty-program up | up − empty | ÷ floor | apply loop (in provider) | ÷ floor | node-pg-migrate (tx per migration) | ÷ floor | node-pg-migrate (one tx, its default) | ÷ floor |",
+  );
   lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const [n, p] of Object.entries(r.perN) as Array<[string, any]>) {
     lines.push(
@@ -78,9 +87,12 @@ export function renderSummary(r: any): string {
   lines.push(
     `Disturbance during the N=${maxN} steps (medians, s): ` +
       Object.entries(big.countersMedian)
-        .map(([t, c]: [string, any]) => `${t}: steal ${c.stealS}, CPU wait ${c.cpuWaitS}, I/O wait ${c.ioWaitS}`)
+        .map(
+          ([t, c]: [string, any]) =>
+            `${t}: steal ${c.stealS}, CPU wait ${c.cpuWaitS}, I/O wait ${c.ioWaitS}`,
+        )
         .join("; ") +
-      " (PSI \"some\" stall time, includes waits among the measured processes themselves).",
+      ' (PSI "some" stall time, includes waits among the measured processes themselves).',
   );
   lines.push("");
   lines.push(
@@ -94,9 +106,13 @@ export function renderSummary(r: any): string {
   for (const [k, label] of PHASES_FOR_RENDER) {
     const d = big.phaseDeltaMs[k];
     if (!d || !d.n) continue;
-    lines.push(`| ${label} | ${s(big.phases[k].median)} | ${s(big.phasesEmpty[k].median)} | ${cell(d)} | ${(d.median / f).toFixed(2)}× |`);
+    lines.push(
+      `| ${label} | ${s(big.phases[k].median)} | ${s(big.phasesEmpty[k].median)} | ${cell(d)} | ${(d.median / f).toFixed(2)}× |`,
+    );
   }
-  lines.push(`| of which the apply loop (first → last migration, from the audit rows) | ${s(big.applyLoopMs.median)} | – | – | ${big.applyLoopOverFloor.toFixed(2)}× |`);
+  lines.push(
+    `| of which the apply loop (first → last migration, from the audit rows) | ${s(big.applyLoopMs.median)} | – | – | ${big.applyLoopOverFloor.toFixed(2)}× |`,
+  );
   lines.push("");
   lines.push(
     `Machine load: every timed step waited for < 0.3 busy cores first (max 20 s per step, 150 s per run; 60 s with --quick); ${r.load.noisySamples} of ${r.samples.length} steps started busier ` +
@@ -119,13 +135,19 @@ export function renderSummary(r: any): string {
   );
   if (r.memory) {
     lines.push("");
-    lines.push(`Peak RSS (VmHWM, MiB) during the N=${r.memory.n} up (empty-program up in brackets); goal ≤ ${r.goals.peakRssMiB} MB per process:`);
+    lines.push(
+      `Peak RSS (VmHWM, MiB) during the N=${r.memory.n} up (empty-program up in brackets); goal ≤ ${r.goals.peakRssMiB} MB per process:`,
+    );
     lines.push("");
     const big = r.memory[`oursN${r.preview?.n}`];
-    lines.push(`| process | N=${r.memory.n} | (empty) |${big ? ` N=${r.preview.n} (for scale) |` : ""}`);
+    lines.push(
+      `| process | N=${r.memory.n} | (empty) |${big ? ` N=${r.preview.n} (for scale) |` : ""}`,
+    );
     lines.push(`|---|---|---|${big ? "---|" : ""}`);
     for (const kind of Object.keys(r.memory.ours.peakByKind)) {
-      lines.push(`| ${kind} | ${r.memory.ours.peakByKind[kind]} | (${r.memory.empty.peakByKind[kind] ?? "–"}) |${big ? ` ${big.peakByKind[kind] ?? "–"} |` : ""}`);
+      lines.push(
+        `| ${kind} | ${r.memory.ours.peakByKind[kind]} | (${r.memory.empty.peakByKind[kind] ?? "–"}) |${big ? ` ${big.peakByKind[kind] ?? "–"} |` : ""}`,
+      );
     }
     lines.push(
       `| all of the above at once (max summed VmRSS) | ${r.memory.ours.peakTreeRssMiB} | (${r.memory.empty.peakTreeRssMiB}) |${big ? ` ${big.peakTreeRssMiB} |` : ""}`,
@@ -136,8 +158,13 @@ export function renderSummary(r: any): string {
         .map(([k, v]) => `${k} ${(v as number).toFixed(2)}`)
         .join(", ");
     lines.push("");
-    lines.push(`CPU seconds per process kind (user + system) — N=${r.memory.n} up: ${cpu(r.memory.ours)}; empty up: ${cpu(r.memory.empty)}.`);
-    for (const p of r.previewCpu ?? []) lines.push(`No-op preview ${p.n === 0 ? "empty program" : `N=${p.n}`} (${s(p.ms)} s): ${cpu(p.report)}.`);
+    lines.push(
+      `CPU seconds per process kind (user + system) — N=${r.memory.n} up: ${cpu(r.memory.ours)}; empty up: ${cpu(r.memory.empty)}.`,
+    );
+    for (const p of r.previewCpu ?? [])
+      lines.push(
+        `No-op preview ${p.n === 0 ? "empty program" : `N=${p.n}`} (${s(p.ms)} s): ${cpu(p.report)}.`,
+      );
   }
   if (r.profile) {
     const p = r.profile;
@@ -162,8 +189,11 @@ export function renderSummary(r: any): string {
     lines.push("");
     lines.push("| variant | s | ÷ floor |");
     lines.push("|---|---|---|");
-    lines.push(`| the project's applyBundle today (profile above) | ${cell(r.profile.applyBundleMs)} | ${r.profile.applyBundleOverFloor.toFixed(2)}× |`);
-    for (const w of r.whatIf) lines.push(`| ${w.kind} | ${cell(w.ms)} | ${w.overFloor.toFixed(2)}× |`);
+    lines.push(
+      `| the project's applyBundle today (profile above) | ${cell(r.profile.applyBundleMs)} | ${r.profile.applyBundleOverFloor.toFixed(2)}× |`,
+    );
+    for (const w of r.whatIf)
+      lines.push(`| ${w.kind} | ${cell(w.ms)} | ${w.overFloor.toFixed(2)}× |`);
   }
   if (r.cpuProfiles?.length) {
     lines.push("");
@@ -181,7 +211,9 @@ export function renderSummary(r: any): string {
           .slice(0, 6)
           .map((g: any) => `${g.group} ${s(g.ms)}`)
           .join("; ");
-        lines.push(`| ${c.command} (${s(c.ms)} s) | ${p.kind} | ${s(p.wallMs)} | ${s(p.busyMs)} | ${top} |`);
+        lines.push(
+          `| ${c.command} (${s(c.ms)} s) | ${p.kind} | ${s(p.wallMs)} | ${s(p.busyMs)} | ${top} |`,
+        );
       }
     }
   }
@@ -190,7 +222,10 @@ export function renderSummary(r: any): string {
     lines.push(
       "Bundle load (read + parse + digests) in a fresh process — paid by the program on every preview/up and again by the provider on every apply: " +
         r.coldBundleLoad
-          .map((c: any) => `N=${c.n}: ${s(c.coldLoadMs.median)} s without a parse cache (${s(c.warmLoadMs.median)} s again in the same process), ${s(c.withParseCacheMs.median)} s from the parse cache`)
+          .map(
+            (c: any) =>
+              `N=${c.n}: ${s(c.coldLoadMs.median)} s without a parse cache (${s(c.warmLoadMs.median)} s again in the same process), ${s(c.withParseCacheMs.median)} s from the parse cache`,
+          )
           .join("; ") +
         " (the cache numbers equal the no-cache ones when the code has no parse cache).",
     );
@@ -198,7 +233,6 @@ export function renderSummary(r: any): string {
   lines.push("");
   return lines.join("\n");
 }
-
 
 /** Per N: medians over the steps the hypervisor barely disturbed, and the ratios from them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -228,8 +262,12 @@ function lowDisturbance(r: any): string[] {
         `up ${s(ours.ms)} s (n=${ours.n}) − empty ${s(empty.ms)} s (n=${empty.n}) = ${s(ours.ms - empty.ms)} s → **${((ours.ms - empty.ms) / floor.ms).toFixed(2)}×**`,
       );
     }
-    if (npm) parts.push(`node-pg-migrate ${s(npm.ms)} s (n=${npm.n}) → ${(npm.ms / floor.ms).toFixed(2)}×`);
-    if (npm1) parts.push(`one tx ${s(npm1.ms)} s (n=${npm1.n}) → ${(npm1.ms / floor.ms).toFixed(2)}×`);
+    if (npm)
+      parts.push(
+        `node-pg-migrate ${s(npm.ms)} s (n=${npm.n}) → ${(npm.ms / floor.ms).toFixed(2)}×`,
+      );
+    if (npm1)
+      parts.push(`one tx ${s(npm1.ms)} s (n=${npm1.n}) → ${(npm1.ms / floor.ms).toFixed(2)}×`);
     out.push(parts.join(", "));
   }
   return out;

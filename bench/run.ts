@@ -74,7 +74,8 @@ const GOALS = {
   ownerFloorSecondsAtN500: 6.0,
 };
 
-type Tool = "psql" | "node-pg-migrate" | "node-pg-migrate (single tx)" | "pulumi up" | "empty-program up";
+type Tool =
+  "psql" | "node-pg-migrate" | "node-pg-migrate (single tx)" | "pulumi up" | "empty-program up";
 
 interface Sample {
   tool: Tool;
@@ -99,7 +100,8 @@ interface Sample {
 
 const loadavg = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 
-const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+const log = (line: string) =>
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 // ─── Main ────────────────────────────────────────────────────────────────────────────────────────
 
@@ -107,17 +109,23 @@ async function main(): Promise<void> {
   const started = new Date();
   const t0 = performance.now();
   const workRoot = mkdtempSync(join(tmpdir(), "sp-bench-corpus-"));
-  log(`options: ${quick ? "quick" : "default"}, ${reps} repetition(s), N=${sizes.join(",")}, preview N=${previewN}, fsync ${fsync ? "on" : "off"}`);
+  log(
+    `options: ${quick ? "quick" : "default"}, ${reps} repetition(s), N=${sizes.join(",")}, preview N=${previewN}, fsync ${fsync ? "on" : "off"}`,
+  );
 
   const corpora = new Map<number, WrittenCorpus>();
   for (const n of [...sizes, previewN]) corpora.set(n, writeCorpus(workRoot, n));
-  const expectedTables = (n: number) => generateCorpus(n).filter((m) => m.name.startsWith("create_") && m.name !== "create_app_schema").length;
+  const expectedTables = (n: number) =>
+    generateCorpus(n).filter((m) => m.name.startsWith("create_") && m.name !== "create_app_schema")
+      .length;
 
   let server: BenchServer | undefined;
   let project: BenchProject | undefined;
   const stopAll = async () => {
     killLiveChildren();
-    await server?.stop().catch((e) => console.error(`could not stop PostgreSQL: ${(e as Error).message}`));
+    await server
+      ?.stop()
+      .catch((e) => console.error(`could not stop PostgreSQL: ${(e as Error).message}`));
     server = undefined;
   };
   const removeTemp = () => {
@@ -147,7 +155,11 @@ async function main(): Promise<void> {
   const whatIfs: Array<{ kind: WhatIf; rep: number; ms: number; psqlMs: number }> = [];
   const cpuProfiles: Array<{ command: string; ms: number; processes: ProcessProfile[] }> = [];
   const previewCpu: Array<{ n: number; ms: number; report: MemoryReport }> = [];
-  let cold: Array<{ n: number; runs: Array<Record<string, number>>; cached: Array<Record<string, number>> }> = [];
+  let cold: Array<{
+    n: number;
+    runs: Array<Record<string, number>>;
+    cached: Array<Record<string, number>>;
+  }> = [];
 
   try {
     server = await startBenchServer(fsync);
@@ -156,17 +168,29 @@ async function main(): Promise<void> {
     project = await createBenchProject();
     const proj = project;
     machine = await describeMachine(srv);
-    log(`machine: ${machine.nproc} cores, ${machine.memoryGiB} GiB, node ${machine.node}, ${machine.postgres}`);
+    log(
+      `machine: ${machine.nproc} cores, ${machine.memoryGiB} GiB, node ${machine.node}, ${machine.postgres}`,
+    );
 
     const dirs = new Map<number, string>([[0, proj.addMigrations("empty")]]);
     for (const [n, c] of corpora) dirs.set(n, proj.addMigrations(`n${n}`, c.oursDir));
 
     const checkpoint = () => queryOne(srv.adminUrl(), "checkpoint");
     const tableCount = async (url: string) =>
-      Number((await queryOne<{ n: string }>(url, "select count(*) as n from pg_tables where schemaname = 'app'"))?.n ?? -1);
+      Number(
+        (
+          await queryOne<{ n: string }>(
+            url,
+            "select count(*) as n from pg_tables where schemaname = 'app'",
+          )
+        )?.n ?? -1,
+      );
     const assertTables = async (url: string, n: number, what: string) => {
       const got = await tableCount(url);
-      if (got !== expectedTables(n)) throw new Error(`${what}: expected ${expectedTables(n)} tables in schema app, found ${got}`);
+      if (got !== expectedTables(n))
+        throw new Error(
+          `${what}: expected ${expectedTables(n)} tables in schema app, found ${got}`,
+        );
     };
 
     // Each measurement starts from a fresh, bootstrapped database and a checkpoint (clean buffers).
@@ -185,7 +209,15 @@ async function main(): Promise<void> {
       const url = await srv.createBootstrapped(db);
       const quiet = await settle();
       const c0 = readCounters();
-      const r = await run("psql", ["-X", "-v", "ON_ERROR_STOP=1", "-q", "-f", corpora.get(n)!.psqlFile, url]);
+      const r = await run("psql", [
+        "-X",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-q",
+        "-f",
+        corpora.get(n)!.psqlFile,
+        url,
+      ]);
       const counters = countersSince(c0);
       await assertTables(url, n, `psql N=${n}`);
       await srv.drop(db);
@@ -213,9 +245,17 @@ async function main(): Promise<void> {
       await srv.drop(db);
       return { ms: r.ms, counters, ...quiet };
     };
-    const pulumiUp = async (stack: string, n: number, opts: { memory?: boolean; keepDb?: boolean } = {}) => {
+    const pulumiUp = async (
+      stack: string,
+      n: number,
+      opts: { memory?: boolean; keepDb?: boolean } = {},
+    ) => {
       // The shipped realtime tables are not in the benchmark corpus: an empty publication (same for every stack).
-      await proj.initStack(stack, { localPort: srv.pg.port, migrationsDir: dirs.get(n)!, realtime: { tables: [] } });
+      await proj.initStack(stack, {
+        localPort: srv.pg.port,
+        migrationsDir: dirs.get(n)!,
+        realtime: { tables: [] },
+      });
       await prepareParseCache(n);
       const quiet = await settle();
       let sampler: ReturnType<typeof sampleMemory> | undefined;
@@ -243,13 +283,23 @@ async function main(): Promise<void> {
                   (select duration_ms from supabase_migrations.promotion_audit order by id desc limit 1) as last
              from supabase_migrations.promotion_audit where kind = 'apply'`,
         );
-        if (Number(a?.n) !== n) throw new Error(`pulumi up N=${n}: ${a?.n} apply rows in the audit table`);
+        if (Number(a?.n) !== n)
+          throw new Error(`pulumi up N=${n}: ${a?.n} apply rows in the audit table`);
         // applied_at is each migration's transaction start: first start → last start, plus the last one.
         applyLoopMs = Number(a?.span) + Number(a?.last);
       }
       const checkpointBytes = proj.checkpointBytes(stack);
       if (!opts.keepDb) await srv.drop(`sp_${stack}`);
-      return { ms: r.ms, applyLoopMs, checkpointBytes, mem, bundleCreateS, phases, counters, ...quiet };
+      return {
+        ms: r.ms,
+        applyLoopMs,
+        checkpointBytes,
+        mem,
+        bundleCreateS,
+        phases,
+        counters,
+        ...quiet,
+      };
     };
 
     // Warm-up (discarded): a fresh cluster creates its WAL segments, caches are cold, tsx compiles.
@@ -264,23 +314,47 @@ async function main(): Promise<void> {
     for (let rep = 1; rep <= reps; rep++) {
       const e = await pulumiUp(`r${rep}empty`, 0);
       samples.push({
-        tool: "empty-program up", n: 0, rep, ms: e.ms, checkpointBytes: e.checkpointBytes, bundleCreateS: e.bundleCreateS, phases: e.phases, counters: e.counters,
-        load1: e.load1, busyCoresBefore: e.busyCoresBefore,
+        tool: "empty-program up",
+        n: 0,
+        rep,
+        ms: e.ms,
+        checkpointBytes: e.checkpointBytes,
+        bundleCreateS: e.bundleCreateS,
+        phases: e.phases,
+        counters: e.counters,
+        load1: e.load1,
+        busyCoresBefore: e.busyCoresBefore,
       });
       log(`rep ${rep}: empty-program up ${(e.ms / 1000).toFixed(2)} s`);
       for (const n of sizes) {
-        const tools: Tool[] = ["psql", "pulumi up", "node-pg-migrate", "node-pg-migrate (single tx)"];
+        const tools: Tool[] = [
+          "psql",
+          "pulumi up",
+          "node-pg-migrate",
+          "node-pg-migrate (single tx)",
+        ];
         const order = tools.map((_, i) => tools[(i + rep - 1) % tools.length]!);
         for (const tool of order) {
           let sample: Sample;
           if (tool === "psql") sample = { tool, n, rep, ...(await psql(n, `psql_r${rep}_n${n}`)) };
-          else if (tool === "node-pg-migrate") sample = { tool, n, rep, ...(await nodePgMigrate(n, `npm_r${rep}_n${n}`, false)) };
-          else if (tool === "node-pg-migrate (single tx)") sample = { tool, n, rep, ...(await nodePgMigrate(n, `npm1_r${rep}_n${n}`, true)) };
+          else if (tool === "node-pg-migrate")
+            sample = { tool, n, rep, ...(await nodePgMigrate(n, `npm_r${rep}_n${n}`, false)) };
+          else if (tool === "node-pg-migrate (single tx)")
+            sample = { tool, n, rep, ...(await nodePgMigrate(n, `npm1_r${rep}_n${n}`, true)) };
           else {
             const u = await pulumiUp(`r${rep}n${n}`, n);
             sample = {
-              tool, n, rep, ms: u.ms, applyLoopMs: u.applyLoopMs, checkpointBytes: u.checkpointBytes, bundleCreateS: u.bundleCreateS,
-              phases: u.phases, counters: u.counters, load1: u.load1, busyCoresBefore: u.busyCoresBefore,
+              tool,
+              n,
+              rep,
+              ms: u.ms,
+              applyLoopMs: u.applyLoopMs,
+              checkpointBytes: u.checkpointBytes,
+              bundleCreateS: u.bundleCreateS,
+              phases: u.phases,
+              counters: u.counters,
+              load1: u.load1,
+              busyCoresBefore: u.busyCoresBefore,
             };
           }
           samples.push(sample);
@@ -303,7 +377,15 @@ async function main(): Promise<void> {
     const pvEmpty: number[] = [];
     const pvBig: number[] = [];
     for (let rep = 1; rep <= previewReps; rep++) {
-      for (const [stack, into] of (rep % 2 ? [["pempty", pvEmpty], [`p${previewN}`, pvBig]] : [[`p${previewN}`, pvBig], ["pempty", pvEmpty]]) as Array<[string, number[]]>) {
+      for (const [stack, into] of (rep % 2
+        ? [
+            ["pempty", pvEmpty],
+            [`p${previewN}`, pvBig],
+          ]
+        : [
+            [`p${previewN}`, pvBig],
+            ["pempty", pvEmpty],
+          ]) as Array<[string, number[]]>) {
         await prepareParseCache(stack === "pempty" ? 0 : previewN);
         await settle();
         const r = await proj.pulumi(["preview", "--expect-no-changes", "--stack", stack]);
@@ -315,11 +397,16 @@ async function main(): Promise<void> {
 
     // Diagnostics (not timed for the goals): CPU seconds per process of a no-op preview (the Go CLI
     // included), then V8 CPU profiles of every node process of a command.
-    for (const [stack, n] of [["pempty", 0], [`p${previewN}`, previewN]] as Array<[string, number]>) {
+    for (const [stack, n] of [
+      ["pempty", 0],
+      [`p${previewN}`, previewN],
+    ] as Array<[string, number]>) {
       await prepareParseCache(n);
       await settle();
       let sampler: ReturnType<typeof sampleMemory> | undefined;
-      const r = await proj.pulumi(["preview", "--expect-no-changes", "--stack", stack], { onSpawn: (child) => (sampler = child.pid ? sampleMemory(child.pid, 100) : undefined) });
+      const r = await proj.pulumi(["preview", "--expect-no-changes", "--stack", stack], {
+        onSpawn: (child) => (sampler = child.pid ? sampleMemory(child.pid, 100) : undefined),
+      });
       previewCpu.push({ n, ms: r.ms, report: sampler!.stop() });
     }
     const profiled = async (label: string, args: string[], n: number) => {
@@ -327,14 +414,32 @@ async function main(): Promise<void> {
       await prepareParseCache(n);
       await settle();
       const preload = join(repoRoot, "bench", "cpuprof-preload.cjs");
-      const r = await proj.pulumi(args, { env: { NODE_OPTIONS: `--require ${preload}`, SP_BENCH_CPUPROF_DIR: dir } });
+      const r = await proj.pulumi(args, {
+        env: { NODE_OPTIONS: `--require ${preload}`, SP_BENCH_CPUPROF_DIR: dir },
+      });
       cpuProfiles.push({ command: label, ms: r.ms, processes: summarizeCpuProfiles(dir) });
       log(`cpu profile: ${label} ${(r.ms / 1000).toFixed(2)} s`);
     };
-    await profiled("no-op preview, empty program", ["preview", "--expect-no-changes", "--stack", "pempty"], 0);
-    await profiled(`no-op preview, N=${previewN}`, ["preview", "--expect-no-changes", "--stack", `p${previewN}`], previewN);
-    await proj.initStack(`cpu${maxN}`, { localPort: srv.pg.port, migrationsDir: dirs.get(maxN)!, realtime: { tables: [] } });
-    await profiled(`up, N=${maxN}`, ["up", "--yes", "--skip-preview", "--stack", `cpu${maxN}`], maxN);
+    await profiled(
+      "no-op preview, empty program",
+      ["preview", "--expect-no-changes", "--stack", "pempty"],
+      0,
+    );
+    await profiled(
+      `no-op preview, N=${previewN}`,
+      ["preview", "--expect-no-changes", "--stack", `p${previewN}`],
+      previewN,
+    );
+    await proj.initStack(`cpu${maxN}`, {
+      localPort: srv.pg.port,
+      migrationsDir: dirs.get(maxN)!,
+      realtime: { tables: [] },
+    });
+    await profiled(
+      `up, N=${maxN}`,
+      ["up", "--yes", "--skip-preview", "--stack", `cpu${maxN}`],
+      maxN,
+    );
     await srv.drop(`sp_cpu${maxN}`);
 
     // (d) peak memory of an N=max up (and an empty one for reference), sampled every 100 ms.
@@ -355,7 +460,9 @@ async function main(): Promise<void> {
       await assertTables(url, maxN, "applyBundle profile");
       await srv.drop(`prof_apply_${rep}`);
       profiles.push({ psqlMs, profile });
-      log(`profile rep ${rep}: psql ${(psqlMs / 1000).toFixed(2)} s, applyBundle ${(profile.applyMs / 1000).toFixed(2)} s`);
+      log(
+        `profile rep ${rep}: psql ${(psqlMs / 1000).toFixed(2)} s, applyBundle ${(profile.applyMs / 1000).toFixed(2)} s`,
+      );
       for (const kind of WHAT_IFS) {
         const db = `whatif_${rep}_${WHAT_IFS.indexOf(kind)}`;
         const wurl = await srv.createBootstrapped(db);
@@ -374,10 +481,12 @@ async function main(): Promise<void> {
     for (const n of [0, maxN, previewN]) {
       const runs: Array<Record<string, number>> = [];
       const cached: Array<Record<string, number>> = [];
-      for (let i = 0; i < Math.max(2, Math.min(reps, 3)); i++) runs.push(await proj.loadProbe(dirs.get(n)!, "none"));
+      for (let i = 0; i < Math.max(2, Math.min(reps, 3)); i++)
+        runs.push(await proj.loadProbe(dirs.get(n)!, "none"));
       rmSync(proj.parseCacheFile, { force: true });
       await proj.loadProbe(dirs.get(n)!, "default");
-      for (let i = 0; i < Math.max(2, Math.min(reps, 3)); i++) cached.push(await proj.loadProbe(dirs.get(n)!, "default"));
+      for (let i = 0; i < Math.max(2, Math.min(reps, 3)); i++)
+        cached.push(await proj.loadProbe(dirs.get(n)!, "default"));
       cold.push({ n, runs, cached });
     }
   } finally {
@@ -397,21 +506,49 @@ async function main(): Promise<void> {
     const npm1 = st("node-pg-migrate (single tx)", n);
     const oursNetMs = ours.median - empty.median;
     // Paired by repetition (each rep's up minus the same rep's empty up), to see the spread.
-    const paired = stat(of("pulumi up", n).map((s) => s.ms - of("empty-program up", 0).find((e) => e.rep === s.rep)!.ms));
+    const paired = stat(
+      of("pulumi up", n).map(
+        (s) => s.ms - of("empty-program up", 0).find((e) => e.rep === s.rep)!.ms,
+      ),
+    );
     const loop = stat(of("pulumi up", n).map((s) => s.applyLoopMs ?? 0));
     const emptyOfRep = (rep: number) => of("empty-program up", 0).find((e) => e.rep === rep)!;
     const psqlOfRep = (rep: number) => of("psql", n).find((e) => e.rep === rep)!;
     // Per repetition: (up − that rep's empty up) ÷ that rep's psql floor.
-    const pairedRatio = stat(of("pulumi up", n).map((s) => round3((s.ms - emptyOfRep(s.rep).ms) / psqlOfRep(s.rep).ms)));
+    const pairedRatio = stat(
+      of("pulumi up", n).map((s) => round3((s.ms - emptyOfRep(s.rep).ms) / psqlOfRep(s.rep).ms)),
+    );
     // Each phase: median over repetitions of (this up's phase − the same repetition's empty-up phase).
     const phaseDelta = Object.fromEntries(
       PHASES.map(([k]) => [
         k,
-        stat(of("pulumi up", n).filter((x) => x.phases && emptyOfRep(x.rep).phases).map((x) => x.phases![k] - emptyOfRep(x.rep).phases![k])),
+        stat(
+          of("pulumi up", n)
+            .filter((x) => x.phases && emptyOfRep(x.rep).phases)
+            .map((x) => x.phases![k] - emptyOfRep(x.rep).phases![k]),
+        ),
       ]),
     ) as Record<keyof Phases, Stat>;
-    const phaseOurs = Object.fromEntries(PHASES.map(([k]) => [k, stat(of("pulumi up", n).filter((x) => x.phases).map((x) => x.phases![k]))]));
-    const phaseEmpty = Object.fromEntries(PHASES.map(([k]) => [k, stat(of("empty-program up", 0).filter((x) => x.phases).map((x) => x.phases![k]))]));
+    const phaseOurs = Object.fromEntries(
+      PHASES.map(([k]) => [
+        k,
+        stat(
+          of("pulumi up", n)
+            .filter((x) => x.phases)
+            .map((x) => x.phases![k]),
+        ),
+      ]),
+    );
+    const phaseEmpty = Object.fromEntries(
+      PHASES.map(([k]) => [
+        k,
+        stat(
+          of("empty-program up", 0)
+            .filter((x) => x.phases)
+            .map((x) => x.phases![k]),
+        ),
+      ]),
+    );
     perN[n] = {
       corpusBytes: corpora.get(n)!.bytes,
       psql: floor,
@@ -429,14 +566,16 @@ async function main(): Promise<void> {
       nodePgMigrateOverFloorOfMinimums: round3(npm.min / floor.min),
       nodePgMigrateSingleTxOverFloorOfMinimums: round3(npm1.min / floor.min),
       countersMedian: Object.fromEntries(
-        (["psql", "pulumi up", "node-pg-migrate", "node-pg-migrate (single tx)"] as Tool[]).map((t) => [
-          t,
-          {
-            stealS: stat(of(t, n).map((x) => x.counters?.stealS ?? 0)).median,
-            cpuWaitS: stat(of(t, n).map((x) => x.counters?.cpuWaitS ?? 0)).median,
-            ioWaitS: stat(of(t, n).map((x) => x.counters?.ioWaitS ?? 0)).median,
-          },
-        ]),
+        (["psql", "pulumi up", "node-pg-migrate", "node-pg-migrate (single tx)"] as Tool[]).map(
+          (t) => [
+            t,
+            {
+              stealS: stat(of(t, n).map((x) => x.counters?.stealS ?? 0)).median,
+              cpuWaitS: stat(of(t, n).map((x) => x.counters?.cpuWaitS ?? 0)).median,
+              ioWaitS: stat(of(t, n).map((x) => x.counters?.ioWaitS ?? 0)).median,
+            },
+          ],
+        ),
       ),
       phases: phaseOurs,
       phasesEmpty: phaseEmpty,
@@ -454,7 +593,9 @@ async function main(): Promise<void> {
     checkpointBytesEmpty: emptyCheckpoint,
     [`checkpointBytesN${maxN}`]: maxCheckpoint,
     [`bytesPerMigrationN${maxN}`]: round1((maxCheckpoint - emptyCheckpoint) / maxN),
-    [`bytesPerMigrationN${previewN}`]: round1((state[`checkpointBytesN${previewN}`]! - state.checkpointBytesEmptyPreviewStack!) / previewN),
+    [`bytesPerMigrationN${previewN}`]: round1(
+      (state[`checkpointBytesN${previewN}`]! - state.checkpointBytesEmptyPreviewStack!) / previewN,
+    ),
   };
 
   const results = {
@@ -463,7 +604,9 @@ async function main(): Promise<void> {
     options: { quick, reps, sizes, previewN, previewReps, fsync, parseCache },
     machine,
     goals: GOALS,
-    corpus: Object.fromEntries([...corpora].map(([n, c]) => [n, { bytes: c.bytes, kib: round1(c.bytes / 1024), files: n }])),
+    corpus: Object.fromEntries(
+      [...corpora].map(([n, c]) => [n, { bytes: c.bytes, kib: round1(c.bytes / 1024), files: n }]),
+    ),
     perN,
     preview: preview && {
       n: previewN,
@@ -519,8 +662,13 @@ async function describeMachine(server: BenchServer): Promise<Record<string, unkn
       return "unknown";
     }
   };
-  const pg = await queryOne<{ v: string; fsync: string }>(server.adminUrl(), "select version() as v, current_setting('fsync') as fsync");
-  const npmPkg = JSON.parse(readFileSync(join(repoRoot, "node_modules", "node-pg-migrate", "package.json"), "utf8")) as { version: string };
+  const pg = await queryOne<{ v: string; fsync: string }>(
+    server.adminUrl(),
+    "select version() as v, current_setting('fsync') as fsync",
+  );
+  const npmPkg = JSON.parse(
+    readFileSync(join(repoRoot, "node_modules", "node-pg-migrate", "package.json"), "utf8"),
+  ) as { version: string };
   return {
     nproc: cpus().length,
     cpu: cpus()[0]?.model ?? "unknown",
@@ -533,17 +681,34 @@ async function describeMachine(server: BenchServer): Promise<Record<string, unkn
     pulumi: sh(join(repoRoot, ".tools", "pulumi", "bin", "pulumi"), ["version"]),
     nodePgMigrate: npmPkg.version,
     git: sh("git", ["-C", repoRoot, "rev-parse", "--short", "HEAD"]),
-    gitDirty: sh("git", ["-C", repoRoot, "status", "--porcelain", "--", "index.ts", "components", "lib", "sql"]).split("\n").filter(Boolean),
+    gitDirty: sh("git", [
+      "-C",
+      repoRoot,
+      "status",
+      "--porcelain",
+      "--",
+      "index.ts",
+      "components",
+      "lib",
+      "sql",
+    ])
+      .split("\n")
+      .filter(Boolean),
   };
 }
 
 function summarizeProfiles(profiles: Array<{ psqlMs: number; profile: QueryProfile }>) {
   if (profiles.length === 0) return undefined;
   const cats = new Set(profiles.flatMap((p) => Object.keys(p.profile.byCategory)));
-  const byCategory: Record<string, { count: number; medianMs: number; perMigrationMs: number }> = {};
+  const byCategory: Record<string, { count: number; medianMs: number; perMigrationMs: number }> =
+    {};
   for (const c of cats) {
     const ms = stat(profiles.map((p) => p.profile.byCategory[c]?.ms ?? 0)).median;
-    byCategory[c] = { count: profiles[0]!.profile.byCategory[c]?.count ?? 0, medianMs: round1(ms), perMigrationMs: round3(ms / maxN) };
+    byCategory[c] = {
+      count: profiles[0]!.profile.byCategory[c]?.count ?? 0,
+      medianMs: round1(ms),
+      perMigrationMs: round3(ms / maxN),
+    };
   }
   const apply = stat(profiles.map((p) => p.profile.applyMs));
   const psql = stat(profiles.map((p) => p.psqlMs));
@@ -560,10 +725,16 @@ function summarizeProfiles(profiles: Array<{ psqlMs: number; profile: QueryProfi
 }
 
 /** See {@link Phases}. Undefined when the log lacks the sessions (then the table row is left out). */
-function phasesOf(sessions: LoggedSession[], startedAt: number, endedAt: number): Phases | undefined {
+function phasesOf(
+  sessions: LoggedSession[],
+  startedAt: number,
+  endedAt: number,
+): Phases | undefined {
   const apply = sessions.find((x) => x.app === APPLICATION_NAME);
   if (!apply?.end) return undefined;
-  const before = sessions.filter((x) => x.app !== APPLICATION_NAME && x.end !== undefined && x.end <= apply.start);
+  const before = sessions.filter(
+    (x) => x.app !== APPLICATION_NAME && x.end !== undefined && x.end <= apply.start,
+  );
   if (before.length === 0) return undefined;
   const ready = Math.max(...before.map((x) => x.end!));
   return {

@@ -27,7 +27,12 @@ if (file) {
       depth--;
       const ms = performance.now() - t;
       requireMs += ms;
-      if (ms > 20) marks.push({ at: Math.round(t), ms: Math.round(ms), request: String(request).replace(/^.*node_modules\//, "") });
+      if (ms > 20)
+        marks.push({
+          at: Math.round(t),
+          ms: Math.round(ms),
+          request: String(request).replace(/^.*node_modules\//, ""),
+        });
     }
   };
   // The gRPC calls this process serves (a provider's Check/Diff/Read…, a program's callbacks).
@@ -48,7 +53,11 @@ if (file) {
           wrapped[name] = function (call, callback) {
             const t = performance.now();
             const done = (...a) => {
-              calls.push({ method: name, at: Math.round(t), ms: Math.round(performance.now() - t) });
+              calls.push({
+                method: name,
+                at: Math.round(t),
+                ms: Math.round(performance.now() - t),
+              });
               // The engine may SIGKILL a provider at the end: record as we go, the reader keeps the last line.
               write();
               return callback(...a);
@@ -65,7 +74,11 @@ if (file) {
   const write = () => {
     const cpu = process.cpuUsage();
     const argv = process.argv.slice(1).join(" ");
-    const kind = /dynamic-provider/.test(argv) ? "provider" : /cmd\/run/.test(argv) ? "program" : "other";
+    const kind = /dynamic-provider/.test(argv)
+      ? "provider"
+      : /cmd\/run/.test(argv)
+        ? "program"
+        : "other";
     const line = {
       pid: process.pid,
       ppid: process.ppid,

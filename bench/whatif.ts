@@ -22,7 +22,12 @@ import type { Bundle, Migration } from "../components/migrations/types";
 
 /** Every statement parsed, never a parse cache (and nothing written into the checkout's .cache). */
 const loadBundle = (dir: string) =>
-  (loadBundleAnyVersion as unknown as (dir: string, opts?: { cacheFile?: string | null }) => ReturnType<typeof loadBundleAnyVersion>)(dir, { cacheFile: null });
+  (
+    loadBundleAnyVersion as unknown as (
+      dir: string,
+      opts?: { cacheFile?: string | null },
+    ) => ReturnType<typeof loadBundleAnyVersion>
+  )(dir, { cacheFile: null });
 
 export const WHAT_IFS = [
   "psql + RESET ALL and set_config per migration",
@@ -33,7 +38,8 @@ export const WHAT_IFS = [
 ] as const;
 export type WhatIf = (typeof WHAT_IFS)[number];
 
-const SESSION = "select set_config('application_name', 'supabase-promotion', false), set_config('lock_timeout', '10s', false), " +
+const SESSION =
+  "select set_config('application_name', 'supabase-promotion', false), set_config('lock_timeout', '10s', false), " +
   "set_config('statement_timeout', '0', false), set_config('client_connection_check_interval', '2s', false)";
 
 function lit(value: string | null): string {
@@ -43,7 +49,9 @@ function lit(value: string | null): string {
 /** The ledger rows our apply writes for one migration, as plain SQL. */
 function ledgerSql(m: Migration, durationMs: number): string[] {
   const statements = m.up.map((s) => s.sql);
-  const array = statements.length ? `array[${statements.map(lit).join(", ")}]::text[]` : "'{}'::text[]";
+  const array = statements.length
+    ? `array[${statements.map(lit).join(", ")}]::text[]`
+    : "'{}'::text[]";
   return [
     "set local role none",
     `insert into "supabase_migrations"."schema_migrations" ("version", "name", "statements") values (${lit(m.version)}, ${lit(m.name)}, ${array})`,
@@ -74,9 +82,16 @@ export function isPsqlWhatIf(kind: WhatIf): boolean {
 }
 
 /** Untimed preparation on a fresh bootstrapped database: the ledger tables, the psql script. */
-export async function prepareWhatIf(kind: WhatIf, oursDir: string, url: string, scratch: string): Promise<void> {
+export async function prepareWhatIf(
+  kind: WhatIf,
+  oursDir: string,
+  url: string,
+  scratch: string,
+): Promise<void> {
   const bundle = await bundleOf(oursDir);
-  const ledger = kind !== "psql + RESET ALL and set_config per migration" && kind !== "node-pg, one query per statement, no ledger";
+  const ledger =
+    kind !== "psql + RESET ALL and set_config per migration" &&
+    kind !== "node-pg, one query per statement, no ledger";
   if (ledger) {
     const setup = await connect(url);
     try {
@@ -117,7 +132,14 @@ export async function timeNodeWhatIf(kind: WhatIf, oursDir: string, url: string)
       for (const m of bundle.migrations) {
         const t = performance.now();
         // "\n;" so that a statement ending in a line comment cannot swallow its terminator.
-        const text = ["reset all", SESSION, "begin", ...m.up.map((s) => s.sql), ...ledgerSql(m, performance.now() - t), "commit"].join("\n;\n");
+        const text = [
+          "reset all",
+          SESSION,
+          "begin",
+          ...m.up.map((s) => s.sql),
+          ...ledgerSql(m, performance.now() - t),
+          "commit",
+        ].join("\n;\n");
         try {
           await client.query(text);
         } catch (error) {

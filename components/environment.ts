@@ -37,7 +37,11 @@ export class Environment extends pulumi.ComponentResource {
     super("supabase-promotion:environment:Environment", name, {}, opts);
     const { config } = args;
 
-    this.project = new Project(name, { config, bootstrapDigest: args.bootstrapDigest }, { parent: this });
+    this.project = new Project(
+      name,
+      { config, bootstrapDigest: args.bootstrapDigest },
+      { parent: this },
+    );
 
     // In `up`, refuses a schema changed by hand (policy.drift fail) before any migration applies.
     const driftGate = new DriftGate(
@@ -68,7 +72,10 @@ export class Environment extends pulumi.ComponentResource {
         backup: config.policy.backup,
         stack: config.stack,
       },
-      { parent: this, dependsOn: [...(this.project.database ? [this.project.database] : []), driftGate] },
+      {
+        parent: this,
+        dependsOn: [...(this.project.database ? [this.project.database] : []), driftGate],
+      },
     );
 
     // Buckets and the publication come after the migrations: policies and members need their tables.
@@ -91,22 +98,40 @@ export class Environment extends pulumi.ComponentResource {
     );
     this.realtime = new RealtimePublication(
       `${name}-realtime`,
-      { connection: this.project.databaseUrl, tables: args.realtime.tables, replicaIdentityFull: args.realtime.replicaIdentityFull },
+      {
+        connection: this.project.databaseUrl,
+        tables: args.realtime.tables,
+        replicaIdentityFull: args.realtime.replicaIdentityFull,
+      },
       afterMigrations,
     );
 
     // What the migrations, bucket policies and publication left, recorded after each apply: refresh and preview show drift from it.
     const applied = pulumi
-      .all([this.migrations.bundleDigest, this.migrations.appliedCount, this.realtime.tables, ...this.buckets.map((b) => b.policies)] as pulumi.Input<unknown>[])
+      .all([
+        this.migrations.bundleDigest,
+        this.migrations.appliedCount,
+        this.realtime.tables,
+        ...this.buckets.map((b) => b.policies),
+      ] as pulumi.Input<unknown>[])
       .apply((parts) => JSON.stringify(parts));
     this.schema = new SchemaSnapshot(
       `${name}-schema`,
-      { connection: this.project.databaseUrl, stack: config.stack, policy: config.policy.drift, applied },
+      {
+        connection: this.project.databaseUrl,
+        stack: config.stack,
+        policy: config.policy.drift,
+        applied,
+      },
       { parent: this, dependsOn: [this.migrations, ...this.buckets, this.realtime] },
     );
 
     // The CI values are written only once the migrations proved the database URL works.
-    this.ciSecrets = new CiSecrets(`${name}-ci`, { config, ...ciValues(this.project) }, { parent: this, dependsOn: [this.migrations] });
+    this.ciSecrets = new CiSecrets(
+      `${name}-ci`,
+      { config, ...ciValues(this.project) },
+      { parent: this, dependsOn: [this.migrations] },
+    );
     // Last: a destroy of a created project's environment stops here, before anything is deleted.
     this.project.guardDeletion([this.migrations, ...this.buckets, this.realtime, this.ciSecrets]);
 

@@ -27,7 +27,10 @@ export async function invoke(
     initialised = true;
     quietReportedErrors();
   }
-  const impl = (await load(resolve(process.cwd(), implPath))) as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  const impl = (await load(resolve(process.cwd(), implPath))) as Record<
+    string,
+    (...a: unknown[]) => Promise<unknown>
+  >;
   try {
     return await impl[method]!(...args);
   } catch (err) {

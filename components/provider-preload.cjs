@@ -13,7 +13,9 @@ const timer = setInterval(() => {
   if (process.ppid === parent) return;
   try {
     // The CLI read our stderr: with it gone the pipe may be broken, so this may fail.
-    process.stderr.write(`supabase-promotion: the Pulumi CLI (pid ${parent}) is gone; stopping this provider.\n`);
+    process.stderr.write(
+      `supabase-promotion: the Pulumi CLI (pid ${parent}) is gone; stopping this provider.\n`,
+    );
   } catch {
     // nothing to tell anyone
   }

@@ -21,8 +21,14 @@ const PULUMI_SDK_VERSION = "3.248.0";
  * checks these lists against the installed SDK).
  */
 const DEFERRABLE = {
-  codePaths: { file: "runtime/closure/codePaths.js", exports: ["computeCodePaths", "findWorkspaceRoot"] },
-  serializeClosure: { file: "runtime/closure/serializeClosure.js", exports: ["serializeFunction", "serializeFunctionAsync"] },
+  codePaths: {
+    file: "runtime/closure/codePaths.js",
+    exports: ["computeCodePaths", "findWorkspaceRoot"],
+  },
+  serializeClosure: {
+    file: "runtime/closure/serializeClosure.js",
+    exports: ["serializeFunction", "serializeFunctionAsync"],
+  },
 };
 
 /**
@@ -38,7 +44,11 @@ function deferPulumiModules(names, from = process.cwd()) {
   let root;
   try {
     root = path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [from] }));
-    if (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version !== PULUMI_SDK_VERSION) return [];
+    if (
+      JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version !==
+      PULUMI_SDK_VERSION
+    )
+      return [];
   } catch {
     return [];
   }
@@ -94,9 +104,17 @@ function fastStructCodec(from = process.cwd()) {
   try {
     codec = require("./struct-codec.cjs");
     const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [from] }));
-    if (JSON.parse(fs.readFileSync(path.join(sdk, "package.json"), "utf8")).version !== PULUMI_SDK_VERSION) return false;
+    if (
+      JSON.parse(fs.readFileSync(path.join(sdk, "package.json"), "utf8")).version !==
+      PULUMI_SDK_VERSION
+    )
+      return false;
     const pb = path.dirname(require.resolve("google-protobuf/package.json", { paths: [sdk] }));
-    if (JSON.parse(fs.readFileSync(path.join(pb, "package.json"), "utf8")).version !== GOOGLE_PROTOBUF_VERSION) return false;
+    if (
+      JSON.parse(fs.readFileSync(path.join(pb, "package.json"), "utf8")).version !==
+      GOOGLE_PROTOBUF_VERSION
+    )
+      return false;
     jspb = require(path.join(pb, "google-protobuf.js"));
     Struct = require(path.join(pb, "google", "protobuf", "struct_pb.js")).Struct;
   } catch {
@@ -105,7 +123,8 @@ function fastStructCodec(from = process.cwd()) {
   if (Struct.__supabasePromotionFast) return true;
   // The reader's decoder (`a` in this minified build) is where a nested message ends.
   const probe = new jspb.BinaryReader(new Uint8Array(0));
-  if (!probe.a || typeof probe.a.getEnd !== "function" || typeof probe.a.setCursor !== "function") return false;
+  if (!probe.a || typeof probe.a.getEnd !== "function" || typeof probe.a.setCursor !== "function")
+    return false;
   const { encodeStruct, decodeStruct, NotSupported } = codec;
   const BYTES = Symbol("struct bytes");
   const original = {
@@ -167,4 +186,10 @@ function fastStructCodec(from = process.cwd()) {
   return true;
 }
 
-module.exports = { deferPulumiModules, fastStructCodec, DEFERRABLE, PULUMI_SDK_VERSION, GOOGLE_PROTOBUF_VERSION };
+module.exports = {
+  deferPulumiModules,
+  fastStructCodec,
+  DEFERRABLE,
+  PULUMI_SDK_VERSION,
+  GOOGLE_PROTOBUF_VERSION,
+};

@@ -55,9 +55,17 @@ export interface JoinedAudit {
  * records none of ours), so the update is found by time — but an update never takes rows of two
  * different ids: those rows stay unattributed rather than credited to the wrong invocation.
  */
-export function joinHistory(events: AuditEvent[], history: HistoryEntry[], stack: string): JoinedAudit {
+export function joinHistory(
+  events: AuditEvent[],
+  history: HistoryEntry[],
+  stack: string,
+): JoinedAudit {
   const updates = [...history]
-    .map((h) => ({ h, start: Date.parse(h.startTime), end: h.endTime ? Date.parse(h.endTime) : Number.POSITIVE_INFINITY }))
+    .map((h) => ({
+      h,
+      start: Date.parse(h.startTime),
+      end: h.endTime ? Date.parse(h.endTime) : Number.POSITIVE_INFINITY,
+    }))
     .sort((a, b) => a.start - b.start)
     .map((u, i) => ({ ...u, number: i + 1 }))
     // Only updates apply migrations; refresh, destroy and imports never do.
@@ -96,7 +104,11 @@ export function joinHistory(events: AuditEvent[], history: HistoryEntry[], stack
   // One update, one invocation: rows of two ids in one update's window are not credited to it.
   const idsPerUpdate = new Map<number, Set<string | null>>();
   for (const [event, update] of assigned) {
-    if (update) idsPerUpdate.set(update.number, (idsPerUpdate.get(update.number) ?? new Set()).add(event.updateId));
+    if (update)
+      idsPerUpdate.set(
+        update.number,
+        (idsPerUpdate.get(update.number) ?? new Set()).add(event.updateId),
+      );
   }
 
   const lines = mine.map((event): AuditLine => {
@@ -106,13 +118,20 @@ export function joinHistory(events: AuditEvent[], history: HistoryEntry[], stack
       ...event,
       update:
         update && unambiguous
-          ? { number: update.number, kind: update.h.kind, message: update.h.message ?? "", result: update.h.result ?? "" }
+          ? {
+              number: update.number,
+              kind: update.h.kind,
+              message: update.h.message ?? "",
+              result: update.h.result ?? "",
+            }
           : null,
     };
   });
   return {
     lines,
-    otherStacks: [...others].map(([name, count]) => ({ stack: name, events: count })).sort((a, b) => a.stack.localeCompare(b.stack)),
+    otherStacks: [...others]
+      .map(([name, count]) => ({ stack: name, events: count }))
+      .sort((a, b) => a.stack.localeCompare(b.stack)),
     withoutStack,
   };
 }
@@ -150,7 +169,11 @@ export function compareLedgerAndState(
 /** A plain-text table. */
 export function renderTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -175,7 +198,11 @@ export interface AuditReport extends JoinedAudit {
    * holds only what they created). `never-updated`: no update in its history at all.
    */
   status: "ok" | "failed-updates" | "never-updated";
-  updates: { total: number; failed: number; last: { number: number; result: string; startTime: string; message: string } | null };
+  updates: {
+    total: number;
+    failed: number;
+    last: { number: number; result: string; startTime: string; message: string } | null;
+  };
   agreement: Agreement;
   /** Plain-text explanation of the status and the agreement, with what to do. */
   notes: string[];
@@ -186,16 +213,30 @@ export interface AuditReport extends JoinedAudit {
 export function auditReport(input: AuditInput): AuditReport {
   const { stack, outputs } = input;
   const joined = joinHistory(input.events, input.history, stack);
-  const sorted = [...input.history].sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime));
-  const updateEntries = sorted.map((h, i) => ({ h, number: i + 1 })).filter((u) => u.h.kind === "update");
+  const sorted = [...input.history].sort(
+    (a, b) => Date.parse(a.startTime) - Date.parse(b.startTime),
+  );
+  const updateEntries = sorted
+    .map((h, i) => ({ h, number: i + 1 }))
+    .filter((u) => u.h.kind === "update");
   const failed = updateEntries.filter((u) => u.h.result === "failed").length;
   const lastEntry = updateEntries[updateEntries.length - 1];
   const last = lastEntry
-    ? { number: lastEntry.number, result: lastEntry.h.result ?? "", startTime: lastEntry.h.startTime, message: lastEntry.h.message ?? "" }
+    ? {
+        number: lastEntry.number,
+        result: lastEntry.h.result ?? "",
+        startTime: lastEntry.h.startTime,
+        message: lastEntry.h.message ?? "",
+      }
     : null;
-  const state = ((outputs?.release as { migrations?: Record<string, string> } | undefined)?.migrations ?? {}) as Record<string, string>;
+  const state = ((outputs?.release as { migrations?: Record<string, string> } | undefined)
+    ?.migrations ?? {}) as Record<string, string>;
   const agreement = compareLedgerAndState(input.ledger, state);
-  const status: AuditReport["status"] = outputs ? "ok" : updateEntries.length > 0 ? "failed-updates" : "never-updated";
+  const status: AuditReport["status"] = outputs
+    ? "ok"
+    : updateEntries.length > 0
+      ? "failed-updates"
+      : "never-updated";
   const up = `\`npm run pulumi -- up --stack ${stack}\``;
   const notes: string[] = [];
   const n = (count: number, what: string) => `${count} ${what}${count === 1 ? "" : "s"}`;
@@ -224,11 +265,15 @@ export function auditReport(input: AuditInput): AuditReport {
     );
   }
   if (joined.withoutStack > 0) {
-    notes.push(`${n(joined.withoutStack, "audit row")} recorded no stack (written outside a stack update) and ${joined.withoutStack === 1 ? "is" : "are"} not listed.`);
+    notes.push(
+      `${n(joined.withoutStack, "audit row")} recorded no stack (written outside a stack update) and ${joined.withoutStack === 1 ? "is" : "are"} not listed.`,
+    );
   }
   const unattributed = joined.lines.filter((l) => l.update === null).length;
   if (unattributed > 0 && status === "ok") {
-    notes.push(`${n(unattributed, "event")} of ${stack} could not be placed in one of its updates (shown with the update id they recorded).`);
+    notes.push(
+      `${n(unattributed, "event")} of ${stack} could not be placed in one of its updates (shown with the update id they recorded).`,
+    );
   }
 
   let exitCode: AuditReport["exitCode"] = agreement.agree ? 0 : 3;
@@ -241,10 +286,18 @@ export function auditReport(input: AuditInput): AuditReport {
   } else if (!agreement.agree) {
     notes.push(
       `Ledger and state DISAGREE (run \`npm run pulumi -- refresh --stack ${stack}\` to see the drift):` +
-        (agreement.onlyInLedger.length ? `\n  only in the ledger: ${agreement.onlyInLedger.join(", ")}` : "") +
-        (agreement.onlyInState.length ? `\n  only in the state: ${agreement.onlyInState.join(", ")}` : "") +
-        (agreement.digestMismatch.length ? `\n  different digests: ${agreement.digestMismatch.join(", ")}` : "") +
-        (agreement.foreign.length ? `\n  written by another tool: ${agreement.foreign.join(", ")}` : ""),
+        (agreement.onlyInLedger.length
+          ? `\n  only in the ledger: ${agreement.onlyInLedger.join(", ")}`
+          : "") +
+        (agreement.onlyInState.length
+          ? `\n  only in the state: ${agreement.onlyInState.join(", ")}`
+          : "") +
+        (agreement.digestMismatch.length
+          ? `\n  different digests: ${agreement.digestMismatch.join(", ")}`
+          : "") +
+        (agreement.foreign.length
+          ? `\n  written by another tool: ${agreement.foreign.join(", ")}`
+          : ""),
     );
   } else if (outputs) {
     notes.push(`Ledger and state agree: ${n(input.ledger.length, "migration")}.`);
@@ -279,7 +332,11 @@ export function renderAudit(report: AuditReport): string {
             `${l.version}_${l.name ?? ""}`,
             l.digest ? l.digest.slice(0, 12) : "-",
             l.appliedBy,
-            l.update ? `#${l.update.number} ${l.update.message || l.update.kind}${l.update.result === "failed" ? " (failed)" : ""}` : l.updateId ? `id ${l.updateId.slice(0, 8)}` : "-",
+            l.update
+              ? `#${l.update.number} ${l.update.message || l.update.kind}${l.update.result === "failed" ? " (failed)" : ""}`
+              : l.updateId
+                ? `id ${l.updateId.slice(0, 8)}`
+                : "-",
             l.durationMs === null ? "" : String(Math.round(l.durationMs)),
           ]),
         );

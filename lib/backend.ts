@@ -30,7 +30,10 @@ export class BackendSettingError extends Error {
  * The configured backend: `PULUMI_BACKEND_URL` (an explicit environment wins), else the URL in
  * `<root>/.pulumi-backend`, else undefined (the project's own file backend).
  */
-export function configuredBackend(env: Record<string, string | undefined>, root: string): BackendSetting | undefined {
+export function configuredBackend(
+  env: Record<string, string | undefined>,
+  root: string,
+): BackendSetting | undefined {
   if (env.PULUMI_BACKEND_URL) return { url: env.PULUMI_BACKEND_URL, source: "PULUMI_BACKEND_URL" };
   const file = join(root, BACKEND_FILE);
   if (!existsSync(file)) return undefined;
@@ -69,10 +72,13 @@ export function isPostgresBackend(url: string | undefined): boolean {
 
 /** The URL with its password (and user) replaced by `****`: what a message may show. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#@]*)@/i, (_, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(":");
-    return colon < 0 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:****@`;
-  });
+  return url.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^/?#@]*)@/i,
+    (_, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(":");
+      return colon < 0 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:****@`;
+    },
+  );
 }
 
 /** The password of a URL, raw and percent-decoded (both may appear in output); none shorter than 3. */
@@ -111,7 +117,8 @@ export function postgresBackendProblem(setting: BackendSetting): string | undefi
   }
   if (!isPostgresBackend(url)) return undefined;
   const parsed = parseDatabaseUrl(`postgresql://${url.slice("postgres://".length)}`);
-  if (!parsed.ok) return `The backend URL in ${source} cannot be used: ${parsed.problem.replace(/postgresql:\/\//g, "postgres://")}.`;
+  if (!parsed.ok)
+    return `The backend URL in ${source} cannot be used: ${parsed.problem.replace(/postgresql:\/\//g, "postgres://")}.`;
   return undefined;
 }
 
@@ -135,7 +142,10 @@ const CHANGE = (source: string): string =>
  */
 export function explainBackendFailure(output: string, setting: BackendSetting): string | undefined {
   if (!isPostgresBackend(setting.url)) return undefined;
-  const failed = /unable to open bucket [^\n]*?: (failed to (?:ping PostgreSQL|connect to PostgreSQL|create table [^:]+): [^\n]*)/.exec(output);
+  const failed =
+    /unable to open bucket [^\n]*?: (failed to (?:ping PostgreSQL|connect to PostgreSQL|create table [^:]+): [^\n]*)/.exec(
+      output,
+    );
   if (!failed) return undefined;
   const said = redactBackend(failed[1]!, setting.url);
   const where = describeBackend(setting.url);
@@ -168,7 +178,8 @@ export function explainBackendFailure(output: string, setting: BackendSetting): 
     fix = `Add ?sslmode=require to the URL; ${change}.`;
   } else if (/failed to create table/i.test(said)) {
     why = "the user may not create the state table (pulumi_state) in that database";
-    fix = "Let the user create it (`grant create on schema public to <user>;`), or create the table once as its owner, then run again.";
+    fix =
+      "Let the user create it (`grant create on schema public to <user>;`), or create the table once as its owner, then run again.";
   } else {
     why = "the connection failed";
     fix = `Check the URL, then ${change}.`;

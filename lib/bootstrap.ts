@@ -43,7 +43,9 @@ async function runInTransaction(client: Client, sql: string, what: string): Prom
     await client.query("ROLLBACK").catch(() => undefined);
     const err = e as Error & { code?: string; position?: string; where?: string };
     const where = err.where ? ` (${err.where.split("\n")[0]})` : "";
-    const wrapped = new Error(`Supabase bootstrap (${what}) failed: ${err.message}${where}${err.code ? ` [SQLSTATE ${err.code}]` : ""}`);
+    const wrapped = new Error(
+      `Supabase bootstrap (${what}) failed: ${err.message}${where}${err.code ? ` [SQLSTATE ${err.code}]` : ""}`,
+    );
     (wrapped as Error & { cause?: unknown }).cause = e;
     throw wrapped;
   }
@@ -52,19 +54,26 @@ async function runInTransaction(client: Client, sql: string, what: string): Prom
 function collectNotices(client: Client, into: string[]): void {
   client.on("notice", (n) => {
     // skip the "already exists, skipping" chatter of IF NOT EXISTS
-    if (!/already exists, skipping|does not exist, skipping/.test(n.message ?? "")) into.push(n.message ?? String(n));
+    if (!/already exists, skipping|does not exist, skipping/.test(n.message ?? ""))
+      into.push(n.message ?? String(n));
   });
 }
 
 /** Create/align the Supabase cluster roles (roles.sql). `databaseUrl` may point at any database of the cluster. */
-export async function bootstrapRoles(databaseUrl: string): Promise<{ ms: number; notices: string[] }> {
+export async function bootstrapRoles(
+  databaseUrl: string,
+): Promise<{ ms: number; notices: string[] }> {
   const notices: string[] = [];
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     collectNotices(client, notices);
     const t0 = performance.now();
-    await runInTransaction(client, readBootstrapSql("roles"), "cluster roles, sql/bootstrap/roles.sql");
+    await runInTransaction(
+      client,
+      readBootstrapSql("roles"),
+      "cluster roles, sql/bootstrap/roles.sql",
+    );
     return { ms: performance.now() - t0, notices };
   } finally {
     await client.end();
@@ -92,9 +101,17 @@ export async function bootstrapSupabase(databaseUrl: string): Promise<BootstrapR
       );
     }
     const t0 = performance.now();
-    await runInTransaction(client, readBootstrapSql("roles"), "cluster roles, sql/bootstrap/roles.sql");
+    await runInTransaction(
+      client,
+      readBootstrapSql("roles"),
+      "cluster roles, sql/bootstrap/roles.sql",
+    );
     const t1 = performance.now();
-    await runInTransaction(client, readBootstrapSql("supabase"), "database, sql/bootstrap/supabase.sql");
+    await runInTransaction(
+      client,
+      readBootstrapSql("supabase"),
+      "database, sql/bootstrap/supabase.sql",
+    );
     const t2 = performance.now();
     return { rolesMs: t1 - t0, databaseMs: t2 - t1, notices };
   } finally {

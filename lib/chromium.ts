@@ -9,7 +9,13 @@ import { existsSync } from "node:fs";
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
 /** How the board tests start it: headless, no sandbox (containers run as root), nothing fetched at start. */
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"];
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--no-first-run",
+];
 
 const INSTALL = "apt-get update && apt-get install -y chromium";
 
@@ -17,15 +23,24 @@ const INSTALL = "apt-get update && apt-get install -y chromium";
 export function ensureChromium(log: (line: string) => void = (l) => console.error(l)): string {
   if (existsSync(CHROMIUM_PATH)) return CHROMIUM_PATH;
   if (process.platform !== "linux" || !existsSync("/usr/bin/apt-get")) {
-    throw new Error(`${CHROMIUM_PATH} is missing and this is not a Debian-like system with apt-get: install Chromium so that ${CHROMIUM_PATH} runs it`);
+    throw new Error(
+      `${CHROMIUM_PATH} is missing and this is not a Debian-like system with apt-get: install Chromium so that ${CHROMIUM_PATH} runs it`,
+    );
   }
   if (process.getuid?.() !== 0) {
-    throw new Error(`${CHROMIUM_PATH} is missing: install Debian's chromium with \`sudo sh -c '${INSTALL}'\`, then run the tests again`);
+    throw new Error(
+      `${CHROMIUM_PATH} is missing: install Debian's chromium with \`sudo sh -c '${INSTALL}'\`, then run the tests again`,
+    );
   }
   log(`› installing Debian's chromium (${INSTALL}; a few minutes the first time)`);
-  const run = spawnSync("sh", ["-c", INSTALL], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const run = spawnSync("sh", ["-c", INSTALL], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
   if (run.status !== 0 || !existsSync(CHROMIUM_PATH)) {
-    throw new Error(`\`${INSTALL}\` failed (exit ${run.status ?? run.signal}; its output is above): fix what it says (network, apt sources), run it again, then the tests`);
+    throw new Error(
+      `\`${INSTALL}\` failed (exit ${run.status ?? run.signal}; its output is above): fix what it says (network, apt sources), run it again, then the tests`,
+    );
   }
   return CHROMIUM_PATH;
 }

@@ -50,7 +50,9 @@ export async function projectCli(): Promise<ProjectCli> {
         cwd: repoRoot,
         env,
         encoding: "utf8",
-        stdio: opts.capture ? ["ignore", "pipe", "pipe"] : ["inherit", opts.captureStdout ? "pipe" : "inherit", "pipe"],
+        stdio: opts.capture
+          ? ["ignore", "pipe", "pipe"]
+          : ["inherit", opts.captureStdout ? "pipe" : "inherit", "pipe"],
         maxBuffer: 256 * 1024 * 1024,
       });
       release();
@@ -59,8 +61,13 @@ export async function projectCli(): Promise<ProjectCli> {
       if (!opts.capture && stderr) process.stderr.write(stderr);
       const status = result.status ?? 1;
       if (status !== 0 && !opts.allowFailure) {
-        const advice = explainPulumiFailure(stderr + (result.stdout ?? ""), { env, stack: stackArgument(args) });
-        throw new Error(`pulumi ${args.join(" ")} failed (exit ${status})${advice ? `\n${advice}` : ""}${opts.capture ? `\n${stderr.trim()}` : ""}`);
+        const advice = explainPulumiFailure(stderr + (result.stdout ?? ""), {
+          env,
+          stack: stackArgument(args),
+        });
+        throw new Error(
+          `pulumi ${args.join(" ")} failed (exit ${status})${advice ? `\n${advice}` : ""}${opts.capture ? `\n${stderr.trim()}` : ""}`,
+        );
       }
       return { status, stdout: result.stdout ?? "", stderr };
     },
@@ -71,10 +78,13 @@ export async function projectCli(): Promise<ProjectCli> {
       return doc?.config ?? {};
     },
     outputs(stack, showSecrets = false) {
-      const result = cli.pulumi(["stack", "output", "--stack", stack, "--json", ...(showSecrets ? ["--show-secrets"] : [])], {
-        capture: true,
-        allowFailure: true,
-      });
+      const result = cli.pulumi(
+        ["stack", "output", "--stack", stack, "--json", ...(showSecrets ? ["--show-secrets"] : [])],
+        {
+          capture: true,
+          allowFailure: true,
+        },
+      );
       if (result.status !== 0) return undefined;
       const parsed = JSON.parse(result.stdout || "{}") as Record<string, unknown>;
       return Object.keys(parsed).length > 0 ? parsed : undefined;
@@ -86,7 +96,9 @@ export async function projectCli(): Promise<ProjectCli> {
     },
     ensureStack(stack) {
       if (!cli.knownStacks().includes(stack)) return false;
-      const list = JSON.parse(cli.pulumi(["stack", "ls", "--json"], { capture: true }).stdout || "[]") as Array<{ name: string }>;
+      const list = JSON.parse(
+        cli.pulumi(["stack", "ls", "--json"], { capture: true }).stdout || "[]",
+      ) as Array<{ name: string }>;
       if (list.some((s) => s.name === stack)) return false;
       cli.pulumi(["stack", "init", stack], { capture: true });
       return true;
@@ -100,14 +112,26 @@ export async function projectCli(): Promise<ProjectCli> {
  * when the stack was never initialised in this backend.
  */
 export function stackSettings(cli: ProjectCli, stack: string): StackConfig {
-  const shown = cli.pulumi(["config", "--json", "--show-secrets", "--stack", stack], { capture: true, allowFailure: true });
+  const shown = cli.pulumi(["config", "--json", "--show-secrets", "--stack", stack], {
+    capture: true,
+    allowFailure: true,
+  });
   let raw: Record<string, string>;
   if (shown.status === 0) {
     const entries = JSON.parse(shown.stdout || "{}") as Record<string, { value?: string }>;
-    raw = Object.fromEntries(Object.entries(entries).flatMap(([key, entry]) => (entry.value === undefined ? [] : [[key, entry.value]])));
+    raw = Object.fromEntries(
+      Object.entries(entries).flatMap(([key, entry]) =>
+        entry.value === undefined ? [] : [[key, entry.value]],
+      ),
+    );
   } else {
     const settings = cli.stackConfig(stack) ?? {};
-    raw = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]));
+    raw = Object.fromEntries(
+      Object.entries(settings).map(([key, value]) => [
+        key,
+        typeof value === "string" ? value : JSON.stringify(value),
+      ]),
+    );
   }
   return parseStackConfig(stack, raw);
 }
@@ -117,8 +141,14 @@ export function stackSettings(cli: ProjectCli, stack: string): StackConfig {
  * output, else where its configuration points (the local platform's database, or the secret
  * `databaseUrl`). Refuses a stack without a settings file, naming the known ones.
  */
-export function stackDatabaseUrl(cli: ProjectCli, stack: string): { url: string; config: StackConfig; outputs: Record<string, unknown> | undefined } {
-  if (!cli.stackConfig(stack)) throw new UsageError(`unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`);
+export function stackDatabaseUrl(
+  cli: ProjectCli,
+  stack: string,
+): { url: string; config: StackConfig; outputs: Record<string, unknown> | undefined } {
+  if (!cli.stackConfig(stack))
+    throw new UsageError(
+      `unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`,
+    );
   const config = stackSettings(cli, stack);
   const outputs = cli.outputs(stack, true);
   const url =
@@ -127,7 +157,10 @@ export function stackDatabaseUrl(cli: ProjectCli, stack: string): { url: string;
       : config.platform === "local"
         ? localDatabaseUrl(config.localPort, stack)
         : (config.secrets.databaseUrl ?? "");
-  if (!url) throw new Error(`stack ${stack} has no database URL: no \`databaseUrl\` output and no secret \`databaseUrl\` in its config`);
+  if (!url)
+    throw new Error(
+      `stack ${stack} has no database URL: no \`databaseUrl\` output and no secret \`databaseUrl\` in its config`,
+    );
   return { url, config, outputs };
 }
 

@@ -16,16 +16,24 @@ export function signJwt(claims: Record<string, unknown>, secret: string): string
 /** Verifies an HS256 JWT and returns its claims; throws when the signature does not match. */
 export function verifyJwt(token: string, secret: string): Record<string, unknown> {
   const [header, payload, signature] = token.split(".");
-  if (!header || !payload || !signature) throw new Error("not a JWT: expected three dot-separated parts");
+  if (!header || !payload || !signature)
+    throw new Error("not a JWT: expected three dot-separated parts");
   const expected = createHmac("sha256", secret).update(`${header}.${payload}`).digest("base64url");
   if (expected !== signature) throw new Error("JWT signature does not match the secret");
   return JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
 }
 
 /** The anon and service-role keys of a project with this JWT secret and ref. */
-export function mintProjectKeys(jwtSecret: string, ref: string, issuedAt: number): { anonKey: string; serviceRoleKey: string } {
+export function mintProjectKeys(
+  jwtSecret: string,
+  ref: string,
+  issuedAt: number,
+): { anonKey: string; serviceRoleKey: string } {
   // Ten years, like the keys of a Supabase project.
   const exp = issuedAt + 10 * 365 * 24 * 3600;
   const claims = (role: string) => ({ iss: "supabase", ref, role, iat: issuedAt, exp });
-  return { anonKey: signJwt(claims("anon"), jwtSecret), serviceRoleKey: signJwt(claims("service_role"), jwtSecret) };
+  return {
+    anonKey: signJwt(claims("anon"), jwtSecret),
+    serviceRoleKey: signJwt(claims("service_role"), jwtSecret),
+  };
 }

@@ -14,7 +14,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveOsIdentity } from "./os-user";
 import { PostgresServerError } from "./postgres-errors";
-import { APP_ROLE, CLUSTER_SUPERUSER, isLegacyCluster, legacyClusterMessage, LOCAL_PASSWORD, RESET_COMMAND } from "./platform-roles";
+import {
+  APP_ROLE,
+  CLUSTER_SUPERUSER,
+  isLegacyCluster,
+  legacyClusterMessage,
+  LOCAL_PASSWORD,
+  RESET_COMMAND,
+} from "./platform-roles";
 import { buildUrl, startPostgres, stopPostgresByPid } from "./postgres-server";
 import { isPostgresListening, isProcessAlive, readPostmasterPid } from "./ports";
 
@@ -65,7 +72,10 @@ function paths(opts: PlatformOptions) {
 }
 
 /** The configured port: opts.port, else env SP_PG_PORT, else 54322. */
-export function platformPort(opts: PlatformOptions = {}, env: NodeJS.ProcessEnv = process.env): number {
+export function platformPort(
+  opts: PlatformOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   if (opts.port !== undefined) return opts.port;
   const raw = env.SP_PG_PORT?.trim();
   if (!raw) return DEFAULT_PLATFORM_PORT;
@@ -144,18 +154,28 @@ export async function platformStatus(opts: PlatformOptions = {}): Promise<Platfo
   const state = readPlatformState(opts);
   const live = liveServer(opts);
   const port = live?.port ?? state?.port ?? platformPort(opts);
-  const base = { dataDir, port, url: platformUrl(port), adminUrl: platformAdminUrl(port), logFile: path.join(dataDir, "server.log") };
+  const base = {
+    dataDir,
+    port,
+    url: platformUrl(port),
+    adminUrl: platformAdminUrl(port),
+    logFile: path.join(dataDir, "server.log"),
+  };
   if (live) {
     const answering = await isPostgresListening(live.port);
     let note: string | undefined;
-    if (!state || state.pid !== live.pid) note = `running, but not recorded in ${stateFile} (started outside this tool?)`;
-    else if (!answering) note = `process ${live.pid} is alive but not answering on port ${live.port} yet (starting or stopping)`;
+    if (!state || state.pid !== live.pid)
+      note = `running, but not recorded in ${stateFile} (started outside this tool?)`;
+    else if (!answering)
+      note = `process ${live.pid} is alive but not answering on port ${live.port} yet (starting or stopping)`;
     return { ...base, running: true, pid: live.pid, note };
   }
   return {
     ...base,
     running: false,
-    note: state ? `stale pid file ${stateFile} (pid ${state.pid} is gone); it will be replaced on start` : undefined,
+    note: state
+      ? `stale pid file ${stateFile} (pid ${state.pid} is gone); it will be replaced on start`
+      : undefined,
   };
 }
 
@@ -175,12 +195,20 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<StartRe
     const live = liveServer(opts);
     if (!live) return undefined;
     if (await isLegacyCluster(live.port)) {
-      throw new PostgresServerError("LEGACY_SUPERUSER", legacyClusterMessage(dataDir, `run \`${RESET_COMMAND}\``));
+      throw new PostgresServerError(
+        "LEGACY_SUPERUSER",
+        legacyClusterMessage(dataDir, `run \`${RESET_COMMAND}\``),
+      );
     }
     const state = readPlatformState(opts);
     if (!state || state.pid !== live.pid) {
       // Our data dir, our server (only this tool uses it): adopt it into the pid file.
-      writeState(opts, { pid: live.pid, port: live.port, dataDir, startedAt: state?.startedAt ?? new Date().toISOString() });
+      writeState(opts, {
+        pid: live.pid,
+        port: live.port,
+        dataDir,
+        startedAt: state?.startedAt ?? new Date().toISOString(),
+      });
     }
     const status = await platformStatus(opts);
     const note =
@@ -207,7 +235,10 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<StartRe
     });
   } catch (e) {
     if (e instanceof PostgresServerError && e.code === "LEGACY_SUPERUSER") {
-      throw new PostgresServerError("LEGACY_SUPERUSER", legacyClusterMessage(dataDir, `run \`${RESET_COMMAND}\``));
+      throw new PostgresServerError(
+        "LEGACY_SUPERUSER",
+        legacyClusterMessage(dataDir, `run \`${RESET_COMMAND}\``),
+      );
     }
     if (e instanceof PostgresServerError && e.code === "ALREADY_RUNNING") {
       const raced = await already(); // started concurrently by another `start`
@@ -216,7 +247,12 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<StartRe
     throw e;
   }
   const startMs = performance.now() - t0;
-  writeState(opts, { pid: server.pid ?? -1, port: server.port, dataDir, startedAt: new Date().toISOString() });
+  writeState(opts, {
+    pid: server.pid ?? -1,
+    port: server.port,
+    dataDir,
+    startedAt: new Date().toISOString(),
+  });
   return {
     running: true,
     alreadyRunning: false,
@@ -251,7 +287,11 @@ export async function stopPlatform(opts: PlatformOptions = {}): Promise<StopResu
   }
   if (!isProcessAlive(state.pid)) {
     removeState(opts);
-    return { stopped: false, pid: state.pid, message: `The local platform is not running (stale pid file for pid ${state.pid} removed).` };
+    return {
+      stopped: false,
+      pid: state.pid,
+      message: `The local platform is not running (stale pid file for pid ${state.pid} removed).`,
+    };
   }
   const stopped = await stopPostgresByPid(state.pid, dataDir);
   if (!stopped) {
@@ -263,7 +303,11 @@ export async function stopPlatform(opts: PlatformOptions = {}): Promise<StopResu
     };
   }
   removeState(opts);
-  return { stopped: true, pid: state.pid, message: `Stopped the local platform (pid ${state.pid}, port ${state.port}).` };
+  return {
+    stopped: true,
+    pid: state.pid,
+    message: `Stopped the local platform (pid ${state.pid}, port ${state.port}).`,
+  };
 }
 
 export interface ResetResult {
@@ -286,5 +330,7 @@ export async function resetPlatform(opts: PlatformOptions = {}): Promise<ResetRe
     );
   }
   fs.rmSync(dataDir, { recursive: true, force: true });
-  return { message: `${stopped.stopped ? `${stopped.message} ` : ""}Deleted ${dataDir}; \`npm run platform -- start\` (or \`npm start\`) creates it afresh.` };
+  return {
+    message: `${stopped.stopped ? `${stopped.message} ` : ""}Deleted ${dataDir}; \`npm run platform -- start\` (or \`npm start\`) creates it afresh.`,
+  };
 }

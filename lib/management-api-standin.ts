@@ -114,7 +114,8 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
     if (!p) throw new HttpError(404, `Project ${ref} not found`);
     return p;
   };
-  const status = (p: StoredProject): V1ProjectResponse["status"] => (p.failed ? "INIT_FAILED" : p.ready && p.polls >= comingUpPolls ? "ACTIVE_HEALTHY" : "COMING_UP");
+  const status = (p: StoredProject): V1ProjectResponse["status"] =>
+    p.failed ? "INIT_FAILED" : p.ready && p.polls >= comingUpPolls ? "ACTIVE_HEALTHY" : "COMING_UP";
   const describe = (p: StoredProject): V1ProjectResponse => ({
     id: p.ref,
     ref: p.ref,
@@ -133,7 +134,9 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
         // Owned by postgres, as a hosted project's database is (lib/platform-roles.ts).
         await admin.query(`create database ${quoteIdent(p.database)} owner ${APP_ROLE}`);
         // DDL takes no parameters: the password is quoted as a literal (it never reaches a log: log_statement is off).
-        await admin.query(`create role ${quoteIdent(p.role)} login password ${escapeLiteral(p.dbPass)} in role postgres`);
+        await admin.query(
+          `create role ${quoteIdent(p.role)} login password ${escapeLiteral(p.dbPass)} in role postgres`,
+        );
         await admin.query(`alter role ${quoteIdent(p.role)} set role = 'postgres'`);
       });
       const url = new URL(options.adminUrl);
@@ -146,17 +149,36 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
     save();
   };
 
-  const routes: Array<[string, RegExp, (m: RegExpExecArray, req: IncomingMessage, body: unknown, query: URLSearchParams) => Promise<[number, unknown]>]> = [
+  const routes: Array<
+    [
+      string,
+      RegExp,
+      (
+        m: RegExpExecArray,
+        req: IncomingMessage,
+        body: unknown,
+        query: URLSearchParams,
+      ) => Promise<[number, unknown]>,
+    ]
+  > = [
     [
       "POST",
       /^\/v1\/projects$/,
       async (_m, _req, body) => {
         const b = body as Partial<V1CreateProjectBody>;
         const problems = [
-          typeof b.name === "string" && b.name.length >= 1 && b.name.length <= 256 ? undefined : "name must be 1–256 characters",
-          typeof b.db_pass === "string" && b.db_pass.length >= 4 ? undefined : "db_pass is required",
-          typeof b.organization_slug === "string" && /^[\w-]+$/.test(b.organization_slug) ? undefined : "organization_slug is required",
-          b.region && b.region_selection ? "only one of region or region_selection can be specified" : undefined,
+          typeof b.name === "string" && b.name.length >= 1 && b.name.length <= 256
+            ? undefined
+            : "name must be 1–256 characters",
+          typeof b.db_pass === "string" && b.db_pass.length >= 4
+            ? undefined
+            : "db_pass is required",
+          typeof b.organization_slug === "string" && /^[\w-]+$/.test(b.organization_slug)
+            ? undefined
+            : "organization_slug is required",
+          b.region && b.region_selection
+            ? "only one of region or region_selection can be specified"
+            : undefined,
           b.region_selection?.code || b.region ? undefined : "region_selection is required",
         ].filter(Boolean);
         if (problems.length > 0) throw new HttpError(400, problems.join("; "));
@@ -191,7 +213,12 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
         if (p.ready) p.polls++;
         const response: V1ProjectWithDatabaseResponse = {
           ...describe(p),
-          database: { host: `db.${p.ref}.supabase.co`, version: "17.6.1", postgres_engine: "17", release_channel: "ga" },
+          database: {
+            host: `db.${p.ref}.supabase.co`,
+            version: "17.6.1",
+            postgres_engine: "17",
+            release_channel: "ga",
+          },
         };
         return [200, response];
       },
@@ -202,7 +229,8 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
       async (m, _req, body) => {
         const p = find(m[1]!);
         const name = (body as { name?: unknown }).name;
-        if (typeof name !== "string" || name.length < 1 || name.length > 256) throw new HttpError(400, "name must be 1–256 characters");
+        if (typeof name !== "string" || name.length < 1 || name.length > 256)
+          throw new HttpError(400, "name must be 1–256 characters");
         p.name = name;
         save();
         const response: V1ProjectRefResponse = { id: 1, ref: p.ref, name: p.name };
@@ -230,14 +258,24 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
       async (m, _req, _body, query) => {
         const p = find(m[1]!);
         // The spec says form/explode (`services=db&services=pooler`); the client sends `services=db,pooler`.
-        const services = query.getAll("services").flatMap((s) => s.split(",")).filter(Boolean);
+        const services = query
+          .getAll("services")
+          .flatMap((s) => s.split(","))
+          .filter(Boolean);
         if (services.length === 0) throw new HttpError(400, "services is required");
         const reachable = status(p) === "ACTIVE_HEALTHY" ? await canLogIn(p) : undefined;
         const health: V1ServiceHealthResponse[] = services.map((name) => ({
           name: name as V1ServiceHealthResponse["name"],
           healthy: reachable === true,
-          status: reachable === undefined ? "COMING_UP" : reachable === true ? "ACTIVE_HEALTHY" : "UNHEALTHY",
-          ...(typeof reachable === "string" ? { error: JSON.stringify({ message: reachable }) } : {}),
+          status:
+            reachable === undefined
+              ? "COMING_UP"
+              : reachable === true
+                ? "ACTIVE_HEALTHY"
+                : "UNHEALTHY",
+          ...(typeof reachable === "string"
+            ? { error: JSON.stringify({ message: reachable }) }
+            : {}),
         }));
         return [200, health];
       },
@@ -251,7 +289,12 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
         const { anonKey, serviceRoleKey } = mintProjectKeys(p.jwtSecret, p.ref, p.issuedAt);
         const keys: ApiKeyResponse[] = [
           { name: "anon", type: "legacy", api_key: anonKey, id: "anon" },
-          { name: "service_role", type: "legacy", api_key: reveal ? serviceRoleKey : null, id: "service_role" },
+          {
+            name: "service_role",
+            type: "legacy",
+            api_key: reveal ? serviceRoleKey : null,
+            id: "service_role",
+          },
         ];
         return [200, keys];
       },
@@ -286,9 +329,16 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
       async (m, _req, body) => {
         const p = find(m[1]!);
         const password = (body as { password?: unknown }).password;
-        if (typeof password !== "string" || password.length < 4) throw new HttpError(400, "password must be at least 4 characters");
-        if (!p.ready) throw new HttpError(400, `project ${p.ref} is ${status(p)}: its database password can be changed once it is up`);
-        await withDatabase(options.adminUrl, (admin) => admin.query(`alter role ${quoteIdent(p.role)} password ${escapeLiteral(password)}`));
+        if (typeof password !== "string" || password.length < 4)
+          throw new HttpError(400, "password must be at least 4 characters");
+        if (!p.ready)
+          throw new HttpError(
+            400,
+            `project ${p.ref} is ${status(p)}: its database password can be changed once it is up`,
+          );
+        await withDatabase(options.adminUrl, (admin) =>
+          admin.query(`alter role ${quoteIdent(p.role)} password ${escapeLiteral(password)}`),
+        );
         p.dbPass = password;
         save();
         return [200, { message: "Password updated" }];
@@ -300,9 +350,11 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
       /^\/v1\/projects\/([a-z]+)\/config\/auth$/,
       async (m, _req, body) => {
         const p = find(m[1]!);
-        if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "body must be an object");
+        if (typeof body !== "object" || body === null || Array.isArray(body))
+          throw new HttpError(400, "body must be an object");
         const siteUrl = (body as { site_url?: unknown }).site_url;
-        if (typeof siteUrl === "string" && siteUrl.includes(",")) throw new HttpError(400, "site_url must match ^[^,]+$");
+        if (typeof siteUrl === "string" && siteUrl.includes(","))
+          throw new HttpError(400, "site_url must match ^[^,]+$");
         p.auth = { ...p.auth, ...body };
         save();
         return [200, p.auth];
@@ -314,7 +366,9 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
     const { host, port, database } = projectUrl(p);
     const url = `postgresql://${encodeURIComponent(p.role)}:${encodeURIComponent(p.dbPass)}@${host}:${port}/${database}`;
     try {
-      await withDatabase(url, (c) => c.query("select 1"), { applicationName: "management-api-standin" });
+      await withDatabase(url, (c) => c.query("select 1"), {
+        applicationName: "management-api-standin",
+      });
       return true;
     } catch (err) {
       return (err as Error).message;
@@ -329,11 +383,21 @@ export async function startManagementApiStandin(options: StandinOptions): Promis
       res.end(JSON.stringify(body));
     };
     try {
-      if (!authorized(req.headers.authorization, options.token)) throw new HttpError(401, "Unauthorized");
-      const route = routes.find(([method, pattern]) => method === req.method && pattern.test(url.pathname));
-      if (!route) throw new HttpError(404, `${req.method} ${url.pathname} is not served by the stand-in`);
-      const body = req.method === "GET" || req.method === "DELETE" ? undefined : await readJson(req);
-      const [code, payload] = await route[2](route[1].exec(url.pathname)!, req, body, url.searchParams);
+      if (!authorized(req.headers.authorization, options.token))
+        throw new HttpError(401, "Unauthorized");
+      const route = routes.find(
+        ([method, pattern]) => method === req.method && pattern.test(url.pathname),
+      );
+      if (!route)
+        throw new HttpError(404, `${req.method} ${url.pathname} is not served by the stand-in`);
+      const body =
+        req.method === "GET" || req.method === "DELETE" ? undefined : await readJson(req);
+      const [code, payload] = await route[2](
+        route[1].exec(url.pathname)!,
+        req,
+        body,
+        url.searchParams,
+      );
       send(code, payload);
     } catch (err) {
       send(err instanceof HttpError ? err.status : 500, { message: (err as Error).message });

@@ -22,8 +22,14 @@ export function isRoot(): boolean {
 
 function lookupUser(name: string): { uid: number; gid: number } | undefined {
   try {
-    const uid = Number.parseInt(execFileSync("id", ["-u", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }), 10);
-    const gid = Number.parseInt(execFileSync("id", ["-g", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }), 10);
+    const uid = Number.parseInt(
+      execFileSync("id", ["-u", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }),
+      10,
+    );
+    const gid = Number.parseInt(
+      execFileSync("id", ["-g", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }),
+      10,
+    );
     if (Number.isFinite(uid) && Number.isFinite(gid)) return { uid, gid };
   } catch {
     /* no such user */
@@ -33,9 +39,28 @@ function lookupUser(name: string): { uid: number; gid: number } | undefined {
 
 function createSystemUser(name: string): void {
   const attempts: string[][] = [
-    ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name],
+    [
+      "--system",
+      "--user-group",
+      "--no-create-home",
+      "--home-dir",
+      "/nonexistent",
+      "--shell",
+      "/usr/sbin/nologin",
+      name,
+    ],
     // group exists already (e.g. a concurrent creation raced us): join it
-    ["--system", "--gid", name, "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name],
+    [
+      "--system",
+      "--gid",
+      name,
+      "--no-create-home",
+      "--home-dir",
+      "/nonexistent",
+      "--shell",
+      "/usr/sbin/nologin",
+      name,
+    ],
   ];
   const errors: string[] = [];
   for (const args of attempts) {
@@ -72,7 +97,10 @@ export function resolveOsIdentity(osUser?: string): OsIdentity {
     ids = lookupUser(name);
   }
   if (!ids) {
-    throw new PostgresServerError("OS_USER", `OS user '${name}' does not exist and could not be created.`);
+    throw new PostgresServerError(
+      "OS_USER",
+      `OS user '${name}' does not exist and could not be created.`,
+    );
   }
   if (ids.uid === 0) {
     throw new PostgresServerError(
@@ -92,7 +120,11 @@ export function assertReachable(target: string, who: OsIdentity, what: string): 
     try {
       const st = fs.statSync(dir);
       const ok =
-        st.uid === who.uid ? (st.mode & 0o100) !== 0 : st.gid === who.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
+        st.uid === who.uid
+          ? (st.mode & 0o100) !== 0
+          : st.gid === who.gid
+            ? (st.mode & 0o010) !== 0
+            : (st.mode & 0o001) !== 0;
       if (!ok) blocked.push(`${dir} (mode ${(st.mode & 0o777).toString(8)}, owner uid ${st.uid})`);
     } catch {
       /* not existing yet: created later by us */

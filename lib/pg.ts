@@ -19,7 +19,8 @@ export interface DatabaseTarget {
   user: string;
 }
 
-export type ParsedDatabaseUrl = { ok: true; target: DatabaseTarget } | { ok: false; problem: string };
+export type ParsedDatabaseUrl =
+  { ok: true; target: DatabaseTarget } | { ok: false; problem: string };
 
 const EXAMPLE_URL = "postgresql://postgres:<password>@db.<project-ref>.supabase.co:5432/postgres";
 
@@ -34,7 +35,9 @@ export function parseDatabaseUrl(url: unknown): ParsedDatabaseUrl {
     return { ok: false, problem: `the database URL is empty; expected a URL like ${EXAMPLE_URL}` };
   }
   if (!/^postgres(?:ql)?:\/\//i.test(url)) {
-    const quoted = /^\s*[`'"]/.test(url) ? " It starts with a quote or backtick: remove the quoting around the value." : "";
+    const quoted = /^\s*[`'"]/.test(url)
+      ? " It starts with a quote or backtick: remove the quoting around the value."
+      : "";
     return {
       ok: false,
       problem:
@@ -42,7 +45,9 @@ export function parseDatabaseUrl(url: unknown): ParsedDatabaseUrl {
         `Expected a URL like ${EXAMPLE_URL}`,
     };
   }
-  const encoded = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url) ? encodeURI(url).replace(/%25(\d\d)/g, "%$1") : url;
+  const encoded = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url)
+    ? encodeURI(url).replace(/%25(\d\d)/g, "%$1")
+    : url;
   let parsed: URL;
   let noHost = false;
   try {
@@ -75,7 +80,11 @@ export function parseDatabaseUrl(url: unknown): ParsedDatabaseUrl {
   }
   const host = noHost ? "" : safeDecode(parsed.hostname.replace(/^\[(.+)\]$/, "$1"));
   const hostParam = parsed.searchParams.get("host");
-  if (!host && !hostParam) return { ok: false, problem: `the database URL names no host; expected a URL like ${EXAMPLE_URL}` };
+  if (!host && !hostParam)
+    return {
+      ok: false,
+      problem: `the database URL names no host; expected a URL like ${EXAMPLE_URL}`,
+    };
   if (host && !/^\[?[A-Za-z0-9._:-]+\]?$/.test(host)) {
     return {
       ok: false,
@@ -85,7 +94,10 @@ export function parseDatabaseUrl(url: unknown): ParsedDatabaseUrl {
   const portText = parsed.port || parsed.searchParams.get("port") || "5432";
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
-    return { ok: false, problem: `the database URL's port ${JSON.stringify(portText)} is not a TCP port (1–65535)` };
+    return {
+      ok: false,
+      problem: `the database URL's port ${JSON.stringify(portText)} is not a TCP port (1–65535)`,
+    };
   }
   const user = parsed.searchParams.get("user") || safeDecode(parsed.username) || "postgres";
   const path = parsed.pathname.slice(1);
@@ -168,7 +180,11 @@ const HOSTED_URLS =
  * password), why in plain words with the driver's own words, which setting or environment
  * variable points there, and a fix that can be carried out.
  */
-export function explainConnectError(url: string, err: unknown, context: ConnectionContext = {}): string {
+export function explainConnectError(
+  url: string,
+  err: unknown,
+  context: ConnectionContext = {},
+): string {
   const parsed = parseDatabaseUrl(url);
   if (!parsed.ok) return `Cannot connect: ${parsed.problem}.`;
   const target = parsed.target;
@@ -190,7 +206,9 @@ export function explainConnectError(url: string, err: unknown, context: Connecti
   let fix: string;
   if (code === "ECONNREFUSED") {
     why = `nothing is listening there (${said})`;
-    fix = local ? startLocal : `Check the host and port in the URL: use ${HOSTED_URLS}; set it with ${setUrlCommand(stack)}.`;
+    fix = local
+      ? startLocal
+      : `Check the host and port in the URL: use ${HOSTED_URLS}; set it with ${setUrlCommand(stack)}.`;
   } else if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") {
     why = `the host name ${target.host} does not resolve (${said})`;
     fix = local
@@ -207,7 +225,11 @@ export function explainConnectError(url: string, err: unknown, context: Connecti
     fix = local
       ? startLocal
       : `Check that the host and port are right and reachable from here (a firewall, a VPN, a paused project). Use ${HOSTED_URLS}; set it with ${setUrlCommand(stack)}.`;
-  } else if (code === "ECONNRESET" || code === "EPIPE" || /connection terminated|server closed the connection|ECONNRESET/i.test(e.message ?? "")) {
+  } else if (
+    code === "ECONNRESET" ||
+    code === "EPIPE" ||
+    /connection terminated|server closed the connection|ECONNRESET/i.test(e.message ?? "")
+  ) {
     why =
       `the server at ${target.host}:${target.port} closed the connection before PostgreSQL answered (${said}): ` +
       "something other than PostgreSQL listens on that port, or the server is shutting down";
@@ -216,7 +238,9 @@ export function explainConnectError(url: string, err: unknown, context: Connecti
       : `Check the port in the URL: use ${HOSTED_URLS}; set it with ${setUrlCommand(stack)}.`;
   } else if (code === "28P01" || code === "28000") {
     const ssl = /ssl|encryption/i.test(e.message ?? "");
-    why = ssl ? `the server requires an encrypted connection (${said})` : `the server refused the credentials of user ${target.user} (${said})`;
+    why = ssl
+      ? `the server requires an encrypted connection (${said})`
+      : `the server refused the credentials of user ${target.user} (${said})`;
     fix = ssl
       ? `Add ?sslmode=require to the URL and set it with ${setUrlCommand(stack)}.`
       : local
@@ -229,7 +253,9 @@ export function explainConnectError(url: string, err: unknown, context: Connecti
       : `Use the database name of the project's connection string (postgres), and set it with ${setUrlCommand(stack)}.`;
   } else if (code === "57P03") {
     why = `the server is starting up or shutting down (${said})`;
-    fix = local ? `Wait a moment and run the command again; if it persists, restart it: \`npm run platform -- stop\` then \`npm run platform -- start\`.` : "Wait a moment and run the command again.";
+    fix = local
+      ? `Wait a moment and run the command again; if it persists, restart it: \`npm run platform -- stop\` then \`npm run platform -- start\`.`
+      : "Wait a moment and run the command again.";
   } else if (code === "53300") {
     why = `the server has no free connection slots (${said})`;
     fix = local
@@ -237,7 +263,9 @@ export function explainConnectError(url: string, err: unknown, context: Connecti
       : "Close other clients, or use the session pooler (<region>.pooler.supabase.com, port 5432), and run the command again.";
   } else {
     why = said;
-    fix = local ? startLocal : `Check the URL: use ${HOSTED_URLS}; set it with ${setUrlCommand(stack)}.`;
+    fix = local
+      ? startLocal
+      : `Check the URL: use ${HOSTED_URLS}; set it with ${setUrlCommand(stack)}.`;
   }
   return `Could not connect to ${which} at ${where}: ${why}.\n${setting}\n${fix}`;
 }
@@ -248,7 +276,8 @@ function redact(message: string, url: string): string {
   if (url) out = out.split(url).join("<database URL>");
   const parsed = /^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(url);
   if (parsed?.[1]) {
-    for (const secret of new Set([parsed[1], safeDecode(parsed[1])])) if (secret.length >= 3) out = out.split(secret).join("<password>");
+    for (const secret of new Set([parsed[1], safeDecode(parsed[1])]))
+      if (secret.length >= 3) out = out.split(secret).join("<password>");
   }
   return out;
 }
@@ -277,7 +306,8 @@ export interface ConnectOptions {
  */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Client> {
   const parsed = parseDatabaseUrl(url);
-  if (!parsed.ok) throw new ConnectionError(`Cannot connect: ${parsed.problem}.`, "invalid-url", undefined);
+  if (!parsed.ok)
+    throw new ConnectionError(`Cannot connect: ${parsed.problem}.`, "invalid-url", undefined);
   // Loaded here, not at the top: pure modules (config validation) import this file too.
   const { Client } = await import("pg");
   let client: Client;
@@ -301,13 +331,22 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw new ConnectionError(explainConnectError(url, err, options.context), (err as { code?: string }).code, parsed.target, { cause: err });
+    throw new ConnectionError(
+      explainConnectError(url, err, options.context),
+      (err as { code?: string }).code,
+      parsed.target,
+      { cause: err },
+    );
   }
   return client;
 }
 
 /** Connects, runs `fn`, and always closes the connection. */
-export async function withDatabase<T>(url: string, fn: (client: Client) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
+export async function withDatabase<T>(
+  url: string,
+  fn: (client: Client) => Promise<T>,
+  options: ConnectOptions = {},
+): Promise<T> {
   const client = await connect(url, options);
   try {
     return await fn(client);
@@ -329,10 +368,17 @@ export interface TransactionOptions {
  * BEGIN … COMMIT around `fn`; ROLLBACK on any error, rethrown — with `opts`, a `lock_timeout` that
  * gave up is rethrown as a message naming what was locked.
  */
-export async function withTransaction<T>(client: ClientBase, fn: () => Promise<T>, opts?: TransactionOptions): Promise<T> {
+export async function withTransaction<T>(
+  client: ClientBase,
+  fn: () => Promise<T>,
+  opts?: TransactionOptions,
+): Promise<T> {
   await client.query("begin");
   try {
-    if (opts?.serializeOn) await client.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [opts.serializeOn]);
+    if (opts?.serializeOn)
+      await client.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [
+        opts.serializeOn,
+      ]);
     const result = await fn();
     await client.query("commit");
     return result;

@@ -55,18 +55,29 @@ export async function ensureAppRole(superuserUrl: string): Promise<void> {
   const client = new Client({ connectionString: superuserUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ oid: number; super: boolean; login: boolean; haspw: boolean }>(
+    const { rows } = await client.query<{
+      oid: number;
+      super: boolean;
+      login: boolean;
+      haspw: boolean;
+    }>(
       "select a.oid::int as oid, a.rolsuper as super, a.rolcanlogin as login, a.rolpassword is not null as haspw from pg_authid a where a.rolname = $1",
       [APP_ROLE],
     );
     const row = rows[0];
     const attrs = "LOGIN NOSUPERUSER INHERIT CREATEDB CREATEROLE REPLICATION BYPASSRLS";
     if (!row) {
-      await client.query(`create role ${APP_ROLE} with ${attrs} password ${client.escapeLiteral(LOCAL_PASSWORD)}`).catch((e: { code?: string }) => {
-        if (e.code !== "42710") throw e; // created concurrently
-      });
+      await client
+        .query(
+          `create role ${APP_ROLE} with ${attrs} password ${client.escapeLiteral(LOCAL_PASSWORD)}`,
+        )
+        .catch((e: { code?: string }) => {
+          if (e.code !== "42710") throw e; // created concurrently
+        });
     } else if (row.oid !== 10 && (!row.login || !row.haspw || row.super)) {
-      await client.query(`alter role ${APP_ROLE} with ${attrs} password ${client.escapeLiteral(LOCAL_PASSWORD)}`);
+      await client.query(
+        `alter role ${APP_ROLE} with ${attrs} password ${client.escapeLiteral(LOCAL_PASSWORD)}`,
+      );
     }
   } finally {
     await client.end();
@@ -96,7 +107,9 @@ export async function isLegacyCluster(port: number): Promise<boolean> {
   });
   try {
     await client.connect();
-    const { rows } = await client.query<{ legacy: boolean }>("select oid = 10 as legacy from pg_roles where rolname = current_user");
+    const { rows } = await client.query<{ legacy: boolean }>(
+      "select oid = 10 as legacy from pg_roles where rolname = current_user",
+    );
     return rows[0]?.legacy === true;
   } catch {
     return false;

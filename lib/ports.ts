@@ -35,7 +35,11 @@ export function isPortFree(port: number): Promise<boolean> {
  * one-byte 'S'/'N' answer only a PostgreSQL server gives (so another service on the port
  * does not count).
  */
-export function isPostgresListening(port: number, host = "127.0.0.1", timeoutMs = 1000): Promise<boolean> {
+export function isPostgresListening(
+  port: number,
+  host = "127.0.0.1",
+  timeoutMs = 1000,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect({ port, host });
     let done = false;

@@ -26,9 +26,23 @@ import * as path from "node:path";
 import { Client } from "pg";
 import { assertReachable, chownTree, resolveOsIdentity, type OsIdentity } from "./os-user";
 import { findPostgresBinaries, type PostgresBinaries } from "./postgres-binaries";
-import { APP_ROLE, CLUSTER_SUPERUSER, ensureAppRole, isLegacyCluster, legacyClusterMessage, LOCAL_PASSWORD, RESET_COMMAND } from "./platform-roles";
+import {
+  APP_ROLE,
+  CLUSTER_SUPERUSER,
+  ensureAppRole,
+  isLegacyCluster,
+  legacyClusterMessage,
+  LOCAL_PASSWORD,
+  RESET_COMMAND,
+} from "./platform-roles";
 import { PortInUseError, PostgresServerError } from "./postgres-errors";
-import { freePort, isPortFree, isPostgresListening, isProcessAlive, readPostmasterPid } from "./ports";
+import {
+  freePort,
+  isPortFree,
+  isPostgresListening,
+  isProcessAlive,
+  readPostmasterPid,
+} from "./ports";
 
 export const POSTGRES_MAJOR = 17;
 
@@ -196,7 +210,9 @@ interface StopTarget {
 async function waitForExit(t: StopTarget, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const exited = t.child ? t.child.exitCode !== null || t.child.signalCode !== null : !isProcessAlive(t.pid);
+    const exited = t.child
+      ? t.child.exitCode !== null || t.child.signalCode !== null
+      : !isProcessAlive(t.pid);
     if (exited) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
@@ -288,11 +304,13 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Running
     await waitUntilReady(child, bins, start, who, log, deadline);
     await waitForSuperuserLogin(start, who, log, deadline);
     // The hosted model: `postgres` logs in, but is no superuser (not when it is the superuser itself).
-    if (start.user !== APP_ROLE) await ensureAppRole(buildUrl(start.user, start.password, start.port, "postgres"));
+    if (start.user !== APP_ROLE)
+      await ensureAppRole(buildUrl(start.user, start.password, start.port, "postgres"));
   } catch (e) {
     if (pid !== undefined && isProcessAlive(pid)) await shutdown(target);
     // A throw-away cluster we just created is useless after a failed start: don't leave it behind.
-    if (!start.persistent && initialisedHere) await fsp.rm(start.dataDir, { recursive: true, force: true });
+    if (!start.persistent && initialisedHere)
+      await fsp.rm(start.dataDir, { recursive: true, force: true });
     throw e;
   }
   if (!start.persistent && pid !== undefined) stopOnExit(pid);
@@ -345,14 +363,21 @@ function assertNotRunning(dataDir: string): void {
 async function assertPortFree(port: number): Promise<void> {
   if (await isPortFree(port)) return;
   const pg = await isPostgresListening(port);
-  throw new PortInUseError(port, pg ? "another PostgreSQL server is listening there" : "another process is listening there");
+  throw new PortInUseError(
+    port,
+    pg ? "another PostgreSQL server is listening there" : "another process is listening there",
+  );
 }
 
 /**
  * Creates and owns the data dir, and initialises it when empty; an existing cluster must be a
  * PostgreSQL 17 one. Returns whether the cluster was initialised here.
  */
-async function prepareDataDir(bins: PostgresBinaries, start: StartSettings, who: OsIdentity): Promise<boolean> {
+async function prepareDataDir(
+  bins: PostgresBinaries,
+  start: StartSettings,
+  who: OsIdentity,
+): Promise<boolean> {
   const { dataDir } = start;
   await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const pgVersionFile = path.join(dataDir, "PG_VERSION");
@@ -411,7 +436,12 @@ async function openServerLog(dataDir: string, who: OsIdentity): Promise<ServerLo
 }
 
 /** Spawns the postmaster with our settings (then the caller's), its output into the log. Closes the log fd. */
-function launchPostmaster(bins: PostgresBinaries, start: StartSettings, who: OsIdentity, logFd: number): ChildProcess & { spawnError?: Error } {
+function launchPostmaster(
+  bins: PostgresBinaries,
+  start: StartSettings,
+  who: OsIdentity,
+  logFd: number,
+): ChildProcess & { spawnError?: Error } {
   const settings: Record<string, string | number | boolean> = {
     listen_addresses: "127.0.0.1",
     port: start.port,
@@ -445,10 +475,27 @@ function launchPostmaster(bins: PostgresBinaries, start: StartSettings, who: OsI
 }
 
 /** A failed start, with the tail of this start's server log (a port taken meanwhile is a {@link PortInUseError}). */
-function startFailure(headline: string, start: StartSettings, who: OsIdentity, log: ServerLog): PostgresServerError {
+function startFailure(
+  headline: string,
+  start: StartSettings,
+  who: OsIdentity,
+  log: ServerLog,
+): PostgresServerError {
   const tail = readLogTail(log.file, log.start);
-  if (/could not bind IPv4 address.*Address already in use|could not create any TCP\/IP sockets/s.test(tail)) {
-    return new PortInUseError(start.port, `the server log says: ${tail.split("\n").find((l) => /Address already in use/.test(l))?.trim() ?? "address in use"}`);
+  if (
+    /could not bind IPv4 address.*Address already in use|could not create any TCP\/IP sockets/s.test(
+      tail,
+    )
+  ) {
+    return new PortInUseError(
+      start.port,
+      `the server log says: ${
+        tail
+          .split("\n")
+          .find((l) => /Address already in use/.test(l))
+          ?.trim() ?? "address in use"
+      }`,
+    );
   }
   return new PostgresServerError(
     "START_FAILED",
@@ -467,7 +514,13 @@ async function waitUntilReady(
   deadline: number,
 ): Promise<void> {
   for (;;) {
-    if (child.spawnError) throw startFailure(`Could not launch ${bins.postgres}: ${child.spawnError.message}`, start, who, log);
+    if (child.spawnError)
+      throw startFailure(
+        `Could not launch ${bins.postgres}: ${child.spawnError.message}`,
+        start,
+        who,
+        log,
+      );
     if (child.exitCode !== null || child.signalCode !== null) {
       throw startFailure(
         `PostgreSQL exited during startup (exit ${child.exitCode ?? "null"}${child.signalCode ? `, signal ${child.signalCode}` : ""})`,
@@ -478,16 +531,30 @@ async function waitUntilReady(
     }
     const info = readPostmasterPid(start.dataDir);
     if (info && info.pid === child.pid && info.status === "ready") return;
-    if (Date.now() > deadline) throw startFailure(`PostgreSQL did not become ready within ${start.timeoutMs} ms`, start, who, log);
+    if (Date.now() > deadline)
+      throw startFailure(
+        `PostgreSQL did not become ready within ${start.timeoutMs} ms`,
+        start,
+        who,
+        log,
+      );
     await sleep(25);
   }
 }
 
 /** Waits until the superuser can log in over TCP; wrong credentials fail at once. */
-async function waitForSuperuserLogin(start: StartSettings, who: OsIdentity, log: ServerLog, deadline: number): Promise<void> {
+async function waitForSuperuserLogin(
+  start: StartSettings,
+  who: OsIdentity,
+  log: ServerLog,
+  deadline: number,
+): Promise<void> {
   const url = buildUrl(start.user, start.password, start.port, "postgres");
   for (;;) {
-    const c = new Client({ connectionString: url, connectionTimeoutMillis: LOGIN_ATTEMPT_TIMEOUT_MS });
+    const c = new Client({
+      connectionString: url,
+      connectionTimeoutMillis: LOGIN_ATTEMPT_TIMEOUT_MS,
+    });
     try {
       await c.connect();
       await c.query("select 1");
@@ -498,7 +565,10 @@ async function waitForSuperuserLogin(start: StartSettings, who: OsIdentity, log:
       const msg = (e as Error).message;
       if (/password authentication failed|role .* does not exist/.test(msg)) {
         if (start.user !== APP_ROLE && (await isLegacyCluster(start.port))) {
-          throw new PostgresServerError("LEGACY_SUPERUSER", legacyClusterMessage(start.dataDir, `run \`${RESET_COMMAND}\``));
+          throw new PostgresServerError(
+            "LEGACY_SUPERUSER",
+            legacyClusterMessage(start.dataDir, `run \`${RESET_COMMAND}\``),
+          );
         }
         throw new PostgresServerError(
           "START_FAILED",
@@ -506,13 +576,24 @@ async function waitForSuperuserLogin(start: StartSettings, who: OsIdentity, log:
             `initialised with another user/password; use those, or an empty data dir.`,
         );
       }
-      if (Date.now() > deadline) throw startFailure(`PostgreSQL did not accept connections within ${start.timeoutMs} ms: ${msg}`, start, who, log);
+      if (Date.now() > deadline)
+        throw startFailure(
+          `PostgreSQL did not accept connections within ${start.timeoutMs} ms: ${msg}`,
+          start,
+          who,
+          log,
+        );
       await sleep(50);
     }
   }
 }
 
-function runningServer(start: StartSettings, pid: number | undefined, target: StopTarget, logFile: string): RunningPostgres {
+function runningServer(
+  start: StartSettings,
+  pid: number | undefined,
+  target: StopTarget,
+  logFile: string,
+): RunningPostgres {
   const { port, user, password, dataDir, persistent } = start;
   let stopped: Promise<void> | undefined;
   return {
@@ -590,7 +671,13 @@ export async function startThrowawayPostgres(opts: ThrowawayOptions): Promise<Th
   }
 }
 
-export function buildUrl(user: string, password: string, port: number, db: string, host = "127.0.0.1"): string {
+export function buildUrl(
+  user: string,
+  password: string,
+  port: number,
+  db: string,
+  host = "127.0.0.1",
+): string {
   return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(db)}`;
 }
 

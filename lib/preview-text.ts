@@ -25,7 +25,9 @@ export function foldStackReferences(text: string): string {
       name ||= /^\s*name:\s*"([^"]*)"/.exec(next)?.[1] ?? "";
     }
     const stack = name.split("/").pop() ?? name;
-    out.push(`${m[1]}> pulumi:pulumi:StackReference: (read) ${name} — its outputs: npm run pulumi -- stack output --stack ${stack}`);
+    out.push(
+      `${m[1]}> pulumi:pulumi:StackReference: (read) ${name} — its outputs: npm run pulumi -- stack output --stack ${stack}`,
+    );
     i = j - 1;
   }
   return out.join("\n");

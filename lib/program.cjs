@@ -41,7 +41,9 @@ module.exports = require("../index.ts");
 function registerCachedTypeScript(projectRoot, cacheDir) {
   const tsconfigFile = path.join(projectRoot, "tsconfig.json");
   const tsconfigText = fs.readFileSync(tsconfigFile, "utf8");
-  const typescriptVersion = JSON.parse(fs.readFileSync(require.resolve("typescript/package.json", { paths: [projectRoot] }), "utf8")).version;
+  const typescriptVersion = JSON.parse(
+    fs.readFileSync(require.resolve("typescript/package.json", { paths: [projectRoot] }), "utf8"),
+  ).version;
   /** Everything besides the source that decides the output. */
   const salt = `${typescriptVersion}\0${tsconfigText}\0`;
   let compiler;
@@ -50,14 +52,30 @@ function registerCachedTypeScript(projectRoot, cacheDir) {
     if (!compiler) {
       const ts = require(require.resolve("typescript", { paths: [projectRoot] }));
       const config = ts.parseConfigFileTextToJson(tsconfigFile, tsconfigText);
-      if (config.error) throw new Error(`${tsconfigFile}: ${ts.flattenDiagnosticMessageText(config.error.messageText, "\n")}`);
-      const { options } = ts.convertCompilerOptionsFromJson(config.config.compilerOptions ?? {}, projectRoot, tsconfigFile);
+      if (config.error)
+        throw new Error(
+          `${tsconfigFile}: ${ts.flattenDiagnosticMessageText(config.error.messageText, "\n")}`,
+        );
+      const { options } = ts.convertCompilerOptionsFromJson(
+        config.config.compilerOptions ?? {},
+        projectRoot,
+        tsconfigFile,
+      );
       // As ts-node emitted: the source map inline (stack traces name .ts lines), nothing else written.
-      Object.assign(options, { sourceMap: false, inlineSourceMap: true, inlineSources: true, declaration: false, noEmit: false });
+      Object.assign(options, {
+        sourceMap: false,
+        inlineSourceMap: true,
+        inlineSources: true,
+        declaration: false,
+        noEmit: false,
+      });
       delete options.outDir;
       compiler = { ts, options };
     }
-    return compiler.ts.transpileModule(source, { fileName: filename, compilerOptions: compiler.options }).outputText;
+    return compiler.ts.transpileModule(source, {
+      fileName: filename,
+      compilerOptions: compiler.options,
+    }).outputText;
   };
 
   const compiled = new Map();
@@ -77,12 +95,16 @@ function registerCachedTypeScript(projectRoot, cacheDir) {
     return js;
   };
 
-  const inProject = (filename) => filename.startsWith(projectRoot + path.sep) && !filename.includes(`${path.sep}node_modules${path.sep}`);
+  const inProject = (filename) =>
+    filename.startsWith(projectRoot + path.sep) &&
+    !filename.includes(`${path.sep}node_modules${path.sep}`);
   const previous = require.extensions[".ts"];
   require.extensions[".ts"] = function (module, filename) {
     if (!inProject(filename)) {
       if (previous) return previous(module, filename);
-      throw new Error(`${filename}: TypeScript outside ${projectRoot} is not compiled by lib/program.cjs`);
+      throw new Error(
+        `${filename}: TypeScript outside ${projectRoot} is not compiled by lib/program.cjs`,
+      );
     }
     module._compile(javascriptOf(filename), filename);
   };
@@ -90,7 +112,9 @@ function registerCachedTypeScript(projectRoot, cacheDir) {
   // @pulumi/pulumi's run entry installed source-map-support, which reads a frame's file from disk:
   // hand it the compiled text (with its inline map) instead, so stack traces name .ts lines.
   try {
-    const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [projectRoot] }));
+    const sdk = path.dirname(
+      require.resolve("@pulumi/pulumi/package.json", { paths: [projectRoot] }),
+    );
     require(require.resolve("source-map-support", { paths: [sdk] })).install({
       environment: "node",
       retrieveFile: (file) => compiled.get(file) ?? null,
@@ -108,7 +132,11 @@ function store(cacheDir, cached, pathKey, js) {
     fs.writeFileSync(temporary, js);
     fs.renameSync(temporary, cached);
     for (const entry of fs.readdirSync(cacheDir)) {
-      if (entry.startsWith(`${pathKey}-`) && path.join(cacheDir, entry) !== cached && !entry.endsWith(".tmp")) {
+      if (
+        entry.startsWith(`${pathKey}-`) &&
+        path.join(cacheDir, entry) !== cached &&
+        !entry.endsWith(".tmp")
+      ) {
         fs.rmSync(path.join(cacheDir, entry), { force: true });
       }
     }

@@ -6,7 +6,17 @@
  * the network.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import { delimiter, join, relative } from "node:path";
 import {
@@ -61,7 +71,8 @@ const BACKEND_SOURCE = "SUPABASE_PROMOTION_BACKEND_SOURCE";
  */
 export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, ...opts.env })) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries({ ...process.env, ...opts.env }))
+    if (v !== undefined) env[k] = v;
   process.umask(0o077);
 
   const ownHome = opts.home ?? (env.PULUMI_HOME ? undefined : join(repoRoot, ".pulumi-home"));
@@ -89,7 +100,11 @@ export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
   // clone's passphrase — except in a backend that already holds stacks but no passphrase file: those
   // stacks were made with the former shared default, before clones had a passphrase of their own.
   let source: PassphraseSource = "yours";
-  if (env.PULUMI_CONFIG_PASSPHRASE === undefined && env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined && stateDir) {
+  if (
+    env.PULUMI_CONFIG_PASSPHRASE === undefined &&
+    env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined &&
+    stateDir
+  ) {
     if (!existsSync(join(stateDir, PASSPHRASE_FILE_NAME)) && hasStacks(stateDir)) {
       env.PULUMI_CONFIG_PASSPHRASE = SHARED_LOCAL_PASSPHRASE;
       source = "shared";
@@ -123,7 +138,10 @@ export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
  * before any command runs: none, an empty one (secrets anyone with database access could open), or a
  * passphrase file that cannot be read.
  */
-export function teamPassphraseProblem(env: Record<string, string | undefined>, backend: BackendSetting): string | undefined {
+export function teamPassphraseProblem(
+  env: Record<string, string | undefined>,
+  backend: BackendSetting,
+): string | undefined {
   if (!isPostgresBackend(backend.url)) return undefined;
   const where = `the team backend ${describeBackend(backend.url)} (from ${backend.source})`;
   const how =
@@ -137,7 +155,8 @@ export function teamPassphraseProblem(env: Record<string, string | undefined>, b
     } catch (e) {
       return `PULUMI_CONFIG_PASSPHRASE_FILE names ${file}, which cannot be read (${(e as NodeJS.ErrnoException).code}): ${where} needs the team's passphrase.\n${how}`;
     }
-    if (text.trim() === "") return `PULUMI_CONFIG_PASSPHRASE_FILE names ${file}, which is empty: ${where} needs the team's passphrase.\n${how}`;
+    if (text.trim() === "")
+      return `PULUMI_CONFIG_PASSPHRASE_FILE names ${file}, which is empty: ${where} needs the team's passphrase.\n${how}`;
     return undefined;
   }
   if (env.PULUMI_CONFIG_PASSPHRASE === undefined) {
@@ -150,7 +169,9 @@ export function teamPassphraseProblem(env: Record<string, string | undefined>, b
 }
 
 /** The configured backend as the environment built by {@link pulumiEnv} records it, for explanations. */
-export function backendOf(env: Record<string, string | undefined> | undefined): BackendSetting | undefined {
+export function backendOf(
+  env: Record<string, string | undefined> | undefined,
+): BackendSetting | undefined {
   const url = env?.PULUMI_BACKEND_URL;
   if (!url || url.startsWith("file://")) return undefined;
   return { url, source: env?.[BACKEND_SOURCE] ?? "PULUMI_BACKEND_URL" };
@@ -175,7 +196,9 @@ export function ensurePassphraseFile(stateDir: string): string {
     chmodSync(file, 0o600);
   }
   if (readFileSync(file, "utf8").trim() === "") {
-    throw new Error(`The passphrase file ${file} is empty. Remove it only if no stack in ${stateDir} uses it, then run again.`);
+    throw new Error(
+      `The passphrase file ${file} is empty. Remove it only if no stack in ${stateDir} uses it, then run again.`,
+    );
   }
   return file;
 }
@@ -186,7 +209,9 @@ export function hasStacks(stateDir: string): boolean {
   const isCheckpoint = (name: string) => /\.json(\.gz)?$/.test(name);
   try {
     return readdirSync(stacks, { withFileTypes: true }).some(
-      (entry) => (entry.isFile() && isCheckpoint(entry.name)) || (entry.isDirectory() && readdirSync(join(stacks, entry.name)).some(isCheckpoint)),
+      (entry) =>
+        (entry.isFile() && isCheckpoint(entry.name)) ||
+        (entry.isDirectory() && readdirSync(join(stacks, entry.name)).some(isCheckpoint)),
     );
   } catch {
     return false;
@@ -235,14 +260,20 @@ export interface FailureContext {
 }
 
 /** Turns a failing Pulumi command's output into advice, when we recognise the failure. */
-export function explainPulumiFailure(output: string, context: FailureContext = {}): string | undefined {
+export function explainPulumiFailure(
+  output: string,
+  context: FailureContext = {},
+): string | undefined {
   const backend = backendOf(context.env);
   const unreachable = backend && explainBackendFailure(output, backend);
   if (unreachable) return unreachable;
   if (/the stack is currently locked by \d+ lock/i.test(output)) {
-    return backend && isPostgresBackend(backend.url) ? explainDatabaseLock(output, context, backend) : explainLock(output, context);
+    return backend && isPostgresBackend(backend.url)
+      ? explainDatabaseLock(output, context, backend)
+      : explainLock(output, context);
   }
-  if (/incorrect passphrase|failed to decrypt|passphrase must be set/i.test(output)) return explainPassphrase(output, context);
+  if (/incorrect passphrase|failed to decrypt|passphrase must be set/i.test(output))
+    return explainPassphrase(output, context);
   if (/no stack named|stack .* not found/i.test(output)) {
     return "That stack does not exist yet in this backend. Create it with `npm run pulumi -- stack init <name>` (or run `npm start` for dev).";
   }
@@ -259,9 +290,13 @@ function explainPassphrase(output: string, { env, stack }: FailureContext): stri
       "  the stack was created with (every clone and the CI use the same one)."
     );
   }
-  const state = env?.PULUMI_BACKEND_URL?.startsWith("file://") ? env.PULUMI_BACKEND_URL.slice("file://".length) : undefined;
+  const state = env?.PULUMI_BACKEND_URL?.startsWith("file://")
+    ? env.PULUMI_BACKEND_URL.slice("file://".length)
+    : undefined;
   const shown = (p: string) => (relative(repoRoot, p).startsWith("..") ? p : relative(repoRoot, p));
-  const passphraseFile = state ? shown(join(state, PASSPHRASE_FILE_NAME)) : `.pulumi-state/${PASSPHRASE_FILE_NAME}`;
+  const passphraseFile = state
+    ? shown(join(state, PASSPHRASE_FILE_NAME))
+    : `.pulumi-state/${PASSPHRASE_FILE_NAME}`;
   const forward =
     `  Stacks created before the per-clone passphrase use the former shared default "${SHARED_LOCAL_PASSPHRASE}". Either keep it\n` +
     `  for now (\`PULUMI_CONFIG_PASSPHRASE=${SHARED_LOCAL_PASSPHRASE} npm run pulumi -- …\`), or move the stack to this clone's passphrase, once:\n` +
@@ -295,7 +330,8 @@ function explainLock(output: string, { stack, processAlive = isAlive }: FailureC
   const holder = /created by (\S+)@(\S+) \(pid (\d+)\)/.exec(output);
   const pid = holder ? Number(holder[3]) : undefined;
   const here = holder?.[2] === hostname();
-  const find = "`pgrep -af 'pulumi-language-nodejs|pulumi-resource-pulumi-nodejs|@pulumi/pulumi/cmd/(run|dynamic-provider)'`";
+  const find =
+    "`pgrep -af 'pulumi-language-nodejs|pulumi-resource-pulumi-nodejs|@pulumi/pulumi/cmd/(run|dynamic-provider)'`";
   const cancel = `\`npm run pulumi -- cancel --stack ${s} --yes\``;
   if (pid !== undefined && here && processAlive(pid)) {
     return (
@@ -304,7 +340,12 @@ function explainLock(output: string, { stack, processAlive = isAlive }: FailureC
       `  then remove the lock with ${cancel}.`
     );
   }
-  const who = pid === undefined ? "an update that did not finish" : here ? `pid ${pid}, which is no longer running (killed?)` : `pid ${pid} on ${holder![2]}`;
+  const who =
+    pid === undefined
+      ? "an update that did not finish"
+      : here
+        ? `pid ${pid}, which is no longer running (killed?)`
+        : `pid ${pid} on ${holder![2]}`;
   return (
     `The stack ${s} is locked by ${who}.\n` +
     `  1. An old language host or provider of that update may still be running, even applying migrations: look with\n` +
@@ -320,12 +361,22 @@ function explainLock(output: string, { stack, processAlive = isAlive }: FailureC
  * A stack locked in a PostgreSQL backend: the lock is a row of the state table, and its holder is
  * often a teammate's machine or the CI, so the advice is to wait, or to ask whoever holds it.
  */
-function explainDatabaseLock(output: string, { stack }: FailureContext, backend: BackendSetting): string {
-  const lockStack = /\.pulumi\/locks\/[^/\s]+\/[^/\s]+\/([^/\s]+)\/[^/\s?]+\.json/.exec(output)?.[1];
+function explainDatabaseLock(
+  output: string,
+  { stack }: FailureContext,
+  backend: BackendSetting,
+): string {
+  const lockStack = /\.pulumi\/locks\/[^/\s]+\/[^/\s]+\/([^/\s]+)\/[^/\s?]+\.json/.exec(
+    output,
+  )?.[1];
   const s = lockStack ?? stack ?? "<stack>";
   const holder = /created by (\S+)@(\S+) \(pid (\d+)\) at (\S+)/.exec(output);
-  const who = holder ? `${holder[1]} on ${holder[2]} (pid ${holder[3]}, since ${holder[4]})` : "another update";
-  const table = new URL(backend.url.replace(/^postgres:/i, "http:")).searchParams.get("table") || "pulumi_state";
+  const who = holder
+    ? `${holder[1]} on ${holder[2]} (pid ${holder[3]}, since ${holder[4]})`
+    : "another update";
+  const table =
+    new URL(backend.url.replace(/^postgres:/i, "http:")).searchParams.get("table") ||
+    "pulumi_state";
   return (
     `The stack ${s} is locked by an update that ${who} is running: the team backend ${describeBackend(backend.url)}\n` +
     "  lets one update at a time change a stack, so this one was refused and changed nothing.\n" +

@@ -35,7 +35,10 @@ const SALT_LINE = /^encryptionsalt:[ \t]*(\S+)[ \t]*(?:\r?\n|$)/m;
 export function withoutSalt(text: string): { text: string; salt?: string } {
   const match = SALT_LINE.exec(text);
   if (!match) return { text };
-  return { text: text.slice(0, match.index) + text.slice(match.index + match[0].length), salt: match[1] };
+  return {
+    text: text.slice(0, match.index) + text.slice(match.index + match[0].length),
+    salt: match[1],
+  };
 }
 
 /**
@@ -63,11 +66,16 @@ export function sameSettings(a: string, b: string): boolean {
  * Pure: `before` is the file before the command (undefined if there was none), `after` what Pulumi
  * left, `stateSalt` the salt the stack's state records.
  */
-export function settingsAfterCommand(before: string | undefined, after: string, stateSalt: string | undefined): string | undefined {
+export function settingsAfterCommand(
+  before: string | undefined,
+  after: string,
+  stateSalt: string | undefined,
+): string | undefined {
   const { text, salt } = withoutSalt(after);
   if (salt === undefined || salt !== stateSalt) return undefined;
   if (before !== undefined && withoutSalt(before).salt === salt) return undefined;
-  if (before !== undefined && sameSettings(before, text)) return before === after ? undefined : before;
+  if (before !== undefined && sameSettings(before, text))
+    return before === after ? undefined : before;
   return text;
 }
 
@@ -86,7 +94,9 @@ export function stateSalt(stateDir: string, stack: string): string | undefined {
     if (!existsSync(file)) continue;
     try {
       const checkpoint = JSON.parse(readFileSync(file, "utf8")) as {
-        checkpoint?: { latest?: { secrets_providers?: { type?: string; state?: { salt?: string } } } };
+        checkpoint?: {
+          latest?: { secrets_providers?: { type?: string; state?: { salt?: string } } };
+        };
       };
       const provider = checkpoint.checkpoint?.latest?.secrets_providers;
       if (provider?.type === "passphrase" && provider.state?.salt) return provider.state.salt;
@@ -104,14 +114,27 @@ export type StateSaltReader = (stack: string) => string | undefined;
  * The passphrase salt a stack's state records in any backend, as the CLI exports it
  * (`deployment.secrets_providers.state.salt`); undefined when the export fails.
  */
-export function exportedStateSalt(pulumi: string, env: Record<string, string>, projectDir: string): StateSaltReader {
+export function exportedStateSalt(
+  pulumi: string,
+  env: Record<string, string>,
+  projectDir: string,
+): StateSaltReader {
   return (stack) => {
-    const result = spawnSync(pulumi, ["stack", "export", "--stack", stack], { cwd: projectDir, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    const result = spawnSync(pulumi, ["stack", "export", "--stack", stack], {
+      cwd: projectDir,
+      env,
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+    });
     if (result.status !== 0) return undefined;
     try {
-      const exported = JSON.parse(result.stdout) as { deployment?: { secrets_providers?: { type?: string; state?: { salt?: string } } } };
+      const exported = JSON.parse(result.stdout) as {
+        deployment?: { secrets_providers?: { type?: string; state?: { salt?: string } } };
+      };
       const provider = exported.deployment?.secrets_providers;
-      return provider?.type === "passphrase" && provider.state?.salt ? provider.state.salt : undefined;
+      return provider?.type === "passphrase" && provider.state?.salt
+        ? provider.state.salt
+        : undefined;
     } catch {
       return undefined;
     }
@@ -119,8 +142,15 @@ export function exportedStateSalt(pulumi: string, env: Record<string, string>, p
 }
 
 /** Where {@link holdStackSettings} reads salts for the backend of `env`: the folder, or the CLI's export. */
-export function stateSaltSource(env: Record<string, string>, pulumi: string, projectDir: string): string | StateSaltReader | undefined {
-  return fileBackendDir(env.PULUMI_BACKEND_URL) ?? (backendOf(env) ? exportedStateSalt(pulumi, env, projectDir) : undefined);
+export function stateSaltSource(
+  env: Record<string, string>,
+  pulumi: string,
+  projectDir: string,
+): string | StateSaltReader | undefined {
+  return (
+    fileBackendDir(env.PULUMI_BACKEND_URL) ??
+    (backendOf(env) ? exportedStateSalt(pulumi, env, projectDir) : undefined)
+  );
 }
 
 /**
@@ -128,11 +158,16 @@ export function stateSaltSource(env: Record<string, string>, pulumi: string, pro
  * project's own file backend (a folder), or a reader of another backend's salts; with neither it
  * does nothing. The state is read only for a file that gained a salt during the command.
  */
-export function holdStackSettings(projectDir: string, state: string | StateSaltReader | undefined): () => void {
+export function holdStackSettings(
+  projectDir: string,
+  state: string | StateSaltReader | undefined,
+): () => void {
   if (!state) return () => undefined;
-  const saltOf: StateSaltReader = typeof state === "string" ? (stack) => stateSalt(state, stack) : state;
+  const saltOf: StateSaltReader =
+    typeof state === "string" ? (stack) => stateSalt(state, stack) : state;
   const before = new Map<string, string>();
-  for (const name of settingsFiles(projectDir)) before.set(name, readFileSync(join(projectDir, name), "utf8"));
+  for (const name of settingsFiles(projectDir))
+    before.set(name, readFileSync(join(projectDir, name), "utf8"));
   return () => {
     for (const name of settingsFiles(projectDir)) {
       const file = join(projectDir, name);

@@ -10,15 +10,33 @@ import { join } from "node:path";
 import { SUPABASE_CLI_VERSION } from "../components/migrations/advisors";
 import { repoRoot } from "./toolchain";
 
-export function ensureSupabaseCli(log: (line: string) => void = (l) => console.error(l), root: string = repoRoot): string {
+export function ensureSupabaseCli(
+  log: (line: string) => void = (l) => console.error(l),
+  root: string = repoRoot,
+): string {
   const dir = join(root, ".tools", "supabase-cli");
   const bin = join(dir, "node_modules", ".bin", "supabase");
-  const installed = existsSync(bin) && spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout?.trim() === SUPABASE_CLI_VERSION;
+  const installed =
+    existsSync(bin) &&
+    spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout?.trim() === SUPABASE_CLI_VERSION;
   if (installed) return bin;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "package.json"), '{ "private": true }\n');
-  log(`› installing the Supabase CLI ${SUPABASE_CLI_VERSION} from npm into .tools/supabase-cli (about 30 s)`);
-  const r = spawnSync("npm", ["install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `supabase@${SUPABASE_CLI_VERSION}`], { cwd: dir, stdio: ["ignore", "inherit", "inherit"] });
+  log(
+    `› installing the Supabase CLI ${SUPABASE_CLI_VERSION} from npm into .tools/supabase-cli (about 30 s)`,
+  );
+  const r = spawnSync(
+    "npm",
+    [
+      "install",
+      "--no-save",
+      "--no-package-lock",
+      "--no-audit",
+      "--no-fund",
+      `supabase@${SUPABASE_CLI_VERSION}`,
+    ],
+    { cwd: dir, stdio: ["ignore", "inherit", "inherit"] },
+  );
   if (r.status !== 0 || !existsSync(bin)) {
     throw new Error(
       `npm install supabase@${SUPABASE_CLI_VERSION} in ${dir} failed (exit ${r.status ?? r.signal}; see above). ` +

@@ -9,7 +9,15 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import { delimiter, join } from "node:path";
 
 /** The Pulumi version the SDK in package.json pins; the CLI must match. */
@@ -38,7 +46,9 @@ export class ToolchainError extends Error {
 }
 
 /** Ensures the toolchain exists (building it the first time) and returns where it is. */
-export async function ensureToolchain(log: (line: string) => void = (l) => console.error(l)): Promise<Toolchain> {
+export async function ensureToolchain(
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<Toolchain> {
   const onPath = pulumiOnPath();
   if (onPath) {
     installShim(toolsBin);
@@ -84,7 +94,10 @@ function pulumiOnPath(): string | undefined {
     if (!dir || dir === toolsBin) continue;
     const candidate = join(dir, "pulumi");
     if (!existsSync(candidate)) continue;
-    const out = spawnSync(candidate, ["version"], { encoding: "utf8", env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" } });
+    const out = spawnSync(candidate, ["version"], {
+      encoding: "utf8",
+      env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
+    });
     const version = out.stdout?.trim().replace(/^v/, "") ?? "";
     if (version.startsWith("3.248.")) return candidate;
   }
@@ -99,7 +112,9 @@ function pulumiOnPath(): string | undefined {
 function installShim(binDir: string): void {
   const sdkShim = join(repoRoot, "node_modules", "@pulumi", "pulumi", shimName);
   if (!existsSync(sdkShim)) {
-    throw new ToolchainError(`${sdkShim} is missing: the npm dependencies are not installed. Run \`npm ci\` and try again.`);
+    throw new ToolchainError(
+      `${sdkShim} is missing: the npm dependencies are not installed. Run \`npm ci\` and try again.`,
+    );
   }
   mkdirSync(binDir, { recursive: true });
   const target = join(binDir, shimName);
@@ -149,7 +164,9 @@ export function checkGo(env: NodeJS.ProcessEnv = process.env): void {
   const [version = "", proxy = ""] = go.stdout.trim().split("\n");
   const [, minor] = /^go1\.(\d+)/.exec(version) ?? [];
   if (!minor || Number(minor) < 25) {
-    throw new ToolchainError(`Go ${version || "(unknown)"} is too old: pulumi v${PULUMI_VERSION} needs Go 1.25 or newer. Upgrade Go and run again.`);
+    throw new ToolchainError(
+      `Go ${version || "(unknown)"} is too old: pulumi v${PULUMI_VERSION} needs Go 1.25 or newer. Upgrade Go and run again.`,
+    );
   }
   if (proxy.trim() === "off") {
     throw new ToolchainError(
@@ -161,7 +178,16 @@ export function checkGo(env: NodeJS.ProcessEnv = process.env): void {
 
 function goBuild(target: string[], ldflagsX: string, log: (line: string) => void): Promise<void> {
   // -v names each package as it is compiled: the progress lines count them.
-  const args = ["build", "-v", "-trimpath", "-tags", "osusergo,grpcnotrace", "-ldflags", `-s -w ${ldflagsX}`, ...target];
+  const args = [
+    "build",
+    "-v",
+    "-trimpath",
+    "-tags",
+    "osusergo,grpcnotrace",
+    "-ldflags",
+    `-s -w ${ldflagsX}`,
+    ...target,
+  ];
   // go.sum is committed, so module hashes are verified locally; the checksum database is not reachable here.
   const env = { ...process.env, CGO_ENABLED: "0", GOSUMDB: "off", GOFLAGS: "-mod=readonly" };
   return new Promise((resolve, reject) => {
@@ -172,7 +198,10 @@ function goBuild(target: string[], ldflagsX: string, log: (line: string) => void
     const started = Date.now();
     const ticker = setInterval(() => {
       const elapsed = Math.round((Date.now() - started) / 1000);
-      const phase = compiled === 0 ? `downloading modules (${downloaded} so far)` : `compiling: ${compiled} of about ${FIRST_BUILD_PACKAGES} packages`;
+      const phase =
+        compiled === 0
+          ? `downloading modules (${downloaded} so far)`
+          : `compiling: ${compiled} of about ${FIRST_BUILD_PACKAGES} packages`;
       log(`  … ${phase}, ${Math.floor(elapsed / 60)} min ${elapsed % 60} s elapsed`);
     }, 30_000);
     const collect = (chunk: Buffer) => {
@@ -195,7 +224,11 @@ function goBuild(target: string[], ldflagsX: string, log: (line: string) => void
       const proxyHint = /proxy|dial tcp|lookup|403|404|timeout/i.test(output)
         ? "\n  The Go module proxy could not serve a module: check GOPROXY (`go env GOPROXY`) and your network."
         : "";
-      reject(new ToolchainError(`go ${args.join(" ")} failed (exit ${code}):\n${output.trim().split("\n").slice(-20).join("\n")}${proxyHint}`));
+      reject(
+        new ToolchainError(
+          `go ${args.join(" ")} failed (exit ${code}):\n${output.trim().split("\n").slice(-20).join("\n")}${proxyHint}`,
+        ),
+      );
     });
   });
 }

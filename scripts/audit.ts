@@ -21,7 +21,10 @@ runMain(async () => {
   const { url: databaseUrl, outputs } = stackDatabaseUrl(cli, stack);
   const history = readHistory(cli, stack);
 
-  const client = await connect(databaseUrl, { applicationName: "supabase-promotion-audit", context: { stack } });
+  const client = await connect(databaseUrl, {
+    applicationName: "supabase-promotion-audit",
+    context: { stack },
+  });
   let events: AuditEvent[];
   let ledger: Awaited<ReturnType<typeof readLedgerSnapshot>>;
   try {
@@ -43,7 +46,10 @@ runMain(async () => {
 
 /** `pulumi stack history`; a stack that was never initialised in this backend has none. */
 function readHistory(cli: ProjectCli, stack: string): HistoryEntry[] {
-  const result = cli.pulumi(["stack", "history", "--stack", stack, "--json"], { capture: true, allowFailure: true });
+  const result = cli.pulumi(["stack", "history", "--stack", stack, "--json"], {
+    capture: true,
+    allowFailure: true,
+  });
   if (result.status !== 0) return [];
   return JSON.parse(result.stdout || "[]") as HistoryEntry[];
 }

@@ -16,7 +16,8 @@ import { renderBoard } from "../lib/board/render";
 import { projectCli, runMain, UsageError } from "../lib/cli";
 import { repoRoot } from "../lib/toolchain";
 
-const USAGE = "usage: npm run board -- [--out <file>] [--open] [--json] [--advisors]   (default --out .cache/board/index.html)";
+const USAGE =
+  "usage: npm run board -- [--out <file>] [--open] [--json] [--advisors]   (default --out .cache/board/index.html)";
 
 /** Inside `.cache/`, which is git-ignored: the page is a report, not a source file. */
 export const DEFAULT_OUT = ".cache/board/index.html";
@@ -24,8 +25,11 @@ export const DEFAULT_OUT = ".cache/board/index.html";
 runMain(async () => {
   const options = parseArgs(process.argv.slice(2));
   const cli = await projectCli();
-  if (cli.knownStacks().length === 0) throw new UsageError(`no stack: there is no Pulumi.<stack>.yaml in ${repoRoot}`);
-  const board = buildBoard(await gatherBoard(cli, { advisors: options.advisors, log: (line) => console.error(line) }));
+  if (cli.knownStacks().length === 0)
+    throw new UsageError(`no stack: there is no Pulumi.<stack>.yaml in ${repoRoot}`);
+  const board = buildBoard(
+    await gatherBoard(cli, { advisors: options.advisors, log: (line) => console.error(line) }),
+  );
 
   const out = resolve(repoRoot, options.out);
   mkdirSync(dirname(out), { recursive: true });
@@ -38,14 +42,21 @@ runMain(async () => {
   );
   if (options.open) console.log(pathToFileURL(out).href);
   if (unread.length > 0) {
-    console.error(`✘ ${unread.length} environment${unread.length === 1 ? "" : "s"} could not be read (shown as such on the page):`);
+    console.error(
+      `✘ ${unread.length} environment${unread.length === 1 ? "" : "s"} could not be read (shown as such on the page):`,
+    );
     for (const env of unread) console.error(`  - ${env.stack}: ${env.error}`);
     return 3;
   }
   return 0;
 });
 
-function parseArgs(args: string[]): { out: string; open: boolean; json: boolean; advisors: boolean } {
+function parseArgs(args: string[]): {
+  out: string;
+  open: boolean;
+  json: boolean;
+  advisors: boolean;
+} {
   const options = { out: DEFAULT_OUT, open: false, json: false, advisors: false };
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;

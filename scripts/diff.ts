@@ -14,10 +14,13 @@ runMain(async () => {
   const json = args.includes("--json");
   const [a, b, ...extra] = args.filter((x) => !x.startsWith("-"));
   if (!a || !b || extra.length > 0 || args.some((x) => x.startsWith("-") && x !== "--json")) {
-    throw new UsageError("usage: npm run diff -- <stackA> <stackB> [--json]   (e.g. npm run diff -- staging prod)");
+    throw new UsageError(
+      "usage: npm run diff -- <stackA> <stackB> [--json]   (e.g. npm run diff -- staging prod)",
+    );
   }
   const cli = await projectCli();
-  const read = (stack: string) => withDatabase(stackDatabaseUrl(cli, stack).url, readEnvironment, { context: { stack } });
+  const read = (stack: string) =>
+    withDatabase(stackDatabaseUrl(cli, stack).url, readEnvironment, { context: { stack } });
   const [left, right] = [await read(a), await read(b)];
   const report = compareEnvironments(a, left, b, right);
   console.log(json ? JSON.stringify(report, null, 2) : renderEnvironmentDiff(report));

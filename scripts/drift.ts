@@ -24,26 +24,53 @@ runMain(async () => {
   if (command === "show") {
     const report = await readDriftReport(url, stack);
     if (json) console.log(JSON.stringify(report, null, 2));
-    else if (!report.recorded) console.log(`${stack}: no schema snapshot recorded yet (it is recorded by the next \`up\`, or by \`npm run drift -- accept ${stack}\`).`);
-    else if (report.findings.length === 0) console.log(`✔ ${stack}: the schema is as the migrations left it (snapshot ${report.liveDigest.slice(0, 12)}…, recorded ${report.recordedAt?.toISOString()}).`);
+    else if (!report.recorded)
+      console.log(
+        `${stack}: no schema snapshot recorded yet (it is recorded by the next \`up\`, or by \`npm run drift -- accept ${stack}\`).`,
+      );
+    else if (report.findings.length === 0)
+      console.log(
+        `✔ ${stack}: the schema is as the migrations left it (snapshot ${report.liveDigest.slice(0, 12)}…, recorded ${report.recordedAt?.toISOString()}).`,
+      );
     else {
-      console.log(`${stack}: ${report.findings.length} change(s) outside migrations since ${report.recordedAt?.toISOString()}:`);
+      console.log(
+        `${stack}: ${report.findings.length} change(s) outside migrations since ${report.recordedAt?.toISOString()}:`,
+      );
       console.log(listFindings(report.findings));
-      console.log(`Keep them: write them into a migration (statements above), then \`npm run drift -- accept ${stack} --reason "…"\`. Or undo them by hand.`);
+      console.log(
+        `Keep them: write them into a migration (statements above), then \`npm run drift -- accept ${stack} --reason "…"\`. Or undo them by hand.`,
+      );
     }
     return report.findings.length > 0 ? 3 : 0;
   }
-  const report = await acceptDrift(url, { stack, ...(reason ? { reason } : {}), appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser() });
+  const report = await acceptDrift(url, {
+    stack,
+    ...(reason ? { reason } : {}),
+    appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
+  });
   console.log(
     `✔ ${stack}: the live schema is now the recorded snapshot (${report.digest.slice(0, 12)}…); recorded in supabase_migrations.promotion_audit (kind drift-accept).`,
   );
-  if (report.accepted.length > 0) console.log(`  accepted:\n${listFindings(report.accepted, "    ")}`);
-  else console.log(report.hadSnapshot ? "  there was no drift to accept." : "  there was no snapshot before: this is the first.");
-  console.log(`  Next: \`npm run pulumi -- refresh --stack ${stack}\` shows it clean; write a migration that keeps these changes, so the other environments get them too.`);
+  if (report.accepted.length > 0)
+    console.log(`  accepted:\n${listFindings(report.accepted, "    ")}`);
+  else
+    console.log(
+      report.hadSnapshot
+        ? "  there was no drift to accept."
+        : "  there was no snapshot before: this is the first.",
+    );
+  console.log(
+    `  Next: \`npm run pulumi -- refresh --stack ${stack}\` shows it clean; write a migration that keeps these changes, so the other environments get them too.`,
+  );
   return 0;
 });
 
-function parseArgs(args: string[]): { command: "show" | "accept"; stack: string; reason?: string; json: boolean } {
+function parseArgs(args: string[]): {
+  command: "show" | "accept";
+  stack: string;
+  reason?: string;
+  json: boolean;
+} {
   const positional: string[] = [];
   let reason: string | undefined;
   let json = false;
@@ -58,7 +85,8 @@ function parseArgs(args: string[]): { command: "show" | "accept"; stack: string;
     else positional.push(arg);
   }
   const [command, stack, ...extra] = positional;
-  if ((command !== "show" && command !== "accept") || !stack || extra.length > 0) throw new UsageError(USAGE);
+  if ((command !== "show" && command !== "accept") || !stack || extra.length > 0)
+    throw new UsageError(USAGE);
   if (command === "show" && reason) throw new UsageError(`--reason belongs to accept\n${USAGE}`);
   return { command, stack, json, ...(reason ? { reason } : {}) };
 }

@@ -35,16 +35,29 @@ runMain(async () => {
       stack,
       appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
     });
-    console.log(`✔ ${report.version}_${report.name} resolved as ${report.resolution} (it was ${report.before}); recorded in supabase_migrations.promotion_audit (kind resolve).`);
-    console.log(`  checked: ${report.checked.length === 0 ? "no object its statements name could be checked" : report.checked.join("; ")}`);
+    console.log(
+      `✔ ${report.version}_${report.name} resolved as ${report.resolution} (it was ${report.before}); recorded in supabase_migrations.promotion_audit (kind resolve).`,
+    );
+    console.log(
+      `  checked: ${report.checked.length === 0 ? "no object its statements name could be checked" : report.checked.join("; ")}`,
+    );
     if (report.verified) console.log("  its verify section passed");
     // The schema the resolution leaves (its steps, the cleanup by hand) is the stack's from now on:
     // recorded as the schema snapshot and audited (kind drift-accept), so the next refresh shows no drift for it.
-    const accepted = await acceptDrift(databaseUrl, { stack, reason: `resolve ${report.version} --${report.resolution}${reason ? `: ${reason}` : ""}`, appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser() });
+    const accepted = await acceptDrift(databaseUrl, {
+      stack,
+      reason: `resolve ${report.version} --${report.resolution}${reason ? `: ${reason}` : ""}`,
+      appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
+    });
     if (accepted.accepted.length > 0) {
-      console.log(`  schema snapshot recorded as the resolution leaves it (kind drift-accept): ${accepted.accepted.map((f) => f.text).join("; ")}`);
+      console.log(
+        `  schema snapshot recorded as the resolution leaves it (kind drift-accept): ${accepted.accepted.map((f) => f.text).join("; ")}`,
+      );
     }
-    if (report.unchecked.length > 0) console.log(`  not checked (no object to look up: data changes, grants, DO blocks): ${report.unchecked.join(", ")}`);
+    if (report.unchecked.length > 0)
+      console.log(
+        `  not checked (no object to look up: data changes, grants, DO blocks): ${report.unchecked.join(", ")}`,
+      );
     console.log(
       resolution === "applied"
         ? `  Next: \`npm run pulumi -- refresh --stack ${stack} --yes\` records it in the stack's state (a preview shows it applied; \`npm run audit -- ${stack}\` agrees after the refresh).`
@@ -60,7 +73,12 @@ runMain(async () => {
   }
 });
 
-function parseArgs(args: string[]): { stack: string; version: string; resolution: Resolution; reason?: string } {
+function parseArgs(args: string[]): {
+  stack: string;
+  version: string;
+  resolution: Resolution;
+  reason?: string;
+} {
   const positional: string[] = [];
   let resolution: Resolution | undefined;
   let reason: string | undefined;
@@ -68,7 +86,8 @@ function parseArgs(args: string[]): { stack: string; version: string; resolution
     const arg = args[i] as string;
     if (arg === "--applied" || arg === "--rolled-back") {
       const given = arg === "--applied" ? "applied" : "rolled-back";
-      if (resolution && resolution !== given) throw new UsageError(`give one of --applied and --rolled-back, not both\n${USAGE}`);
+      if (resolution && resolution !== given)
+        throw new UsageError(`give one of --applied and --rolled-back, not both\n${USAGE}`);
       resolution = given;
     } else if (arg === "--reason") {
       reason = args[++i];
@@ -82,8 +101,12 @@ function parseArgs(args: string[]): { stack: string; version: string; resolution
     }
   }
   const [command, stack, version, ...extra] = positional;
-  if (command !== "resolve" || !stack || !version || extra.length > 0 || !resolution) throw new UsageError(USAGE);
-  if (!isVersion(version)) throw new UsageError(`"${version}" is not a migration version (the digits before the first _ of its file name)\n${USAGE}`);
+  if (command !== "resolve" || !stack || !version || extra.length > 0 || !resolution)
+    throw new UsageError(USAGE);
+  if (!isVersion(version))
+    throw new UsageError(
+      `"${version}" is not a migration version (the digits before the first _ of its file name)\n${USAGE}`,
+    );
   return { stack, version, resolution, ...(reason ? { reason } : {}) };
 }
 

@@ -19,10 +19,17 @@
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { platformRoot, platformStatus, resetPlatform, startPlatform, stopPlatform } from "../lib/local-platform";
+import {
+  platformRoot,
+  platformStatus,
+  resetPlatform,
+  startPlatform,
+  stopPlatform,
+} from "../lib/local-platform";
 import { startManagementApiStandin } from "../lib/management-api-standin";
 
-const USAGE = "usage: tsx scripts/platform.ts start|stop|status|url [--admin]|reset --yes|management-api [--port N]   (port: env SP_PG_PORT, default 54322)";
+const USAGE =
+  "usage: tsx scripts/platform.ts start|stop|status|url [--admin]|reset --yes|management-api [--port N]   (port: env SP_PG_PORT, default 54322)";
 /** Next to the platform's PostgreSQL (54322), as the Supabase CLI's ports are. */
 const DEFAULT_STANDIN_PORT = 54329;
 
@@ -34,7 +41,9 @@ async function main(argv: string[]): Promise<number> {
       if (r.alreadyRunning) {
         console.log(`The local platform is already running (pid ${r.pid}, port ${r.port}).`);
       } else {
-        console.log(`Started PostgreSQL 17 on 127.0.0.1:${r.port} (pid ${r.pid}) in ${Math.round(r.startMs ?? 0)} ms.`);
+        console.log(
+          `Started PostgreSQL 17 on 127.0.0.1:${r.port} (pid ${r.pid}) in ${Math.round(r.startMs ?? 0)} ms.`,
+        );
         console.log(`  data: ${r.dataDir}`);
         console.log(`  log:  ${r.logFile}`);
       }
@@ -49,7 +58,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case "status": {
       const s = await platformStatus();
-      console.log(s.running ? `running (pid ${s.pid}, port ${s.port}) ${s.url}` : `stopped (port ${s.port}, data ${s.dataDir})`);
+      console.log(
+        s.running
+          ? `running (pid ${s.pid}, port ${s.port}) ${s.url}`
+          : `stopped (port ${s.port}, data ${s.dataDir})`,
+      );
       if (s.note) console.log(`  note: ${s.note}`);
       return 0;
     }
@@ -57,14 +70,18 @@ async function main(argv: string[]): Promise<number> {
       const s = await platformStatus();
       console.log(argv.includes("--admin") ? s.adminUrl : s.url);
       if (!s.running) {
-        console.error("The local platform is not running: start it with `npm run platform -- start`.");
+        console.error(
+          "The local platform is not running: start it with `npm run platform -- start`.",
+        );
         return 1;
       }
       return 0;
     }
     case "reset": {
       if (!argv.includes("--yes")) {
-        console.error("`reset` deletes the local platform's data directory (.platform/postgres) and every local database in it; run it again with --yes.");
+        console.error(
+          "`reset` deletes the local platform's data directory (.platform/postgres) and every local database in it; run it again with --yes.",
+        );
         return 2;
       }
       console.log((await resetPlatform()).message);
@@ -73,7 +90,9 @@ async function main(argv: string[]): Promise<number> {
     case "management-api": {
       const s = await platformStatus();
       if (!s.running) {
-        console.error("The local platform is not running: start it with `npm run platform -- start`, then run this again.");
+        console.error(
+          "The local platform is not running: start it with `npm run platform -- start`, then run this again.",
+        );
         return 1;
       }
       const portFlag = argv.indexOf("--port");
@@ -84,11 +103,22 @@ async function main(argv: string[]): Promise<number> {
       }
       const given = process.env.SUPABASE_ACCESS_TOKEN?.trim();
       const token = given || `sbp_local_${randomBytes(16).toString("hex")}`;
-      const standin = await startManagementApiStandin({ adminUrl: s.adminUrl, token, port, statePath: join(platformRoot(), "management-api.json") });
-      console.log(`Management API stand-in on ${standin.url} (projects are databases of 127.0.0.1:${s.port}). Ctrl-C stops it.`);
+      const standin = await startManagementApiStandin({
+        adminUrl: s.adminUrl,
+        token,
+        port,
+        statePath: join(platformRoot(), "management-api.json"),
+      });
+      console.log(
+        `Management API stand-in on ${standin.url} (projects are databases of 127.0.0.1:${s.port}). Ctrl-C stops it.`,
+      );
       console.log(`  export SUPABASE_API_URL=${standin.url}`);
       // A token the user chose is theirs to know; only a generated one is shown.
-      console.log(given ? "  SUPABASE_ACCESS_TOKEN: the one in your environment" : `  export SUPABASE_ACCESS_TOKEN=${token}`);
+      console.log(
+        given
+          ? "  SUPABASE_ACCESS_TOKEN: the one in your environment"
+          : `  export SUPABASE_ACCESS_TOKEN=${token}`,
+      );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);

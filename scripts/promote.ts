@@ -19,7 +19,9 @@ runMain(async () => {
   const unknown = args.filter((a) => a.startsWith("-") && a !== "--yes" && a !== "--allow-dirty");
   const [stack, ...extra] = args.filter((a) => !a.startsWith("-"));
   if (!stack || extra.length > 0 || unknown.length > 0) {
-    throw new UsageError("usage: npm run promote -- <stack> [--yes] [--allow-dirty]   (e.g. npm run promote -- staging)");
+    throw new UsageError(
+      "usage: npm run promote -- <stack> [--yes] [--allow-dirty]   (e.g. npm run promote -- staging)",
+    );
   }
 
   // Checked first: a promotion that will be refused should not make anyone wait for a preview.
@@ -34,7 +36,9 @@ runMain(async () => {
   const cli = await projectCli();
   const config = cli.stackConfig(stack);
   if (!config) {
-    throw new UsageError(`unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`);
+    throw new UsageError(
+      `unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`,
+    );
   }
   const from = (config["supabase-promotion:promotion"] as { from?: string } | undefined)?.from;
   if (!from) {
@@ -47,7 +51,9 @@ runMain(async () => {
 
   const upstreamRelease = cli.outputs(from)?.release as Release | undefined;
   if (!upstreamRelease) {
-    throw new Error(`the upstream stack "${from}" has no release yet: bring it up first (\`npm run pulumi -- up --stack ${from}\`${from === "dev" ? " or `npm start`" : ""}).`);
+    throw new Error(
+      `the upstream stack "${from}" has no release yet: bring it up first (\`npm run pulumi -- up --stack ${from}\`${from === "dev" ? " or `npm start`" : ""}).`,
+    );
   }
   cli.ensureStack(stack);
   const current = cli.outputs(stack)?.release as Release | undefined;
@@ -55,21 +61,32 @@ runMain(async () => {
   const digest = releaseDigest(upstreamRelease);
 
   console.log(`Promotion ${from} → ${stack}: release ${digest.slice(0, 12)}…`);
-  console.log(`  migrations ${from} has that ${stack} lacks: ${delta.migrations.length === 0 ? "none" : ""}`);
-  for (const key of delta.migrations) console.log(`    + ${key}  sha256:${upstreamRelease.migrations[key]!.slice(0, 12)}…`);
+  console.log(
+    `  migrations ${from} has that ${stack} lacks: ${delta.migrations.length === 0 ? "none" : ""}`,
+  );
+  for (const key of delta.migrations)
+    console.log(`    + ${key}  sha256:${upstreamRelease.migrations[key]!.slice(0, 12)}…`);
   console.log(`  storage buckets: ${delta.buckets ? "changed" : "unchanged"}`);
   console.log(`  realtime publication: ${delta.realtime ? "changed" : "unchanged"}`);
   // "here" is the downstream: what it runs now, before the promotion (allowed overrides stay).
-  for (const line of delta.settings) console.log(`    ~ ${line.replace(/ here\b/g, ` on ${stack}`).replace(/ upstream\b/g, ` on ${from}`)}`);
+  for (const line of delta.settings)
+    console.log(
+      `    ~ ${line.replace(/ here\b/g, ` on ${stack}`).replace(/ upstream\b/g, ` on ${from}`)}`,
+    );
 
   console.log(`\n› preview of ${stack} (the gate runs here):`);
-  const preview = cli.pulumi(["preview", "--stack", stack, "--diff"], { allowFailure: true, captureStdout: true });
+  const preview = cli.pulumi(["preview", "--stack", stack, "--diff"], {
+    allowFailure: true,
+    captureStdout: true,
+  });
   process.stdout.write(foldStackReferences(preview.stdout));
   if (preview.status !== 0) {
     throw new Error(`the preview of ${stack} failed (see above); nothing was changed.`);
   }
   if (!yes) {
-    console.log(`\nNothing applied. Run \`npm run promote -- ${stack} --yes\` to apply this promotion.`);
+    console.log(
+      `\nNothing applied. Run \`npm run promote -- ${stack} --yes\` to apply this promotion.`,
+    );
     return 0;
   }
 

@@ -23,23 +23,38 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const stack = stackArgument(args);
   if (stack && !(args[0] === "stack" && args[1] === "init") && cli.ensureStack(stack)) {
-    console.error(`› created the stack ${stack} in this backend (its settings are in Pulumi.${stack}.yaml)`);
+    console.error(
+      `› created the stack ${stack} in this backend (its settings are in Pulumi.${stack}.yaml)`,
+    );
   }
   const release = holdStackSettings(repoRoot, stateSaltSource(env, toolchain.pulumi, repoRoot));
   // A team backend's URL holds a password, and the CLI prints it as given ("unable to open bucket
   // postgres://user:password@…"). stdout stays the terminal's (progress display, prompts) except for
   // the few commands that print the URL there.
-  const secretUrl = /^[a-z]+:\/\/[^/?#@]*:[^/?#@]+@/i.test(env.PULUMI_BACKEND_URL ?? "") ? env.PULUMI_BACKEND_URL : undefined;
+  const secretUrl = /^[a-z]+:\/\/[^/?#@]*:[^/?#@]+@/i.test(env.PULUMI_BACKEND_URL ?? "")
+    ? env.PULUMI_BACKEND_URL
+    : undefined;
   const pipeStdout = secretUrl !== undefined && PRINTS_BACKEND_URL.has(args[0] ?? "");
   return new Promise((resolve) => {
-    const child = spawn(toolchain.pulumi, args, { cwd: repoRoot, env, stdio: ["inherit", pipeStdout ? "pipe" : "inherit", "pipe"] });
+    const child = spawn(toolchain.pulumi, args, {
+      cwd: repoRoot,
+      env,
+      stdio: ["inherit", pipeStdout ? "pipe" : "inherit", "pipe"],
+    });
     // This process outlives the CLI to tidy up after it. Ctrl-C reaches the CLI already (one process
     // group; a second SIGINT would make Pulumi abandon the update), a SIGTERM is passed on.
     process.on("SIGINT", () => undefined);
     process.on("SIGTERM", () => child.kill("SIGTERM"));
     let tail = "";
-    const flushStderr = forward(child.stderr!, process.stderr, secretUrl, (text) => (tail = (tail + text).slice(-8192)));
-    const flushStdout = pipeStdout ? forward(child.stdout!, process.stdout, secretUrl) : () => undefined;
+    const flushStderr = forward(
+      child.stderr!,
+      process.stderr,
+      secretUrl,
+      (text) => (tail = (tail + text).slice(-8192)),
+    );
+    const flushStdout = pipeStdout
+      ? forward(child.stdout!, process.stdout, secretUrl)
+      : () => undefined;
     child.on("close", (code) => {
       flushStderr();
       flushStdout();
@@ -57,7 +72,12 @@ async function main(): Promise<number> {
  * Copies `from` to `to`, redacting the backend URL. With a password to hide, text is passed on line
  * by line, so that a password split across two chunks is still caught; returns the flush for the end.
  */
-function forward(from: Readable, to: Writable, secretUrl: string | undefined, seen?: (text: string) => void): () => void {
+function forward(
+  from: Readable,
+  to: Writable,
+  secretUrl: string | undefined,
+  seen?: (text: string) => void,
+): () => void {
   let pending = "";
   const emit = (text: string) => {
     const shown = redactBackend(text, secretUrl);

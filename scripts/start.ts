@@ -12,12 +12,20 @@ async function main(): Promise<void> {
   const started = Date.now();
   const cli = await projectCli();
   const { toolchain } = cli;
-  step(`Pulumi CLI: ${toolchain.pulumi} (${toolchain.source === "path" ? "from PATH" : "built from Go modules"})`);
+  step(
+    `Pulumi CLI: ${toolchain.pulumi} (${toolchain.source === "path" ? "from PATH" : "built from Go modules"})`,
+  );
 
   step("starting the local platform (PostgreSQL 17)");
   const platform = await startPlatform();
-  step(platform.alreadyRunning ? `already running on 127.0.0.1:${platform.port} (pid ${platform.pid})` : `started on 127.0.0.1:${platform.port} (pid ${platform.pid})`);
-  const configured = Number(cli.stackConfig(STACK)?.["supabase-promotion:localPort"] ?? DEFAULT_PLATFORM_PORT);
+  step(
+    platform.alreadyRunning
+      ? `already running on 127.0.0.1:${platform.port} (pid ${platform.pid})`
+      : `started on 127.0.0.1:${platform.port} (pid ${platform.pid})`,
+  );
+  const configured = Number(
+    cli.stackConfig(STACK)?.["supabase-promotion:localPort"] ?? DEFAULT_PLATFORM_PORT,
+  );
   if (configured !== platform.port) {
     throw new Error(
       `the local platform runs on port ${platform.port}, but the ${STACK} stack expects port ${configured} (supabase-promotion:localPort).\n` +
@@ -33,13 +41,30 @@ async function main(): Promise<void> {
   pulumi(["up", "--yes", "--stack", STACK, "--message", "npm start"], `pulumi up (${STACK})`);
   const outputs = pulumi(["stack", "output", "--stack", STACK, "--json"], "reading outputs", true);
 
-  console.log(`\n✔ ${STACK} is up (${((Date.now() - started) / 1000).toFixed(1)} s). Stack outputs (secrets hidden):`);
+  console.log(
+    `\n✔ ${STACK} is up (${((Date.now() - started) / 1000).toFixed(1)} s). Stack outputs (secrets hidden):`,
+  );
   const out = JSON.parse(outputs) as Record<string, unknown>;
-  const shown = ["platform", "projectRef", "apiUrl", "databaseUrl", "anonKey", "serviceRoleKey", "appliedThrough", "migrationCount", "releaseDigest", "buckets", "realtimeTables"];
+  const shown = [
+    "platform",
+    "projectRef",
+    "apiUrl",
+    "databaseUrl",
+    "anonKey",
+    "serviceRoleKey",
+    "appliedThrough",
+    "migrationCount",
+    "releaseDigest",
+    "buckets",
+    "realtimeTables",
+  ];
   for (const key of shown) {
     // The local platform serves PostgreSQL only: no API URL to show.
     if (key === "apiUrl" && out[key] === "") continue;
-    if (key in out) console.log(`  ${key.padEnd(15)} ${typeof out[key] === "string" ? out[key] : JSON.stringify(out[key])}`);
+    if (key in out)
+      console.log(
+        `  ${key.padEnd(15)} ${typeof out[key] === "string" ? out[key] : JSON.stringify(out[key])}`,
+      );
   }
   console.log(`
 Next:

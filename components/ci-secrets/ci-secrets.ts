@@ -30,7 +30,12 @@ export class CiSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: CiSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     // The type token names its folder; stacks made before carry the old one (the alias keeps them, and
     // their children, in place: no replace).
-    super(CI_SECRETS_TYPE, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "supabase-promotion:ci:CiSecrets" }] });
+    super(
+      CI_SECRETS_TYPE,
+      name,
+      {},
+      { ...opts, aliases: [...(opts?.aliases ?? []), { type: "supabase-promotion:ci:CiSecrets" }] },
+    );
     const gh = args.config.github;
     // A component's dependsOn does not reach its children: pass it on, so that nothing is
     // written (or pushed to GitHub) before what proves the values good (the migrations) succeeded.
@@ -50,7 +55,10 @@ export class CiSecrets extends pulumi.ComponentResource {
           reviewers: reviewed ? [{ users: gh.reviewers }] : undefined,
           deploymentBranchPolicy:
             gh.protectedBranches || gh.branchPatterns.length > 0
-              ? { protectedBranches: gh.protectedBranches, customBranchPolicies: !gh.protectedBranches && gh.branchPatterns.length > 0 }
+              ? {
+                  protectedBranches: gh.protectedBranches,
+                  customBranchPolicies: !gh.protectedBranches && gh.branchPatterns.length > 0,
+                }
               : undefined,
         },
         { ...child, dependsOn: after },
@@ -68,7 +76,12 @@ export class CiSecrets extends pulumi.ComponentResource {
       for (const [secretName, value] of Object.entries(args.secrets)) {
         new github.ActionsEnvironmentSecret(
           `${name}-secret-${secretName}`,
-          { repository, environment: environment.environment, secretName, value: pulumi.secret(value) },
+          {
+            repository,
+            environment: environment.environment,
+            secretName,
+            value: pulumi.secret(value),
+          },
           inEnvironment,
         );
       }
@@ -82,7 +95,11 @@ export class CiSecrets extends pulumi.ComponentResource {
       this.target = `github:${gh.repository}/${gh.environment}`;
     } else {
       const path = `.env.${args.config.stack}`;
-      new DotenvFile(`${name}-dotenv`, { path, values: { ...args.variables, ...args.secrets } }, { parent: this, dependsOn: after });
+      new DotenvFile(
+        `${name}-dotenv`,
+        { path, values: { ...args.variables, ...args.secrets } },
+        { parent: this, dependsOn: after },
+      );
       this.target = `dotenv:${path}`;
     }
     this.registerOutputs({ target: this.target });

@@ -9,7 +9,12 @@ export interface DotenvFileArgs {
   values: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
-const provider = trampolineProvider("components/ci-secrets/dotenv-provider", ["create", "read", "update", "delete"]);
+const provider = trampolineProvider("components/ci-secrets/dotenv-provider", [
+  "create",
+  "read",
+  "update",
+  "delete",
+]);
 
 /**
  * A dotenv file with a stack's CI values, mode 0600, shell single-quoted so that
@@ -17,6 +22,13 @@ const provider = trampolineProvider("components/ci-secrets/dotenv-provider", ["c
  */
 export class DotenvFile extends pulumi.dynamic.Resource {
   constructor(name: string, args: DotenvFileArgs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { path: args.path, values: pulumi.secret(args.values), format: DOTENV_FORMAT }, { ...opts, additionalSecretOutputs: ["values"] }, "supabase-promotion", "DotenvFile");
+    super(
+      provider,
+      name,
+      { path: args.path, values: pulumi.secret(args.values), format: DOTENV_FORMAT },
+      { ...opts, additionalSecretOutputs: ["values"] },
+      "supabase-promotion",
+      "DotenvFile",
+    );
   }
 }

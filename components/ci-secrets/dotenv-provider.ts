@@ -3,7 +3,16 @@
  * local stack in a dotenv file only its owner can read. Loaded by the
  * trampoline; never serialized.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { stateOrRefuse } from "../provider-state";
@@ -30,7 +39,11 @@ export async function create(inputs: DotenvInputs): Promise<pulumi.dynamic.Creat
   return { id: inputs.path, outs: { ...inputs, format: DOTENV_FORMAT } };
 }
 
-export async function update(_id: string, _olds: DotenvInputs, news: DotenvInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  _id: string,
+  _olds: DotenvInputs,
+  news: DotenvInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
   write(news);
   return { outs: { ...news, format: DOTENV_FORMAT } };
 }
@@ -51,7 +64,12 @@ async function remove(id: string): Promise<void> {
 export { remove as delete };
 
 /** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
-export const provider = { create, update, read, delete: remove } satisfies pulumi.dynamic.ResourceProvider<DotenvInputs, DotenvInputs>;
+export const provider = {
+  create,
+  update,
+  read,
+  delete: remove,
+} satisfies pulumi.dynamic.ResourceProvider<DotenvInputs, DotenvInputs>;
 
 function write(inputs: DotenvInputs): void {
   const file = resolve(process.cwd(), inputs.path);
@@ -77,10 +95,12 @@ function write(inputs: DotenvInputs): void {
 export function formatDotenv(values: Record<string, string>): string {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(values)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) problems.push(`"${name}" is not a shell variable name`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      problems.push(`"${name}" is not a shell variable name`);
     if (typeof value !== "string") problems.push(`${name} is not a string`);
     // An environment variable cannot hold NUL; a shell silently drops it, which would corrupt the secret.
-    else if (value.includes("\0")) problems.push(`${name} contains a NUL byte, which no environment variable can hold`);
+    else if (value.includes("\0"))
+      problems.push(`${name} contains a NUL byte, which no environment variable can hold`);
   }
   if (problems.length > 0) throw new Error(`Cannot write the dotenv file: ${problems.join("; ")}.`);
   return (

@@ -49,7 +49,9 @@ export function parseAdvisorReport(stdout: string): AdvisorFinding[] {
     metadata?: { schema?: string; name?: string };
   }>;
   return rows.map((r) => {
-    const object = r.metadata?.name ? `${r.metadata.schema ? `${r.metadata.schema}.` : ""}${r.metadata.name}` : "";
+    const object = r.metadata?.name
+      ? `${r.metadata.schema ? `${r.metadata.schema}.` : ""}${r.metadata.name}`
+      : "";
     return {
       name: r.name,
       level: (["ERROR", "WARN", "INFO"].includes(r.level) ? r.level : "INFO") as AdvisorLevel,
@@ -62,7 +64,10 @@ export function parseAdvisorReport(stdout: string): AdvisorFinding[] {
 }
 
 /** Findings of `after` that `before` did not have. */
-export function introduced(before: readonly AdvisorFinding[], after: readonly AdvisorFinding[]): AdvisorFinding[] {
+export function introduced(
+  before: readonly AdvisorFinding[],
+  after: readonly AdvisorFinding[],
+): AdvisorFinding[] {
   const known = new Set(before.map((f) => f.key));
   return after.filter((f) => !known.has(f.key));
 }
@@ -70,7 +75,8 @@ export function introduced(before: readonly AdvisorFinding[], after: readonly Ad
 /** Whether a finding fails under `policy.advisorsFailOn`. */
 export function advisorFails(finding: AdvisorFinding, failOn: string): boolean {
   const rank = { INFO: 1, WARN: 2, ERROR: 3 } as const;
-  const threshold = failOn === "info" ? 1 : failOn === "warn" ? 2 : failOn === "error" ? 3 : Infinity;
+  const threshold =
+    failOn === "info" ? 1 : failOn === "warn" ? 2 : failOn === "error" ? 3 : Infinity;
   return rank[finding.level] >= threshold;
 }
 
@@ -80,13 +86,28 @@ export async function runAdvisors(cli: string, url: string): Promise<AdvisorFind
   const cwd = mkdtempSync(join(tmpdir(), "sp-advisors-"));
   try {
     const stdout = await new Promise<string>((done, fail) => {
-      execFile(cli, ["db", "advisors", `--remote=${url}`, "-o", "json"], { cwd, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, out, err) => {
-        if (error) {
-          const where = new URL(url);
-          const said = (err || error.message).split(url).join("<database url>").trim().split("\n").slice(-3).join(" ");
-          fail(new Error(`supabase db advisors failed on ${where.hostname}:${where.port}${where.pathname}: ${said}`));
-        } else done(out);
-      });
+      execFile(
+        cli,
+        ["db", "advisors", `--remote=${url}`, "-o", "json"],
+        { cwd, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
+        (error, out, err) => {
+          if (error) {
+            const where = new URL(url);
+            const said = (err || error.message)
+              .split(url)
+              .join("<database url>")
+              .trim()
+              .split("\n")
+              .slice(-3)
+              .join(" ");
+            fail(
+              new Error(
+                `supabase db advisors failed on ${where.hostname}:${where.port}${where.pathname}: ${said}`,
+              ),
+            );
+          } else done(out);
+        },
+      );
     });
     return parseAdvisorReport(stdout);
   } finally {

@@ -25,9 +25,15 @@ export function sqlLiteral(value: string | number | readonly string[] | null): s
     if (!Number.isFinite(value)) throw new Error(`sqlLiteral: ${value} is not a finite number`);
     return String(value);
   }
-  if (typeof value !== "string") return value.length === 0 ? "'{}'::text[]" : `array[${value.map((v) => sqlLiteral(v)).join(", ")}]::text[]`;
+  if (typeof value !== "string")
+    return value.length === 0
+      ? "'{}'::text[]"
+      : `array[${value.map((v) => sqlLiteral(v)).join(", ")}]::text[]`;
   // PostgreSQL text cannot hold NUL; refuse here rather than let the server cut the message short.
-  if (value.includes("\0")) throw new Error("sqlLiteral: a value contains a NUL character, which PostgreSQL text cannot hold");
+  if (value.includes("\0"))
+    throw new Error(
+      "sqlLiteral: a value contains a NUL character, which PostgreSQL text cannot hold",
+    );
   const quoted = value.replace(/'/g, "''");
   return value.includes("\\") ? ` E'${quoted.replace(/\\/g, "\\\\")}'` : `'${quoted}'`;
 }
@@ -62,14 +68,18 @@ const BEFORE = 1;
 const TO_COMMIT = 3;
 
 export function applyMessage(input: ApplyMessageInput): ApplyMessage {
-  const calls = input.settings.map(([name, value]) => `set_config(${sqlLiteral(name)}, ${sqlLiteral(value)}, false)`).join(", ");
+  const calls = input.settings
+    .map(([name, value]) => `set_config(${sqlLiteral(name)}, ${sqlLiteral(value)}, false)`)
+    .join(", ");
   const columns = input.historyColumns;
   const ledger = appliedRowsSql(columns, input.history, input.audit, sqlLiteral, {
     // What the migration took: the time before the message, plus the server's time since it arrived
     // (statement_timestamp() is the arrival of the message, the same for all its statements).
     durationMs: `round(${sqlLiteral(Math.max(0, input.elapsedMs))} + extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)`,
     // ledgerStatementsHash (integrity.ts) of the row just inserted, by the server: no JS hashing per migration.
-    ...(columns.has("statements") ? { statementsHash: SQL_STATEMENTS_HASH("recorded.statements") } : {}),
+    ...(columns.has("statements")
+      ? { statementsHash: SQL_STATEMENTS_HASH("recorded.statements") }
+      : {}),
   });
   // A trailing `--` comment cannot swallow the separator: each statement ends on its own line (execution.ts's batchText).
   const parts = [
@@ -93,13 +103,13 @@ export function applyMessage(input: ApplyMessageInput): ApplyMessage {
  * commit failed: every migration statement had completed, and it all rolled back), or `committed`
  * (the migration and its ledger rows committed; the reset for the next migration failed).
  */
-export function locateInMessage(message: Pick<ApplyMessage, "before" | "statements">, completed: number):
-  | { at: "before" }
-  | { at: "statement"; index: number }
-  | { at: "ledger" }
-  | { at: "committed" } {
+export function locateInMessage(
+  message: Pick<ApplyMessage, "before" | "statements">,
+  completed: number,
+): { at: "before" } | { at: "statement"; index: number } | { at: "ledger" } | { at: "committed" } {
   if (completed < message.before) return { at: "before" };
-  if (completed < message.before + message.statements) return { at: "statement", index: completed - message.before };
+  if (completed < message.before + message.statements)
+    return { at: "statement", index: completed - message.before };
   if (completed < message.before + message.statements + TO_COMMIT) return { at: "ledger" };
   return { at: "committed" };
 }

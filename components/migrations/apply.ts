@@ -50,7 +50,14 @@ import {
 import { applyMessage, locateInMessage } from "./apply-message";
 import { advisoryLockKey, watchLocks, withAdvisoryLock } from "./lock";
 import type { ApplyEvent } from "./progress";
-import { assertSessionConnection, configureSession, queryCountingStatements, readInOneSnapshot, readSessionFacts, resetSession } from "./session";
+import {
+  assertSessionConnection,
+  configureSession,
+  queryCountingStatements,
+  readInOneSnapshot,
+  readSessionFacts,
+  resetSession,
+} from "./session";
 import { planMigrations } from "./plan";
 import { initParser } from "./split";
 import { hostedRun } from "./hosted-privileges";
@@ -108,7 +115,11 @@ export interface ApplyReport {
  * Applies a bundle: the lock, the plan from the ledger read under it, then adoptions, reverts
  * (down sections, reverse order) and migrations, each committed with its ledger rows.
  */
-export async function applyBundle(url: string, bundle: Bundle, options: ApplyOptions): Promise<ApplyReport> {
+export async function applyBundle(
+  url: string,
+  bundle: Bundle,
+  options: ApplyOptions,
+): Promise<ApplyReport> {
   assertSessionConnection(url);
   const started = performance.now();
   // The parse tree names the index an interrupted CREATE INDEX CONCURRENTLY left (execution.ts).
@@ -138,7 +149,8 @@ export async function applyBundle(url: string, bundle: Bundle, options: ApplyOpt
         {
           wait: true,
           timeoutMs,
-          onWait: (holder) => session.emit({ type: "lock-wait", database: session.database, holder, timeoutMs }),
+          onWait: (holder) =>
+            session.emit({ type: "lock-wait", database: session.database, holder, timeoutMs }),
           stack: options.stack,
         },
       );
@@ -151,30 +163,45 @@ export async function applyBundle(url: string, bundle: Bundle, options: ApplyOpt
 /** Plans, and refuses in one error everything this shell cannot run, before any SQL runs. */
 function planUnderLedger(bundle: Bundle, ledger: Ledger, options: ApplyOptions): Plan {
   // Planned again here, from the ledger read under the lock: another apply may have run since the preview.
-  const plan = planMigrations(bundle, ledger, { through: options.through, baseline: options.baseline, includeAll: options.includeAll, stack: options.stack });
+  const plan = planMigrations(bundle, ledger, {
+    through: options.through,
+    baseline: options.baseline,
+    includeAll: options.includeAll,
+    stack: options.stack,
+  });
   const problems = planProblems(bundle, ledger, plan, options.stack);
   if (problems.length > 0) throw invalidPlanError(problems);
   return plan;
 }
 
 /** Adoptions first (bookkeeping only), then reverts (newest first), then migrations in order. */
-async function runPlan(session: Session, plan: Plan, ledger: Ledger): Promise<Omit<ApplyReport, "lockWaitMs" | "durationMs">> {
+async function runPlan(
+  session: Session,
+  plan: Plan,
+  ledger: Ledger,
+): Promise<Omit<ApplyReport, "lockWaitMs" | "durationMs">> {
   session.emit({
     type: "planned",
     apply: plan.apply.map((m) => m.version),
     revert: plan.revert.map((m) => m.version),
     adopt: plan.adopt.map((m) => m.version),
   });
-  const report: Omit<ApplyReport, "lockWaitMs" | "durationMs"> = { applied: [], reverted: [], adopted: [] };
+  const report: Omit<ApplyReport, "lockWaitMs" | "durationMs"> = {
+    applied: [],
+    reverted: [],
+    adopted: [],
+  };
   if (planIsEmpty(plan)) return report;
   await ensureLedger(session.client);
   session.historyColumns = await historyColumns(session.client);
   session.notes = plan.notes ?? {};
   report.adopted = await adoptMigrations(session, plan.adopt, ledger);
   await amendMigrations(session, plan.amend ?? [], ledger);
-  for (const migration of plan.revert) report.reverted.push(await revertMigration(session, migration));
+  for (const migration of plan.revert)
+    report.reverted.push(await revertMigration(session, migration));
   for (const migration of plan.apply) {
-    const resumeAt = ledger.inProgress?.version === migration.version ? ledger.inProgress.nextStep : 0;
+    const resumeAt =
+      ledger.inProgress?.version === migration.version ? ledger.inProgress.nextStep : 0;
     report.applied.push(await applyMigration(session, migration, resumeAt));
   }
   return report;
@@ -208,10 +235,16 @@ interface Session {
   clean?: boolean;
 }
 
-async function openSession(client: ClientBase, url: string, options: ApplyOptions): Promise<Session> {
+async function openSession(
+  client: ClientBase,
+  url: string,
+  options: ApplyOptions,
+): Promise<Session> {
   const facts = await readSessionFacts(client);
   if (facts.legacySuperuser && isLoopback(url)) {
-    throw new Error(`${legacyClusterMessage(".platform/postgres", `run \`${RESET_COMMAND}\``)} Nothing was applied.`);
+    throw new Error(
+      `${legacyClusterMessage(".platform/postgres", `run \`${RESET_COMMAND}\``)} Nothing was applied.`,
+    );
   }
   if (facts.hostedModel) await initParser();
   const settings = sessionSettings(options, facts.checksClient);
@@ -244,7 +277,11 @@ function isLoopback(url: string): boolean {
  * Takes over migrations another tool applied (or that a baseline declares applied): audit rows with
  * our digest, plus history rows for baseline versions missing there. No SQL from the files runs.
  */
-async function adoptMigrations(session: Session, migrations: Migration[], ledger: Ledger): Promise<ApplyReport["adopted"]> {
+async function adoptMigrations(
+  session: Session,
+  migrations: Migration[],
+  ledger: Ledger,
+): Promise<ApplyReport["adopted"]> {
   if (migrations.length === 0) return [];
   const { client, options } = session;
   const adopted: ApplyReport["adopted"] = [];
@@ -255,7 +292,9 @@ async function adoptMigrations(session: Session, migrations: Migration[], ledger
       const statements = migration.up.map((statement) => statement.sql);
       if (!existing) await insertHistoryRow(client, historyRow(migration, options));
       const kind =
-        options.baseline !== undefined && compareVersions(migration.version, options.baseline) <= 0 ? "baseline" : "adopt";
+        options.baseline !== undefined && compareVersions(migration.version, options.baseline) <= 0
+          ? "baseline"
+          : "adopt";
       await insertAuditRow(client, {
         ...auditContext(migration, options),
         kind,
@@ -263,12 +302,15 @@ async function adoptMigrations(session: Session, migrations: Migration[], ledger
         statementsHash: existing?.statementsHash ?? ledgerStatementsHash(statements),
         protectedHash: protectedHash(migration),
         downHash: downHash(migration),
-        message: existing ? "adopted from an existing ledger row; no SQL ran" : "recorded as applied by the baseline; no SQL ran",
+        message: existing
+          ? "adopted from an existing ledger row; no SQL ran"
+          : "recorded as applied by the baseline; no SQL ran",
       });
       adopted.push({ version: migration.version, name: migration.name, kind });
     }
   });
-  for (const entry of adopted) session.emit({ type: "adopted", version: entry.version, kind: entry.kind });
+  for (const entry of adopted)
+    session.emit({ type: "adopted", version: entry.version, kind: entry.kind });
   return adopted;
 }
 
@@ -277,7 +319,11 @@ async function adoptMigrations(session: Session, migrations: Migration[], ledger
  * corrected down section, or a digest an earlier change moved): one `amend` audit row each, in one
  * transaction. No SQL from the files runs; the history rows keep what ran.
  */
-async function amendMigrations(session: Session, amendments: Amendment[], ledger: Ledger): Promise<void> {
+async function amendMigrations(
+  session: Session,
+  amendments: Amendment[],
+  ledger: Ledger,
+): Promise<void> {
   if (amendments.length === 0) return;
   const { client } = session;
   await withTransaction(client, async () => {
@@ -299,7 +345,11 @@ async function amendMigrations(session: Session, amendments: Amendment[], ledger
 
 // ─── Apply ───────────────────────────────────────────────────────────────────────────────────────
 
-async function applyMigration(session: Session, migration: Migration, resumeAt: number): Promise<ApplyReport["applied"][number]> {
+async function applyMigration(
+  session: Session,
+  migration: Migration,
+  resumeAt: number,
+): Promise<ApplyReport["applied"][number]> {
   const started = performance.now();
   session.emit({
     type: "migration-start",
@@ -337,7 +387,11 @@ async function applyMigration(session: Session, migration: Migration, resumeAt: 
  * position are known exactly (file:line, section, ordinal). A message the server could not parse is
  * replayed too; a failure after the statements (the ledger rows, the commit) is reported as it is.
  */
-async function applyInOneTransaction(session: Session, migration: Migration, started: number): Promise<void> {
+async function applyInOneTransaction(
+  session: Session,
+  migration: Migration,
+  started: number,
+): Promise<void> {
   const { client } = session;
   try {
     // The message is lexed in the session as it is: clean it first when an earlier step may have dirtied it.
@@ -360,13 +414,17 @@ async function applyInOneTransaction(session: Session, migration: Migration, sta
         downHash: downHash(migration),
         message: session.notes?.[migration.version] ?? null,
         // The server hashes the inserted row's statements, unless the history table has no statements column.
-        ...(columns.has("statements") ? {} : { statementsHash: ledgerStatementsHash(row.statements) }),
+        ...(columns.has("statements")
+          ? {}
+          : { statementsHash: ledgerStatementsHash(row.statements) }),
       },
       elapsedMs: performance.now() - started,
     });
     let completed = 0;
     try {
-      await watched(session, migration.version, () => queryCountingStatements(client, message.text, () => completed++));
+      await watched(session, migration.version, () =>
+        queryCountingStatements(client, message.text, () => completed++),
+      );
       session.clean = true;
     } catch (error) {
       const where = locateInMessage(message, completed);
@@ -411,12 +469,25 @@ async function replayToLocate(session: Session, migration: Migration): Promise<v
  * leaves behind, which the retry would otherwise silently skip (`IF NOT EXISTS`) or fail on forever
  * (`relation … already exists`).
  */
-async function applyInSteps(session: Session, migration: Migration, steps: Step[], resumeAt: number, started: number): Promise<void> {
+async function applyInSteps(
+  session: Session,
+  migration: Migration,
+  steps: Step[],
+  resumeAt: number,
+  started: number,
+): Promise<void> {
   const { client } = session;
   // Session-level SET/RESET of the steps that committed in an earlier session: the resumed steps see them too.
-  for (const statement of sessionStatementsOf(steps.slice(0, resumeAt))) await client.query(statement.sql);
+  for (const statement of sessionStatementsOf(steps.slice(0, resumeAt)))
+    await client.query(statement.sql);
   for (const step of steps.slice(resumeAt)) {
-    session.emit({ type: "step", version: migration.version, step: step.index, steps: steps.length, transactional: step.transactional });
+    session.emit({
+      type: "step",
+      version: migration.version,
+      step: step.index,
+      steps: steps.length,
+      transactional: step.transactional,
+    });
     const atomic = stepIsAtomic(step);
     try {
       if (atomic) {
@@ -441,7 +512,10 @@ async function applyInSteps(session: Session, migration: Migration, steps: Step[
         version: migration.version,
         stack: session.options.stack,
       });
-      throw await failMigration(session, migration, "apply", error, { step: step.index, consequence });
+      throw await failMigration(session, migration, "apply", error, {
+        step: step.index,
+        consequence,
+      });
     }
   }
   try {
@@ -450,7 +524,9 @@ async function applyInSteps(session: Session, migration: Migration, steps: Step[
       await recordApplied(session, migration, performance.now() - started);
     });
   } catch (error) {
-    throw await failMigration(session, migration, "apply", error, { consequence: finalTransactionConsequence(steps.length) });
+    throw await failMigration(session, migration, "apply", error, {
+      consequence: finalTransactionConsequence(steps.length),
+    });
   }
 }
 
@@ -459,7 +535,11 @@ async function applyInSteps(session: Session, migration: Migration, steps: Step[
  * behind: with `IF NOT EXISTS` the retry would skip it silently, without it the retry would fail with
  * `relation … already exists` on every attempt. An INVALID index is never used by queries.
  */
-async function repairInterruptedIndex(session: Session, migration: Migration, statement: Statement): Promise<void> {
+async function repairInterruptedIndex(
+  session: Session,
+  migration: Migration,
+  statement: Statement,
+): Promise<void> {
   const target = concurrentIndexOf(statement);
   if (!target) return;
   // The index lives in its table's schema; to_regclass resolves the table as the statement will.
@@ -474,12 +554,22 @@ async function repairInterruptedIndex(session: Session, migration: Migration, st
   );
   const invalid = rows[0];
   if (!invalid) return;
-  await session.client.query(`drop index concurrently if exists ${quoteIdent(invalid.schema)}.${quoteIdent(invalid.name)}`);
-  session.emit({ type: "index-recovered", version: migration.version, index: `${invalid.schema}.${invalid.name}` });
+  await session.client.query(
+    `drop index concurrently if exists ${quoteIdent(invalid.schema)}.${quoteIdent(invalid.name)}`,
+  );
+  session.emit({
+    type: "index-recovered",
+    version: migration.version,
+    index: `${invalid.schema}.${invalid.name}`,
+  });
 }
 
 /** The history and audit rows of a migration that ran in steps, in its final transaction. */
-async function recordApplied(session: Session, migration: Migration, durationMs: number): Promise<void> {
+async function recordApplied(
+  session: Session,
+  migration: Migration,
+  durationMs: number,
+): Promise<void> {
   const { client, options } = session;
   // The migration may have switched roles; the ledger is written as the connecting user.
   await client.query("set local role none");
@@ -496,7 +586,12 @@ async function recordApplied(session: Session, migration: Migration, durationMs:
   });
 }
 
-async function recordStep(session: Session, migration: Migration, step: Step, steps: number): Promise<void> {
+async function recordStep(
+  session: Session,
+  migration: Migration,
+  step: Step,
+  steps: number,
+): Promise<void> {
   await session.client.query("set local role none");
   await insertAuditRow(session.client, {
     ...auditContext(migration, session.options),
@@ -516,10 +611,18 @@ async function recordStep(session: Session, migration: Migration, step: Step, st
  * with non-transactional statements runs in steps first (not resumable: write them idempotently),
  * then the ledger rows commit in a final transaction.
  */
-async function revertMigration(session: Session, migration: Migration): Promise<ApplyReport["reverted"][number]> {
+async function revertMigration(
+  session: Session,
+  migration: Migration,
+): Promise<ApplyReport["reverted"][number]> {
   const { client } = session;
   const started = performance.now();
-  session.emit({ type: "migration-start", action: "revert", version: migration.version, name: migration.name });
+  session.emit({
+    type: "migration-start",
+    action: "revert",
+    version: migration.version,
+    name: migration.name,
+  });
   session.clean = false;
   await resetSession(client, session.settings);
   const down = migration.down ?? [];
@@ -527,7 +630,10 @@ async function revertMigration(session: Session, migration: Migration): Promise<
   try {
     if (!together) {
       for (const step of planSteps(down, false)) {
-        if (step.transactional) await withTransaction(client, () => runStatements(session, migration.version, "down", step.statements));
+        if (step.transactional)
+          await withTransaction(client, () =>
+            runStatements(session, migration.version, "down", step.statements),
+          );
         else await runStatements(session, migration.version, "down", step.statements);
       }
     }
@@ -547,17 +653,33 @@ async function revertMigration(session: Session, migration: Migration): Promise<
       });
     });
   } catch (error) {
-    throw await failMigration(session, migration, "revert", error, revertFailure(migration, together));
+    throw await failMigration(
+      session,
+      migration,
+      "revert",
+      error,
+      revertFailure(migration, together),
+    );
   }
   const durationMs = performance.now() - started;
-  session.emit({ type: "migration-done", action: "revert", version: migration.version, durationMs });
+  session.emit({
+    type: "migration-done",
+    action: "revert",
+    version: migration.version,
+    durationMs,
+  });
   return { version: migration.version, name: migration.name, durationMs };
 }
 
 // ─── Statements ──────────────────────────────────────────────────────────────────────────────────
 
 /** One query per statement, so a failure maps to its statement (never a multi-statement string). */
-async function runStatements(session: Session, version: string, section: Section, statements: readonly Statement[]): Promise<void> {
+async function runStatements(
+  session: Session,
+  version: string,
+  section: Section,
+  statements: readonly Statement[],
+): Promise<void> {
   if (statements.length === 0) return;
   await watched(session, version, async () => {
     for (const [i, statement] of statements.entries()) {
@@ -581,11 +703,16 @@ async function runStatements(session: Session, version: string, section: Section
  * A batch's statements as sent to the server: with the hosted model, what {@link hostedRun} puts
  * around a statement (or in its place) is sent with it; `of` is the index of the file's statement.
  */
-function serverStatements(session: Session, statements: readonly Statement[]): Array<Pick<Statement, "sql"> & { of: number }> {
+function serverStatements(
+  session: Session,
+  statements: readonly Statement[],
+): Array<Pick<Statement, "sql"> & { of: number }> {
   if (!session.hostedModel) return statements.map((statement, of) => ({ sql: statement.sql, of }));
   return statements.flatMap((statement, of) => {
     const run = hostedRun(statement);
-    return [run.before, run.sql, run.after].filter((sql): sql is string => sql !== undefined).map((sql) => ({ sql, of }));
+    return [run.before, run.sql, run.after]
+      .filter((sql): sql is string => sql !== undefined)
+      .map((sql) => ({ sql, of }));
   });
 }
 
@@ -598,7 +725,13 @@ async function watched<T>(session: Session, version: string, run: () => Promise<
     watch,
     (blocked) => {
       session.blocked = blocked;
-      if (!reported) session.emit({ type: "blocked", version, ...blocked, lockTimeout: session.options.lockTimeout });
+      if (!reported)
+        session.emit({
+          type: "blocked",
+          version,
+          ...blocked,
+          lockTimeout: session.options.lockTimeout,
+        });
       reported = true;
     },
     run,
@@ -614,7 +747,13 @@ async function failMigration(
   context: Pick<FailureContext, "consequence" | "step" | "fileAdvice">,
 ): Promise<MigrationError> {
   const { lockTimeout, statementTimeout, stack } = session.options;
-  const error = migrationFailure(migration, action, thrown, { ...context, lockTimeout, statementTimeout, stack, blocked: session.blocked });
+  const error = migrationFailure(migration, action, thrown, {
+    ...context,
+    lockTimeout,
+    statementTimeout,
+    stack,
+    blocked: session.blocked,
+  });
   try {
     await withTransaction(session.client, async () => {
       await session.client.query("set local role none");

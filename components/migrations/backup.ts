@@ -35,13 +35,24 @@ export interface BackupEntry {
 
 /** The tables whose data the migrations may change or destroy, in order, each once. */
 export function tablesToBackUp(migrations: readonly Migration[]): string[] {
-  return [...new Set(migrations.flatMap((m) => tableLocks(m.up).filter((l) => l.changesData).map((l) => l.table)))];
+  return [
+    ...new Set(
+      migrations.flatMap((m) =>
+        tableLocks(m.up)
+          .filter((l) => l.changesData)
+          .map((l) => l.table),
+      ),
+    ),
+  ];
 }
 
 /** A copy's name: readable, unique per update and table, within PostgreSQL's 63 bytes. */
 export function backupName(updateId: string, source: string): string {
   const hash = createHash("sha256").update(`${updateId}\0${source}`).digest("hex").slice(0, 8);
-  const readable = `${updateId.slice(0, 8)}_${source.replace(/\./g, "__")}`.replace(/[^A-Za-z0-9_]/g, "_");
+  const readable = `${updateId.slice(0, 8)}_${source.replace(/\./g, "__")}`.replace(
+    /[^A-Za-z0-9_]/g,
+    "_",
+  );
   return `${readable.slice(0, 63 - 9)}_${hash}`;
 }
 
@@ -58,7 +69,13 @@ const qualified = (table: string) => split(table).map(quoteIdent).join(".");
 export async function backUpTables(
   client: ClientBase,
   tables: readonly string[],
-  taken: { updateId: string; stack?: string; migrations: string; firstVersion: string; appliedBy?: string },
+  taken: {
+    updateId: string;
+    stack?: string;
+    migrations: string;
+    firstVersion: string;
+    appliedBy?: string;
+  },
 ): Promise<BackupEntry[]> {
   if (tables.length === 0) return [];
   await ensureLedger(client);
@@ -71,11 +88,18 @@ export async function backUpTables(
     );
     const entries: BackupEntry[] = [];
     for (const source of tables) {
-      const { rows: exists } = await client.query<{ oid: string | null }>("select to_regclass($1)::text as oid", [qualified(source)]);
+      const { rows: exists } = await client.query<{ oid: string | null }>(
+        "select to_regclass($1)::text as oid",
+        [qualified(source)],
+      );
       if (!exists[0]?.oid) continue;
       const backup = backupName(taken.updateId, source);
-      await client.query(`create table ${quoteIdent(BACKUP_SCHEMA)}.${quoteIdent(backup)} as table ${qualified(source)}`);
-      const { rows } = await client.query<{ n: string }>(`select count(*) as n from ${quoteIdent(BACKUP_SCHEMA)}.${quoteIdent(backup)}`);
+      await client.query(
+        `create table ${quoteIdent(BACKUP_SCHEMA)}.${quoteIdent(backup)} as table ${qualified(source)}`,
+      );
+      const { rows } = await client.query<{ n: string }>(
+        `select count(*) as n from ${quoteIdent(BACKUP_SCHEMA)}.${quoteIdent(backup)}`,
+      );
       const { rows: saved } = await client.query<{ taken_at: Date }>(
         `insert into ${MANIFEST} (update_id, stack, source, backup, rows, migrations) values ($1, $2, $3, $4, $5, $6)
          on conflict (update_id, source) do nothing returning taken_at`,
@@ -106,12 +130,31 @@ export async function backUpTables(
 
 /** Every backup on this database, oldest first; none when none was ever taken. */
 export async function listBackups(client: ClientBase): Promise<BackupEntry[]> {
-  const { rows: present } = await client.query<{ t: string | null }>("select to_regclass($1)::text as t", [MANIFEST]);
+  const { rows: present } = await client.query<{ t: string | null }>(
+    "select to_regclass($1)::text as t",
+    [MANIFEST],
+  );
   if (!present[0]?.t) return [];
-  const { rows } = await client.query<{ update_id: string; stack: string | null; source: string; backup: string; rows: string; taken_at: Date; migrations: string }>(
+  const { rows } = await client.query<{
+    update_id: string;
+    stack: string | null;
+    source: string;
+    backup: string;
+    rows: string;
+    taken_at: Date;
+    migrations: string;
+  }>(
     `select update_id, stack, source, backup, rows, taken_at, migrations from ${MANIFEST} order by taken_at, source`,
   );
-  return rows.map((r) => ({ updateId: r.update_id, stack: r.stack, source: r.source, backup: r.backup, rows: Number(r.rows), takenAt: r.taken_at, migrations: r.migrations }));
+  return rows.map((r) => ({
+    updateId: r.update_id,
+    stack: r.stack,
+    source: r.source,
+    backup: r.backup,
+    rows: Number(r.rows),
+    takenAt: r.taken_at,
+    migrations: r.migrations,
+  }));
 }
 
 export interface RestoredTable {
@@ -121,11 +164,23 @@ export interface RestoredTable {
 }
 
 /** Restores what the update's migrations took away (see the module comment), in one transaction. */
-export async function restoreBackup(client: ClientBase, updateId: string, by: { stack?: string; appliedBy?: string } = {}): Promise<RestoredTable[]> {
-  const entries = (await listBackups(client)).filter((e) => e.updateId === updateId || e.updateId.startsWith(updateId));
-  if (entries.length === 0) throw new Error(`no backup of update ${updateId} on this database; \`npm run backup -- list <stack>\` lists the updates that have one`);
+export async function restoreBackup(
+  client: ClientBase,
+  updateId: string,
+  by: { stack?: string; appliedBy?: string } = {},
+): Promise<RestoredTable[]> {
+  const entries = (await listBackups(client)).filter(
+    (e) => e.updateId === updateId || e.updateId.startsWith(updateId),
+  );
+  if (entries.length === 0)
+    throw new Error(
+      `no backup of update ${updateId} on this database; \`npm run backup -- list <stack>\` lists the updates that have one`,
+    );
   const updates = new Set(entries.map((e) => e.updateId));
-  if (updates.size > 1) throw new Error(`"${updateId}" matches backups of ${updates.size} updates (${[...updates].join(", ")}); give more of the update id`);
+  if (updates.size > 1)
+    throw new Error(
+      `"${updateId}" matches backups of ${updates.size} updates (${[...updates].join(", ")}); give more of the update id`,
+    );
   await ensureLedger(client);
   return withTransaction(client, async () => {
     const restored: RestoredTable[] = [];
@@ -133,10 +188,15 @@ export async function restoreBackup(client: ClientBase, updateId: string, by: { 
       const copy = `${quoteIdent(BACKUP_SCHEMA)}.${quoteIdent(entry.backup)}`;
       const target = qualified(entry.source);
       const actions: string[] = [];
-      const { rows: exists } = await client.query<{ oid: string | null }>("select to_regclass($1)::text as oid", [target]);
+      const { rows: exists } = await client.query<{ oid: string | null }>(
+        "select to_regclass($1)::text as oid",
+        [target],
+      );
       if (!exists[0]?.oid) {
         await client.query(`create table ${target} as table ${copy}`);
-        actions.push(`recreated from the copy (${entry.rows} rows; constraints, indexes, policies and grants are not part of a copy: restore them by migration)`);
+        actions.push(
+          `recreated from the copy (${entry.rows} rows; constraints, indexes, policies and grants are not part of a copy: restore them by migration)`,
+        );
         restored.push({ source: entry.source, actions });
         continue;
       }
@@ -157,20 +217,32 @@ export async function restoreBackup(client: ClientBase, updateId: string, by: { 
           where i.indrelid = $1::regclass and i.indisprimary`,
         [target],
       );
-      const keys = pk.map((k) => k.name).filter((k) => inTarget.has(k) && inCopy.some((c) => c.name === k));
+      const keys = pk
+        .map((k) => k.name)
+        .filter((k) => inTarget.has(k) && inCopy.some((c) => c.name === k));
       const missing = inCopy.filter((c) => !inTarget.has(c.name));
       const join = keys.map((k) => `t.${quoteIdent(k)} = b.${quoteIdent(k)}`).join(" and ");
       for (const column of missing) {
-        await client.query(`alter table ${target} add column ${quoteIdent(column.name)} ${column.type}`);
+        await client.query(
+          `alter table ${target} add column ${quoteIdent(column.name)} ${column.type}`,
+        );
         if (keys.length > 0) {
-          const { rowCount } = await client.query(`update ${target} t set ${quoteIdent(column.name)} = b.${quoteIdent(column.name)} from ${copy} b where ${join}`);
-          actions.push(`column ${column.name} (${column.type}) added back and filled for ${rowCount ?? 0} rows by primary key`);
+          const { rowCount } = await client.query(
+            `update ${target} t set ${quoteIdent(column.name)} = b.${quoteIdent(column.name)} from ${copy} b where ${join}`,
+          );
+          actions.push(
+            `column ${column.name} (${column.type}) added back and filled for ${rowCount ?? 0} rows by primary key`,
+          );
         } else {
-          actions.push(`column ${column.name} (${column.type}) added back, empty: the table has no primary key to match rows by`);
+          actions.push(
+            `column ${column.name} (${column.type}) added back, empty: the table has no primary key to match rows by`,
+          );
         }
       }
       if (keys.length > 0) {
-        const common = inCopy.filter((c) => inTarget.has(c.name) || missing.includes(c)).map((c) => quoteIdent(c.name));
+        const common = inCopy
+          .filter((c) => inTarget.has(c.name) || missing.includes(c))
+          .map((c) => quoteIdent(c.name));
         const { rowCount } = await client.query(
           `insert into ${target} (${common.join(", ")}) select ${common.map((c) => `b.${c}`).join(", ")} from ${copy} b
             where not exists (select 1 from ${target} t where ${join})`,

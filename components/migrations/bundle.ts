@@ -15,7 +15,15 @@
  * DROP TABLE public.t;
  * ```
  */
-import { type Dirent, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats, statSync } from "node:fs";
+import {
+  type Dirent,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  type Stats,
+  statSync,
+} from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 
@@ -49,11 +57,18 @@ export class BundleError extends Error {
   readonly problems: Problem[];
 
   constructor(problems: Problem[], options: { dir?: string; cause?: unknown } = {}) {
-    const where = options.dir === undefined ? "The migration bundle" : `The migration bundle in ${options.dir}`;
+    const where =
+      options.dir === undefined ? "The migration bundle" : `The migration bundle in ${options.dir}`;
     const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
-    const lines = problems.map((p) => `  ${p.file}${p.line === undefined ? "" : `:${p.line}`}: ${p.message}`);
+    const lines = problems.map(
+      (p) => `  ${p.file}${p.line === undefined ? "" : `:${p.line}`}: ${p.message}`,
+    );
     super(
-      [`${where} has ${count}; nothing was applied:`, ...lines, "Fix each file listed above and run again."].join("\n"),
+      [
+        `${where} has ${count}; nothing was applied:`,
+        ...lines,
+        "Fix each file listed above and run again.",
+      ].join("\n"),
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = "BundleError";
@@ -70,7 +85,8 @@ export class BundleError extends Error {
  */
 export function parseMigrationFile(file: string, bytes: Uint8Array): ParsedMigration {
   const result = readMigration(file, bytes);
-  if (result.problems.length > 0 || result.migration === undefined) throw new BundleError(sortProblems(result.problems));
+  if (result.problems.length > 0 || result.migration === undefined)
+    throw new BundleError(sortProblems(result.problems));
   return result.migration;
 }
 
@@ -160,10 +176,23 @@ const MARKER = /^\s*--\s*migrate:\s*([A-Za-z-]*)(.*)$/i;
 const SECTION_KINDS: readonly string[] = ["up", "down", "verify"];
 
 /** Parses one file without throwing: the migration when it is valid, and every problem found. */
-function readMigration(file: string, bytes: Uint8Array): { migration?: ParsedMigration; problems: Problem[] } {
-  const match = MIGRATION_FILE_PATTERN.exec(file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1));
+function readMigration(
+  file: string,
+  bytes: Uint8Array,
+): { migration?: ParsedMigration; problems: Problem[] } {
+  const match = MIGRATION_FILE_PATTERN.exec(
+    file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1),
+  );
   if (match === null) {
-    return { problems: [{ file, message: "file name must be <version>_<name>.sql (e.g. 20260105090000_create_tenants.sql); rename the file" }] };
+    return {
+      problems: [
+        {
+          file,
+          message:
+            "file name must be <version>_<name>.sql (e.g. 20260105090000_create_tenants.sql); rename the file",
+        },
+      ],
+    };
   }
   const version = match[1] ?? "";
   const name = match[2] ?? "";
@@ -173,11 +202,21 @@ function readMigration(file: string, bytes: Uint8Array): { migration?: ParsedMig
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (error) {
     return {
-      problems: [{ file, line: invalidUtf8Line(bytes), message: `the file is not valid UTF-8 (${describe(error)}); re-save it as UTF-8` }],
+      problems: [
+        {
+          file,
+          line: invalidUtf8Line(bytes),
+          message: `the file is not valid UTF-8 (${describe(error)}); re-save it as UTF-8`,
+        },
+      ],
     };
   }
   if (text.trim() === "") {
-    return { problems: [{ file, message: "the file is empty; write the migration's SQL in it, or delete it" }] };
+    return {
+      problems: [
+        { file, message: "the file is empty; write the migration's SQL in it, or delete it" },
+      ],
+    };
   }
   const nul = nulProblem(file, text);
   if (nul !== undefined) return { problems: [nul] };
@@ -204,7 +243,8 @@ function readMigration(file: string, bytes: Uint8Array): { migration?: ParsedMig
   const split = sections.map((section) => ({ section, statements: statementsOf(section) }));
   const implicit = split.find((s) => s.section.implicit);
   const explicitUp = split.find((s) => !s.section.implicit && s.section.kind === "up");
-  const first = (kind: SectionKind) => split.find((s) => !s.section.implicit && s.section.kind === kind);
+  const first = (kind: SectionKind) =>
+    split.find((s) => !s.section.implicit && s.section.kind === kind);
 
   if (explicitUp !== undefined && implicit !== undefined && implicit.statements.length > 0) {
     problems.push({
@@ -231,11 +271,15 @@ function readMigration(file: string, bytes: Uint8Array): { migration?: ParsedMig
 
   const upStatements = explicitUp?.statements ?? implicit?.statements ?? [];
   const upSection = explicitUp?.section ?? implicit?.section;
-  if (upStatements.length === 0 && (upSection === undefined || !hasProblemIn(problems, upSection))) {
+  if (
+    upStatements.length === 0 &&
+    (upSection === undefined || !hasProblemIn(problems, upSection))
+  ) {
     problems.push({
       file,
       line: upSection?.markerLine,
-      message: "the up section has no statements; put the migration's SQL before any other marker (or below `-- migrate:up`)",
+      message:
+        "the up section has no statements; put the migration's SQL before any other marker (or below `-- migrate:up`)",
     });
   }
 
@@ -243,11 +287,16 @@ function readMigration(file: string, bytes: Uint8Array): { migration?: ParsedMig
 
   const verifySplit = first("verify");
   const verify = verifySplit === undefined ? null : verifySplit.statements;
-  if (verifySplit !== undefined && verifySplit.statements.length === 0 && !hasProblemIn(problems, verifySplit.section)) {
+  if (
+    verifySplit !== undefined &&
+    verifySplit.statements.length === 0 &&
+    !hasProblemIn(problems, verifySplit.section)
+  ) {
     problems.push({
       file,
       line: verifySplit.section.markerLine,
-      message: "the `-- migrate:verify` section is empty; add the checks (e.g. a DO block that raises an exception), or remove the marker",
+      message:
+        "the `-- migrate:verify` section is empty; add the checks (e.g. a DO block that raises an exception), or remove the marker",
     });
   }
   for (const statement of verify ?? []) {
@@ -277,13 +326,22 @@ function readMigration(file: string, bytes: Uint8Array): { migration?: ParsedMig
   }
 
   if (problems.length === 0) {
-    const gap = coverageGap(text, split.flatMap((s) => s.statements));
+    const gap = coverageGap(
+      text,
+      split.flatMap((s) => s.statements),
+    );
     if (gap !== undefined) problems.push(coverageProblem(file, gap));
   }
   if (problems.length > 0) return { problems };
 
   const alone = (statements: Statement[]): Statement[] =>
-    noTransaction ? statements.map((s) => ({ ...s, transactional: false, reason: s.reason ?? "-- migrate:no-transaction" })) : statements;
+    noTransaction
+      ? statements.map((s) => ({
+          ...s,
+          transactional: false,
+          reason: s.reason ?? "-- migrate:no-transaction",
+        }))
+      : statements;
 
   return {
     problems: [],
@@ -302,9 +360,19 @@ function readMigration(file: string, bytes: Uint8Array): { migration?: ParsedMig
 }
 
 /** Cuts the text into sections at marker lines; marker problems go to `problems`. */
-function readSections(file: string, text: string, problems: Problem[]): { sections: Section[]; noTransactionLine?: number } {
+function readSections(
+  file: string,
+  text: string,
+  problems: Problem[],
+): { sections: Section[]; noTransactionLine?: number } {
   const sections: Section[] = [];
-  let current: Section = { kind: "up", implicit: true, firstLine: 0, lines: [], endedByMarker: false };
+  let current: Section = {
+    kind: "up",
+    implicit: true,
+    firstLine: 0,
+    lines: [],
+    endedByMarker: false,
+  };
   const seen = new Map<string, number>();
   let noTransactionLine: number | undefined;
 
@@ -330,12 +398,22 @@ function readSections(file: string, text: string, problems: Problem[]): { sectio
       return;
     }
     if (rest !== "") {
-      const hint = /transaction\s*:\s*false/i.test(rest) ? "; for dbmate's `transaction:false` write `-- migrate:no-transaction` on its own line" : "";
-      problems.push({ file, line: lineNumber, message: `unexpected text after \`-- migrate:${keyword}\`; a marker must be alone on its line${hint}` });
+      const hint = /transaction\s*:\s*false/i.test(rest)
+        ? "; for dbmate's `transaction:false` write `-- migrate:no-transaction` on its own line"
+        : "";
+      problems.push({
+        file,
+        line: lineNumber,
+        message: `unexpected text after \`-- migrate:${keyword}\`; a marker must be alone on its line${hint}`,
+      });
     }
     const previous = seen.get(keyword);
     if (previous !== undefined) {
-      problems.push({ file, line: lineNumber, message: `duplicate \`-- migrate:${keyword}\` marker (first on line ${previous}); a file has at most one of each` });
+      problems.push({
+        file,
+        line: lineNumber,
+        message: `duplicate \`-- migrate:${keyword}\` marker (first on line ${previous}); a file has at most one of each`,
+      });
     } else {
       seen.set(keyword, lineNumber);
     }
@@ -347,7 +425,14 @@ function readSections(file: string, text: string, problems: Problem[]): { sectio
     }
     current.endedByMarker = true;
     sections.push(current);
-    current = { kind: keyword as SectionKind, implicit: false, markerLine: lineNumber, firstLine: index + 1, lines: [], endedByMarker: false };
+    current = {
+      kind: keyword as SectionKind,
+      implicit: false,
+      markerLine: lineNumber,
+      firstLine: index + 1,
+      lines: [],
+      endedByMarker: false,
+    };
   });
   sections.push(current);
   return noTransactionLine === undefined ? { sections } : { sections, noTransactionLine };
@@ -375,7 +460,9 @@ function versionProblems(named: { version: string; file: string }[]): Problem[] 
   }
   // Text order on purpose (this is not the migrations' order): in it every string having `a` as a
   // prefix directly follows `a`, so each prefix clash is found by looking at the next few entries.
-  const sorted = [...named].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+  const sorted = [...named].sort((a, b) =>
+    a.version < b.version ? -1 : a.version > b.version ? 1 : 0,
+  );
   sorted.forEach((a, i) => {
     for (const b of sorted.slice(i + 1)) {
       if (!b.version.startsWith(a.version)) break;
@@ -398,7 +485,10 @@ function versionProblems(named: { version: string; file: string }[]): Problem[] 
 function nulProblem(file: string, text: string): Problem | undefined {
   if (!text.includes("\0")) return undefined;
   const lines = text.split("\n").flatMap((l, i) => (l.includes("\0") ? [i + 1] : []));
-  const others = lines.length > 1 ? ` (and on ${lines.length - 1} more line${lines.length === 2 ? "" : "s"}: ${lines.slice(1, 6).join(", ")}${lines.length > 6 ? ", …" : ""})` : "";
+  const others =
+    lines.length > 1
+      ? ` (and on ${lines.length - 1} more line${lines.length === 2 ? "" : "s"}: ${lines.slice(1, 6).join(", ")}${lines.length > 6 ? ", …" : ""})`
+      : "";
   return {
     file,
     line: lines[0],
@@ -431,7 +521,9 @@ function hasProblemIn(problems: Problem[], section: Section): boolean {
 
 /** Problems in migration order (`9_a.sql` before `10_b.sql`), then by line. */
 function sortProblems(problems: Problem[]): Problem[] {
-  return [...problems].sort((a, b) => compareMigrationKeys(a.file, b.file) || (a.line ?? 0) - (b.line ?? 0));
+  return [...problems].sort(
+    (a, b) => compareMigrationKeys(a.file, b.file) || (a.line ?? 0) - (b.line ?? 0),
+  );
 }
 
 /** 1-based line of the first byte that breaks UTF-8 decoding (best effort, for the message). */
@@ -465,9 +557,15 @@ function describe(error: unknown): string {
  *   outside symbolic links, names that are not UTF-8, unreadable files)
  * @throws MigrationsFolderError when the folder is missing, is a file or cannot be listed
  */
-export async function loadBundle(dir: string, opts: { cacheFile?: string | null } = {}): Promise<Bundle> {
+export async function loadBundle(
+  dir: string,
+  opts: { cacheFile?: string | null } = {},
+): Promise<Bundle> {
   const { files, problems } = readMigrationFiles(dir);
-  const cache = opts.cacheFile === null ? undefined : await openParseCache(opts.cacheFile ?? defaultParseCacheFile());
+  const cache =
+    opts.cacheFile === null
+      ? undefined
+      : await openParseCache(opts.cacheFile ?? defaultParseCacheFile());
   if (!cache?.covers(files)) await initParser();
   let bundle: Bundle | undefined;
   try {
@@ -497,7 +595,10 @@ export function defaultParseCacheFile(): string {
  */
 async function openParseCache(file: string): Promise<ParseCache & { save(): Promise<void> }> {
   const codeVersion = sha256Hex(
-    [__filename, ...["split.ts", "coverage.ts", "version.ts", "types.ts"].map((f) => path.join(__dirname, f))]
+    [
+      __filename,
+      ...["split.ts", "coverage.ts", "version.ts", "types.ts"].map((f) => path.join(__dirname, f)),
+    ]
       .map((f) => {
         try {
           return readFileSync(f, "utf8");
@@ -509,7 +610,10 @@ async function openParseCache(file: string): Promise<ParseCache & { save(): Prom
   );
   let entries: Record<string, ParsedMigration> = {};
   try {
-    const stored = JSON.parse(await readFile(file, "utf8")) as { codeVersion?: string; entries?: Record<string, ParsedMigration> };
+    const stored = JSON.parse(await readFile(file, "utf8")) as {
+      codeVersion?: string;
+      entries?: Record<string, ParsedMigration>;
+    };
     if (stored.codeVersion === codeVersion && stored.entries) entries = stored.entries;
   } catch {
     // no cache yet (or unreadable): start empty
@@ -528,7 +632,9 @@ async function openParseCache(file: string): Promise<ParseCache & { save(): Prom
       changed = true;
     },
     covers(files) {
-      return files.every((f) => !MIGRATION_FILE_PATTERN.test(f.file) || entries[key(f.file, f.bytes)] !== undefined);
+      return files.every(
+        (f) => !MIGRATION_FILE_PATTERN.test(f.file) || entries[key(f.file, f.bytes)] !== undefined,
+      );
     },
     async save() {
       // Nothing new parsed: the file already holds everything this bundle used.
@@ -600,7 +706,10 @@ function readMigrationFiles(dir: string): { files: MigrationFile[]; problems: Pr
     try {
       files.push({ file: name, bytes: new Uint8Array(readFileSync(full)) });
     } catch (error) {
-      problems.push({ file: name, message: `cannot be read (${describe(error)}); make it readable (e.g. \`chmod u+r ${full}\`), or move it out of the folder` });
+      problems.push({
+        file: name,
+        message: `cannot be read (${describe(error)}); make it readable (e.g. \`chmod u+r ${full}\`), or move it out of the folder`,
+      });
     }
   }
   files.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
@@ -608,7 +717,12 @@ function readMigrationFiles(dir: string): { files: MigrationFile[]; problems: Pr
 }
 
 /** Why a `.sql` entry of the folder cannot be read as a migration; "skip" for folders; undefined when it can. */
-function entryProblem(full: string, name: string, entry: Dirent<Buffer>, root: string): string | "skip" | undefined {
+function entryProblem(
+  full: string,
+  name: string,
+  entry: Dirent<Buffer>,
+  root: string,
+): string | "skip" | undefined {
   if (entry.isDirectory()) return "skip";
   if (entry.isSymbolicLink()) {
     let target: string;
@@ -658,7 +772,13 @@ function decodeFileName(bytes: Buffer): string | undefined {
 
 /** A byte name for messages (`caf\xe9.sql`) and as a bash ANSI-C quoted word (`$'caf\xe9.sql'`). */
 function shellQuoted(bytes: Buffer): { display: string; quoted: string } {
-  const display = [...bytes].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c && b !== 0x27 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)).join("");
+  const display = [...bytes]
+    .map((b) =>
+      b >= 0x20 && b < 0x7f && b !== 0x5c && b !== 0x27
+        ? String.fromCharCode(b)
+        : `\\x${b.toString(16).padStart(2, "0")}`,
+    )
+    .join("");
   return { display, quoted: `$'${display}'` };
 }
 

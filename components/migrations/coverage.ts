@@ -23,8 +23,14 @@ export interface CoverageGap {
  * The first gap in the coverage of `text` by `statements`, or `undefined` when the statements (taken
  * in line order) are exactly the file's text with whitespace, comments and `;` between them.
  */
-export function coverageGap(text: string, statements: readonly Pick<Statement, "sql" | "line">[]): CoverageGap | undefined {
-  const ordered = statements.map((s, i) => ({ s, i })).sort((a, b) => a.s.line - b.s.line || a.i - b.i).map(({ s }) => s);
+export function coverageGap(
+  text: string,
+  statements: readonly Pick<Statement, "sql" | "line">[],
+): CoverageGap | undefined {
+  const ordered = statements
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => a.s.line - b.s.line || a.i - b.i)
+    .map(({ s }) => s);
   let cursor = 0;
   let line = 1;
   const advance = (to: number) => {
@@ -42,7 +48,9 @@ export function coverageGap(text: string, statements: readonly Pick<Statement, "
     advance(cursor + statement.sql.length);
   }
   advance(skipIgnorable(text, cursor));
-  return cursor < text.length ? { line, excerpt: excerpt(text.slice(cursor)), kind: "uncovered" } : undefined;
+  return cursor < text.length
+    ? { line, excerpt: excerpt(text.slice(cursor)), kind: "uncovered" }
+    : undefined;
 }
 
 /** PostgreSQL's whitespace (scan.l `space`): space, tab, newline, carriage return, form feed, vertical tab. */
@@ -84,5 +92,8 @@ function excerpt(text: string): string {
   const first = text.split("\n")[0] ?? "";
   const shown = first.length > 40 ? `${first.slice(0, 40)}…` : first;
   // eslint-disable-next-line no-control-regex
-  return shown.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return shown.replace(
+    /[\x00-\x08\x0b-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }

@@ -31,7 +31,8 @@ export function appliedAsName(description: string): string | undefined {
 }
 
 /** The input key of a migration. */
-export const migrationKey = (m: Pick<Migration, "version" | "name">): string => `${m.version}_${m.name}`;
+export const migrationKey = (m: Pick<Migration, "version" | "name">): string =>
+  `${m.version}_${m.name}`;
 
 /** True for per-migration input keys (they start with the version digits). */
 export const isMigrationKey = (key: string): boolean => KEY.test(key);
@@ -42,7 +43,9 @@ export function describePending(m: Migration): string {
   let mode = "transactional";
   if (m.noTransaction) mode = "non-transactional (migrate:no-transaction)";
   else if (!m.transactional) {
-    const reasons = [...new Set(m.up.filter((s) => !s.transactional).map((s) => s.reason ?? "runs alone"))];
+    const reasons = [
+      ...new Set(m.up.filter((s) => !s.transactional).map((s) => s.reason ?? "runs alone")),
+    ];
     mode = `non-transactional (${reasons.join(", ")})`;
   }
   return `sha256:${m.digest} · ${count} · ${mode}`;

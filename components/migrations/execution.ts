@@ -28,10 +28,16 @@ export interface ExecutionOptions {
  * section, a verify statement that cannot run in the final transaction, and a migration stopped
  * between steps that the plan does not finish first (or whose committed steps changed in the file).
  */
-export function planProblems(bundle: Bundle, ledger: Ledger, plan: Plan, stack: string | undefined): string[] {
+export function planProblems(
+  bundle: Bundle,
+  ledger: Ledger,
+  plan: Plan,
+  stack: string | undefined,
+): string[] {
   const problems: string[] = [];
   for (const migration of plan.revert) {
-    if (!migration.down) problems.push(`${migration.file}: has no down section, so it cannot be reverted.`);
+    if (!migration.down)
+      problems.push(`${migration.file}: has no down section, so it cannot be reverted.`);
   }
   for (const migration of plan.apply) {
     const bad = (migration.verify ?? []).find((statement) => !statement.transactional);
@@ -68,14 +74,24 @@ export function planProblems(bundle: Bundle, ledger: Ledger, plan: Plan, stack: 
 /** `revert 3, 2 and apply 4` — or `do nothing`; long lists name the first few and count the rest. */
 export function describePlan(plan: Plan): string {
   const list = (ms: readonly { version: string }[]) =>
-    ms.length <= 5 ? ms.map((m) => m.version).join(", ") : `${ms.slice(0, 3).map((m) => m.version).join(", ")} and ${ms.length - 3} more`;
-  const parts = [plan.revert.length ? `revert ${list(plan.revert)}` : "", plan.apply.length ? `apply ${list(plan.apply)}` : ""].filter(Boolean);
+    ms.length <= 5
+      ? ms.map((m) => m.version).join(", ")
+      : `${ms
+          .slice(0, 3)
+          .map((m) => m.version)
+          .join(", ")} and ${ms.length - 3} more`;
+  const parts = [
+    plan.revert.length ? `revert ${list(plan.revert)}` : "",
+    plan.apply.length ? `apply ${list(plan.apply)}` : "",
+  ].filter(Boolean);
   return parts.length ? parts.join(" and ") : "do nothing";
 }
 
 /** Whether the plan writes anything (a no-op writes nothing, not even the ledger tables, as the Supabase CLI). */
 export function planIsEmpty(plan: Plan): boolean {
-  return plan.apply.length + plan.revert.length + plan.adopt.length + (plan.amend?.length ?? 0) === 0;
+  return (
+    plan.apply.length + plan.revert.length + plan.adopt.length + (plan.amend?.length ?? 0) === 0
+  );
 }
 
 // ─── One transaction, or steps ───────────────────────────────────────────────────────────────────
@@ -95,7 +111,9 @@ export function runsInOneTransaction(migration: Migration): boolean {
  * in steps even when the file, fixed since, could now run in one transaction.
  */
 export function stepsToApply(migration: Migration, resumeAt: number): Step[] | null {
-  return runsInOneTransaction(migration) && resumeAt === 0 ? null : planSteps(migration.up, migration.noTransaction);
+  return runsInOneTransaction(migration) && resumeAt === 0
+    ? null
+    : planSteps(migration.up, migration.noTransaction);
 }
 
 /** The `reason` the loader gives a statement PostgreSQL would run in a transaction, in a `-- migrate:no-transaction` file. */
@@ -108,7 +126,10 @@ const ALONE_BY_DIRECTIVE = "-- migrate:no-transaction";
  * already made (found by the crash suite).
  */
 export function stepIsAtomic(step: Step): boolean {
-  return step.transactional || step.statements.every((statement) => statement.reason === ALONE_BY_DIRECTIVE);
+  return (
+    step.transactional ||
+    step.statements.every((statement) => statement.reason === ALONE_BY_DIRECTIVE)
+  );
 }
 
 /** The message of a `step` audit row: `step 2 of 3: CREATE INDEX CONCURRENTLY outside a transaction`. */
@@ -124,7 +145,9 @@ export function stepRowMessage(step: Step, steps: number): string {
  */
 export function sessionStatementsOf(skipped: readonly Step[]): Statement[] {
   return skipped.flatMap((step) =>
-    step.statements.filter((statement) => /^(set\s+(?!local\b)|reset\s)/i.test(stripLeadingComments(statement.sql))),
+    step.statements.filter((statement) =>
+      /^(set\s+(?!local\b)|reset\s)/i.test(stripLeadingComments(statement.sql)),
+    ),
   );
 }
 
@@ -134,11 +157,17 @@ export function sessionStatementsOf(skipped: readonly Step[]): Statement[] {
  * through the search path when unqualified). Undefined for any other statement, and for an unnamed
  * index (PostgreSQL picks its name).
  */
-export function concurrentIndexOf(statement: Statement): { index: string; table: string } | undefined {
+export function concurrentIndexOf(
+  statement: Statement,
+): { index: string; table: string } | undefined {
   if (statement.transactional || statement.reason !== "CREATE INDEX CONCURRENTLY") return undefined;
-  const made = expectedObjects([statement]).objects.find((object) => object.kind === "index" && object.effect === "created");
+  const made = expectedObjects([statement]).objects.find(
+    (object) => object.kind === "index" && object.effect === "created",
+  );
   if (!made?.table) return undefined;
-  const table = made.table.schema ? `${quoteIdent(made.table.schema)}.${quoteIdent(made.table.name)}` : quoteIdent(made.table.name);
+  const table = made.table.schema
+    ? `${quoteIdent(made.table.schema)}.${quoteIdent(made.table.name)}`
+    : quoteIdent(made.table.name);
   return { index: made.name, table };
 }
 
@@ -183,10 +212,14 @@ export function batchStatementAt(
  * `RESET ALL` before every migration, as the Supabase CLI does (an earlier migration's
  * `SET search_path` or `SET ROLE` must not leak into the next).
  */
-export function sessionSettings(options: Pick<ExecutionOptions, "lockTimeout" | "statementTimeout">, checksClient: boolean): Array<[string, string]> {
+export function sessionSettings(
+  options: Pick<ExecutionOptions, "lockTimeout" | "statementTimeout">,
+  checksClient: boolean,
+): Array<[string, string]> {
   const settings: Array<[string, string]> = [["application_name", APPLICATION_NAME]];
   if (options.lockTimeout !== undefined) settings.push(["lock_timeout", options.lockTimeout]);
-  if (options.statementTimeout !== undefined) settings.push(["statement_timeout", options.statementTimeout]);
+  if (options.statementTimeout !== undefined)
+    settings.push(["statement_timeout", options.statementTimeout]);
   // A killed apply's backend notices the closed socket mid-statement and rolls back, releasing its
   // locks, instead of finishing a long statement first.
   if (checksClient) settings.push(["client_connection_check_interval", "2s"]);

@@ -9,7 +9,8 @@ import type { DatabaseError } from "pg";
 import type { Migration, Statement } from "./types";
 
 /** Why an apply refused to start or could not go on (not a failing migration statement). */
-export type ApplyErrorReason = "transaction-pooler" | "invalid-option" | "invalid-plan" | "lock-timeout";
+export type ApplyErrorReason =
+  "transaction-pooler" | "invalid-option" | "invalid-plan" | "lock-timeout";
 
 /** An apply refused before running migration SQL, or could not take the lock. */
 export class ApplyError extends Error {
@@ -137,8 +138,15 @@ export function invalidSessionSettingsError(
 }
 
 /** The migration lock stayed taken: who holds it, how long we waited, and what to do. */
-export function lockTimeoutError(holder: LockHolder | null, waitedMs: number, waited: boolean, stack?: string): ApplyError {
-  const who = holder ? describeHolder(holder) : "another session (it released the lock as we looked)";
+export function lockTimeoutError(
+  holder: LockHolder | null,
+  waitedMs: number,
+  waited: boolean,
+  stack?: string,
+): ApplyError {
+  const who = holder
+    ? describeHolder(holder)
+    : "another session (it released the lock as we looked)";
   return new ApplyError(
     "lock-timeout",
     `Another apply is migrating this database: the migration lock is held by ${who}.\n` +
@@ -151,7 +159,10 @@ export function lockTimeoutError(holder: LockHolder | null, waitedMs: number, wa
 
 /** Every problem of a plan, in one error. */
 export function invalidPlanError(problems: readonly string[]): ApplyError {
-  return new ApplyError("invalid-plan", `Nothing was applied:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  return new ApplyError(
+    "invalid-plan",
+    `Nothing was applied:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+  );
 }
 
 // ─── A failing migration ─────────────────────────────────────────────────────────────────────────
@@ -185,17 +196,27 @@ export function migrationFailure(
 ): MigrationError {
   const failure = thrown instanceof StatementFailure ? thrown : null;
   const error = (failure ? failure.error : thrown) as Partial<DatabaseError> & Error;
-  const located = failure ? locateInStatement(failure.statement, Number(error.position) || undefined) : null;
+  const located = failure
+    ? locateInStatement(failure.statement, Number(error.position) || undefined)
+    : null;
   const location = located ? `${migration.file}:${located.line}` : migration.file;
   // Number the statement within its whole section, not within the step that ran it.
-  const section = failure ? (failure.section === "up" ? migration.up : failure.section === "down" ? migration.down : migration.verify) ?? [] : [];
+  const section = failure
+    ? ((failure.section === "up"
+        ? migration.up
+        : failure.section === "down"
+          ? migration.down
+          : migration.verify) ?? [])
+    : [];
   const ordinal = failure ? section.indexOf(failure.statement) + 1 || failure.ordinal : 0;
   const where = failure
     ? `at ${location}, ${failure.section} statement ${ordinal} of ${Math.max(section.length, failure.count)}`
     : `while recording it in the ledger (${location})`;
   const hint =
     error.hint ??
-    (error.code === "42704" ? "If this is an extension's type, schema-qualify it, e.g. extensions.citext." : undefined);
+    (error.code === "42704"
+      ? "If this is an extension's type, schema-qualify it, e.g. extensions.citext."
+      : undefined);
   const lines = [
     `Migration ${migration.version} (${migration.name}) failed to ${action === "apply" ? "apply" : "revert"} ${where}` +
       `${context.step !== undefined ? ` (step ${context.step + 1})` : ""}:`,
@@ -206,7 +227,11 @@ export function migrationFailure(
     ...(located?.snippet ? [located.snippet] : []),
     ...(gaveUp(error) ? [whyItGaveUp(context, error)] : []),
     context.consequence,
-    ...(gaveUp(error) ? [gaveUpAdvice(context, error)] : context.fileAdvice ? [context.fileAdvice] : []),
+    ...(gaveUp(error)
+      ? [gaveUpAdvice(context, error)]
+      : context.fileAdvice
+        ? [context.fileAdvice]
+        : []),
   ];
   return new MigrationError(
     lines.join("\n"),
@@ -231,7 +256,10 @@ export function migrationFailure(
  * Maps a Postgres error `position` (1-based, in characters of the statement text) to a file line:
  * the statement's first line plus the newlines before the position, with a caret snippet.
  */
-export function locateInStatement(statement: Statement, position: number | undefined): { line: number; snippet?: string } {
+export function locateInStatement(
+  statement: Statement,
+  position: number | undefined,
+): { line: number; snippet?: string } {
   if (!position || position < 1) return { line: statement.line };
   const chars = Array.from(statement.sql);
   const before = chars.slice(0, position - 1);
@@ -305,7 +333,8 @@ function gaveUpAdvice(context: FailureContext, error: { code?: string; message?:
 
 /** A transactional migration failed. */
 export const ROLLED_BACK = {
-  consequence: "Its transaction was rolled back: nothing from this migration was applied and the ledger is unchanged.",
+  consequence:
+    "Its transaction was rolled back: nothing from this migration was applied and the ledger is unchanged.",
   fileAdvice: "Fix the file and apply again.",
 } as const;
 
@@ -326,7 +355,9 @@ export function stepFailureConsequence(failed: {
   const done = step;
   const resolve = `npm run migrations -- resolve ${failed.stack ?? "<stack>"} ${version} --rolled-back --reason "…"`;
   return (
-    (index ? `The INVALID index ${index} this statement may have left is dropped before it is retried. ` : "") +
+    (index
+      ? `The INVALID index ${index} this statement may have left is dropped before it is retried. `
+      : "") +
     (atomic
       ? `Step ${step + 1} of ${steps} was rolled back. `
       : `Step ${step + 1} of ${steps} ran outside a transaction and may have left partial work. `) +
@@ -348,7 +379,10 @@ export function finalTransactionConsequence(steps: number): string {
 }
 
 /** A revert failed: what stays applied, and how to correct the down section. */
-export function revertFailure(migration: Migration, together: boolean): { consequence: string; fileAdvice: string } {
+export function revertFailure(
+  migration: Migration,
+  together: boolean,
+): { consequence: string; fileAdvice: string } {
   return {
     consequence: together
       ? "Its transaction was rolled back: the migration is still applied and still in the ledger."

@@ -62,7 +62,12 @@ export const RESERVED_ROLES: readonly string[] = [
   "authenticated",
   "anon",
 ];
-export const CONFIGURABLE_ROLES: readonly string[] = ["service_role", "authenticator", "authenticated", "anon"];
+export const CONFIGURABLE_ROLES: readonly string[] = [
+  "service_role",
+  "authenticator",
+  "authenticated",
+  "anon",
+];
 
 /** The superuser supautils switches to (`supautils.privileged_extensions_superuser`), and the role it acts for. */
 export const GRANT_EXECUTOR = "supabase_admin";
@@ -85,7 +90,8 @@ const MAYBE = /policy|trigger|role|supabase_admin/i;
 export function hostedRun(statement: Statement): HostedRun {
   const sql = statement.sql;
   if (!MAYBE.test(sql)) return { sql };
-  if (switchesToExecutor(sql)) return { sql: refusal(`permission denied to set role "${GRANT_EXECUTOR}"`) };
+  if (switchesToExecutor(sql))
+    return { sql: refusal(`permission denied to set role "${GRANT_EXECUTOR}"`) };
   let stmt: Node | undefined;
   try {
     stmt = (parseSync(sql) as ParseResult).stmts?.[0]?.stmt;
@@ -94,7 +100,8 @@ export function hostedRun(statement: Statement): HostedRun {
   }
   if (!stmt) return { sql };
   const reserved = reservedRoleTouched(stmt);
-  if (reserved) return { sql: refusal(`"${reserved}" is a reserved role, only superusers can modify it`) };
+  if (reserved)
+    return { sql: refusal(`"${reserved}" is a reserved role, only superusers can modify it`) };
   const table = grantedStatementTable(stmt);
   if (!table) return { sql };
   return { ...policyGrantSwitch(table), sql };
@@ -107,7 +114,10 @@ export function hostedRun(statement: Statement): HostedRun {
  * `postgres` may not switch, and supautils does it.
  */
 export function policyGrantSwitch(table: string): { before: string; after: string } {
-  return { before: switchTo(table), after: `select set_config('role', current_setting('${OUTER_ROLE}'), true)` };
+  return {
+    before: switchTo(table),
+    after: `select set_config('role', current_setting('${OUTER_ROLE}'), true)`,
+  };
 }
 
 /** The table a CREATE/ALTER/DROP POLICY or DROP TRIGGER is on, as `to_regclass` reads it; undefined for anything else. */
@@ -116,7 +126,8 @@ export function grantedStatementTable(stmt: Node): string | undefined {
   if ("AlterPolicyStmt" in stmt) return rangeVarText(stmt.AlterPolicyStmt.table);
   if ("DropStmt" in stmt) {
     const drop = stmt.DropStmt;
-    if (drop.removeType !== "OBJECT_POLICY" && drop.removeType !== "OBJECT_TRIGGER") return undefined;
+    if (drop.removeType !== "OBJECT_POLICY" && drop.removeType !== "OBJECT_TRIGGER")
+      return undefined;
     // DROP POLICY / DROP TRIGGER name exactly one object: [schema,] table, name.
     if ((drop.objects ?? []).length !== 1) return undefined;
     const only = drop.objects![0]!;
@@ -131,7 +142,11 @@ export function grantedStatementTable(stmt: Node): string | undefined {
 /** The reserved role an ALTER ROLE / DROP ROLE / rename / ALTER ROLE … SET would change, as supautils refuses it. */
 export function reservedRoleTouched(stmt: Node): string | undefined {
   const reserved = (name: string | undefined, configurable = false) =>
-    name !== undefined && RESERVED_ROLES.includes(name) && !(configurable && CONFIGURABLE_ROLES.includes(name)) ? name : undefined;
+    name !== undefined &&
+    RESERVED_ROLES.includes(name) &&
+    !(configurable && CONFIGURABLE_ROLES.includes(name))
+      ? name
+      : undefined;
   if ("AlterRoleStmt" in stmt) return reserved(stmt.AlterRoleStmt.role?.rolename);
   if ("AlterRoleSetStmt" in stmt) return reserved(stmt.AlterRoleSetStmt.role?.rolename, true);
   if ("DropRoleStmt" in stmt) {
@@ -179,7 +194,9 @@ function refusal(message: string): string {
 
 function rangeVarText(rel: RangeVar | undefined): string | undefined {
   if (!rel?.relname) return undefined;
-  return rel.schemaname ? `${quoteIdent(rel.schemaname)}.${quoteIdent(rel.relname)}` : quoteIdent(rel.relname);
+  return rel.schemaname
+    ? `${quoteIdent(rel.schemaname)}.${quoteIdent(rel.relname)}`
+    : quoteIdent(rel.relname);
 }
 
 function quoteIdent(name: string): string {

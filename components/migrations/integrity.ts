@@ -36,7 +36,13 @@ export function ledgerStatementsHash(statements: readonly string[] | null | unde
  * ran under `-- migrate:no-transaction`. Recorded in the audit table; these bytes stay protected.
  */
 export function protectedHash(m: Pick<Migration, "up" | "verify" | "noTransaction">): string {
-  return sha256Hex(JSON.stringify({ noTransaction: m.noTransaction, up: m.up.map((s) => s.sql), verify: m.verify?.map((s) => s.sql) ?? null }));
+  return sha256Hex(
+    JSON.stringify({
+      noTransaction: m.noTransaction,
+      up: m.up.map((s) => s.sql),
+      verify: m.verify?.map((s) => s.sql) ?? null,
+    }),
+  );
 }
 
 /** The hash of a migration's down section (`null` when it has none); recorded in the audit table. */
@@ -66,17 +72,36 @@ export type AppliedChange =
  * @param previousRecorded the recorded digest of the migration before this one in the ledger (the
  *   empty bundle's digest for the first), to tell "unchanged" from "down changed" on older rows
  */
-export function classifyAppliedChange(entry: LedgerEntry, migration: Migration, previousRecorded: string): AppliedChange {
-  const upMatches = ledgerStatementsHash(migration.up.map((s) => s.sql)) === (entry.recordedStatementsHash ?? entry.statementsHash);
+export function classifyAppliedChange(
+  entry: LedgerEntry,
+  migration: Migration,
+  previousRecorded: string,
+): AppliedChange {
+  const upMatches =
+    ledgerStatementsHash(migration.up.map((s) => s.sql)) ===
+    (entry.recordedStatementsHash ?? entry.statementsHash);
   if (entry.recordedProtectedHash) {
     if (entry.recordedProtectedHash !== protectedHash(migration)) {
-      const modeOnly = entry.recordedProtectedHash === protectedHash({ ...migration, noTransaction: !migration.noTransaction });
+      const modeOnly =
+        entry.recordedProtectedHash ===
+        protectedHash({ ...migration, noTransaction: !migration.noTransaction });
       return { kind: "edited", section: !upMatches ? "up" : modeOnly ? "mode" : "verify" };
     }
   } else if (!upMatches) {
     return { kind: "edited", section: "up" };
   }
-  if (entry.recordedDownHash) return entry.recordedDownHash === downHash(migration) ? { kind: "unchanged" } : { kind: "down", verifyCompared: true };
-  if (entry.digest !== null && chainDigest(previousRecorded, migration.contentHash, migration.version) === entry.digest) return { kind: "unchanged" };
-  return { kind: "down", verifyCompared: entry.recordedProtectedHash !== undefined && entry.recordedProtectedHash !== null };
+  if (entry.recordedDownHash)
+    return entry.recordedDownHash === downHash(migration)
+      ? { kind: "unchanged" }
+      : { kind: "down", verifyCompared: true };
+  if (
+    entry.digest !== null &&
+    chainDigest(previousRecorded, migration.contentHash, migration.version) === entry.digest
+  )
+    return { kind: "unchanged" };
+  return {
+    kind: "down",
+    verifyCompared:
+      entry.recordedProtectedHash !== undefined && entry.recordedProtectedHash !== null,
+  };
 }

@@ -30,15 +30,44 @@ export const AUDIT_TABLE = "promotion_audit";
  * earlier digest moved its own; no SQL ran); `resolve` rows a migration resolved by hand
  * (`npm run migrations -- resolve`), with who and why.
  */
-export type AuditKind = "apply" | "revert" | "baseline" | "adopt" | "waiver" | "step" | "amend" | "resolve" | "backup" | "restore" | "drift-accept";
+export type AuditKind =
+  | "apply"
+  | "revert"
+  | "baseline"
+  | "adopt"
+  | "waiver"
+  | "step"
+  | "amend"
+  | "resolve"
+  | "backup"
+  | "restore"
+  | "drift-accept";
 /**
  * How the recorded action ended; `in_progress` is only used by `step` rows, `applied` and
  * `rolled_back` only by `resolve` rows (what the migration was resolved as).
  */
 export type AuditOutcome = "succeeded" | "failed" | "in_progress" | "applied" | "rolled_back";
 
-const AUDIT_KINDS: readonly AuditKind[] = ["apply", "revert", "baseline", "adopt", "waiver", "step", "amend", "resolve", "backup", "restore", "drift-accept"];
-const AUDIT_OUTCOMES: readonly AuditOutcome[] = ["succeeded", "failed", "in_progress", "applied", "rolled_back"];
+const AUDIT_KINDS: readonly AuditKind[] = [
+  "apply",
+  "revert",
+  "baseline",
+  "adopt",
+  "waiver",
+  "step",
+  "amend",
+  "resolve",
+  "backup",
+  "restore",
+  "drift-accept",
+];
+const AUDIT_OUTCOMES: readonly AuditOutcome[] = [
+  "succeeded",
+  "failed",
+  "in_progress",
+  "applied",
+  "rolled_back",
+];
 
 /** One row for {@link AUDIT_TABLE}. `id`, `applied_at` are filled by the database. */
 export interface AuditRow {
@@ -216,7 +245,10 @@ export interface AuditEvent {
 
 /** Every audit row but the step rows, oldest first; none when the ledger was never created. */
 export async function readAuditTrail(client: ClientBase): Promise<AuditEvent[]> {
-  const { rows: present } = await client.query<{ audit: string | null }>("select to_regclass($1)::text as audit", [AUDIT]);
+  const { rows: present } = await client.query<{ audit: string | null }>(
+    "select to_regclass($1)::text as audit",
+    [AUDIT],
+  );
   if (!present[0]?.audit) return [];
   const { rows } = await client.query<{
     version: string;
@@ -229,7 +261,9 @@ export async function readAuditTrail(client: ClientBase): Promise<AuditEvent[]> 
     stack: string | null;
     update_id: string | null;
     duration_ms: string | number | null;
-  }>(`select version, name, digest, kind, outcome, applied_at, applied_by, stack, update_id, duration_ms from ${AUDIT} where kind <> 'step' order by id`);
+  }>(
+    `select version, name, digest, kind, outcome, applied_at, applied_by, stack, update_id, duration_ms from ${AUDIT} where kind <> 'step' order by id`,
+  );
   return rows.map((r) => ({
     version: r.version,
     name: r.name,
@@ -293,7 +327,8 @@ async function readDigests(client: ClientBase): Promise<Map<string, RecordedRow>
   );
   const digests = new Map<string, RecordedRow>();
   for (const row of rows) {
-    const reverted = row.kind === "revert" || (row.kind === "resolve" && row.outcome === "rolled_back");
+    const reverted =
+      row.kind === "revert" || (row.kind === "resolve" && row.outcome === "rolled_back");
     if (!reverted && row.digest) {
       digests.set(row.version, {
         digest: row.digest,
@@ -323,7 +358,12 @@ interface RecordedRow {
  * file whose remaining steps were fixed can be checked against the steps that ran.
  */
 async function readInProgress(client: ClientBase): Promise<Ledger["inProgress"]> {
-  const { rows } = await client.query<{ version: string; digest: string | null; step: number | null; hash: string | null }>(
+  const { rows } = await client.query<{
+    version: string;
+    digest: string | null;
+    step: number | null;
+    hash: string | null;
+  }>(
     `with finished as (
        select version, max(id) as id from ${AUDIT} where ${FINAL_ROW} group by version
      ), open_steps as (
@@ -379,9 +419,16 @@ export async function insertHistoryRow(client: ClientBase, row: HistoryRow): Pro
  * The history row and the audit row of an applied migration, in one statement (one round trip):
  * the audit row is only written when the history row is.
  */
-export async function insertAppliedRows(client: ClientBase, history: HistoryRow, audit: AuditRow): Promise<void> {
+export async function insertAppliedRows(
+  client: ClientBase,
+  history: HistoryRow,
+  audit: AuditRow,
+): Promise<void> {
   const params: unknown[] = [];
-  await client.query(appliedRowsSql(await historyColumns(client), history, audit, parameter(params)), params);
+  await client.query(
+    appliedRowsSql(await historyColumns(client), history, audit, parameter(params)),
+    params,
+  );
 }
 
 /**
@@ -420,7 +467,11 @@ export function appliedRowsSql(
 function historyInsert(columns: ReadonlySet<string>, row: HistoryRow, bind: Bind): string {
   const names: string[] = [];
   const values: string[] = [];
-  const add = (column: string, value: string | string[] | null, expression = (p: string) => p): void => {
+  const add = (
+    column: string,
+    value: string | string[] | null,
+    expression = (p: string) => p,
+  ): void => {
     if (column !== "version" && !columns.has(column)) return;
     names.push(quoteIdent(column));
     values.push(expression(bind(value)));
@@ -454,9 +505,28 @@ export interface AuditExpressions {
 }
 
 /** The audit table's columns and value expressions for one row. */
-const AUDIT_TYPES = ["text", "text", "text", "text", "text", "int", "text", "text", "text", "int", "text", "text", "text", "text"];
+const AUDIT_TYPES = [
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "int",
+  "text",
+  "text",
+  "text",
+  "int",
+  "text",
+  "text",
+  "text",
+  "text",
+];
 
-function auditValues(row: AuditRow, bind: Bind, expressions: AuditExpressions = {}): { columns: string; values: string } {
+function auditValues(
+  row: AuditRow,
+  bind: Bind,
+  expressions: AuditExpressions = {},
+): { columns: string; values: string } {
   const values = [
     row.version,
     row.name ?? null,
@@ -474,13 +544,15 @@ function auditValues(row: AuditRow, bind: Bind, expressions: AuditExpressions = 
     row.downHash ?? null,
   ].map((value, i) => {
     if (i === 9 && expressions.durationMs !== undefined) return `(${expressions.durationMs})::int`;
-    if (i === 10 && expressions.statementsHash !== undefined) return `(${expressions.statementsHash})::text`;
+    if (i === 10 && expressions.statementsHash !== undefined)
+      return `(${expressions.statementsHash})::text`;
     const p = bind(value);
     // Typed, so the same expressions work in VALUES and in INSERT … SELECT.
     return i === 6 ? `coalesce(${p}::text, current_user)` : `${p}::${AUDIT_TYPES[i]}`;
   });
   return {
-    columns: "version, name, digest, kind, outcome, step, applied_by, stack, update_id, duration_ms, statements_hash, message, protected_hash, down_hash",
+    columns:
+      "version, name, digest, kind, outcome, step, applied_by, stack, update_id, duration_ms, statements_hash, message, protected_hash, down_hash",
     values: values.join(", "),
   };
 }

@@ -38,7 +38,11 @@ export interface LintPolicy {
   off: string[];
 }
 
-export const RUNNER_COVERED_RULES = ["require-lock-timeout", "require-statement-timeout", "prefer-robust-stmts"];
+export const RUNNER_COVERED_RULES = [
+  "require-lock-timeout",
+  "require-statement-timeout",
+  "prefer-robust-stmts",
+];
 
 const MARKER = /^\s*--\s*migrate:(up|down|verify|no-transaction)\b/i;
 
@@ -88,7 +92,14 @@ export function waiversIn(text: string): Waiver[] {
 
 /** squawk's JSON report, mapped back to the migrations (squawk counts lines from 0). */
 export function parseSquawkReport(json: string, byPath: Map<string, Migration>): LintFinding[] {
-  const rows = JSON.parse(json || "[]") as Array<{ file: string; line: number; level: string; message: string; help: string | null; rule_name: string }>;
+  const rows = JSON.parse(json || "[]") as Array<{
+    file: string;
+    line: number;
+    level: string;
+    message: string;
+    help: string | null;
+    rule_name: string;
+  }>;
   return rows.flatMap((row) => {
     const m = byPath.get(row.file);
     if (!m) return [];
@@ -117,7 +128,11 @@ export function formatFinding(f: LintFinding): string {
 }
 
 /** Lints the up sections of `migrations` (files under `dir`) in one squawk run. */
-export async function lintMigrations(dir: string, migrations: Migration[], policy: Pick<LintPolicy, "off">): Promise<LintFinding[]> {
+export async function lintMigrations(
+  dir: string,
+  migrations: Migration[],
+  policy: Pick<LintPolicy, "off">,
+): Promise<LintFinding[]> {
   if (migrations.length === 0) return [];
   const scratch = mkdtempSync(join(tmpdir(), "sp-lint-"));
   try {
@@ -129,12 +144,25 @@ export async function lintMigrations(dir: string, migrations: Migration[], polic
       byPath.set(path, m);
     }
     const exclude = [...new Set([...RUNNER_COVERED_RULES, ...policy.off])];
-    const args = [squawkBin(), "--reporter", "json", "--pg-version", "17.0", "--exclude", exclude.join(","), ...byPath.keys()];
+    const args = [
+      squawkBin(),
+      "--reporter",
+      "json",
+      "--pg-version",
+      "17.0",
+      "--exclude",
+      exclude.join(","),
+      ...byPath.keys(),
+    ];
     const stdout = await new Promise<string>((done, fail) => {
       execFile(process.execPath, args, { maxBuffer: 64 * 1024 * 1024 }, (error, out, err) => {
         // squawk exits 1 when it found something; anything else without a report is a failure to run.
         if (error && !(error.code === 1 && out.trim().startsWith("["))) {
-          fail(new Error(`squawk could not lint the pending migrations: ${(err || error.message).trim()}`));
+          fail(
+            new Error(
+              `squawk could not lint the pending migrations: ${(err || error.message).trim()}`,
+            ),
+          );
         } else done(out);
       });
     });

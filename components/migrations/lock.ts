@@ -24,7 +24,12 @@ export async function withAdvisoryLock<T>(
   client: ClientBase,
   key: bigint,
   fn: () => Promise<T>,
-  options: { wait: boolean; timeoutMs: number; onWait?: (holder: LockHolder | null) => void; stack?: string },
+  options: {
+    wait: boolean;
+    timeoutMs: number;
+    onWait?: (holder: LockHolder | null) => void;
+    stack?: string;
+  },
 ): Promise<T> {
   const started = Date.now();
   let delayMs = 25;
@@ -36,7 +41,8 @@ export async function withAdvisoryLock<T>(
     // say we wait — for nobody (found by the reliability suite's free-start appliers).
     if (holder === null && unseen++ < MAX_UNSEEN_HOLDER_RETRIES) continue;
     const waitedMs = Date.now() - started;
-    if (!options.wait || waitedMs >= options.timeoutMs) throw lockTimeoutError(holder, waitedMs, options.wait, options.stack);
+    if (!options.wait || waitedMs >= options.timeoutMs)
+      throw lockTimeoutError(holder, waitedMs, options.wait, options.stack);
     if (!reported) options.onWait?.(holder);
     reported = true;
     await sleep(Math.min(delayMs, options.timeoutMs - waitedMs));
@@ -46,7 +52,9 @@ export async function withAdvisoryLock<T>(
     return await fn();
   } finally {
     // A broken connection has already released its session lock.
-    await client.query("select pg_advisory_unlock($1::bigint)", [key.toString()]).catch(() => undefined);
+    await client
+      .query("select pg_advisory_unlock($1::bigint)", [key.toString()])
+      .catch(() => undefined);
   }
 }
 
@@ -54,7 +62,10 @@ export async function withAdvisoryLock<T>(
 const MAX_UNSEEN_HOLDER_RETRIES = 10;
 
 async function tryAdvisoryLock(client: ClientBase, key: bigint): Promise<boolean> {
-  const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1::bigint) as locked", [key.toString()]);
+  const { rows } = await client.query<{ locked: boolean }>(
+    "select pg_try_advisory_lock($1::bigint) as locked",
+    [key.toString()],
+  );
   return rows[0]?.locked === true;
 }
 
@@ -70,7 +81,8 @@ interface ActivityRow {
 }
 
 /** The `pg_stat_activity` columns of {@link ActivityRow}, from alias `a`. */
-const ACTIVITY_COLUMNS = "a.application_name, a.usename, a.client_addr::text as client_addr, a.backend_start, a.state, a.query";
+const ACTIVITY_COLUMNS =
+  "a.application_name, a.usename, a.client_addr::text as client_addr, a.backend_start, a.state, a.query";
 
 function lockHolder(row: ActivityRow): LockHolder {
   return {
@@ -122,9 +134,14 @@ export interface WatchedSession {
  * about a lock timeout must name it. Quick statements never open the second connection. `onBlocked`
  * hears every sighting; best effort: a watch that cannot connect sees nothing.
  */
-export async function watchLocks<T>(session: WatchedSession, onBlocked: (blocked: Blocked) => void, run: () => Promise<T>): Promise<T> {
+export async function watchLocks<T>(
+  session: WatchedSession,
+  onBlocked: (blocked: Blocked) => void,
+  run: () => Promise<T>,
+): Promise<T> {
   const lockTimeoutMs = parseDuration(session.lockTimeout) ?? 0;
-  const firstLookMs = lockTimeoutMs > 0 ? Math.max(10, Math.min(WATCH_AFTER_MS, lockTimeoutMs / 4)) : WATCH_AFTER_MS;
+  const firstLookMs =
+    lockTimeoutMs > 0 ? Math.max(10, Math.min(WATCH_AFTER_MS, lockTimeoutMs / 4)) : WATCH_AFTER_MS;
   let stopped = false;
   let watcher: Client | undefined;
   let timer: NodeJS.Timeout | undefined;

@@ -37,7 +37,14 @@ export interface TableLock {
   changesData: boolean;
 }
 
-const CHANGES_DATA = new Set(["AlterTableStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "DropStmt", "TruncateStmt"]);
+const CHANGES_DATA = new Set([
+  "AlterTableStmt",
+  "UpdateStmt",
+  "DeleteStmt",
+  "MergeStmt",
+  "DropStmt",
+  "TruncateStmt",
+]);
 
 type Json = Record<string, unknown>;
 
@@ -62,8 +69,16 @@ const WEAKER_SUBCOMMAND: Partial<Record<string, LockMode>> = {
   AT_DisableTrigUser: "SHARE ROW EXCLUSIVE",
 };
 
-const STRENGTH: LockMode[] = ["ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"];
-const stronger = (a: LockMode, b: LockMode): LockMode => (STRENGTH.indexOf(a) >= STRENGTH.indexOf(b) ? a : b);
+const STRENGTH: LockMode[] = [
+  "ROW EXCLUSIVE",
+  "SHARE UPDATE EXCLUSIVE",
+  "SHARE",
+  "SHARE ROW EXCLUSIVE",
+  "EXCLUSIVE",
+  "ACCESS EXCLUSIVE",
+];
+const stronger = (a: LockMode, b: LockMode): LockMode =>
+  STRENGTH.indexOf(a) >= STRENGTH.indexOf(b) ? a : b;
 
 /** The table locks of one parsed statement. */
 export function locksOfNode(node: Json): Array<{ table: string; mode: LockMode }> {
@@ -81,7 +96,8 @@ export function locksOfNode(node: Json): Array<{ table: string; mode: LockMode }
       for (const cmd of (b.cmds as Json[] | undefined) ?? []) {
         const c = (cmd.AlterTableCmd ?? {}) as Json;
         let m: LockMode = WEAKER_SUBCOMMAND[String(c.subtype)] ?? "ACCESS EXCLUSIVE";
-        const constraint = ((c.def as Json | undefined)?.Constraint ?? undefined) as Json | undefined;
+        const constraint = ((c.def as Json | undefined)?.Constraint ?? undefined) as
+          Json | undefined;
         if (c.subtype === "AT_AddConstraint" && constraint?.contype === "CONSTR_FOREIGN") {
           // A foreign key locks both tables SHARE ROW EXCLUSIVE (ACCESS EXCLUSIVE only for other constraints).
           m = "SHARE ROW EXCLUSIVE";
@@ -96,13 +112,22 @@ export function locksOfNode(node: Json): Array<{ table: string; mode: LockMode }
     case "DropStmt": {
       if (b.removeType !== "OBJECT_TABLE" && b.removeType !== "OBJECT_MATVIEW") return [];
       return ((b.objects as Json[] | undefined) ?? []).flatMap((o) => {
-        const parts = (((o.List as Json | undefined)?.items as Json[] | undefined) ?? []).map((i) => (i.String as { sval?: string } | undefined)?.sval ?? "");
-        const table = parts.length === 2 ? `${parts[0]}.${parts[1]}` : parts.length === 1 ? `public.${parts[0]}` : undefined;
+        const parts = (((o.List as Json | undefined)?.items as Json[] | undefined) ?? []).map(
+          (i) => (i.String as { sval?: string } | undefined)?.sval ?? "",
+        );
+        const table =
+          parts.length === 2
+            ? `${parts[0]}.${parts[1]}`
+            : parts.length === 1
+              ? `public.${parts[0]}`
+              : undefined;
         return table ? [{ table, mode: "ACCESS EXCLUSIVE" as LockMode }] : [];
       });
     }
     case "TruncateStmt":
-      return ((b.relations as Json[] | undefined) ?? []).flatMap((r) => one(r.RangeVar, "ACCESS EXCLUSIVE"));
+      return ((b.relations as Json[] | undefined) ?? []).flatMap((r) =>
+        one(r.RangeVar, "ACCESS EXCLUSIVE"),
+      );
     case "InsertStmt":
     case "UpdateStmt":
     case "DeleteStmt":
@@ -116,9 +141,13 @@ export function locksOfNode(node: Json): Array<{ table: string; mode: LockMode }
     case "RefreshMatViewStmt":
       return one(b.relation, b.concurrent ? "EXCLUSIVE" : "ACCESS EXCLUSIVE");
     case "RenameStmt":
-      return b.renameType === "OBJECT_TABLE" || b.renameType === "OBJECT_COLUMN" ? one(b.relation, "ACCESS EXCLUSIVE") : [];
+      return b.renameType === "OBJECT_TABLE" || b.renameType === "OBJECT_COLUMN"
+        ? one(b.relation, "ACCESS EXCLUSIVE")
+        : [];
     case "VacuumStmt":
-      return ((b.rels as Json[] | undefined) ?? []).flatMap((r) => one((r.VacuumRelation as Json | undefined)?.relation, "SHARE UPDATE EXCLUSIVE"));
+      return ((b.rels as Json[] | undefined) ?? []).flatMap((r) =>
+        one((r.VacuumRelation as Json | undefined)?.relation, "SHARE UPDATE EXCLUSIVE"),
+      );
     default:
       return [];
   }
@@ -137,7 +166,8 @@ export function tableLocks(statements: readonly Statement[]): TableLock[] {
 /** `≈ 12,400 rows, 3.1 MB` (or `new table` when it does not exist yet). */
 export function describeSize(size: { rows: number; bytes: number } | undefined): string {
   if (!size) return "not on the target yet";
-  const rows = size.rows < 0 ? "never analyzed" : `≈ ${Math.round(size.rows).toLocaleString("en-US")} rows`;
+  const rows =
+    size.rows < 0 ? "never analyzed" : `≈ ${Math.round(size.rows).toLocaleString("en-US")} rows`;
   const units = ["B", "kB", "MB", "GB", "TB"];
   let value = size.bytes;
   let unit = 0;

@@ -13,7 +13,16 @@ import { parseSync } from "libpg-query";
 import type { Statement } from "./types";
 
 /** What kind of catalog object an expectation names. */
-export type ObjectKind = "relation" | "index" | "schema" | "type" | "function" | "policy" | "trigger" | "extension" | "column";
+export type ObjectKind =
+  | "relation"
+  | "index"
+  | "schema"
+  | "type"
+  | "function"
+  | "policy"
+  | "trigger"
+  | "extension"
+  | "column";
 
 /** One object a migration leaves created or dropped once applied (the last statement about it wins). */
 export interface ObjectExpectation {
@@ -63,7 +72,9 @@ export function qualified(schema: string | undefined, name: string): string {
 }
 
 function keyOf(e: ObjectExpectation): string {
-  return [e.kind, e.schema ?? "", e.name, e.table?.schema ?? "", e.table?.name ?? ""].join("\u0000");
+  return [e.kind, e.schema ?? "", e.name, e.table?.schema ?? "", e.table?.name ?? ""].join(
+    "\u0000",
+  );
 }
 
 /** A statement's parse tree (its first statement's node), or undefined when it does not parse alone. */
@@ -85,7 +96,11 @@ function objectsOf(statement: Statement): ObjectExpectation[] {
       return relation(body.relation, "table", "created").map(made);
     case "CreateTableAsStmt": {
       const into = body.into as Json | undefined;
-      return relation(into?.rel, body.objtype === "OBJECT_MATVIEW" ? "materialized view" : "table", "created").map(made);
+      return relation(
+        into?.rel,
+        body.objtype === "OBJECT_MATVIEW" ? "materialized view" : "table",
+        "created",
+      ).map(made);
     }
     case "ViewStmt":
       return relation(body.view, "view", "created").map(made);
@@ -106,23 +121,54 @@ function objectsOf(statement: Statement): ObjectExpectation[] {
       ];
     }
     case "CreateSchemaStmt":
-      return typeof body.schemaname === "string" ? [made({ kind: "schema", label: `schema ${body.schemaname}`, name: body.schemaname, effect: "created" })] : [];
+      return typeof body.schemaname === "string"
+        ? [
+            made({
+              kind: "schema",
+              label: `schema ${body.schemaname}`,
+              name: body.schemaname,
+              effect: "created",
+            }),
+          ]
+        : [];
     case "CreateEnumStmt":
       return typeName(body.typeName, "type", "created").map(made);
     case "CreateDomainStmt":
       return typeName(body.domainname, "domain", "created").map(made);
     case "CompositeTypeStmt": {
       const typevar = rangeVar(body.typevar);
-      return typevar ? [made({ kind: "type", label: `type ${qualified(typevar.schema, typevar.name)}`, ...typevar, effect: "created" })] : [];
+      return typevar
+        ? [
+            made({
+              kind: "type",
+              label: `type ${qualified(typevar.schema, typevar.name)}`,
+              ...typevar,
+              effect: "created",
+            }),
+          ]
+        : [];
     }
     case "CreateFunctionStmt":
-      return functionName(body.funcname, body.is_procedure === true ? "procedure" : "function", "created").map(made);
+      return functionName(
+        body.funcname,
+        body.is_procedure === true ? "procedure" : "function",
+        "created",
+      ).map(made);
     case "CreatePolicyStmt":
       return onTable("policy", body.policy_name, body.table, "created").map(made);
     case "CreateTrigStmt":
       return onTable("trigger", body.trigname, body.relation, "created").map(made);
     case "CreateExtensionStmt":
-      return typeof body.extname === "string" ? [made({ kind: "extension", label: `extension ${body.extname}`, name: body.extname, effect: "created" })] : [];
+      return typeof body.extname === "string"
+        ? [
+            made({
+              kind: "extension",
+              label: `extension ${body.extname}`,
+              name: body.extname,
+              effect: "created",
+            }),
+          ]
+        : [];
     case "AlterTableStmt":
       return alterTable(body).map(made);
     case "RenameStmt":
@@ -140,12 +186,16 @@ type Found = Omit<ObjectExpectation, "statement">;
 function rangeVar(value: unknown): { schema?: string; name: string } | undefined {
   const rv = value as { schemaname?: unknown; relname?: unknown } | undefined;
   if (!rv || typeof rv.relname !== "string") return undefined;
-  return typeof rv.schemaname === "string" ? { schema: rv.schemaname, name: rv.relname } : { name: rv.relname };
+  return typeof rv.schemaname === "string"
+    ? { schema: rv.schemaname, name: rv.relname }
+    : { name: rv.relname };
 }
 
 function names(value: unknown): string[] {
   if (!Array.isArray(value)) return [];
-  return value.map((n) => (n as { String?: { sval?: unknown } }).String?.sval).filter((s): s is string => typeof s === "string");
+  return value
+    .map((n) => (n as { String?: { sval?: unknown } }).String?.sval)
+    .filter((s): s is string => typeof s === "string");
 }
 
 /** `a`, `s.a` (or `db.s.a`) from a list of String nodes. */
@@ -158,7 +208,9 @@ function split(parts: string[]): { schema?: string; name: string } | undefined {
 
 function relation(value: unknown, what: string, effect: Found["effect"]): Found[] {
   const rv = rangeVar(value);
-  return rv ? [{ kind: "relation", label: `${what} ${qualified(rv.schema, rv.name)}`, ...rv, effect }] : [];
+  return rv
+    ? [{ kind: "relation", label: `${what} ${qualified(rv.schema, rv.name)}`, ...rv, effect }]
+    : [];
 }
 
 function typeName(value: unknown, what: string, effect: Found["effect"]): Found[] {
@@ -168,17 +220,36 @@ function typeName(value: unknown, what: string, effect: Found["effect"]): Found[
 
 function functionName(value: unknown, what: string, effect: Found["effect"]): Found[] {
   const n = split(names(value));
-  return n ? [{ kind: "function", label: `${what} ${qualified(n.schema, n.name)}`, ...n, effect }] : [];
+  return n
+    ? [{ kind: "function", label: `${what} ${qualified(n.schema, n.name)}`, ...n, effect }]
+    : [];
 }
 
-function onTable(kind: "policy" | "trigger", name: unknown, table: unknown, effect: Found["effect"]): Found[] {
+function onTable(
+  kind: "policy" | "trigger",
+  name: unknown,
+  table: unknown,
+  effect: Found["effect"],
+): Found[] {
   const t = rangeVar(table);
   if (typeof name !== "string" || !t) return [];
-  return [{ kind, label: `${kind} ${name} on ${qualified(t.schema, t.name)}`, name, table: t, effect }];
+  return [
+    { kind, label: `${kind} ${name} on ${qualified(t.schema, t.name)}`, name, table: t, effect },
+  ];
 }
 
-function column(table: { schema?: string; name: string }, name: string, effect: Found["effect"]): Found {
-  return { kind: "column", label: `column ${qualified(table.schema, table.name)}.${name}`, name, table, effect };
+function column(
+  table: { schema?: string; name: string },
+  name: string,
+  effect: Found["effect"],
+): Found {
+  return {
+    kind: "column",
+    label: `column ${qualified(table.schema, table.name)}.${name}`,
+    name,
+    table,
+    effect,
+  };
 }
 
 function alterTable(body: Json): Found[] {
@@ -214,8 +285,19 @@ function rename(body: Json): Found[] {
     const kind: ObjectKind = "relation";
     const label = what ?? "index";
     return [
-      { kind, label: `${label} ${qualified(table.schema, table.name)}`, ...table, effect: "dropped" },
-      { kind, label: `${label} ${qualified(table.schema, newname)}`, ...(table.schema ? { schema: table.schema } : {}), name: newname, effect: "created" },
+      {
+        kind,
+        label: `${label} ${qualified(table.schema, table.name)}`,
+        ...table,
+        effect: "dropped",
+      },
+      {
+        kind,
+        label: `${label} ${qualified(table.schema, newname)}`,
+        ...(table.schema ? { schema: table.schema } : {}),
+        name: newname,
+        effect: "created",
+      },
     ];
   }
   if (body.renameType === "OBJECT_COLUMN" && typeof body.subname === "string") {
@@ -233,20 +315,46 @@ function drop(body: Json): Found[] {
     const list = names((o.List as Json | undefined)?.items);
     if (RELATION_TYPES[removeType] !== undefined || removeType === "OBJECT_INDEX") {
       const n = split(list);
-      if (n) found.push({ kind: "relation", label: `${RELATION_TYPES[removeType] ?? "index"} ${qualified(n.schema, n.name)}`, ...n, effect: "dropped" });
+      if (n)
+        found.push({
+          kind: "relation",
+          label: `${RELATION_TYPES[removeType] ?? "index"} ${qualified(n.schema, n.name)}`,
+          ...n,
+          effect: "dropped",
+        });
     } else if (removeType === "OBJECT_SCHEMA" || removeType === "OBJECT_EXTENSION") {
       const name = (o.String as Json | undefined)?.sval;
       const kind = removeType === "OBJECT_SCHEMA" ? "schema" : "extension";
-      if (typeof name === "string") found.push({ kind, label: `${kind} ${name}`, name, effect: "dropped" });
+      if (typeof name === "string")
+        found.push({ kind, label: `${kind} ${name}`, name, effect: "dropped" });
     } else if (removeType === "OBJECT_TYPE" || removeType === "OBJECT_DOMAIN") {
-      found.push(...typeName((o.TypeName as Json | undefined)?.names, removeType === "OBJECT_TYPE" ? "type" : "domain", "dropped"));
+      found.push(
+        ...typeName(
+          (o.TypeName as Json | undefined)?.names,
+          removeType === "OBJECT_TYPE" ? "type" : "domain",
+          "dropped",
+        ),
+      );
     } else if (removeType === "OBJECT_FUNCTION" || removeType === "OBJECT_PROCEDURE") {
-      found.push(...functionName((o.ObjectWithArgs as Json | undefined)?.objname, removeType === "OBJECT_FUNCTION" ? "function" : "procedure", "dropped"));
+      found.push(
+        ...functionName(
+          (o.ObjectWithArgs as Json | undefined)?.objname,
+          removeType === "OBJECT_FUNCTION" ? "function" : "procedure",
+          "dropped",
+        ),
+      );
     } else if (removeType === "OBJECT_POLICY" || removeType === "OBJECT_TRIGGER") {
       const name = list[list.length - 1];
       const table = split(list.slice(0, -1));
       const kind = removeType === "OBJECT_POLICY" ? "policy" : "trigger";
-      if (name && table) found.push({ kind, label: `${kind} ${name} on ${qualified(table.schema, table.name)}`, name, table, effect: "dropped" });
+      if (name && table)
+        found.push({
+          kind,
+          label: `${kind} ${name} on ${qualified(table.schema, table.name)}`,
+          name,
+          table,
+          effect: "dropped",
+        });
     }
   }
   return found;

@@ -77,10 +77,12 @@ export class PlanError extends Error {
 export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions = {}): Plan {
   const byVersion = new Map(bundle.migrations.map((m) => [m.version, m]));
   const problems: PlanProblem[] = pinProblems([...byVersion.keys()], opts);
-  const usable = (value: string | undefined) => (value !== undefined && byVersion.has(value) ? value : undefined);
+  const usable = (value: string | undefined) =>
+    value !== undefined && byVersion.has(value) ? value : undefined;
   const through = usable(opts.through);
   const baseline = usable(opts.baseline);
-  const withinThrough = (version: string) => through === undefined || compareVersions(version, through) <= 0;
+  const withinThrough = (version: string) =>
+    through === undefined || compareVersions(version, through) <= 0;
 
   const applied = new Map<string, LedgerEntry>();
   const adopt: Migration[] = [];
@@ -115,9 +117,14 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
     // A history row next to a migration stopped midway: refused in inProgressProblems, never adopted.
     if (ledger.inProgress?.version === entry.version) continue;
     if (entry.name !== "" && entry.name !== migration.name) {
-      problems.push({ version: entry.version, file: migration.file, message: nameMismatch(entry, migration) });
+      problems.push({
+        version: entry.version,
+        file: migration.file,
+        message: nameMismatch(entry, migration),
+      });
     }
-    if (entry.digest !== null && entry.digest !== migration.digest) mismatched.push({ entry, migration, previousRecorded: recordedBefore });
+    if (entry.digest !== null && entry.digest !== migration.digest)
+      mismatched.push({ entry, migration, previousRecorded: recordedBefore });
 
     if (withinThrough(entry.version)) {
       if (entry.digest === null) adopt.push(migration);
@@ -142,7 +149,8 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
   for (const migration of bundle.migrations) {
     if (applied.has(migration.version) || !withinThrough(migration.version)) continue;
     const resuming = ledger.inProgress?.version === migration.version;
-    if (!resuming && baseline !== undefined && compareVersions(migration.version, baseline) <= 0) adopt.push(migration);
+    if (!resuming && baseline !== undefined && compareVersions(migration.version, baseline) <= 0)
+      adopt.push(migration);
     else apply.push(migration);
   }
 
@@ -158,7 +166,8 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
     late.forEach((migration, i) => {
       outOfOrder.add(migration.version);
       if (opts.includeAll) {
-        notes[migration.version] = `out of order (migrations.includeAll): older than ${newestFile}, which was applied before it`;
+        notes[migration.version] =
+          `out of order (migrations.includeAll): older than ${newestFile}, which was applied before it`;
         return;
       }
       const renamed = `${free[i]}_${migration.name}.sql`;
@@ -210,7 +219,10 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
       });
       continue;
     }
-    const cause = earlierInsert !== undefined ? byVersion.get(earlierInsert)?.file ?? earlierInsert : firstCause;
+    const cause =
+      earlierInsert !== undefined
+        ? (byVersion.get(earlierInsert)?.file ?? earlierInsert)
+        : firstCause;
     if (change.kind === "down") {
       amend.push({
         migration,
@@ -241,7 +253,10 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
   if (progress && resumed) {
     const steps = planSteps(resumed.up, resumed.noTransaction).length;
     notes[resumed.version] =
-      `resumed at ${stepOf(progress.nextStep, steps)}` + (progress.digest === resumed.digest ? "" : " (the steps that had not run were changed in the file)");
+      `resumed at ${stepOf(progress.nextStep, steps)}` +
+      (progress.digest === resumed.digest
+        ? ""
+        : " (the steps that had not run were changed in the file)");
   }
   return {
     apply,
@@ -253,7 +268,11 @@ export function planMigrations(bundle: Bundle, ledger: Ledger, opts: PlanOptions
 }
 
 /** `npm run migrations -- resolve <stack> <version> --rolled-back` */
-export function resolveCommand(stack: string | undefined, version: string, flag: "--applied" | "--rolled-back"): string {
+export function resolveCommand(
+  stack: string | undefined,
+  version: string,
+  flag: "--applied" | "--rolled-back",
+): string {
   return `npm run migrations -- resolve ${stack ?? "<stack>"} ${version} ${flag} --reason "…"`;
 }
 
@@ -284,7 +303,9 @@ export function nextFreeVersions(versions: readonly string[], count: number): st
  */
 export function describeMigration(m: Migration): string {
   const count = m.up.length === 1 ? "1 statement" : `${m.up.length} statements`;
-  const reasons = [...new Set(m.up.filter((s) => !s.transactional).map((s) => s.reason ?? "non-transactional"))];
+  const reasons = [
+    ...new Set(m.up.filter((s) => !s.transactional).map((s) => s.reason ?? "non-transactional")),
+  ];
   const mode = m.transactional ? "transactional" : `non-transactional (${reasons.join(", ")})`;
   return `sha256:${m.digest.slice(0, 8)}… · ${count} · ${mode}`;
 }
@@ -302,17 +323,29 @@ export function pinProblems(versions: readonly string[], opts: PlanOptions): Pla
     const value = opts[option];
     if (value === undefined) continue;
     if (!isVersion(value)) {
-      problems.push({ version: value, message: `migrations.${option} must be a migration version (digits only), got '${value}'` });
+      problems.push({
+        version: value,
+        message: `migrations.${option} must be a migration version (digits only), got '${value}'`,
+      });
     } else if (!known.has(value)) {
       const remedy =
         option === "through"
           ? "set it to a version of the bundle, or remove it to apply the whole bundle"
           : "set it to the version of the newest migration the database already has, or remove it";
-      problems.push({ version: value, message: `migrations.${option} is ${value}, which names no migration in the bundle; ${nearby(versions, value)}; ${remedy}` });
+      problems.push({
+        version: value,
+        message: `migrations.${option} is ${value}, which names no migration in the bundle; ${nearby(versions, value)}; ${remedy}`,
+      });
     }
   }
   const { through, baseline } = opts;
-  if (through !== undefined && baseline !== undefined && known.has(through) && known.has(baseline) && compareVersions(baseline, through) > 0) {
+  if (
+    through !== undefined &&
+    baseline !== undefined &&
+    known.has(through) &&
+    known.has(baseline) &&
+    compareVersions(baseline, through) > 0
+  ) {
     problems.push({
       version: baseline,
       message: `migrations.baseline (${baseline}) is above migrations.through (${through}); lower the baseline or raise through`,
@@ -333,20 +366,31 @@ function nearby(versions: readonly string[], value: string): string {
           ? `the oldest version is ${above}`
           : "the bundle has no migrations";
   // A typo (a digit dropped, doubled, changed or swapped) is often not numerically near the intended version.
-  const typos = versions.filter((v) => v !== below && v !== above && editDistance(v, value) === 1).sort(compareVersions).slice(0, 3);
-  if (typos.length > 0) text += `, and ${typos.join(", ")} ${typos.length === 1 ? "is" : "are"} one digit off`;
+  const typos = versions
+    .filter((v) => v !== below && v !== above && editDistance(v, value) === 1)
+    .sort(compareVersions)
+    .slice(0, 3);
+  if (typos.length > 0)
+    text += `, and ${typos.join(", ")} ${typos.length === 1 ? "is" : "are"} one digit off`;
   return text;
 }
 
 /** Levenshtein distance, with a swap of two neighbours counting as one edit. */
 function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i += 1) {
     for (let j = 1; j <= b.length; j += 1) {
       const row = d[i]!;
       const previous = d[i - 1]!;
-      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+      row[j] = Math.min(
+        previous[j]! + 1,
+        row[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;
@@ -401,7 +445,9 @@ function inProgressProblems(
   const giveUp =
     `or give up on it: undo its completed ${completed} by hand (e.g. drop what they created) and record that with ` +
     `\`${resolveCommand(stack, progress.version, "--rolled-back")}\` (it checks the database first)`;
-  const problem = (message: string): PlanProblem[] => [{ version: progress.version, ...(migration ? { file: migration.file } : {}), message }];
+  const problem = (message: string): PlanProblem[] => [
+    { version: progress.version, ...(migration ? { file: migration.file } : {}), message },
+  ];
 
   const row = applied.get(progress.version);
   if (row !== undefined) {
@@ -415,7 +461,9 @@ function inProgressProblems(
     );
   }
   if (migration === undefined) {
-    return problem(`${stopped} and its file is missing from the bundle; restore the file from git so the remaining steps can run, ${giveUp}`);
+    return problem(
+      `${stopped} and its file is missing from the bundle; restore the file from git so the remaining steps can run, ${giveUp}`,
+    );
   }
   const refusal = resumeRefusal(migration, ledger);
   if (refusal?.kind === "unrecorded") {

@@ -11,10 +11,22 @@ export type ApplyEvent =
   | { type: "lock-wait"; database: string; holder: LockHolder | null; timeoutMs: number }
   | { type: "lock-acquired"; database: string; waitedMs: number }
   /** A migration statement waits for a lock another session holds (seen on a second connection). */
-  | { type: "blocked"; version: string; holders: LockHolder[]; waitingFor: string | null; lockTimeout: string | undefined }
+  | {
+      type: "blocked";
+      version: string;
+      holders: LockHolder[];
+      waitingFor: string | null;
+      lockTimeout: string | undefined;
+    }
   | { type: "planned"; apply: string[]; revert: string[]; adopt: string[] }
   | { type: "adopted"; version: string; kind: "adopt" | "baseline" }
-  | { type: "migration-start"; action: "apply" | "revert"; version: string; name: string; resumeAtStep?: number }
+  | {
+      type: "migration-start";
+      action: "apply" | "revert";
+      version: string;
+      name: string;
+      resumeAtStep?: number;
+    }
   | { type: "step"; version: string; step: number; steps: number; transactional: boolean }
   | { type: "index-recovered"; version: string; index: string }
   | { type: "migration-done"; action: "apply" | "revert"; version: string; durationMs: number };
@@ -31,7 +43,9 @@ export function describeProgress(event: ApplyEvent): string | undefined {
         `another apply holds it — ${event.holder ? describeHolder(event.holder) : "a session that released it as we looked"}.`
       );
     case "lock-acquired":
-      return event.waitedMs >= 1000 ? `Got the migration lock of database ${event.database} after ${seconds(event.waitedMs)}.` : undefined;
+      return event.waitedMs >= 1000
+        ? `Got the migration lock of database ${event.database} after ${seconds(event.waitedMs)}.`
+        : undefined;
     case "blocked": {
       const limit =
         event.lockTimeout && parseDuration(event.lockTimeout) !== 0

@@ -14,15 +14,41 @@ import { resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { applyBundle, reportProgress, type ApplyOptions, type ApplyReport } from "./apply";
 import { assertSessionConnection } from "./session";
-import { cliCommand, rehearsalRefusal, rehearseOnCopy, whatFailed, type RehearsalOutcome } from "./rehearse";
-import { failureHead, failureTail, rehearsalModeOf, rehearsedNote, withoutRehearsalSettings, type RehearsalMode } from "./rehearse-mode";
+import {
+  cliCommand,
+  rehearsalRefusal,
+  rehearseOnCopy,
+  whatFailed,
+  type RehearsalOutcome,
+} from "./rehearse";
+import {
+  failureHead,
+  failureTail,
+  rehearsalModeOf,
+  rehearsedNote,
+  withoutRehearsalSettings,
+  type RehearsalMode,
+} from "./rehearse-mode";
 import { rehearseOnScratch } from "./rehearse-scratch";
 import { rehearseOnTarget } from "./rehearse-target";
 import { platformPort } from "../../lib/local-platform";
 import { BLOCKS, describeSize, tableLocks } from "./locks";
 import { BACKUP_SCHEMA, backUpTables, tablesToBackUp } from "./backup";
-import { advisorFails, introduced, runAdvisors, supabaseCliPath, type AdvisorFinding } from "./advisors";
-import { failsUnder, formatFinding, lintMigrations, waiversIn, type LintFinding, type LintPolicy } from "./lint";
+import {
+  advisorFails,
+  introduced,
+  runAdvisors,
+  supabaseCliPath,
+  type AdvisorFinding,
+} from "./advisors";
+import {
+  failsUnder,
+  formatFinding,
+  lintMigrations,
+  waiversIn,
+  type LintFinding,
+  type LintPolicy,
+} from "./lint";
 import { parseDuration, withDatabase } from "../../lib/pg";
 import { isUnknown } from "../unknown";
 import { loadBundle } from "./bundle";
@@ -31,7 +57,17 @@ import { recordingApply } from "../schema/record-apply";
 import { PlanError, planMigrations, restoreNameStatement, type PlanOptions } from "./plan";
 import { planSteps, stepOf } from "./steps";
 import type { Bundle, Ledger, Migration, Plan } from "./types";
-import { addNote, appliedAsName, describeApplied, isMigrationKey, migrationKey, parseDescription, withNote, withoutNote, type BundleSettings } from "./describe";
+import {
+  addNote,
+  appliedAsName,
+  describeApplied,
+  isMigrationKey,
+  migrationKey,
+  parseDescription,
+  withNote,
+  withoutNote,
+  type BundleSettings,
+} from "./describe";
 import { compareMigrationKeys, highestVersion, versionOfKey } from "./version";
 import { stateOrRefuse } from "../provider-state";
 
@@ -55,7 +91,8 @@ export interface MigrationOutputs extends MigrationInputs {
 /** The JSON of `<version>_<name>` → digest, in ledger order. */
 export function appliedDigests(ledger: Ledger): string {
   const applied: Record<string, string> = {};
-  for (const entry of ledger.entries) if (entry.digest) applied[`${entry.version}_${entry.name}`] = entry.digest;
+  for (const entry of ledger.entries)
+    if (entry.digest) applied[`${entry.version}_${entry.name}`] = entry.digest;
   return JSON.stringify(applied);
 }
 
@@ -66,7 +103,10 @@ export function appliedDigests(ledger: Ledger): string {
  * placed out of order (`migrations.includeAll`) is accepted and its line says so (`— resumes at step 2
  * of 2`, `— down section changed since it was applied …`).
  */
-export async function check(olds: MigrationInputs | undefined, news: MigrationInputs): Promise<pulumi.dynamic.CheckResult> {
+export async function check(
+  olds: MigrationInputs | undefined,
+  news: MigrationInputs,
+): Promise<pulumi.dynamic.CheckResult> {
   const failures: pulumi.dynamic.CheckFailure[] = [];
   let ledger: Ledger | undefined;
   // In a preview the URL of a database not created yet is unknown (the engine's sentinel string).
@@ -75,7 +115,9 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
       assertSessionConnection(news.connection);
       // The live database is the truth in every preview: one that does not answer fails it here,
       // naming where and how to fix it (a fresh stack has no state to refresh, so this is the check).
-      ledger = await withDatabase(news.connection, (client) => readLedgerSnapshot(client), { context: { stack: news.stack } });
+      ledger = await withDatabase(news.connection, (client) => readLedgerSnapshot(client), {
+        context: { stack: news.stack },
+      });
     } catch (err) {
       failures.push({ property: "connection", reason: (err as Error).message });
     }
@@ -84,7 +126,11 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
   const changed = olds ? changedDigests(olds, news) : [];
   const removed = olds ? Object.keys(olds).filter((k) => isMigrationKey(k) && !(k in news)) : [];
   let inputs = news;
-  if (ledger && reverts.length === 0 && (ledger.inProgress !== null || !olds || changed.length > 0 || removed.length > 0)) {
+  if (
+    ledger &&
+    reverts.length === 0 &&
+    (ledger.inProgress !== null || !olds || changed.length > 0 || removed.length > 0)
+  ) {
     const previewed = await previewPlan(olds, news, ledger);
     failures.push(...previewed.failures);
     inputs = previewed.inputs;
@@ -104,7 +150,8 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
     const pending = await pendingWork(inputs, ledger);
     if (pending) {
       inputs = await lint(inputs, pending, failures);
-      if (failures.length === 0 && cliCommand() === "preview") inputs = await locks(inputs, pending.plan);
+      if (failures.length === 0 && cliCommand() === "preview")
+        inputs = await locks(inputs, pending.plan);
       if (failures.length === 0) inputs = await rehearse(inputs, pending, failures);
     }
   }
@@ -113,12 +160,20 @@ export async function check(olds: MigrationInputs | undefined, news: MigrationIn
 }
 
 /** What this update would run, as `up` plans it on the live ledger; undefined when nothing. */
-async function pendingWork(inputs: MigrationInputs, ledger: Ledger): Promise<{ bundle: Bundle; plan: Plan; ledger: Ledger } | undefined> {
+async function pendingWork(
+  inputs: MigrationInputs,
+  ledger: Ledger,
+): Promise<{ bundle: Bundle; plan: Plan; ledger: Ledger } | undefined> {
   // The common no-op preview: every declared migration is in the ledger and nothing else is. Loading
   // and planning the bundle would cost a read and a hash of every file (≈0.6 s at 1,000) for nothing.
   const declared = new Set(Object.keys(inputs).filter(isMigrationKey).map(versionOfKey));
   const applied = new Set(ledger.entries.map((e) => e.version));
-  if (!ledger.inProgress && declared.size === applied.size && [...declared].every((v) => applied.has(v))) return undefined;
+  if (
+    !ledger.inProgress &&
+    declared.size === applied.size &&
+    [...declared].every((v) => applied.has(v))
+  )
+    return undefined;
   try {
     const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
     const plan = planMigrations(bundle, ledger, planOptions(inputs));
@@ -130,7 +185,10 @@ async function pendingWork(inputs: MigrationInputs, ledger: Ledger): Promise<{ b
 
 /** The input key of a planned migration (the program's, which the preview shows). */
 function keyIn(inputs: MigrationInputs, m: { version: string; name: string }): string {
-  return Object.keys(inputs).find((k) => isMigrationKey(k) && versionOfKey(k) === m.version) ?? migrationKey(m);
+  return (
+    Object.keys(inputs).find((k) => isMigrationKey(k) && versionOfKey(k) === m.version) ??
+    migrationKey(m)
+  );
 }
 
 /**
@@ -139,16 +197,28 @@ function keyIn(inputs: MigrationInputs, m: { version: string; name: string }): s
  * short note on its migration's line; findings at or above `policy.lintFailOn` fail the check — in
  * preview and in `up`.
  */
-async function lint(inputs: MigrationInputs, pending: { plan: Plan }, failures: pulumi.dynamic.CheckFailure[]): Promise<MigrationInputs> {
+async function lint(
+  inputs: MigrationInputs,
+  pending: { plan: Plan },
+  failures: pulumi.dynamic.CheckFailure[],
+): Promise<MigrationInputs> {
   const policy: LintPolicy = {
-    failOn: inputs.lintFailOn === "warning" || inputs.lintFailOn === "error" ? inputs.lintFailOn : "none",
+    failOn:
+      inputs.lintFailOn === "warning" || inputs.lintFailOn === "error" ? inputs.lintFailOn : "none",
     off: Array.isArray(inputs.lintOff) ? inputs.lintOff.map(String) : [],
   };
   let findings: LintFinding[];
   try {
-    findings = await lintMigrations(resolve(process.cwd(), inputs.migrationsDir), pending.plan.apply, policy);
+    findings = await lintMigrations(
+      resolve(process.cwd(), inputs.migrationsDir),
+      pending.plan.apply,
+      policy,
+    );
   } catch (err) {
-    failures.push({ property: "migrationsDir", reason: `${(err as Error).message}. Reinstall the dependencies (\`npm ci\`) and preview again.` });
+    failures.push({
+      property: "migrationsDir",
+      reason: `${(err as Error).message}. Reinstall the dependencies (\`npm ci\`) and preview again.`,
+    });
     return inputs;
   }
   const out: MigrationInputs = { ...inputs };
@@ -159,8 +229,14 @@ async function lint(inputs: MigrationInputs, pending: { plan: Plan }, failures: 
     // Shown where it is read, in a preview (a short note on the migration's line, and one line per
     // finding in full); `up` enforces the policy without them, so they never reach the state.
     if (cliCommand() === "preview") {
-      if (typeof out[key] === "string") out[key] = addNote(out[key] as string, `lint: ${mine.map((f) => `${f.rule} :${f.line}`).join(", ")}`);
-      for (const f of mine) out[`${LINT_PREFIX}${f.file}:${f.line} ${f.rule}`] = `${f.level}: ${f.message}${f.help ? ` — ${f.help}` : ""}`;
+      if (typeof out[key] === "string")
+        out[key] = addNote(
+          out[key] as string,
+          `lint: ${mine.map((f) => `${f.rule} :${f.line}`).join(", ")}`,
+        );
+      for (const f of mine)
+        out[`${LINT_PREFIX}${f.file}:${f.line} ${f.rule}`] =
+          `${f.level}: ${f.message}${f.help ? ` — ${f.help}` : ""}`;
     }
     const failing = mine.filter((f) => failsUnder(f, policy));
     if (failing.length > 0) {
@@ -183,7 +259,9 @@ async function lint(inputs: MigrationInputs, pending: { plan: Plan }, failures: 
  * `+ lock 20260101000001_x.sql:3: "ACCESS EXCLUSIVE on public.bookings (≈ 12,400 rows, 3.1 MB) — blocks reads and writes"`.
  */
 async function locks(inputs: MigrationInputs, plan: Plan): Promise<MigrationInputs> {
-  const found = plan.apply.flatMap((m) => tableLocks(m.up).map((lock) => ({ ...lock, file: m.file })));
+  const found = plan.apply.flatMap((m) =>
+    tableLocks(m.up).map((lock) => ({ ...lock, file: m.file })),
+  );
   if (found.length === 0) return inputs;
   const tables = [...new Set(found.map((l) => l.table))];
   const sizes = await withDatabase(inputs.connection, async (client) => {
@@ -201,7 +279,10 @@ async function locks(inputs: MigrationInputs, plan: Plan): Promise<MigrationInpu
     const size = sizes.get(lock.table);
     if (!size) continue; // a table this update creates: nobody waits on it yet
     const key = `${LOCK_PREFIX}${lock.file}:${lock.statement.line}`;
-    lines.set(key, [...(lines.get(key) ?? []), `${lock.mode} on ${lock.table} (${describeSize(size)}) — ${BLOCKS[lock.mode]}`]);
+    lines.set(key, [
+      ...(lines.get(key) ?? []),
+      `${lock.mode} on ${lock.table} (${describeSize(size)}) — ${BLOCKS[lock.mode]}`,
+    ]);
   }
   for (const [key, parts] of lines) out[key] = parts.join("; ");
   return out;
@@ -220,7 +301,8 @@ async function rehearse(
   pending: { bundle: Bundle; plan: Plan; ledger: Ledger },
   failures: pulumi.dynamic.CheckFailure[],
 ): Promise<MigrationInputs> {
-  if (rehearsalRefusal(inputs.connection, inputs.rehearse, cliCommand()) !== undefined) return inputs;
+  if (rehearsalRefusal(inputs.connection, inputs.rehearse, cliCommand()) !== undefined)
+    return inputs;
   const mode = rehearsalModeOf(inputs.rehearse) as Exclude<RehearsalMode, "off">;
   const { bundle, plan } = pending;
   const keyOf = (m: { version: string; name: string }) => keyIn(inputs, m);
@@ -238,21 +320,40 @@ async function rehearse(
   if (mode === "scratch") {
     // Compared with the scratch database before the pending migrations: the hosted project has
     // platform objects of its own that a bootstrap does not, and they are not this update's doing.
-    outcome = await rehearseOnScratch<AdvisorFinding[] | Error, Found | undefined>(bundle, pending.ledger, applyOptions(inputs), {
-      platformPort: Number(inputs.scratchPort) || platformPort(),
-      label: String(inputs.stack),
-      before: cli ? (url) => runAdvisors(cli, url).catch((err: Error) => err) : undefined,
-      after: cli ? (url, before) => (before instanceof Error ? Promise.resolve({ error: before.message }) : compare(Promise.resolve(before ?? []), url)) : undefined,
-    });
+    outcome = await rehearseOnScratch<AdvisorFinding[] | Error, Found | undefined>(
+      bundle,
+      pending.ledger,
+      applyOptions(inputs),
+      {
+        platformPort: Number(inputs.scratchPort) || platformPort(),
+        label: String(inputs.stack),
+        before: cli ? (url) => runAdvisors(cli, url).catch((err: Error) => err) : undefined,
+        after: cli
+          ? (url, before) =>
+              before instanceof Error
+                ? Promise.resolve({ error: before.message })
+                : compare(Promise.resolve(before ?? []), url)
+          : undefined,
+      },
+    );
   } else if (mode === "target") {
     outcome = await rehearseOnTarget(inputs.connection, plan, applyOptions(inputs), {
-      lockTimeout: typeof inputs.rehearseLockTimeout === "string" ? inputs.rehearseLockTimeout : "2s",
-      statementTimeout: typeof inputs.rehearseStatementTimeout === "string" ? inputs.rehearseStatementTimeout : "30s",
+      lockTimeout:
+        typeof inputs.rehearseLockTimeout === "string" ? inputs.rehearseLockTimeout : "2s",
+      statementTimeout:
+        typeof inputs.rehearseStatementTimeout === "string"
+          ? inputs.rehearseStatementTimeout
+          : "30s",
     });
   } else {
     // On the copy once the migrations ran, and on the target as it is (not before the copy is made:
     // PostgreSQL copies only a database nobody is connected to).
-    outcome = await rehearseOnCopy(inputs.connection, bundle, applyOptions(inputs), cli ? (url: string) => compare(runAdvisors(cli, inputs.connection), url) : undefined);
+    outcome = await rehearseOnCopy(
+      inputs.connection,
+      bundle,
+      applyOptions(inputs),
+      cli ? (url: string) => compare(runAdvisors(cli, inputs.connection), url) : undefined,
+    );
   }
   const out: MigrationInputs = { ...inputs };
   const note = (key: string, text: string) => {
@@ -264,23 +365,29 @@ async function rehearse(
     return out;
   }
   // How it was rehearsed, one line per note: the engine cuts values of about 150 characters.
-  for (const [i, text] of (outcome.notes ?? []).entries()) out[i === 0 ? REHEARSAL_PREFIX : `${REHEARSAL_PREFIX} ${i}`] = text;
+  for (const [i, text] of (outcome.notes ?? []).entries())
+    out[i === 0 ? REHEARSAL_PREFIX : `${REHEARSAL_PREFIX} ${i}`] = text;
   if (outcome.kind === "failed") {
-    const failing = outcome.error.version ? plan.apply.find((m) => m.version === outcome.error.version) : undefined;
+    const failing = outcome.error.version
+      ? plan.apply.find((m) => m.version === outcome.error.version)
+      : undefined;
     failures.push({
       property: failing ? keyOf(failing) : "migrationsDir",
       reason: `${failureHead(mode, target)} — ${whatFailed(outcome.error.message)}\n${failureTail(mode, target)}`,
     });
     return out;
   }
-  for (const m of outcome.report.applied) note(keyOf(m), rehearsedNote(mode, m.durationMs, outcome.skipped?.[m.version] ?? 0));
+  for (const m of outcome.report.applied)
+    note(keyOf(m), rehearsedNote(mode, m.durationMs, outcome.skipped?.[m.version] ?? 0));
   if (mode === "target") {
-    out[`${ADVISOR_PREFIX}s`] = "not run: a target rehearsal rolls back in one transaction, which the advisors (another connection) cannot see; a scratch rehearsal runs them";
+    out[`${ADVISOR_PREFIX}s`] =
+      "not run: a target rehearsal rolls back in one transaction, which the advisors (another connection) cannot see; a scratch rehearsal runs them";
     return out;
   }
   const found = outcome.after;
   if (!found) {
-    out[`${ADVISOR_PREFIX}s`] = "not run: the Supabase CLI is not installed here — `npm run tools -- supabase-cli` installs it into .tools/supabase-cli";
+    out[`${ADVISOR_PREFIX}s`] =
+      "not run: the Supabase CLI is not installed here — `npm run tools -- supabase-cli` installs it into .tools/supabase-cli";
   } else if ("error" in found) {
     out[`${ADVISOR_PREFIX}s`] = `not run: ${found.error}`;
   } else {
@@ -296,7 +403,9 @@ async function rehearse(
         property: "migrationsDir",
         reason:
           `Supabase's advisors find what the pending migrations introduce, at or above policy.advisorsFailOn (${failOn}):\n` +
-          failing.map((f) => `  ${f.name} (${f.level}) ${f.object}: ${f.detail} — ${f.remediation}`).join("\n") +
+          failing
+            .map((f) => `  ${f.name} (${f.level}) ${f.object}: ${f.detail} — ${f.remediation}`)
+            .join("\n") +
           "\nFix the migrations (the remediation link says how), or lower policy.advisorsFailOn for this stack.",
       });
     }
@@ -323,11 +432,16 @@ const REHEARSAL_PREFIX = "rehearsal";
 const ADVISOR_PREFIX = "advisor";
 
 /** Keys whose digest in the state (olds) differs from the program's (news), in migration order. */
-function changedDigests(olds: MigrationInputs, news: MigrationInputs): { key: string; before: string; after: string }[] {
+function changedDigests(
+  olds: MigrationInputs,
+  news: MigrationInputs,
+): { key: string; before: string; after: string }[] {
   const changed: { key: string; before: string; after: string }[] = [];
   for (const key of Object.keys(news).filter(isMigrationKey).sort(compareMigrationKeys)) {
-    const before = typeof olds[key] === "string" ? parseDescription(olds[key] as string).digest : undefined;
-    const after = typeof news[key] === "string" ? parseDescription(news[key] as string).digest : undefined;
+    const before =
+      typeof olds[key] === "string" ? parseDescription(olds[key] as string).digest : undefined;
+    const after =
+      typeof news[key] === "string" ? parseDescription(news[key] as string).digest : undefined;
     if (before && after && before !== after) changed.push({ key, before, after });
   }
   return changed;
@@ -357,7 +471,9 @@ async function previewPlan(
   ledger: Ledger,
 ): Promise<{ inputs: MigrationInputs; failures: pulumi.dynamic.CheckFailure[] }> {
   const keyOf = new Map(
-    [...Object.keys(olds ?? {}), ...Object.keys(news)].filter(isMigrationKey).map((key) => [versionOfKey(key), key] as const),
+    [...Object.keys(olds ?? {}), ...Object.keys(news)]
+      .filter(isMigrationKey)
+      .map((key) => [versionOfKey(key), key] as const),
   );
   let bundle: Bundle;
   let plan: Plan;
@@ -365,15 +481,30 @@ async function previewPlan(
     bundle = await loadBundle(resolve(process.cwd(), news.migrationsDir));
     plan = planMigrations(bundle, ledger, planOptions(news));
   } catch (err) {
-    if (!(err instanceof PlanError)) return { inputs: news, failures: [{ property: "migrationsDir", reason: (err as Error).message }] };
+    if (!(err instanceof PlanError))
+      return {
+        inputs: news,
+        failures: [{ property: "migrationsDir", reason: (err as Error).message }],
+      };
     return {
       inputs: news,
       failures: err.problems.map((problem) => {
         const key = keyOf.get(problem.version);
-        const before = key && typeof olds?.[key] === "string" ? parseDescription(olds[key] as string).digest : undefined;
-        const after = key && typeof news[key] === "string" ? parseDescription(news[key] as string).digest : undefined;
-        const prefix = key && before && after && before !== after ? `${appliedWith(key, before, after)}: ` : "";
-        const option = /migrations\.through/.test(problem.message) ? "through" : /migrations\.baseline/.test(problem.message) ? "baseline" : "migrationsDir";
+        const before =
+          key && typeof olds?.[key] === "string"
+            ? parseDescription(olds[key] as string).digest
+            : undefined;
+        const after =
+          key && typeof news[key] === "string"
+            ? parseDescription(news[key] as string).digest
+            : undefined;
+        const prefix =
+          key && before && after && before !== after ? `${appliedWith(key, before, after)}: ` : "";
+        const option = /migrations\.through/.test(problem.message)
+          ? "through"
+          : /migrations\.baseline/.test(problem.message)
+            ? "baseline"
+            : "migrationsDir";
         return { property: key ?? option, reason: `${prefix}${problem.message}` };
       }),
     };
@@ -387,7 +518,10 @@ async function previewPlan(
     const key = migrationKey(amendment.migration);
     if (key in inputs) note(key, amendment.note);
     // A migration this update reverts has no line of its own in the new inputs (the engine shows `- key`).
-    else unplaced.push(`${key} (reverted by this update): ${amendment.note}; its down section as it is now runs`);
+    else
+      unplaced.push(
+        `${key} (reverted by this update): ${amendment.note}; its down section as it is now runs`,
+      );
   }
   if (unplaced.length > 0) inputs[PREVIEW_NOTES] = unplaced.join("; ");
   for (const [version, text] of Object.entries(plan.notes ?? {})) {
@@ -400,14 +534,19 @@ async function previewPlan(
     note(
       migrationKey(resumed),
       `resumes at ${stepOf(progress.nextStep, steps)}` +
-        (progress.digest === resumed.digest ? "" : " (the file changed only in the steps that have not run)"),
+        (progress.digest === resumed.digest
+          ? ""
+          : " (the file changed only in the steps that have not run)"),
     );
   }
   return { inputs, failures: [] };
 }
 
 /** Lowering the pin previews the reverts: refuse already here any that has no down section. */
-async function irreversible(olds: MigrationInputs | undefined, news: MigrationInputs): Promise<pulumi.dynamic.CheckFailure[]> {
+async function irreversible(
+  olds: MigrationInputs | undefined,
+  news: MigrationInputs,
+): Promise<pulumi.dynamic.CheckFailure[]> {
   if (!olds || typeof news.migrationsDir !== "string") return [];
   const reverted = Object.keys(olds).filter((k) => isMigrationKey(k) && !(k in news));
   if (reverted.length === 0) return [];
@@ -419,9 +558,20 @@ async function irreversible(olds: MigrationInputs | undefined, news: MigrationIn
     const m = byKey.get(key);
     const sameVersion = byVersion.get(versionOfKey(key));
     if (!m && sameVersion) {
-      failures.push({ property: key, reason: renamedReason(key, sameVersion, typeof olds[key] === "string" ? (olds[key] as string) : "", news) });
+      failures.push({
+        property: key,
+        reason: renamedReason(
+          key,
+          sameVersion,
+          typeof olds[key] === "string" ? (olds[key] as string) : "",
+          news,
+        ),
+      });
     } else if (!m) {
-      failures.push({ property: key, reason: `migration ${key} is applied but its file is gone from ${news.migrationsDir}, so it cannot be reverted; restore the file` });
+      failures.push({
+        property: key,
+        reason: `migration ${key} is applied but its file is gone from ${news.migrationsDir}, so it cannot be reverted; restore the file`,
+      });
     } else if (m.down === null) {
       failures.push({
         property: key,
@@ -440,7 +590,12 @@ async function irreversible(olds: MigrationInputs | undefined, news: MigrationIn
  * revert. Either the ledger row's name was changed out of band (the refresh marked it) or the file was
  * renamed after it was applied.
  */
-function renamedReason(key: string, file: Migration, description: string, news: MigrationInputs): string {
+function renamedReason(
+  key: string,
+  file: Migration,
+  description: string,
+  news: MigrationInputs,
+): string {
   const stack = news.stack;
   const ledgerName = key.slice(file.version.length + 1);
   if (appliedAsName(description) === file.name) {
@@ -464,18 +619,31 @@ export async function create(inputs: MigrationInputs): Promise<pulumi.dynamic.Cr
   return { id: `migrations-${inputs.stack}`, outs };
 }
 
-export async function update(_id: string, _olds: MigrationOutputs, news: MigrationInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  _id: string,
+  _olds: MigrationOutputs,
+  news: MigrationInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
   return { outs: await apply(news) };
 }
 
 /** Refresh: the ledger is the truth. Rows added, removed or edited out of band become a diff. */
-export async function read(id: string, state?: MigrationOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(
+  id: string,
+  state?: MigrationOutputs,
+): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("MigrationBundle", id, state);
   const ledger = await withDatabase(props.connection, (client) => readLedgerSnapshot(client));
   // stripOutputs: the summary is rebuilt below, and a legacy `applied` map is dropped.
   const rebuilt = rebuildFromLedger(stripOutputs(props), ledger);
   const last = ledger.entries[ledger.entries.length - 1];
-  const outputs = { ...rebuilt, appliedDigests: appliedDigests(ledger), appliedCount: ledger.entries.length, appliedThrough: last?.version ?? "", bundleDigest: last?.digest ?? "" };
+  const outputs = {
+    ...rebuilt,
+    appliedDigests: appliedDigests(ledger),
+    appliedCount: ledger.entries.length,
+    appliedThrough: last?.version ?? "",
+    bundleDigest: last?.digest ?? "",
+  };
   return { id, props: outputs, inputs: stripOutputs(outputs) };
 }
 
@@ -488,7 +656,13 @@ async function forget(): Promise<void> {}
 export { forget as delete };
 
 /** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
-export const provider = { check, create, update, read, delete: forget } satisfies pulumi.dynamic.ResourceProvider<MigrationInputs, MigrationOutputs>;
+export const provider = {
+  check,
+  create,
+  update,
+  read,
+  delete: forget,
+} satisfies pulumi.dynamic.ResourceProvider<MigrationInputs, MigrationOutputs>;
 
 async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
   const bundle = await loadBundle(resolve(process.cwd(), inputs.migrationsDir));
@@ -508,7 +682,11 @@ async function apply(inputs: MigrationInputs): Promise<MigrationOutputs> {
  * `policy.backup`: before the apply, copy the tables the pending migrations change or destroy
  * (components/migrations/backup.ts), named by this update; the apply's own lock comes after.
  */
-async function backUp(inputs: MigrationInputs, bundle: Bundle, options: ApplyOptions): Promise<void> {
+async function backUp(
+  inputs: MigrationInputs,
+  bundle: Bundle,
+  options: ApplyOptions,
+): Promise<void> {
   const ledger = await withDatabase(inputs.connection, (client) => readLedgerSnapshot(client));
   const plan = planMigrations(bundle, ledger, planOptions(inputs));
   const tables = tablesToBackUp(plan.apply);
@@ -524,7 +702,9 @@ async function backUp(inputs: MigrationInputs, bundle: Bundle, options: ApplyOpt
     }),
   );
   for (const entry of taken) {
-    process.stderr.write(`supabase-promotion: backed up ${entry.source} (${entry.rows} rows) as ${BACKUP_SCHEMA}.${entry.backup} before applying; \`npm run backup -- restore ${inputs.stack} ${updateId}\` restores it\n`);
+    process.stderr.write(
+      `supabase-promotion: backed up ${entry.source} (${entry.rows} rows) as ${BACKUP_SCHEMA}.${entry.backup} before applying; \`npm run backup -- restore ${inputs.stack} ${updateId}\` restores it\n`,
+    );
   }
 }
 
@@ -532,13 +712,20 @@ async function backUp(inputs: MigrationInputs, bundle: Bundle, options: ApplyOpt
  * A migration this update applied that waives lint rules in its file (`-- squawk-ignore <rule>`) gets
  * an audit row of kind `waiver` per directive: which rules, where, and the comment above it as the reason.
  */
-async function recordWaivers(inputs: MigrationInputs, bundle: Bundle, report: ApplyReport, options: ApplyOptions): Promise<void> {
+async function recordWaivers(
+  inputs: MigrationInputs,
+  bundle: Bundle,
+  report: ApplyReport,
+  options: ApplyOptions,
+): Promise<void> {
   const byVersion = new Map(bundle.migrations.map((m) => [m.version, m]));
   const rows: AuditRow[] = [];
   for (const applied of report.applied) {
     const m = byVersion.get(applied.version);
     if (!m) continue;
-    for (const w of waiversIn(readFileSync(resolve(process.cwd(), inputs.migrationsDir, m.file), "utf8"))) {
+    for (const w of waiversIn(
+      readFileSync(resolve(process.cwd(), inputs.migrationsDir, m.file), "utf8"),
+    )) {
       rows.push({
         version: m.version,
         name: m.name,
@@ -587,10 +774,15 @@ function assertBundleMatches(bundle: Bundle, inputs: MigrationInputs, declared: 
     const m = byKey.get(key);
     const want = parseDescription(String(inputs[key])).digest;
     if (!m) problems.push(`${key}: no such file in ${inputs.migrationsDir}`);
-    else if (want && m.digest !== want) problems.push(`${key}: the file changed since the preview (digest ${m.digest.slice(0, 12)}… ≠ ${want.slice(0, 12)}…)`);
+    else if (want && m.digest !== want)
+      problems.push(
+        `${key}: the file changed since the preview (digest ${m.digest.slice(0, 12)}… ≠ ${want.slice(0, 12)}…)`,
+      );
   }
   if (problems.length > 0) {
-    throw new Error(`the migration files changed while the update ran; run the update again:\n  ${problems.join("\n  ")}`);
+    throw new Error(
+      `the migration files changed while the update ran; run the update again:\n  ${problems.join("\n  ")}`,
+    );
   }
 }
 
@@ -599,7 +791,9 @@ export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): Migra
   const out: MigrationInputs = { ...props };
   for (const key of Object.keys(out)) if (isMigrationKey(key)) delete out[key];
   delete out[PREVIEW_NOTES];
-  for (const key of Object.keys(out)) if ([LINT_PREFIX, LOCK_PREFIX, ADVISOR_PREFIX, REHEARSAL_PREFIX].some((p) => key.startsWith(p))) delete out[key];
+  for (const key of Object.keys(out))
+    if ([LINT_PREFIX, LOCK_PREFIX, ADVISOR_PREFIX, REHEARSAL_PREFIX].some((p) => key.startsWith(p)))
+      delete out[key];
   for (const entry of ledger.entries) {
     const key = `${entry.version}_${entry.name}`;
     // A preview's note ("— resumes at step 2 of 2") describes a change, never the applied state.
@@ -609,7 +803,10 @@ export function rebuildFromLedger(props: MigrationInputs, ledger: Ledger): Migra
   return out;
 }
 
-function summary(bundle: Bundle, ledger: Ledger): Pick<MigrationOutputs, "appliedThrough" | "bundleDigest" | "appliedCount" | "appliedDigests"> {
+function summary(
+  bundle: Bundle,
+  ledger: Ledger,
+): Pick<MigrationOutputs, "appliedThrough" | "bundleDigest" | "appliedCount" | "appliedDigests"> {
   const last = ledger.entries[ledger.entries.length - 1];
   const m = last ? bundle.migrations.find((x) => x.version === last.version) : undefined;
   return {
@@ -621,7 +818,14 @@ function summary(bundle: Bundle, ledger: Ledger): Pick<MigrationOutputs, "applie
 }
 
 function stripOutputs(props: MigrationInputs): MigrationInputs {
-  const { appliedThrough: _a, bundleDigest: _b, appliedCount: _c, appliedDigests: _d, applied: _e, ...inputs } = props as MigrationOutputs;
+  const {
+    appliedThrough: _a,
+    bundleDigest: _b,
+    appliedCount: _c,
+    appliedDigests: _d,
+    applied: _e,
+    ...inputs
+  } = props as MigrationOutputs;
   return inputs;
 }
 

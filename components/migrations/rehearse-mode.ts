@@ -43,11 +43,16 @@ export function scratchRebuild(migrations: readonly Migration[], ledger: Ledger)
   for (const entry of ledger.entries) {
     const m = byVersion.get(entry.version);
     if (!m) {
-      inexact.push(`applied migration ${entry.version}_${entry.name} has no file in the bundle, so the scratch database lacks what it did`);
+      inexact.push(
+        `applied migration ${entry.version}_${entry.name} has no file in the bundle, so the scratch database lacks what it did`,
+      );
       continue;
     }
     rebuild.push(m);
-    if (editedSinceApplied(m, entry)) inexact.push(`${m.file} changed since it was applied; the scratch database ran it as it is now`);
+    if (editedSinceApplied(m, entry))
+      inexact.push(
+        `${m.file} changed since it was applied; the scratch database ran it as it is now`,
+      );
   }
   const half = ledger.inProgress;
   if (half) {
@@ -93,14 +98,27 @@ export interface SkippedStatement {
  * its writers. The rest of its migration still runs, so a failure that depends on it is possible, and
  * the failure then says it was skipped.
  */
-export function targetRehearsal(plan: Pick<Plan, "apply" | "revert">): { sections: TargetSection[]; skipped: SkippedStatement[] } {
+export function targetRehearsal(plan: Pick<Plan, "apply" | "revert">): {
+  sections: TargetSection[];
+  skipped: SkippedStatement[];
+} {
   const sections: TargetSection[] = [];
   const skipped: SkippedStatement[] = [];
-  const add = (migration: Migration, action: TargetSection["action"], section: TargetSection["section"], statements: readonly Statement[]) => {
+  const add = (
+    migration: Migration,
+    action: TargetSection["action"],
+    section: TargetSection["section"],
+    statements: readonly Statement[],
+  ) => {
     const run: Statement[] = [];
     for (const statement of statements) {
       if (statement.transactional) run.push(statement);
-      else skipped.push({ migration, statement, reason: `${statement.reason ?? "it"} cannot run inside a transaction` });
+      else
+        skipped.push({
+          migration,
+          statement,
+          reason: `${statement.reason ?? "it"} cannot run inside a transaction`,
+        });
     }
     sections.push({ migration, action, section, run });
   };
@@ -118,24 +136,36 @@ export function describeSkipped(s: SkippedStatement): string {
 }
 
 /** The note on a rehearsed migration's line: where, how, and how long it took. */
-export function rehearsedNote(mode: Exclude<RehearsalMode, "off">, durationMs: number, skipped = 0): string {
+export function rehearsedNote(
+  mode: Exclude<RehearsalMode, "off">,
+  durationMs: number,
+  skipped = 0,
+): string {
   const took = `ok in ${formatMs(durationMs)}`;
   if (mode === "copy") return `rehearsed on a copy: ${took}`;
-  if (mode === "scratch") return `rehearsed on a scratch rebuild (schema only, no production data): ${took}`;
+  if (mode === "scratch")
+    return `rehearsed on a scratch rebuild (schema only, no production data): ${took}`;
   return `rehearsed on the target in a rolled-back transaction: ${took}${skipped > 0 ? ` (${skipped} non-transactional statement${skipped === 1 ? "" : "s"} not rehearsed)` : ""}`;
 }
 
 /** The first words of a failed rehearsal's check failure: where it ran. */
 export function failureHead(mode: Exclude<RehearsalMode, "off">, target: string): string {
   if (mode === "copy") return `the rehearsal on a copy of ${target} with its data failed`;
-  if (mode === "scratch") return `the rehearsal on a scratch rebuild of ${target} (schema only, no production data) failed`;
+  if (mode === "scratch")
+    return `the rehearsal on a scratch rebuild of ${target} (schema only, no production data) failed`;
   return `the rehearsal on ${target} in a rolled-back transaction failed`;
 }
 
 /** What a failed rehearsal did to the target (nothing), and the way on. */
 export function failureTail(mode: Exclude<RehearsalMode, "off">, target: string): string {
-  const untouched = mode === "target" ? `Nothing was kept on ${target}: the rehearsal's transaction was rolled back.` : `Nothing ran on ${target}.`;
-  const fix = mode === "copy" || mode === "target" ? "Fix the migration (or the data it meets)" : "Fix the migration";
+  const untouched =
+    mode === "target"
+      ? `Nothing was kept on ${target}: the rehearsal's transaction was rolled back.`
+      : `Nothing ran on ${target}.`;
+  const fix =
+    mode === "copy" || mode === "target"
+      ? "Fix the migration (or the data it meets)"
+      : "Fix the migration";
   return `${untouched} ${fix} and preview again; \`up\` would fail the same way.`;
 }
 

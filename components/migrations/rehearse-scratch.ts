@@ -59,7 +59,10 @@ export async function rehearseOnScratch<B = undefined, T = undefined>(
   try {
     server = await scratchServer(scratch.platformPort);
   } catch (error) {
-    return { kind: "skipped", reason: `no PostgreSQL for the scratch database: ${(error as Error).message}` };
+    return {
+      kind: "skipped",
+      reason: `no PostgreSQL for the scratch database: ${(error as Error).message}`,
+    };
   }
   const name = shadowName(`scratch_${scratch.label}`);
   const scratchAdminUrl = withDatabaseName(server.adminUrl, name);
@@ -67,7 +70,9 @@ export async function rehearseOnScratch<B = undefined, T = undefined>(
   const scratchUrl = appUrlOf(scratchAdminUrl);
   const { rebuild, inexact } = scratchRebuild(bundle.migrations, ledger);
   try {
-    await withDatabase(server.adminUrl, (client) => client.query(`create database ${quoteIdent(name)} owner ${APP_ROLE}`));
+    await withDatabase(server.adminUrl, (client) =>
+      client.query(`create database ${quoteIdent(name)} owner ${APP_ROLE}`),
+    );
     try {
       await bootstrapSupabase(scratchAdminUrl);
       if (rebuild.length > 0) {
@@ -75,12 +80,16 @@ export async function rehearseOnScratch<B = undefined, T = undefined>(
           // The applied migrations as the target's ledger lists them — not the planner's choice, which
           // would also pick up pending files older than the newest applied one.
           // A bundle of exactly those migrations, on an empty ledger: the planner applies them all, in order.
-          await applyBundle(scratchUrl, { migrations: rebuild, digest: rebuild[rebuild.length - 1]!.digest }, {
-            ...options,
-            through: undefined,
-            baseline: undefined,
-            onProgress: undefined,
-          });
+          await applyBundle(
+            scratchUrl,
+            { migrations: rebuild, digest: rebuild[rebuild.length - 1]!.digest },
+            {
+              ...options,
+              through: undefined,
+              baseline: undefined,
+              onProgress: undefined,
+            },
+          );
         } catch (error) {
           return {
             kind: "skipped",
@@ -103,9 +112,18 @@ export async function rehearseOnScratch<B = undefined, T = undefined>(
       } catch (error) {
         return { kind: "failed", shadow: name, copyMs: rebuiltMs, error: error as Error, notes };
       }
-      return { kind: "passed", shadow: name, copyMs: rebuiltMs, report, after: (await scratch.after?.(scratchUrl, before)) as T, notes };
+      return {
+        kind: "passed",
+        shadow: name,
+        copyMs: rebuiltMs,
+        report,
+        after: (await scratch.after?.(scratchUrl, before)) as T,
+        notes,
+      };
     } finally {
-      await withDatabase(server.adminUrl, (client) => client.query(`drop database if exists ${quoteIdent(name)} with (force)`));
+      await withDatabase(server.adminUrl, (client) =>
+        client.query(`drop database if exists ${quoteIdent(name)} with (force)`),
+      );
     }
   } finally {
     await server.release();
@@ -120,7 +138,11 @@ async function scratchServer(port: number): Promise<ScratchServer> {
   const platform = localAdminUrl(port);
   try {
     await withDatabase(platform, (client) => client.query("select 1"));
-    return { adminUrl: platform, where: `the local platform (port ${port})`, release: async () => undefined };
+    return {
+      adminUrl: platform,
+      where: `the local platform (port ${port})`,
+      release: async () => undefined,
+    };
   } catch {
     const server = await startThrowawayPostgres({ prefix: "sp-scratch-pg-" });
     return {

@@ -33,14 +33,20 @@ export interface TargetLimits {
 }
 
 /** Runs `plan` on the target in one transaction and rolls it back. */
-export async function rehearseOnTarget(connection: string, plan: Pick<Plan, "apply" | "revert">, options: ApplyOptions, limits: TargetLimits): Promise<RehearsalOutcome> {
+export async function rehearseOnTarget(
+  connection: string,
+  plan: Pick<Plan, "apply" | "revert">,
+  options: ApplyOptions,
+  limits: TargetLimits,
+): Promise<RehearsalOutcome> {
   const { sections, skipped } = targetRehearsal(plan);
   const notes = [
     `on the target in one transaction, rolled back (lock_timeout ${limits.lockTimeout}, statement_timeout ${limits.statementTimeout})`,
     ...skipped.map((s) => `not rehearsed: ${describeSkipped(s)}`),
   ];
   const skippedPer: Record<string, number> = {};
-  for (const s of skipped) skippedPer[s.migration.version] = (skippedPer[s.migration.version] ?? 0) + 1;
+  for (const s of skipped)
+    skippedPer[s.migration.version] = (skippedPer[s.migration.version] ?? 0) + 1;
   const started = performance.now();
   return withDatabase(
     connection,
@@ -55,7 +61,13 @@ export async function rehearseOnTarget(connection: string, plan: Pick<Plan, "app
           advisoryLockKey(facts.database),
           async () => {
             locked = true;
-            const report: ApplyReport = { applied: [], reverted: [], adopted: [], lockWaitMs: 0, durationMs: 0 };
+            const report: ApplyReport = {
+              applied: [],
+              reverted: [],
+              adopted: [],
+              lockWaitMs: 0,
+              durationMs: 0,
+            };
             await resetSession(client, settings, { begin: true });
             try {
               for (const migration of [...new Set(sections.map((s) => s.migration))]) {
@@ -68,7 +80,13 @@ export async function rehearseOnTarget(connection: string, plan: Pick<Plan, "app
                     try {
                       await client.query(statement.sql);
                     } catch (error) {
-                      const failure = new StatementFailure(section.section, statement, i + 1, section.run.length, error);
+                      const failure = new StatementFailure(
+                        section.section,
+                        statement,
+                        i + 1,
+                        section.run.length,
+                        error,
+                      );
                       const located = migrationFailure(migration, section.action, failure, {
                         ...ROLLED_BACK,
                         lockTimeout: limits.lockTimeout,
@@ -85,31 +103,62 @@ export async function rehearseOnTarget(connection: string, plan: Pick<Plan, "app
                             "The target is busy or the statement is slow there: raise those limits, preview when it is quieter, or rehearse on a scratch rebuild",
                         };
                       }
-                      const earlier = skipped.filter((s) => s.migration.version <= migration.version);
+                      const earlier = skipped.filter(
+                        (s) => s.migration.version <= migration.version,
+                      );
                       if (earlier.length > 0) {
                         located.message += `\n(Not rehearsed before it, as they cannot run in a transaction: ${earlier.map(describeSkipped).join(", ")}; if this failure depends on them, a scratch rehearsal runs them.)`;
                       }
-                      return { kind: "failed" as const, shadow: facts.database, copyMs: 0, error: located, notes };
+                      return {
+                        kind: "failed" as const,
+                        shadow: facts.database,
+                        copyMs: 0,
+                        error: located,
+                        notes,
+                      };
                     }
                   }
                 }
                 const durationMs = performance.now() - began;
                 const action = mine[0]!.action;
-                if (action === "revert") report.reverted.push({ version: migration.version, name: migration.name, durationMs });
-                else report.applied.push({ version: migration.version, name: migration.name, digest: migration.digest, durationMs, steps: 1 });
+                if (action === "revert")
+                  report.reverted.push({
+                    version: migration.version,
+                    name: migration.name,
+                    durationMs,
+                  });
+                else
+                  report.applied.push({
+                    version: migration.version,
+                    name: migration.name,
+                    digest: migration.digest,
+                    durationMs,
+                    steps: 1,
+                  });
               }
             } finally {
               // Always: a rehearsal never keeps anything, whether it passed or failed.
               await client.query("rollback").catch(() => undefined);
             }
             report.durationMs = performance.now() - started;
-            return { kind: "passed" as const, shadow: facts.database, copyMs: 0, report, after: undefined, notes, skipped: skippedPer };
+            return {
+              kind: "passed" as const,
+              shadow: facts.database,
+              copyMs: 0,
+              report,
+              after: undefined,
+              notes,
+              skipped: skippedPer,
+            };
           },
           { wait: false, timeoutMs: 0, stack: options.stack },
         );
       } catch (error) {
         if (locked) throw error;
-        return { kind: "skipped" as const, reason: `another apply of ${facts.database} holds its lock now, and the rehearsal never runs beside one (${(error as Error).message.split("\n")[0]})` };
+        return {
+          kind: "skipped" as const,
+          reason: `another apply of ${facts.database} holds its lock now, and the rehearsal never runs beside one (${(error as Error).message.split("\n")[0]})`,
+        };
       }
     },
     { context: { stack: options.stack } },

@@ -29,8 +29,22 @@ import type { Bundle } from "./types";
  * not rehearse exactly; `skipped` counts, per version, the statements a target rehearsal left out.
  */
 export type RehearsalOutcome<T = undefined> =
-  | { kind: "passed"; shadow: string; copyMs: number; report: ApplyReport; after: T; notes?: string[]; skipped?: Record<string, number> }
-  | { kind: "failed"; shadow: string; copyMs: number; error: Error & { version?: string; location?: string; code?: string }; notes?: string[] }
+  | {
+      kind: "passed";
+      shadow: string;
+      copyMs: number;
+      report: ApplyReport;
+      after: T;
+      notes?: string[];
+      skipped?: Record<string, number>;
+    }
+  | {
+      kind: "failed";
+      shadow: string;
+      copyMs: number;
+      error: Error & { version?: string; location?: string; code?: string };
+      notes?: string[];
+    }
   | { kind: "skipped"; reason: string };
 
 /** Hosts that are this machine. */
@@ -40,7 +54,11 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
  * Why this check should not rehearse, or undefined when it should. Pure apart from the defaults:
  * `command` is the CLI's subcommand, `setting` the stack's `migrations.rehearse`.
  */
-export function rehearsalRefusal(connection: string, setting: unknown, command: string | undefined): string | undefined {
+export function rehearsalRefusal(
+  connection: string,
+  setting: unknown,
+  command: string | undefined,
+): string | undefined {
   const mode = rehearsalModeOf(setting);
   if (mode === "off") return "migrations.rehearse is off";
   if (command !== "preview") return `not a preview (${command ?? "unknown command"})`;
@@ -52,7 +70,8 @@ export function rehearsalRefusal(connection: string, setting: unknown, command: 
   } catch {
     return "the connection string is not a URL";
   }
-  if (!LOOPBACK.has(host)) return `the database is not on this machine (${host}); copies are made on the local platform only`;
+  if (!LOOPBACK.has(host))
+    return `the database is not on this machine (${host}); copies are made on the local platform only`;
   return undefined;
 }
 
@@ -60,7 +79,10 @@ export function rehearsalRefusal(connection: string, setting: unknown, command: 
  * The Pulumi subcommand of the CLI that started this process (`preview`, `up`, …), read from
  * `/proc/<ppid>/cmdline`: the engine starts providers as its children. Undefined where it cannot be read.
  */
-export function cliCommand(pid: number = process.ppid, read: (path: string) => string = (p) => readFileSync(p, "utf8")): string | undefined {
+export function cliCommand(
+  pid: number = process.ppid,
+  read: (path: string) => string = (p) => readFileSync(p, "utf8"),
+): string | undefined {
   let argv: string[];
   try {
     argv = read(`/proc/${pid}/cmdline`).split("\0").filter(Boolean);
@@ -73,7 +95,19 @@ export function cliCommand(pid: number = process.ppid, read: (path: string) => s
 
 /** The first positional argument of a Pulumi command line (flags with values skipped). */
 export function subcommand(args: readonly string[]): string | undefined {
-  const withValue = new Set(["--stack", "-s", "--cwd", "-C", "--color", "--logflow", "-v", "--verbose", "--tracing", "--profiling", "--memprofilerate"]);
+  const withValue = new Set([
+    "--stack",
+    "-s",
+    "--cwd",
+    "-C",
+    "--color",
+    "--logflow",
+    "-v",
+    "--verbose",
+    "--tracing",
+    "--profiling",
+    "--memprofilerate",
+  ]);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (withValue.has(arg)) {
@@ -123,23 +157,40 @@ export async function rehearseOnCopy<T = undefined>(
   try {
     let report: ApplyReport;
     try {
-      report = await applyBundle(shadowUrl.toString(), bundle, { ...options, onProgress: undefined });
+      report = await applyBundle(shadowUrl.toString(), bundle, {
+        ...options,
+        onProgress: undefined,
+      });
     } catch (error) {
       return { kind: "failed", shadow, copyMs, error: error as Error };
     }
-    return { kind: "passed", shadow, copyMs, report, after: (await after?.(shadowUrl.toString())) as T };
+    return {
+      kind: "passed",
+      shadow,
+      copyMs,
+      report,
+      after: (await after?.(shadowUrl.toString())) as T,
+    };
   } finally {
-    await withDatabase(admin.toString(), (client) => client.query(`drop database if exists ${quoteIdent(shadow)} with (force)`));
+    await withDatabase(admin.toString(), (client) =>
+      client.query(`drop database if exists ${quoteIdent(shadow)} with (force)`),
+    );
   }
 }
 
 /** Who keeps the target from being copied (a template must have no other sessions). */
 async function otherSessions(client: ClientBase, target: string): Promise<string> {
-  const { rows } = await client.query<{ pid: number; application_name: string | null; state: string | null }>(
+  const { rows } = await client.query<{
+    pid: number;
+    application_name: string | null;
+    state: string | null;
+  }>(
     "select pid, application_name, state from pg_stat_activity where datname = $1 and pid <> pg_backend_pid() order by pid limit 5",
     [target],
   );
-  const who = rows.map((r) => `pid ${r.pid}${r.application_name ? ` (${r.application_name})` : ""}`).join(", ");
+  const who = rows
+    .map((r) => `pid ${r.pid}${r.application_name ? ` (${r.application_name})` : ""}`)
+    .join(", ");
   return (
     `${target} has other sessions (${who || "they ended meanwhile"}), and PostgreSQL copies only a database nobody is connected to; ` +
     "close them (or set migrations.rehearse to off) and preview again"
@@ -152,6 +203,12 @@ async function otherSessions(client: ClientBase, target: string): Promise<string
  */
 export function whatFailed(message: string): string {
   const lines = message.split("\n");
-  const end = lines.findIndex((line, i) => i > 0 && /^\s*(Its transaction|Steps? \d|Fix the file|The next apply|Nothing from this migration)/.test(line));
+  const end = lines.findIndex(
+    (line, i) =>
+      i > 0 &&
+      /^\s*(Its transaction|Steps? \d|Fix the file|The next apply|Nothing from this migration)/.test(
+        line,
+      ),
+  );
   return (end < 0 ? lines : lines.slice(0, end)).join("\n");
 }

@@ -17,7 +17,13 @@
 import { performance } from "node:perf_hooks";
 import type { ClientBase } from "pg";
 import { downHash, ledgerStatementsHash, protectedHash } from "./integrity";
-import { deleteHistoryRow, ensureLedger, insertAppliedRows, insertAuditRow, readLedger } from "./ledger";
+import {
+  deleteHistoryRow,
+  ensureLedger,
+  insertAppliedRows,
+  insertAuditRow,
+  readLedger,
+} from "./ledger";
 import { advisoryLockKey, withAdvisoryLock } from "./lock";
 import { expectedObjects, qualified, type ObjectExpectation } from "./objects";
 import { assertSessionConnection } from "./session";
@@ -77,14 +83,20 @@ export class ResolveError extends Error {
  * Checks the database against the resolution and, when nothing contradicts it, records it.
  * @throws ResolveError when the database contradicts the resolution, or there is nothing to resolve
  */
-export async function resolveMigration(url: string, bundle: Bundle, request: ResolveRequest): Promise<ResolveReport> {
+export async function resolveMigration(
+  url: string,
+  bundle: Bundle,
+  request: ResolveRequest,
+): Promise<ResolveReport> {
   assertSessionConnection(url);
   const started = performance.now();
   const migration = bundle.migrations.find((m) => m.version === request.version);
   if (!migration) {
     throw new ResolveError(
       `There is no migration ${request.version} in the bundle; resolve checks the database against the migration's file, so it needs it. ` +
-        "Restore the file (git log --all --name-status -- '*" + request.version + "_*.sql'), or, for a stale ledger row whose file is gone for good, " +
+        "Restore the file (git log --all --name-status -- '*" +
+        request.version +
+        "_*.sql'), or, for a stale ledger row whose file is gone for good, " +
         `\`supabase migration repair --status reverted ${request.version}\` after checking the schema.`,
     );
   }
@@ -92,18 +104,30 @@ export async function resolveMigration(url: string, bundle: Bundle, request: Res
   return withDatabase(
     url,
     async (client) => {
-      const { rows } = await client.query<{ database: string }>("select current_database() as database");
+      const { rows } = await client.query<{ database: string }>(
+        "select current_database() as database",
+      );
       const database = rows[0]?.database ?? "";
-      return withAdvisoryLock(client, advisoryLockKey(database), () => resolveLocked(client, migration, request, started), {
-        wait: true,
-        timeoutMs: request.lockWaitMs ?? 60_000,
-      });
+      return withAdvisoryLock(
+        client,
+        advisoryLockKey(database),
+        () => resolveLocked(client, migration, request, started),
+        {
+          wait: true,
+          timeoutMs: request.lockWaitMs ?? 60_000,
+        },
+      );
     },
     { context: { stack: request.stack } },
   );
 }
 
-async function resolveLocked(client: ClientBase, migration: Migration, request: ResolveRequest, started: number): Promise<ResolveReport> {
+async function resolveLocked(
+  client: ClientBase,
+  migration: Migration,
+  request: ResolveRequest,
+  started: number,
+): Promise<ResolveReport> {
   const ledger = await readLedger(client);
   const entry = ledger.entries.find((e) => e.version === migration.version);
   const progress = ledger.inProgress?.version === migration.version ? ledger.inProgress : null;
@@ -118,7 +142,9 @@ async function resolveLocked(client: ClientBase, migration: Migration, request: 
       : "not applied";
 
   if (request.resolution === "applied" && entry?.digest && !progress) {
-    throw new ResolveError(`${where} is already applied (recorded sha256:${entry.digest.slice(0, 12)}…); there is nothing to resolve.`);
+    throw new ResolveError(
+      `${where} is already applied (recorded sha256:${entry.digest.slice(0, 12)}…); there is nothing to resolve.`,
+    );
   }
   if (request.resolution === "rolled-back" && !entry && !progress) {
     throw new ResolveError(
@@ -129,7 +155,8 @@ async function resolveLocked(client: ClientBase, migration: Migration, request: 
 
   const inventory = expectedObjects(migration.up);
   const stepOfStatement = new Map<Statement, number>();
-  for (const step of steps) for (const statement of step.statements) stepOfStatement.set(statement, step.index);
+  for (const step of steps)
+    for (const statement of step.statements) stepOfStatement.set(statement, step.index);
   const at = (e: ObjectExpectation) =>
     `step ${(stepOfStatement.get(e.statement) ?? 0) + 1} of ${steps.length} (${migration.file}:${e.statement.line})`;
 
@@ -137,7 +164,12 @@ async function resolveLocked(client: ClientBase, migration: Migration, request: 
   const problems: string[] = [];
   for (const expectation of inventory.objects) {
     const found = await probe(client, expectation);
-    const state = found === "absent" ? "does not exist" : found === "invalid" ? "exists but is INVALID" : "exists";
+    const state =
+      found === "absent"
+        ? "does not exist"
+        : found === "invalid"
+          ? "exists but is INVALID"
+          : "exists";
     if (request.resolution === "rolled-back") {
       if (expectation.effect !== "created") continue;
       checked.push(`${expectation.label} ${state}`);
@@ -159,7 +191,9 @@ async function resolveLocked(client: ClientBase, migration: Migration, request: 
         );
       }
       if (expectation.effect === "dropped" && found !== "absent") {
-        problems.push(`${at(expectation)} drops ${expectation.label}, which still exists: the migration is not applied`);
+        problems.push(
+          `${at(expectation)} drops ${expectation.label}, which still exists: the migration is not applied`,
+        );
       }
     }
   }
@@ -177,7 +211,9 @@ async function resolveLocked(client: ClientBase, migration: Migration, request: 
     `resolved by hand as ${request.resolution === "applied" ? "applied" : "rolled back"} (was ${before})`,
     request.reason ? `reason: ${request.reason}` : "no reason given",
     `checked: ${checked.length === 0 ? "nothing checkable" : checked.join("; ")}`,
-    ...(unchecked.length > 0 ? [`not checked (statements without a checkable object): ${unchecked.join(", ")}`] : []),
+    ...(unchecked.length > 0
+      ? [`not checked (statements without a checkable object): ${unchecked.join(", ")}`]
+      : []),
     ...(verify.length > 0 ? ["verify section passed"] : []),
   ].join("; ");
 
@@ -243,13 +279,24 @@ async function resolveLocked(client: ClientBase, migration: Migration, request: 
 }
 
 /** Whether the object exists (and, for an index, is VALID). */
-async function probe(client: ClientBase, e: ObjectExpectation): Promise<"present" | "absent" | "invalid"> {
-  const regclass = (schema: string | undefined, name: string) => (schema ? `${quoteIdent(schema)}.${quoteIdent(name)}` : quoteIdent(name));
+async function probe(
+  client: ClientBase,
+  e: ObjectExpectation,
+): Promise<"present" | "absent" | "invalid"> {
+  const regclass = (schema: string | undefined, name: string) =>
+    schema ? `${quoteIdent(schema)}.${quoteIdent(name)}` : quoteIdent(name);
   const table = e.table ? regclass(e.table.schema, e.table.name) : null;
-  const one = async (sql: string, params: unknown[]): Promise<Record<string, unknown> | undefined> => (await client.query(sql, params)).rows[0];
+  const one = async (
+    sql: string,
+    params: unknown[],
+  ): Promise<Record<string, unknown> | undefined> => (await client.query(sql, params)).rows[0];
   switch (e.kind) {
     case "relation":
-      return (await one("select to_regclass($1) is not null as found", [regclass(e.schema, e.name)]))?.found ? "present" : "absent";
+      return (
+        await one("select to_regclass($1) is not null as found", [regclass(e.schema, e.name)])
+      )?.found
+        ? "present"
+        : "absent";
     case "index": {
       // An index lives in its table's schema; the table resolves through the search path like the statement did.
       const row = await one(
@@ -261,9 +308,14 @@ async function probe(client: ClientBase, e: ObjectExpectation): Promise<"present
       return row === undefined ? "absent" : row.valid ? "present" : "invalid";
     }
     case "schema":
-      return (await one("select 1 from pg_namespace where nspname = $1", [e.name])) ? "present" : "absent";
+      return (await one("select 1 from pg_namespace where nspname = $1", [e.name]))
+        ? "present"
+        : "absent";
     case "type":
-      return (await one("select to_regtype($1) is not null as found", [regclass(e.schema, e.name)]))?.found ? "present" : "absent";
+      return (await one("select to_regtype($1) is not null as found", [regclass(e.schema, e.name)]))
+        ?.found
+        ? "present"
+        : "absent";
     case "function":
       return (await one(
         `select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
@@ -273,15 +325,28 @@ async function probe(client: ClientBase, e: ObjectExpectation): Promise<"present
         ? "present"
         : "absent";
     case "policy":
-      return (await one("select 1 from pg_policy where polname = $1 and polrelid = to_regclass($2)", [e.name, table])) ? "present" : "absent";
+      return (await one(
+        "select 1 from pg_policy where polname = $1 and polrelid = to_regclass($2)",
+        [e.name, table],
+      ))
+        ? "present"
+        : "absent";
     case "trigger":
-      return (await one("select 1 from pg_trigger where tgname = $1 and tgrelid = to_regclass($2) and not tgisinternal", [e.name, table]))
+      return (await one(
+        "select 1 from pg_trigger where tgname = $1 and tgrelid = to_regclass($2) and not tgisinternal",
+        [e.name, table],
+      ))
         ? "present"
         : "absent";
     case "extension":
-      return (await one("select 1 from pg_extension where extname = $1", [e.name])) ? "present" : "absent";
+      return (await one("select 1 from pg_extension where extname = $1", [e.name]))
+        ? "present"
+        : "absent";
     case "column":
-      return (await one("select 1 from pg_attribute where attrelid = to_regclass($1) and attname = $2 and attnum > 0 and not attisdropped", [table, e.name]))
+      return (await one(
+        "select 1 from pg_attribute where attrelid = to_regclass($1) and attname = $2 and attnum > 0 and not attisdropped",
+        [table, e.name],
+      ))
         ? "present"
         : "absent";
   }
@@ -304,4 +369,3 @@ function undoHint(e: ObjectExpectation): string {
       return `drop ${e.label.slice(0, e.label.lastIndexOf(" "))} ${name}, or run the migration's down section by hand`;
   }
 }
-

@@ -47,7 +47,13 @@ export interface MigrationBundleArgs {
   stack: string;
 }
 
-const provider = trampolineProvider("components/migrations/provider", ["check", "create", "read", "update", "delete"]);
+const provider = trampolineProvider("components/migrations/provider", [
+  "check",
+  "create",
+  "read",
+  "update",
+  "delete",
+]);
 
 /**
  * The migrations a stack has applied, as one resource with one input per
@@ -65,7 +71,9 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: MigrationBundleArgs, opts?: pulumi.CustomResourceOptions) {
     const included = selectMigrations(args.bundle, args.through);
-    const perMigration = Object.fromEntries(included.map((m) => [migrationKey(m), describePending(m)]));
+    const perMigration = Object.fromEntries(
+      included.map((m) => [migrationKey(m), describePending(m)]),
+    );
     // The SDK stamps a stack trace on each promise it makes for a resource property (a debugging aid
     // for leaked promises); with source maps that costs about half a millisecond per property, and
     // this resource has one property per migration. Built without them: 1,000 migrations in ~30 ms.
@@ -86,12 +94,19 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           ...(args.includeAll ? { includeAll: true } : {}),
           ...(args.rehearse && args.rehearse !== "copy" ? { rehearse: args.rehearse } : {}),
           ...(args.rehearse === "target"
-            ? { rehearseLockTimeout: args.rehearseLockTimeout ?? "2s", rehearseStatementTimeout: args.rehearseStatementTimeout ?? "30s" }
+            ? {
+                rehearseLockTimeout: args.rehearseLockTimeout ?? "2s",
+                rehearseStatementTimeout: args.rehearseStatementTimeout ?? "30s",
+              }
             : {}),
-          ...(args.rehearse === "scratch" && args.scratchPort !== undefined ? { scratchPort: args.scratchPort } : {}),
+          ...(args.rehearse === "scratch" && args.scratchPort !== undefined
+            ? { scratchPort: args.scratchPort }
+            : {}),
           ...(args.lintFailOn && args.lintFailOn !== "none" ? { lintFailOn: args.lintFailOn } : {}),
           ...(args.lintOff && args.lintOff.length > 0 ? { lintOff: args.lintOff } : {}),
-          ...(args.advisorsFailOn && args.advisorsFailOn !== "none" ? { advisorsFailOn: args.advisorsFailOn } : {}),
+          ...(args.advisorsFailOn && args.advisorsFailOn !== "none"
+            ? { advisorsFailOn: args.advisorsFailOn }
+            : {}),
           ...(args.backup ? { backup: true } : {}),
           stack: args.stack,
           ...perMigration,
@@ -112,7 +127,9 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
 
 /** The migrations a stack should have applied: the bundle up to the pin. */
 export function selectMigrations(bundle: Bundle, through?: string): Migration[] {
-  return through ? bundle.migrations.filter((m) => compareVersions(m.version, through) <= 0) : bundle.migrations;
+  return through
+    ? bundle.migrations.filter((m) => compareVersions(m.version, through) <= 0)
+    : bundle.migrations;
 }
 
 /**
@@ -122,5 +139,7 @@ export function selectMigrations(bundle: Bundle, through?: string): Migration[] 
 export function parseAppliedDigests(json: string | undefined): Record<string, string> {
   if (!json) return {};
   const parsed = JSON.parse(json) as unknown;
-  return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
+  return parsed && typeof parsed === "object" && !Array.isArray(parsed)
+    ? (parsed as Record<string, string>)
+    : {};
 }

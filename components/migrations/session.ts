@@ -48,7 +48,13 @@ export interface SessionFacts {
 }
 
 export async function readSessionFacts(client: ClientBase): Promise<SessionFacts> {
-  const { rows } = await client.query<{ database: string; pid: number; checks_client: boolean; super: boolean; legacy: boolean }>(
+  const { rows } = await client.query<{
+    database: string;
+    pid: number;
+    checks_client: boolean;
+    super: boolean;
+    legacy: boolean;
+  }>(
     "select current_database() as database, pg_backend_pid() as pid, " +
       "current_setting('client_connection_check_interval', true) is not null as checks_client, " +
       "coalesce((select rolsuper from pg_roles where rolname = current_user), false) as super, " +
@@ -87,13 +93,22 @@ export async function configureSession(
  * the session opened), optionally opening the migration's transaction in the same round trip: a
  * thousand migrations pay for a thousand round trips, not three thousand.
  */
-export async function resetSession(client: ClientBase, settings: Array<[string, string]>, opts: { begin?: boolean } = {}): Promise<void> {
-  const calls = settings.map(([name, value]) => `set_config(${escapeLiteral(name)}, ${escapeLiteral(value)}, false)`).join(", ");
+export async function resetSession(
+  client: ClientBase,
+  settings: Array<[string, string]>,
+  opts: { begin?: boolean } = {},
+): Promise<void> {
+  const calls = settings
+    .map(([name, value]) => `set_config(${escapeLiteral(name)}, ${escapeLiteral(value)}, false)`)
+    .join(", ");
   await client.query(`${opts.begin ? "begin; " : ""}reset all; select ${calls}`);
 }
 
 /** `read` in one read-only snapshot (its queries would otherwise each see the latest commits). */
-export async function readInOneSnapshot<T>(client: ClientBase, read: (client: ClientBase) => Promise<T>): Promise<T> {
+export async function readInOneSnapshot<T>(
+  client: ClientBase,
+  read: (client: ClientBase) => Promise<T>,
+): Promise<T> {
   await client.query("begin isolation level repeatable read read only");
   try {
     return await read(client);
@@ -103,8 +118,14 @@ export async function readInOneSnapshot<T>(client: ClientBase, read: (client: Cl
 }
 
 /** A simple-protocol query whose every CommandComplete (one per statement that completed) is counted. */
-export function queryCountingStatements(client: ClientBase, text: string, onStatementDone: () => void): Promise<void> {
-  const query = new Query(text) as Query & { handleCommandComplete(message: unknown, connection: unknown): void };
+export function queryCountingStatements(
+  client: ClientBase,
+  text: string,
+  onStatementDone: () => void,
+): Promise<void> {
+  const query = new Query(text) as Query & {
+    handleCommandComplete(message: unknown, connection: unknown): void;
+  };
   const handle = query.handleCommandComplete.bind(query);
   query.handleCommandComplete = (message, connection) => {
     onStatementDone();

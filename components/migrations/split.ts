@@ -35,7 +35,11 @@ export class SqlSplitError extends Error {
   readonly problems: Problem[];
 
   constructor(problems: Problem[]) {
-    super(problems.map((p) => `${p.file}${p.line === undefined ? "" : `:${p.line}`}: ${p.message}`).join("\n"));
+    super(
+      problems
+        .map((p) => `${p.file}${p.line === undefined ? "" : `:${p.line}`}: ${p.message}`)
+        .join("\n"),
+    );
     this.name = "SqlSplitError";
     this.problems = problems;
   }
@@ -69,14 +73,22 @@ export function initParser(): Promise<void> {
  */
 export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
   if (!parserLoaded) {
-    throw new Error("The SQL parser is not loaded: call `await initParser()` before splitStatements().");
+    throw new Error(
+      "The SQL parser is not loaded: call `await initParser()` before splitStatements().",
+    );
   }
   if (trimSqlSpace(sql) === "") return [];
   const nul = sql.indexOf("\0");
   if (nul >= 0) {
     // The parser reads a C string: it would silently stop at the NUL and drop everything after it.
     const line = opts.lineOffset + 1 + (sql.slice(0, nul).match(/\n/g)?.length ?? 0);
-    throw new SqlSplitError([{ file: opts.file, line, message: "remove the NUL byte (\\0): PostgreSQL stops reading SQL at a NUL" }]);
+    throw new SqlSplitError([
+      {
+        file: opts.file,
+        line,
+        message: "remove the NUL byte (\\0): PostgreSQL stops reading SQL at a NUL",
+      },
+    ]);
   }
 
   let parsed: ParseResult;
@@ -95,7 +107,8 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
   for (const raw of parsed.stmts ?? []) {
     if (raw.stmt === undefined) continue;
     const begin = raw.stmt_location ?? 0;
-    const end = raw.stmt_len === undefined || raw.stmt_len === 0 ? bytes.length : begin + raw.stmt_len;
+    const end =
+      raw.stmt_len === undefined || raw.stmt_len === 0 ? bytes.length : begin + raw.stmt_len;
     const start = skipSpaceAndComments(bytes, begin, end);
     if (start >= end) continue;
     newlines += countNewlines(bytes, counted, start);
@@ -110,7 +123,11 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
       continue;
     }
     const reason = nonTransactionalReason(raw.stmt);
-    statements.push(reason === undefined ? { sql: text, line, transactional: true } : { sql: text, line, transactional: false, reason });
+    statements.push(
+      reason === undefined
+        ? { sql: text, line, transactional: true }
+        : { sql: text, line, transactional: false, reason },
+    );
   }
   if (problems.length > 0) throw new SqlSplitError(problems);
   return statements;
@@ -121,11 +138,13 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
  * inside one. Decided from the parse tree only (no catalog access).
  */
 export function nonTransactionalReason(stmt: Node): string | undefined {
-  if ("IndexStmt" in stmt) return stmt.IndexStmt.concurrent ? "CREATE INDEX CONCURRENTLY" : undefined;
+  if ("IndexStmt" in stmt)
+    return stmt.IndexStmt.concurrent ? "CREATE INDEX CONCURRENTLY" : undefined;
   if ("DropStmt" in stmt) return stmt.DropStmt.concurrent ? "DROP INDEX CONCURRENTLY" : undefined;
   if ("ReindexStmt" in stmt) {
     const reindex = stmt.ReindexStmt;
-    if ((reindex.params ?? []).some((p) => defElemName(p) === "concurrently")) return "REINDEX … CONCURRENTLY";
+    if ((reindex.params ?? []).some((p) => defElemName(p) === "concurrently"))
+      return "REINDEX … CONCURRENTLY";
     if (reindex.kind === "REINDEX_OBJECT_SCHEMA") return "REINDEX SCHEMA";
     if (reindex.kind === "REINDEX_OBJECT_DATABASE") return "REINDEX DATABASE";
     if (reindex.kind === "REINDEX_OBJECT_SYSTEM") return "REINDEX SYSTEM";
@@ -134,27 +153,35 @@ export function nonTransactionalReason(stmt: Node): string | undefined {
   // PostgreSQL does accept this inside a transaction block, but a long refresh would hold the
   // migration's DDL locks until commit; it runs alone so readers are never blocked behind it.
   if ("RefreshMatViewStmt" in stmt) {
-    return stmt.RefreshMatViewStmt.concurrent ? "REFRESH MATERIALIZED VIEW CONCURRENTLY" : undefined;
+    return stmt.RefreshMatViewStmt.concurrent
+      ? "REFRESH MATERIALIZED VIEW CONCURRENTLY"
+      : undefined;
   }
   // ANALYZE alone is transactional; VACUUM (with or without ANALYZE) is not.
   if ("VacuumStmt" in stmt) return stmt.VacuumStmt.is_vacuumcmd ? "VACUUM" : undefined;
   if ("CreatedbStmt" in stmt) return "CREATE DATABASE";
   if ("DropdbStmt" in stmt) return "DROP DATABASE";
   if ("AlterDatabaseStmt" in stmt) {
-    const moves = (stmt.AlterDatabaseStmt.options ?? []).some((o) => defElemName(o) === "tablespace");
+    const moves = (stmt.AlterDatabaseStmt.options ?? []).some(
+      (o) => defElemName(o) === "tablespace",
+    );
     return moves ? "ALTER DATABASE … SET TABLESPACE" : undefined;
   }
   if ("AlterSystemStmt" in stmt) return "ALTER SYSTEM";
   if ("CreateTableSpaceStmt" in stmt) return "CREATE TABLESPACE";
   if ("DropTableSpaceStmt" in stmt) return "DROP TABLESPACE";
   // CLUSTER on one table is transactional; CLUSTER without a table re-clusters every table.
-  if ("ClusterStmt" in stmt) return stmt.ClusterStmt.relation === undefined ? "CLUSTER without a table" : undefined;
+  if ("ClusterStmt" in stmt)
+    return stmt.ClusterStmt.relation === undefined ? "CLUSTER without a table" : undefined;
   // PostgreSQL ≥ 12 accepts it in a transaction, but the new value cannot be used before commit.
   if ("AlterEnumStmt" in stmt) {
     const alter = stmt.AlterEnumStmt;
-    return alter.oldVal === undefined && alter.newVal !== undefined ? "ALTER TYPE … ADD VALUE" : undefined;
+    return alter.oldVal === undefined && alter.newVal !== undefined
+      ? "ALTER TYPE … ADD VALUE"
+      : undefined;
   }
-  if ("DiscardStmt" in stmt) return stmt.DiscardStmt.target === "DISCARD_ALL" ? "DISCARD ALL" : undefined;
+  if ("DiscardStmt" in stmt)
+    return stmt.DiscardStmt.target === "DISCARD_ALL" ? "DISCARD ALL" : undefined;
   if ("AlterTableStmt" in stmt) {
     const detaches = (stmt.AlterTableStmt.cmds ?? []).some(
       (cmd) =>
@@ -169,20 +196,25 @@ export function nonTransactionalReason(stmt: Node): string | undefined {
   // Creating a subscription creates a replication slot unless told not to.
   if ("CreateSubscriptionStmt" in stmt) {
     const options = stmt.CreateSubscriptionStmt.options ?? [];
-    const noSlot = options.some((o) => ["create_slot", "connect"].includes(defElemName(o) ?? "") && isFalse(o));
+    const noSlot = options.some(
+      (o) => ["create_slot", "connect"].includes(defElemName(o) ?? "") && isFalse(o),
+    );
     return noSlot ? undefined : "CREATE SUBSCRIPTION";
   }
   // Refused in a transaction when the subscription has a slot, which only the catalog knows.
   if ("DropSubscriptionStmt" in stmt) return "DROP SUBSCRIPTION";
   if ("AlterSubscriptionStmt" in stmt) {
     const alter = stmt.AlterSubscriptionStmt;
-    if (alter.kind === "ALTER_SUBSCRIPTION_REFRESH") return "ALTER SUBSCRIPTION … REFRESH PUBLICATION";
+    if (alter.kind === "ALTER_SUBSCRIPTION_REFRESH")
+      return "ALTER SUBSCRIPTION … REFRESH PUBLICATION";
     const changesPublications =
       alter.kind === "ALTER_SUBSCRIPTION_SET_PUBLICATION" ||
       alter.kind === "ALTER_SUBSCRIPTION_ADD_PUBLICATION" ||
       alter.kind === "ALTER_SUBSCRIPTION_DROP_PUBLICATION";
     const noRefresh = (alter.options ?? []).some((o) => defElemName(o) === "refresh" && isFalse(o));
-    return changesPublications && !noRefresh ? "ALTER SUBSCRIPTION … PUBLICATION (with refresh)" : undefined;
+    return changesPublications && !noRefresh
+      ? "ALTER SUBSCRIPTION … PUBLICATION (with refresh)"
+      : undefined;
   }
   return undefined;
 }
@@ -218,7 +250,10 @@ function clientCopy(stmt: Node): string | undefined {
 
 function parseProblem(error: unknown, sql: string, opts: SplitOptions): Problem {
   // The parser quotes the text near the error, which may span lines; keep each problem on one line.
-  const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\r?\n\s*/g, " ");
+  const message = (error instanceof Error ? error.message : String(error)).replace(
+    /\s*\r?\n\s*/g,
+    " ",
+  );
   const details = (error as { sqlDetails?: { cursorPosition?: number } } | null)?.sqlDetails;
   if (details?.cursorPosition === undefined) {
     return { file: opts.file, message: `PostgreSQL cannot parse this SQL: ${message}` };
@@ -227,7 +262,9 @@ function parseProblem(error: unknown, sql: string, opts: SplitOptions): Problem 
   const before = Array.from(sql).slice(0, details.cursorPosition).join("");
   const line = opts.lineOffset + 1 + (before.match(/\n/g)?.length ?? 0);
   const lineText = sql.split("\n")[line - opts.lineOffset - 1] ?? "";
-  const hint = /^\s*\\/.test(lineText) ? " (psql meta-commands such as \\c or \\set are not supported in migrations)" : "";
+  const hint = /^\s*\\/.test(lineText)
+    ? " (psql meta-commands such as \\c or \\set are not supported in migrations)"
+    : "";
   return { file: opts.file, line, message: `PostgreSQL cannot parse this SQL: ${message}${hint}` };
 }
 
@@ -300,7 +337,11 @@ function sameStatement(a: string, b: string): boolean {
   try {
     const left = (parseSync(a) as ParseResult).stmts ?? [];
     const right = (parseSync(b) as ParseResult).stmts ?? [];
-    return left.length === 1 && right.length === 1 && JSON.stringify(left[0]?.stmt) === JSON.stringify(right[0]?.stmt);
+    return (
+      left.length === 1 &&
+      right.length === 1 &&
+      JSON.stringify(left[0]?.stmt) === JSON.stringify(right[0]?.stmt)
+    );
   } catch {
     return false;
   }
@@ -315,13 +356,18 @@ function isFalse(node: Node): boolean {
   if (!("DefElem" in node)) return false;
   const arg = node.DefElem.arg;
   if (arg === undefined) return false;
-  if ("String" in arg) return ["false", "off", "0", "no"].includes((arg.String.sval ?? "").toLowerCase());
+  if ("String" in arg)
+    return ["false", "off", "0", "no"].includes((arg.String.sval ?? "").toLowerCase());
   if ("Boolean" in arg) return arg.Boolean.boolval !== true;
   if ("Integer" in arg) return (arg.Integer.ival ?? 0) === 0;
   if ("TypeName" in arg) {
     const names = arg.TypeName.names ?? [];
     const last = names[names.length - 1];
-    return last !== undefined && "String" in last && ["false", "off", "no"].includes((last.String.sval ?? "").toLowerCase());
+    return (
+      last !== undefined &&
+      "String" in last &&
+      ["false", "off", "no"].includes((last.String.sval ?? "").toLowerCase())
+    );
   }
   return false;
 }

@@ -27,8 +27,14 @@ export function planSteps(statements: readonly Statement[], noTransaction: boole
   const steps: Step[] = [];
   for (const statement of statements) {
     const last = steps[steps.length - 1];
-    if (statement.transactional && !noTransaction && last?.transactional) last.statements.push(statement);
-    else steps.push({ index: steps.length, transactional: statement.transactional, statements: [statement] });
+    if (statement.transactional && !noTransaction && last?.transactional)
+      last.statements.push(statement);
+    else
+      steps.push({
+        index: steps.length,
+        transactional: statement.transactional,
+        statements: [statement],
+      });
   }
   return steps;
 }
@@ -54,15 +60,28 @@ export type ResumeRefusal =
  */
 export function resumeRefusal(migration: Migration, ledger: Ledger): ResumeRefusal | undefined {
   const progress = ledger.inProgress;
-  if (progress === null || progress.version !== migration.version || progress.digest === migration.digest) return undefined;
-  if (chainDigest(recordedDigestBefore(ledger, migration.version), migration.contentHash, migration.version) === progress.digest) return undefined;
+  if (
+    progress === null ||
+    progress.version !== migration.version ||
+    progress.digest === migration.digest
+  )
+    return undefined;
+  if (
+    chainDigest(
+      recordedDigestBefore(ledger, migration.version),
+      migration.contentHash,
+      migration.version,
+    ) === progress.digest
+  )
+    return undefined;
   const recorded = progress.steps ?? [];
   const steps = planSteps(migration.up, migration.noTransaction);
   for (let i = 0; i < progress.nextStep; i += 1) {
     const hash = recorded[i];
     if (hash === null || hash === undefined) return { kind: "unrecorded" };
     const step = steps[i];
-    if (step === undefined || stepHash(step) !== hash) return { kind: "changed", step: i, line: step?.statements[0]?.line };
+    if (step === undefined || stepHash(step) !== hash)
+      return { kind: "changed", step: i, line: step?.statements[0]?.line };
   }
   return undefined;
 }

@@ -58,7 +58,8 @@ export function sortVersions(versions: Iterable<string>): string[] {
 /** The highest of `versions`, or `undefined` when there is none. */
 export function highestVersion(versions: Iterable<string>): string | undefined {
   let highest: string | undefined;
-  for (const v of versions) if (highest === undefined || compareVersions(v, highest) > 0) highest = v;
+  for (const v of versions)
+    if (highest === undefined || compareVersions(v, highest) > 0) highest = v;
   return highest;
 }
 
@@ -66,7 +67,10 @@ export function highestVersion(versions: Iterable<string>): string | undefined {
  * The versions next to `value` among `versions` (which need not be sorted): the highest below it and
  * the lowest above it, for messages like "nearest versions: 20250101050000 (below), 20250102000000 (above)".
  */
-export function nearestVersions(versions: Iterable<string>, value: string): { below?: string; above?: string } {
+export function nearestVersions(
+  versions: Iterable<string>,
+  value: string,
+): { below?: string; above?: string } {
   let below: string | undefined;
   let above: string | undefined;
   for (const v of versions) {

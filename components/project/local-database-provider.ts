@@ -9,7 +9,14 @@ import type { Client } from "pg";
 import { bootstrapSupabase } from "../../lib/bootstrap";
 import { mintProjectKeys } from "../../lib/jwt";
 import { ConnectionError, explainConnectError, quoteIdent, withDatabase } from "../../lib/pg";
-import { APP_ROLE, appUrlOf, isLegacyCluster, legacyClusterMessage, RESET_COMMAND, withDatabaseName } from "../../lib/platform-roles";
+import {
+  APP_ROLE,
+  appUrlOf,
+  isLegacyCluster,
+  legacyClusterMessage,
+  RESET_COMMAND,
+  withDatabaseName,
+} from "../../lib/platform-roles";
 import { stateOrRefuse } from "../provider-state";
 
 export interface LocalDatabaseInputs {
@@ -36,7 +43,10 @@ export interface LocalDatabaseOutputs extends LocalDatabaseInputs {
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export async function check(_olds: unknown, news: LocalDatabaseInputs): Promise<pulumi.dynamic.CheckResult> {
+export async function check(
+  _olds: unknown,
+  news: LocalDatabaseInputs,
+): Promise<pulumi.dynamic.CheckResult> {
   const failures: pulumi.dynamic.CheckFailure[] = [];
   if (typeof news.database === "string" && !IDENTIFIER.test(news.database)) {
     failures.push({
@@ -53,16 +63,25 @@ export async function check(_olds: unknown, news: LocalDatabaseInputs): Promise<
  * old one may also be another stack's (`qa-1` and `qa_1` both used `sp_qa_1`). {@link update}
  * copies it instead. A new stack name still replaces.
  */
-export async function diff(_id: string, olds: LocalDatabaseOutputs, news: LocalDatabaseInputs): Promise<pulumi.dynamic.DiffResult> {
+export async function diff(
+  _id: string,
+  olds: LocalDatabaseOutputs,
+  news: LocalDatabaseInputs,
+): Promise<pulumi.dynamic.DiffResult> {
   const keys = ["adminUrl", "database", "stack", "bootstrapDigest"] as const;
   const changed = keys.filter((k) => olds[k] !== news[k]);
-  return { changes: changed.length > 0, replaces: changed.filter((k) => k === "stack"), deleteBeforeReplace: true };
+  return {
+    changes: changed.length > 0,
+    replaces: changed.filter((k) => k === "stack"),
+    deleteBeforeReplace: true,
+  };
 }
 
 export async function create(inputs: LocalDatabaseInputs): Promise<pulumi.dynamic.CreateResult> {
   await withAdmin(inputs, async (admin) => {
     // An existing database of that name is adopted: the bootstrap below is idempotent.
-    if (!(await databaseExists(admin, inputs.database))) await admin.query(`create database ${quoteIdent(inputs.database)} owner ${APP_ROLE}`);
+    if (!(await databaseExists(admin, inputs.database)))
+      await admin.query(`create database ${quoteIdent(inputs.database)} owner ${APP_ROLE}`);
     else await ownByApp(admin, inputs.database);
   });
   await bootstrap(withDatabaseName(inputs.adminUrl, inputs.database), inputs);
@@ -82,7 +101,10 @@ export async function create(inputs: LocalDatabaseInputs): Promise<pulumi.dynami
 }
 
 /** The database is `props.database`: the id stays the name it was created with, even after a move. */
-export async function read(id: string, state?: LocalDatabaseOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(
+  id: string,
+  state?: LocalDatabaseOutputs,
+): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("LocalDatabase", id, state);
   const present = await withAdmin(props, (admin) => databaseExists(admin, props.database ?? id));
   // An empty id tells the engine the database is gone (dropped out of band).
@@ -94,13 +116,19 @@ export async function read(id: string, state?: LocalDatabaseOutputs): Promise<pu
  * stack to it: an existing database of that name is adopted, otherwise it starts as a copy of the
  * old one. The old database stays where it is — it may be another stack's too.
  */
-export async function update(_id: string, olds: LocalDatabaseOutputs, news: LocalDatabaseInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  _id: string,
+  olds: LocalDatabaseOutputs,
+  news: LocalDatabaseInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
   if (olds.database !== news.database) {
     await withAdmin(news, async (admin) => {
       if (await databaseExists(admin, news.database)) return;
       const source = (await databaseExists(admin, olds.database)) ? olds.database : undefined;
       try {
-        await admin.query(`create database ${quoteIdent(news.database)} owner ${APP_ROLE}${source ? ` template ${quoteIdent(source)}` : ""}`);
+        await admin.query(
+          `create database ${quoteIdent(news.database)} owner ${APP_ROLE}${source ? ` template ${quoteIdent(source)}` : ""}`,
+        );
       } catch (err) {
         if ((err as { code?: string }).code !== "55006" || !source) throw err;
         const users = await admin.query<{ pid: number; application_name: string }>(
@@ -132,7 +160,14 @@ async function remove(id: string, props: LocalDatabaseOutputs): Promise<void> {
 export { remove as delete };
 
 /** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
-export const provider = { check, diff, create, update, read, delete: remove } satisfies pulumi.dynamic.ResourceProvider<LocalDatabaseInputs, LocalDatabaseOutputs>;
+export const provider = {
+  check,
+  diff,
+  create,
+  update,
+  read,
+  delete: remove,
+} satisfies pulumi.dynamic.ResourceProvider<LocalDatabaseInputs, LocalDatabaseOutputs>;
 
 /** The stack's URL: its database, as `postgres` (hosted's attributes, no superuser), never the admin's login. */
 function databaseUrlOf(inputs: LocalDatabaseInputs): string {
@@ -153,13 +188,23 @@ async function databaseExists(admin: Client, name: string): Promise<boolean> {
 }
 
 /** The superuser connection of the local platform; a failure says how to start it or fix the port. */
-async function withAdmin<T>(inputs: Pick<LocalDatabaseInputs, "adminUrl" | "stack">, fn: (client: Client) => Promise<T>): Promise<T> {
+async function withAdmin<T>(
+  inputs: Pick<LocalDatabaseInputs, "adminUrl" | "stack">,
+  fn: (client: Client) => Promise<T>,
+): Promise<T> {
   try {
-    return await withDatabase(inputs.adminUrl, fn, { context: { platform: "local", stack: inputs.stack } });
+    return await withDatabase(inputs.adminUrl, fn, {
+      context: { platform: "local", stack: inputs.stack },
+    });
   } catch (err) {
     // A data dir of an earlier version (superuser `postgres`) has no `supabase_admin` login: say so, not "wrong password".
-    if (err instanceof ConnectionError && (await isLegacyCluster(Number(new URL(inputs.adminUrl).port)))) {
-      throw new Error(legacyClusterMessage(".platform/postgres", `run \`${RESET_COMMAND}\``), { cause: err });
+    if (
+      err instanceof ConnectionError &&
+      (await isLegacyCluster(Number(new URL(inputs.adminUrl).port)))
+    ) {
+      throw new Error(legacyClusterMessage(".platform/postgres", `run \`${RESET_COMMAND}\``), {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -172,7 +217,12 @@ async function bootstrap(databaseUrl: string, inputs: LocalDatabaseInputs): Prom
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code && /^[A-Z]{4,}/.test(code)) {
-      throw new ConnectionError(explainConnectError(databaseUrl, err, { platform: "local", stack: inputs.stack }), code, undefined, { cause: err });
+      throw new ConnectionError(
+        explainConnectError(databaseUrl, err, { platform: "local", stack: inputs.stack }),
+        code,
+        undefined,
+        { cause: err },
+      );
     }
     throw err;
   }

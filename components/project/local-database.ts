@@ -44,7 +44,13 @@ export class LocalDatabase extends pulumi.dynamic.Resource {
       },
       {
         ...opts,
-        additionalSecretOutputs: ["adminUrl", "databaseUrl", "anonKey", "serviceRoleKey", "jwtSecret"],
+        additionalSecretOutputs: [
+          "adminUrl",
+          "databaseUrl",
+          "anonKey",
+          "serviceRoleKey",
+          "jwtSecret",
+        ],
       },
       "supabase-promotion",
       "LocalDatabase",

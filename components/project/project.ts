@@ -66,7 +66,12 @@ export class Project extends pulumi.ComponentResource {
       const { create, allowDelete } = config.supabase;
       const project = new SupabaseProject(
         `${name}-supabase-project`,
-        { ...create, plan: create.plan ?? null, instanceSize: create.instanceSize ?? null, allowDelete },
+        {
+          ...create,
+          plan: create.plan ?? null,
+          instanceSize: create.instanceSize ?? null,
+          allowDelete,
+        },
         // The engine refuses a delete of a protected resource before the provider is asked (which refuses too).
         { parent: this, protect: !allowDelete },
       );
@@ -115,7 +120,10 @@ export class Project extends pulumi.ComponentResource {
     return new SupabaseProjectGuard(
       `${this.baseName}-supabase-project-guard`,
       { projectRef: this.projectRef, allowDelete: this.allowDelete },
-      { parent: this, dependsOn: [this.database, ...(this.authUrls ? [this.authUrls] : []), ...dependents] },
+      {
+        parent: this,
+        dependsOn: [this.database, ...(this.authUrls ? [this.authUrls] : []), ...dependents],
+      },
     );
   }
 }
@@ -149,7 +157,11 @@ export function localDatabaseName(stack: string): string {
   const plain = `sp_${stack}`;
   if (/^[a-z0-9]+(?:_[a-z0-9]+)*$/.test(stack) && plain.length <= 63) return plain;
   const escaped = [...Buffer.from(stack, "utf8")]
-    .map((byte) => (/[a-z0-9]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `_${byte.toString(16).padStart(2, "0")}`))
+    .map((byte) =>
+      /[a-z0-9]/.test(String.fromCharCode(byte))
+        ? String.fromCharCode(byte)
+        : `_${byte.toString(16).padStart(2, "0")}`,
+    )
     .join("");
   if (4 + escaped.length <= 63) return `sp__${escaped}`;
   const hash = createHash("sha256").update(stack, "utf8").digest("hex").slice(0, 16);

@@ -4,7 +4,13 @@
  * call failed and how to fix it, and the wait for a new project to become healthy.
  */
 import type { SupabaseManagementAPI } from "supabase-management-js";
-import { describeServices, projectStatusVerdict, servicesHealthy, WAITED_SERVICES, type ServiceHealth } from "./supabase-project-facts";
+import {
+  describeServices,
+  projectStatusVerdict,
+  servicesHealthy,
+  WAITED_SERVICES,
+  type ServiceHealth,
+} from "./supabase-project-facts";
 
 /** The public Management API. */
 export const DEFAULT_API_URL = "https://api.supabase.com";
@@ -25,7 +31,8 @@ export function managementClient(env: NodeJS.ProcessEnv = process.env): Supabase
     );
   }
   // Loaded here, not at module load: a stack without `supabase.create` never needs it.
-  const { SupabaseManagementAPI } = require("supabase-management-js") as typeof import("supabase-management-js");
+  const { SupabaseManagementAPI } =
+    require("supabase-management-js") as typeof import("supabase-management-js");
   return new SupabaseManagementAPI({ accessToken: token, baseUrl: managementApiUrl(env) });
 }
 
@@ -33,7 +40,10 @@ export function managementClient(env: NodeJS.ProcessEnv = process.env): Supabase
  * Runs one API call; a failure names the call, the API and the fix. The library's error carries the
  * status and the API's message only — never the request's headers or body (the token, db_pass).
  */
-export async function callApi<T>(what: string, call: () => Promise<{ data: unknown; status: number }>): Promise<T> {
+export async function callApi<T>(
+  what: string,
+  call: () => Promise<{ data: unknown; status: number }>,
+): Promise<T> {
   try {
     return (await call()).data as T;
   } catch (err) {
@@ -41,11 +51,26 @@ export async function callApi<T>(what: string, call: () => Promise<{ data: unkno
     const message = (err as { data?: { message?: unknown } }).data?.message;
     const detail = typeof message === "string" ? message : (err as Error).message;
     const where = `${what} (Management API ${managementApiUrl()})`;
-    if (status === 401) throw new Error(`${where}: HTTP 401 — SUPABASE_ACCESS_TOKEN was rejected (${detail}). Create a new token at https://supabase.com/dashboard/account/tokens.`, { cause: err });
-    if (status === 403) throw new Error(`${where}: HTTP 403 — the token's account may not do this (${detail}). Use a token of an owner or admin of the organization.`, { cause: err });
-    if (status === 429) throw new Error(`${where}: HTTP 429 — the Management API allows 60 requests a minute per account (${detail}). Wait a minute and run the command again.`, { cause: err });
+    if (status === 401)
+      throw new Error(
+        `${where}: HTTP 401 — SUPABASE_ACCESS_TOKEN was rejected (${detail}). Create a new token at https://supabase.com/dashboard/account/tokens.`,
+        { cause: err },
+      );
+    if (status === 403)
+      throw new Error(
+        `${where}: HTTP 403 — the token's account may not do this (${detail}). Use a token of an owner or admin of the organization.`,
+        { cause: err },
+      );
+    if (status === 429)
+      throw new Error(
+        `${where}: HTTP 429 — the Management API allows 60 requests a minute per account (${detail}). Wait a minute and run the command again.`,
+        { cause: err },
+      );
     if (status === undefined) {
-      throw new Error(`${where}: the API could not be reached (${detail}). Check the network, or SUPABASE_API_URL when you point it elsewhere.`, { cause: err });
+      throw new Error(
+        `${where}: the API could not be reached (${detail}). Check the network, or SUPABASE_API_URL when you point it elsewhere.`,
+        { cause: err },
+      );
     }
     throw new Error(`${where}: HTTP ${status} — ${detail}`, { cause: err });
   }
@@ -53,7 +78,10 @@ export async function callApi<T>(what: string, call: () => Promise<{ data: unkno
 
 /** True when the error is the API's 404 (the project is gone). */
 export function isNotFound(err: unknown): boolean {
-  return ((err as { cause?: { status?: number } }).cause?.status ?? (err as { status?: number }).status) === 404;
+  return (
+    ((err as { cause?: { status?: number } }).cause?.status ??
+      (err as { status?: number }).status) === 404
+  );
 }
 
 export interface WaitOptions {
@@ -70,7 +98,11 @@ export interface WaitOptions {
  * Waits until the project is ACTIVE_HEALTHY and its database and pooler report healthy, reporting
  * every change of state. Fails at once on a status a project does not leave by itself.
  */
-export async function waitUntilHealthy(api: SupabaseManagementAPI, ref: string, options: WaitOptions = {}): Promise<void> {
+export async function waitUntilHealthy(
+  api: SupabaseManagementAPI,
+  ref: string,
+  options: WaitOptions = {},
+): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 10 * 60_000;
   const intervalMs = options.intervalMs ?? 5_000;
   const report = options.report ?? reportProgress;
@@ -80,20 +112,30 @@ export async function waitUntilHealthy(api: SupabaseManagementAPI, ref: string, 
   const say = (state: string) => {
     if (state === last) return;
     last = state;
-    report(`Supabase project ${ref}: ${state} (${Math.round((Date.now() - started) / 1000)}s; waiting up to ${Math.round(timeoutMs / 60_000)} min).`);
+    report(
+      `Supabase project ${ref}: ${state} (${Math.round((Date.now() - started) / 1000)}s; waiting up to ${Math.round(timeoutMs / 60_000)} min).`,
+    );
   };
   for (;;) {
-    const project = await callApi<{ status: string }>(`GET /v1/projects/${ref}`, () => api.getProject(ref));
+    const project = await callApi<{ status: string }>(`GET /v1/projects/${ref}`, () =>
+      api.getProject(ref),
+    );
     const verdict = projectStatusVerdict(project.status);
     if (verdict === "failed") {
-      throw new Error(`Supabase project ${ref} is ${project.status}, a state it does not leave by itself. Look at it in the dashboard (https://supabase.com/dashboard/project/${ref}); nothing else was changed.`);
+      throw new Error(
+        `Supabase project ${ref} is ${project.status}, a state it does not leave by itself. Look at it in the dashboard (https://supabase.com/dashboard/project/${ref}); nothing else was changed.`,
+      );
     }
     if (verdict === "ready") {
       // One service per call: the client writes a list as `services=db,pooler`, the spec wants the
       // parameter repeated; a single value means the same in both.
       const services: ServiceHealth[] = [];
       for (const service of WAITED_SERVICES) {
-        services.push(...(await callApi<ServiceHealth[]>(`GET /v1/projects/${ref}/health`, () => api.getServicesHealth(ref, { services: [service] }))));
+        services.push(
+          ...(await callApi<ServiceHealth[]>(`GET /v1/projects/${ref}/health`, () =>
+            api.getServicesHealth(ref, { services: [service] }),
+          )),
+        );
       }
       if (servicesHealthy(services)) {
         say("healthy");

@@ -18,9 +18,19 @@ export interface AuthUrlsInputs {
 export type AuthUrlsOutputs = AuthUrlsInputs;
 
 /** A new project ref is another project's settings (replace: nothing is deleted); the URLs update in place. */
-export async function diff(_id: string, olds: AuthUrlsOutputs, news: AuthUrlsInputs): Promise<pulumi.dynamic.DiffResult> {
-  const changed = (["projectRef", "siteUrl", "additionalRedirectUrls"] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-  return { changes: changed.length > 0, replaces: changed.filter((k) => k === "projectRef"), deleteBeforeReplace: false };
+export async function diff(
+  _id: string,
+  olds: AuthUrlsOutputs,
+  news: AuthUrlsInputs,
+): Promise<pulumi.dynamic.DiffResult> {
+  const changed = (["projectRef", "siteUrl", "additionalRedirectUrls"] as const).filter(
+    (k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]),
+  );
+  return {
+    changes: changed.length > 0,
+    replaces: changed.filter((k) => k === "projectRef"),
+    deleteBeforeReplace: false,
+  };
 }
 
 export async function create(inputs: AuthUrlsInputs): Promise<pulumi.dynamic.CreateResult> {
@@ -28,19 +38,31 @@ export async function create(inputs: AuthUrlsInputs): Promise<pulumi.dynamic.Cre
   return { id: inputs.projectRef, outs: inputs };
 }
 
-export async function update(_id: string, _olds: AuthUrlsOutputs, news: AuthUrlsInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  _id: string,
+  _olds: AuthUrlsOutputs,
+  news: AuthUrlsInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
   await patch(news);
   return { outs: news };
 }
 
 /** Refresh: the URLs as the project has them now (edited in the dashboard → drift the next `up` reverts). */
-export async function read(id: string, state?: AuthUrlsOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(
+  id: string,
+  state?: AuthUrlsOutputs,
+): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("SupabaseAuthUrls", id, state);
   const api = managementClient();
-  const config = await callApi<{ site_url: string | null; uri_allow_list: string | null }>(`GET /v1/projects/${props.projectRef}/config/auth`, () =>
-    api.getAuthServiceConfig(props.projectRef),
+  const config = await callApi<{ site_url: string | null; uri_allow_list: string | null }>(
+    `GET /v1/projects/${props.projectRef}/config/auth`,
+    () => api.getAuthServiceConfig(props.projectRef),
   );
-  const actual: AuthUrlsOutputs = { projectRef: props.projectRef, siteUrl: config.site_url ?? "", additionalRedirectUrls: parseAllowList(config.uri_allow_list) };
+  const actual: AuthUrlsOutputs = {
+    projectRef: props.projectRef,
+    siteUrl: config.site_url ?? "",
+    additionalRedirectUrls: parseAllowList(config.uri_allow_list),
+  };
   return { id, props: actual, inputs: actual };
 }
 
@@ -49,11 +71,20 @@ async function remove(): Promise<void> {}
 export { remove as delete };
 
 /** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
-export const provider = { diff, create, read, update, delete: remove } satisfies pulumi.dynamic.ResourceProvider<AuthUrlsInputs, AuthUrlsOutputs>;
+export const provider = {
+  diff,
+  create,
+  read,
+  update,
+  delete: remove,
+} satisfies pulumi.dynamic.ResourceProvider<AuthUrlsInputs, AuthUrlsOutputs>;
 
 async function patch(inputs: AuthUrlsInputs): Promise<void> {
   const api = managementClient();
   await callApi(`PATCH /v1/projects/${inputs.projectRef}/config/auth`, () =>
-    api.updateAuthServiceConfig(inputs.projectRef, { site_url: inputs.siteUrl, uri_allow_list: inputs.additionalRedirectUrls.join(",") }),
+    api.updateAuthServiceConfig(inputs.projectRef, {
+      site_url: inputs.siteUrl,
+      uri_allow_list: inputs.additionalRedirectUrls.join(","),
+    }),
   );
 }

@@ -10,7 +10,13 @@ export interface SupabaseAuthUrlsArgs {
   additionalRedirectUrls?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
-const provider = trampolineProvider("components/project/supabase-project-auth-provider", ["diff", "create", "read", "update", "delete"]);
+const provider = trampolineProvider("components/project/supabase-project-auth-provider", [
+  "diff",
+  "create",
+  "read",
+  "update",
+  "delete",
+]);
 
 /**
  * A Supabase project's Auth URL configuration (Authentication → URL Configuration in the
@@ -25,7 +31,11 @@ export class SupabaseAuthUrls extends pulumi.dynamic.Resource {
     super(
       provider,
       name,
-      { projectRef: args.projectRef, siteUrl: args.siteUrl, additionalRedirectUrls: args.additionalRedirectUrls ?? [] },
+      {
+        projectRef: args.projectRef,
+        siteUrl: args.siteUrl,
+        additionalRedirectUrls: args.additionalRedirectUrls ?? [],
+      },
       opts,
       "supabase-promotion",
       "SupabaseAuthUrls",

@@ -13,9 +13,25 @@ export const SESSION_POOLER_PORT = 5432;
 export const TRANSACTION_POOLER_PORT = 6543;
 
 /** Statuses a new project passes through on its way to ACTIVE_HEALTHY (as the Terraform provider waits). */
-const PENDING = new Set(["COMING_UP", "ACTIVE_UNHEALTHY", "RESTORING", "UPGRADING", "RESIZING", "RESTARTING", "UNKNOWN"]);
+const PENDING = new Set([
+  "COMING_UP",
+  "ACTIVE_UNHEALTHY",
+  "RESTORING",
+  "UPGRADING",
+  "RESIZING",
+  "RESTARTING",
+  "UNKNOWN",
+]);
 /** Statuses a project does not leave by itself. */
-const FAILED = new Set(["GOING_DOWN", "INIT_FAILED", "REMOVED", "INACTIVE", "PAUSING", "PAUSE_FAILED", "RESTORE_FAILED"]);
+const FAILED = new Set([
+  "GOING_DOWN",
+  "INIT_FAILED",
+  "REMOVED",
+  "INACTIVE",
+  "PAUSING",
+  "PAUSE_FAILED",
+  "RESTORE_FAILED",
+]);
 
 export type StatusVerdict = "ready" | "wait" | "failed";
 
@@ -36,8 +52,13 @@ export interface ServiceHealth {
 export const WAITED_SERVICES = ["db", "pooler"] as const;
 
 /** Healthy when every service reports ACTIVE_HEALTHY; a service missing from the answer is not healthy yet. */
-export function servicesHealthy(services: ServiceHealth[], wanted: readonly string[] = WAITED_SERVICES): boolean {
-  return wanted.every((name) => services.some((s) => s.name === name && s.status === "ACTIVE_HEALTHY"));
+export function servicesHealthy(
+  services: ServiceHealth[],
+  wanted: readonly string[] = WAITED_SERVICES,
+): boolean {
+  return wanted.every((name) =>
+    services.some((s) => s.name === name && s.status === "ACTIVE_HEALTHY"),
+  );
 }
 
 /** `db COMING_UP, pooler ACTIVE_HEALTHY`: one progress line's worth. */
@@ -56,12 +77,23 @@ export interface ApiKey {
  * project has them, else its publishable and (first) secret key — the keys Supabase's clients take
  * in the same places.
  */
-export function projectKeys(keys: ApiKey[]): { anonKey: string; serviceRoleKey: string } | { problem: string } {
-  const value = (pick: (k: ApiKey) => boolean) => keys.find((k) => pick(k) && typeof k.api_key === "string" && k.api_key !== "")?.api_key ?? undefined;
-  const anonKey = value((k) => k.name === "anon" && (k.type ?? "legacy") === "legacy") ?? value((k) => k.type === "publishable");
-  const serviceRoleKey = value((k) => k.name === "service_role" && (k.type ?? "legacy") === "legacy") ?? value((k) => k.type === "secret");
+export function projectKeys(
+  keys: ApiKey[],
+): { anonKey: string; serviceRoleKey: string } | { problem: string } {
+  const value = (pick: (k: ApiKey) => boolean) =>
+    keys.find((k) => pick(k) && typeof k.api_key === "string" && k.api_key !== "")?.api_key ??
+    undefined;
+  const anonKey =
+    value((k) => k.name === "anon" && (k.type ?? "legacy") === "legacy") ??
+    value((k) => k.type === "publishable");
+  const serviceRoleKey =
+    value((k) => k.name === "service_role" && (k.type ?? "legacy") === "legacy") ??
+    value((k) => k.type === "secret");
   if (anonKey && serviceRoleKey) return { anonKey, serviceRoleKey };
-  const missing = [anonKey ? undefined : "anon (or a publishable key)", serviceRoleKey ? undefined : "service_role (or a secret key)"].filter(Boolean);
+  const missing = [
+    anonKey ? undefined : "anon (or a publishable key)",
+    serviceRoleKey ? undefined : "service_role (or a secret key)",
+  ].filter(Boolean);
   return {
     problem:
       `GET /v1/projects/{ref}/api-keys?reveal=true returned no ${missing.join(" and ")} key with its value ` +
@@ -84,12 +116,21 @@ export interface PoolerEntry {
  * project is set to: in transaction mode (6543) the same host serves session mode on 5432, which
  * is what we use. Never a URL on 6543: migrations need one backend per session (locks, SET).
  */
-export function sessionPoolerUrl(entries: PoolerEntry[], password: string): string | { problem: string } {
+export function sessionPoolerUrl(
+  entries: PoolerEntry[],
+  password: string,
+): string | { problem: string } {
   const primary = entries.find((e) => e.database_type === "PRIMARY") ?? entries[0];
-  if (!primary) return { problem: "GET /v1/projects/{ref}/config/database/pooler returned no pooler: the project's Supavisor is not set up yet. Run `up` again in a minute." };
+  if (!primary)
+    return {
+      problem:
+        "GET /v1/projects/{ref}/config/database/pooler returned no pooler: the project's Supavisor is not set up yet. Run `up` again in a minute.",
+    };
   const port = primary.pool_mode === "session" ? primary.db_port : SESSION_POOLER_PORT;
   if (port === TRANSACTION_POOLER_PORT) {
-    return { problem: `the pooler in session mode reports port ${TRANSACTION_POOLER_PORT}, the transaction pooler's; refusing to use it for migrations. Check Database → Connection pooling in the dashboard.` };
+    return {
+      problem: `the pooler in session mode reports port ${TRANSACTION_POOLER_PORT}, the transaction pooler's; refusing to use it for migrations. Check Database → Connection pooling in the dashboard.`,
+    };
   }
   return postgresUrl(primary.db_user, password, primary.db_host, port, primary.db_name);
 }
@@ -99,7 +140,13 @@ export function directUrl(host: string, password: string): string {
   return postgresUrl("postgres", password, host, DIRECT_PORT, "postgres");
 }
 
-function postgresUrl(user: string, password: string, host: string, port: number, database: string): string {
+function postgresUrl(
+  user: string,
+  password: string,
+  host: string,
+  port: number,
+  database: string,
+): string {
   return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}`;
 }
 

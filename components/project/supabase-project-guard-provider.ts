@@ -13,7 +13,11 @@ export async function create(inputs: GuardInputs): Promise<pulumi.dynamic.Create
   return { id: `guard-${inputs.projectRef}`, outs: inputs };
 }
 
-export async function update(_id: string, _olds: GuardInputs, news: GuardInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  _id: string,
+  _olds: GuardInputs,
+  news: GuardInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
   return { outs: news };
 }
 
@@ -28,4 +32,8 @@ async function remove(_id: string, props: GuardInputs): Promise<void> {
 export { remove as delete };
 
 /** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
-export const provider = { create, update, delete: remove } satisfies pulumi.dynamic.ResourceProvider<GuardInputs, GuardInputs>;
+export const provider = {
+  create,
+  update,
+  delete: remove,
+} satisfies pulumi.dynamic.ResourceProvider<GuardInputs, GuardInputs>;

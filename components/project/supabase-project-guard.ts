@@ -7,7 +7,11 @@ export interface SupabaseProjectGuardArgs {
   allowDelete?: pulumi.Input<boolean>;
 }
 
-const provider = trampolineProvider("components/project/supabase-project-guard-provider", ["create", "update", "delete"]);
+const provider = trampolineProvider("components/project/supabase-project-guard-provider", [
+  "create",
+  "update",
+  "delete",
+]);
 
 /**
  * Makes a destroy of a created project's environment fail before anything is deleted. The engine
@@ -17,6 +21,13 @@ const provider = trampolineProvider("components/project/supabase-project-guard-p
  */
 export class SupabaseProjectGuard extends pulumi.dynamic.Resource {
   constructor(name: string, args: SupabaseProjectGuardArgs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { projectRef: args.projectRef, allowDelete: args.allowDelete ?? false }, opts, "supabase-promotion", "SupabaseProjectGuard");
+    super(
+      provider,
+      name,
+      { projectRef: args.projectRef, allowDelete: args.allowDelete ?? false },
+      opts,
+      "supabase-promotion",
+      "SupabaseProjectGuard",
+    );
   }
 }

@@ -15,7 +15,14 @@ import type { SupabaseManagementAPI } from "supabase-management-js";
 import { INSTANCE_SIZES } from "../config";
 import { isUnknown } from "../unknown";
 import { stateOrRefuse } from "../provider-state";
-import { callApi, isNotFound, managementApiUrl, managementClient, reportProgress, waitUntilHealthy } from "./supabase-project-api";
+import {
+  callApi,
+  isNotFound,
+  managementApiUrl,
+  managementClient,
+  reportProgress,
+  waitUntilHealthy,
+} from "./supabase-project-api";
 import {
   CREATE_ONLY,
   directUrl,
@@ -58,25 +65,63 @@ export interface SupabaseProjectOutputs extends SupabaseProjectInputs {
 }
 
 /** Every output that holds a secret, for `additionalSecretOutputs`. */
-export const SECRET_OUTPUTS = ["dbPassword", "directUrl", "sessionPoolerUrl", "anonKey", "serviceRoleKey"] as const;
+export const SECRET_OUTPUTS = [
+  "dbPassword",
+  "directUrl",
+  "sessionPoolerUrl",
+  "anonKey",
+  "serviceRoleKey",
+] as const;
 
-export async function check(_olds: unknown, news: Partial<SupabaseProjectInputs>): Promise<pulumi.dynamic.CheckResult> {
+export async function check(
+  _olds: unknown,
+  news: Partial<SupabaseProjectInputs>,
+): Promise<pulumi.dynamic.CheckResult> {
   const failures: pulumi.dynamic.CheckFailure[] = [];
   const known = (v: unknown) => v !== undefined && !isUnknown(v);
-  if (known(news.organizationId) && !/^[\w-]+$/.test(String(news.organizationId))) failures.push({ property: "organizationId", reason: "must be the organization's slug (letters, digits, _ or -)" });
-  if (known(news.name) && !(typeof news.name === "string" && news.name.length >= 1 && news.name.length <= 256)) failures.push({ property: "name", reason: "must be 1–256 characters" });
-  if (known(news.instanceSize) && news.instanceSize !== null && !(INSTANCE_SIZES as readonly unknown[]).includes(news.instanceSize)) {
-    failures.push({ property: "instanceSize", reason: `must be one of ${INSTANCE_SIZES.join(", ")}` });
+  if (known(news.organizationId) && !/^[\w-]+$/.test(String(news.organizationId)))
+    failures.push({
+      property: "organizationId",
+      reason: "must be the organization's slug (letters, digits, _ or -)",
+    });
+  if (
+    known(news.name) &&
+    !(typeof news.name === "string" && news.name.length >= 1 && news.name.length <= 256)
+  )
+    failures.push({ property: "name", reason: "must be 1–256 characters" });
+  if (
+    known(news.instanceSize) &&
+    news.instanceSize !== null &&
+    !(INSTANCE_SIZES as readonly unknown[]).includes(news.instanceSize)
+  ) {
+    failures.push({
+      property: "instanceSize",
+      reason: `must be one of ${INSTANCE_SIZES.join(", ")}`,
+    });
   }
-  return { inputs: { ...news, plan: news.plan ?? null, instanceSize: news.instanceSize ?? null, allowDelete: news.allowDelete ?? false }, failures };
+  return {
+    inputs: {
+      ...news,
+      plan: news.plan ?? null,
+      instanceSize: news.instanceSize ?? null,
+      allowDelete: news.allowDelete ?? false,
+    },
+    failures,
+  };
 }
 
 /**
  * The name and `allowDelete` update in place. A new organization, region, size or plan would be a
  * new project, i.e. the old one's data gone: refused here, in preview already, with the way out.
  */
-export async function diff(id: string, olds: SupabaseProjectOutputs, news: SupabaseProjectInputs): Promise<pulumi.dynamic.DiffResult> {
-  const changedForever = CREATE_ONLY.filter((k) => !isUnknown(news[k]) && (olds[k] ?? null) !== (news[k] ?? null));
+export async function diff(
+  id: string,
+  olds: SupabaseProjectOutputs,
+  news: SupabaseProjectInputs,
+): Promise<pulumi.dynamic.DiffResult> {
+  const changedForever = CREATE_ONLY.filter(
+    (k) => !isUnknown(news[k]) && (olds[k] ?? null) !== (news[k] ?? null),
+  );
   if (changedForever.length > 0) {
     throw new Error(
       `Supabase project ${id} (${olds.name}): ${changedForever.map((k) => `supabase.create.${k} ${JSON.stringify(olds[k] ?? null)} → ${JSON.stringify(news[k] ?? null)}`).join(", ")} ` +
@@ -103,29 +148,57 @@ export async function create(inputs: SupabaseProjectInputs): Promise<pulumi.dyna
       ...(inputs.instanceSize ? { desired_instance_size: inputs.instanceSize as never } : {}),
     }),
   );
-  reportProgress(`Supabase project ${created.ref} (${inputs.name}, ${inputs.region}) created; waiting for it to come up.`);
-  const recorded = { ...inputs, projectRef: created.ref, status: created.status, apiUrl: projectApiUrl(created.ref), managementApiUrl: managementApiUrl() };
+  reportProgress(
+    `Supabase project ${created.ref} (${inputs.name}, ${inputs.region}) created; waiting for it to come up.`,
+  );
+  const recorded = {
+    ...inputs,
+    projectRef: created.ref,
+    status: created.status,
+    apiUrl: projectApiUrl(created.ref),
+    managementApiUrl: managementApiUrl(),
+  };
   try {
     const outs = await finish(api, recorded, dbPassword);
     return { id: created.ref, outs };
   } catch (err) {
     // The project exists: record it (without its password, which a state written this way would not
     // keep secret), so the next `up` resumes it by resetting the password instead of creating another.
-    throw Object.assign(new Error(`${(err as Error).message}\nThe project ${created.ref} was created and is recorded in the stack; the next \`up\` finishes it.`, { cause: err }), {
-      id: created.ref,
-      properties: recorded,
-      reasons: [(err as Error).message],
-    });
+    throw Object.assign(
+      new Error(
+        `${(err as Error).message}\nThe project ${created.ref} was created and is recorded in the stack; the next \`up\` finishes it.`,
+        { cause: err },
+      ),
+      {
+        id: created.ref,
+        properties: recorded,
+        reasons: [(err as Error).message],
+      },
+    );
   }
 }
 
 /** Refresh: the project as the API describes it; gone (404) → "" (refresh drops it). */
-export async function read(id: string, state?: SupabaseProjectOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(
+  id: string,
+  state?: SupabaseProjectOutputs,
+): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("SupabaseProject", id, state);
   const api = managementClient();
   try {
-    const project = await callApi<{ name: string; region: string; status: string; organization_slug: string }>(`GET /v1/projects/${id}`, () => api.getProject(id));
-    const actual = { ...props, name: project.name, region: project.region, status: project.status, organizationId: project.organization_slug };
+    const project = await callApi<{
+      name: string;
+      region: string;
+      status: string;
+      organization_slug: string;
+    }>(`GET /v1/projects/${id}`, () => api.getProject(id));
+    const actual = {
+      ...props,
+      name: project.name,
+      region: project.region,
+      status: project.status,
+      organizationId: project.organization_slug,
+    };
     return { id, props: actual, inputs: pickInputs(actual) };
   } catch (err) {
     if (isNotFound(err)) return { id: "", props: {} };
@@ -134,7 +207,11 @@ export async function read(id: string, state?: SupabaseProjectOutputs): Promise<
 }
 
 /** Renames the project; finishes one an interrupted create left without keys. */
-export async function update(id: string, olds: SupabaseProjectOutputs, news: SupabaseProjectInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  id: string,
+  olds: SupabaseProjectOutputs,
+  news: SupabaseProjectInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
   const api = managementClient();
   if (olds.name !== news.name) {
     await callApi(`PATCH /v1/projects/${id}`, () => api.updateAProject(id, { name: news.name }));
@@ -144,7 +221,10 @@ export async function update(id: string, olds: SupabaseProjectOutputs, news: Sup
     // Its password was never recorded: once it is up, set a new one, then read as `create` would have.
     const dbPassword = olds.dbPassword || generatePassword();
     if (!olds.dbPassword) await waitUntilHealthy(api, id);
-    if (!olds.dbPassword) await callApi(`PATCH /v1/projects/${id}/database/password`, () => api.updateDatabasePassword(id, { password: dbPassword }));
+    if (!olds.dbPassword)
+      await callApi(`PATCH /v1/projects/${id}/database/password`, () =>
+        api.updateDatabasePassword(id, { password: dbPassword }),
+      );
     outs = await finish(api, outs, dbPassword);
   }
   return { outs };
@@ -173,16 +253,42 @@ async function remove(id: string, props: SupabaseProjectOutputs): Promise<void> 
 export { remove as delete };
 
 /** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
-export const provider = { check, diff, create, read, update, delete: remove } satisfies pulumi.dynamic.ResourceProvider<SupabaseProjectInputs, SupabaseProjectOutputs>;
+export const provider = {
+  check,
+  diff,
+  create,
+  read,
+  update,
+  delete: remove,
+} satisfies pulumi.dynamic.ResourceProvider<SupabaseProjectInputs, SupabaseProjectOutputs>;
 
 /** Waits for health, then reads the keys and the connection strings. */
-async function finish(api: SupabaseManagementAPI, recorded: Omit<SupabaseProjectOutputs, "dbPassword" | "directUrl" | "sessionPoolerUrl" | "anonKey" | "serviceRoleKey">, dbPassword: string): Promise<SupabaseProjectOutputs> {
+async function finish(
+  api: SupabaseManagementAPI,
+  recorded: Omit<
+    SupabaseProjectOutputs,
+    "dbPassword" | "directUrl" | "sessionPoolerUrl" | "anonKey" | "serviceRoleKey"
+  >,
+  dbPassword: string,
+): Promise<SupabaseProjectOutputs> {
   const ref = recorded.projectRef;
   await waitUntilHealthy(api, ref);
-  const project = await callApi<{ status: string; database?: { host?: string } }>(`GET /v1/projects/${ref}`, () => api.getProject(ref));
-  const keys = projectKeys(await callApi<ApiKey[]>(`GET /v1/projects/${ref}/api-keys`, () => api.getProjectApiKeys(ref, { reveal: true })));
+  const project = await callApi<{ status: string; database?: { host?: string } }>(
+    `GET /v1/projects/${ref}`,
+    () => api.getProject(ref),
+  );
+  const keys = projectKeys(
+    await callApi<ApiKey[]>(`GET /v1/projects/${ref}/api-keys`, () =>
+      api.getProjectApiKeys(ref, { reveal: true }),
+    ),
+  );
   if ("problem" in keys) throw new Error(`Supabase project ${ref}: ${keys.problem}`);
-  const pooler = sessionPoolerUrl(await callApi<PoolerEntry[]>(`GET /v1/projects/${ref}/config/database/pooler`, () => api.getPoolerConfig(ref)), dbPassword);
+  const pooler = sessionPoolerUrl(
+    await callApi<PoolerEntry[]>(`GET /v1/projects/${ref}/config/database/pooler`, () =>
+      api.getPoolerConfig(ref),
+    ),
+    dbPassword,
+  );
   if (typeof pooler !== "string") throw new Error(`Supabase project ${ref}: ${pooler.problem}`);
   return {
     ...recorded,

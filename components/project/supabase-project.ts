@@ -20,7 +20,14 @@ export interface SupabaseProjectArgs {
   allowDelete?: pulumi.Input<boolean>;
 }
 
-const provider = trampolineProvider("components/project/supabase-project-provider", ["check", "diff", "create", "read", "update", "delete"]);
+const provider = trampolineProvider("components/project/supabase-project-provider", [
+  "check",
+  "diff",
+  "create",
+  "read",
+  "update",
+  "delete",
+]);
 
 /**
  * A hosted Supabase project created through the Management API (`SUPABASE_ACCESS_TOKEN`,
@@ -61,7 +68,10 @@ export class SupabaseProject extends pulumi.dynamic.Resource {
         managementApiUrl: undefined,
         ...Object.fromEntries(SECRET_OUTPUTS.map((k) => [k, undefined])),
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS] },
+      {
+        ...opts,
+        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS],
+      },
       "supabase-promotion",
       "SupabaseProject",
     );

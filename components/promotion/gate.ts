@@ -10,7 +10,13 @@
  */
 import { compareMigrationKeys } from "../migrations/version";
 import { declarationDigest } from "./digest";
-import { allows, settingDifferences, type BucketsRelease, type RealtimeRelease, type SettingDifference } from "./settings";
+import {
+  allows,
+  settingDifferences,
+  type BucketsRelease,
+  type RealtimeRelease,
+  type SettingDifference,
+} from "./settings";
 
 export { declarationDigest } from "./digest";
 
@@ -37,7 +43,12 @@ export interface LegacyRelease {
 
 /** Whether a release was recorded before releases described effective settings. */
 export function isLegacyRelease(release: Release | LegacyRelease): release is LegacyRelease {
-  return typeof release.buckets !== "object" || release.buckets === null || typeof release.realtime !== "object" || release.realtime === null;
+  return (
+    typeof release.buckets !== "object" ||
+    release.buckets === null ||
+    typeof release.realtime !== "object" ||
+    release.realtime === null
+  );
 }
 
 /** One digest for a whole release: what `npm run promote` prints and update messages carry. */
@@ -91,18 +102,29 @@ export function gateProblems(input: GateInput): string[] {
 }
 
 /** The gate's verdict: what it refuses, the overrides it allows, and the allowances that went unused. */
-export function checkGate({ stack, upstream, wanted, upstreamRelease, upstreamFrom, allowOverrides = [] }: GateInput): GateResult {
+export function checkGate({
+  stack,
+  upstream,
+  wanted,
+  upstreamRelease,
+  upstreamFrom,
+  allowOverrides = [],
+}: GateInput): GateResult {
   const catchUp = catchUpCommand(upstream, upstreamFrom);
   const promote = `run ${catchUp} first (or pin this stack with migrations.through)`;
   if (!upstreamRelease) {
     return {
-      problems: [`stack ${stack} is promoted from ${upstream}, but ${upstream} has no release yet (never updated): bring ${upstream} up first with ${catchUp}`],
+      problems: [
+        `stack ${stack} is promoted from ${upstream}, but ${upstream} has no release yet (never updated): bring ${upstream} up first with ${catchUp}`,
+      ],
       allowed: [],
       unused: [],
     };
   }
   const problems: string[] = [];
-  for (const [key, digest] of Object.entries(wanted.migrations).sort(([a], [b]) => compareMigrationKeys(a, b))) {
+  for (const [key, digest] of Object.entries(wanted.migrations).sort(([a], [b]) =>
+    compareMigrationKeys(a, b),
+  )) {
     const theirs = upstreamRelease.migrations[key];
     if (theirs === undefined) {
       problems.push(`migration ${key} has not been applied on ${upstream}; ${promote}`);
@@ -134,18 +156,27 @@ export function checkGate({ stack, upstream, wanted, upstreamRelease, upstreamFr
     const allow = `add "${difference.path}" to promotion.allowOverrides in Pulumi.${stack}.yaml`;
     // Whose config causes it decides the advice: a field's path is also the config key that overrides it.
     if (wanted.overrides.includes(difference.path)) {
-      problems.push(`${difference.text}: ${stack} overrides ${difference.path}, and its promotion.allowOverrides does not allow that; to run it on purpose ${allow}, or remove the override`);
+      problems.push(
+        `${difference.text}: ${stack} overrides ${difference.path}, and its promotion.allowOverrides does not allow that; to run it on purpose ${allow}, or remove the override`,
+      );
     } else if ((upstreamRelease.overrides ?? []).includes(difference.path)) {
-      problems.push(`${difference.text}: ${upstream} overrides ${difference.path}, ${stack} does not; to run ${stack} differently on purpose ${allow}, or override it the same way here`);
+      problems.push(
+        `${difference.text}: ${upstream} overrides ${difference.path}, ${stack} does not; to run ${stack} differently on purpose ${allow}, or override it the same way here`,
+      );
     } else {
-      problems.push(`${difference.text}: the code declares it differently from what ${upstream} runs; run ${catchUp} first`);
+      problems.push(
+        `${difference.text}: the code declares it differently from what ${upstream} runs; run ${catchUp} first`,
+      );
     }
   }
   return { problems, allowed, unused: allowOverrides.filter((e) => !used.has(e)) };
 }
 
 /** What the upstream has that this stack lacks: the promotion's content. */
-export function releaseDelta(upstreamRelease: Release | LegacyRelease, current: Release | LegacyRelease | undefined): {
+export function releaseDelta(
+  upstreamRelease: Release | LegacyRelease,
+  current: Release | LegacyRelease | undefined,
+): {
   migrations: string[];
   buckets: boolean;
   realtime: boolean;

@@ -44,7 +44,12 @@ export function bucketsRelease(buckets: ResolvedBucket[]): BucketsRelease {
   const settings: Record<string, BucketSettings> = Object.fromEntries(
     buckets.map((b) => [
       b.id,
-      { public: b.public, fileSizeLimit: b.fileSizeLimit, allowedMimeTypes: b.allowedMimeTypes ? [...b.allowedMimeTypes].sort() : null, policies: b.policies },
+      {
+        public: b.public,
+        fileSizeLimit: b.fileSizeLimit,
+        allowedMimeTypes: b.allowedMimeTypes ? [...b.allowedMimeTypes].sort() : null,
+        policies: b.policies,
+      },
     ]),
   );
   return { digest: declarationDigest(settings), settings };
@@ -53,7 +58,11 @@ export function bucketsRelease(buckets: ResolvedBucket[]): BucketsRelease {
 export function realtimeRelease(streamed: StreamedTables): RealtimeRelease {
   const tables = [...new Set(streamed.tables)].sort();
   const replicaIdentityFull = [...new Set(streamed.replicaIdentityFull)].sort();
-  return { digest: declarationDigest({ tables, replicaIdentityFull }), tables, replicaIdentityFull };
+  return {
+    digest: declarationDigest({ tables, replicaIdentityFull }),
+    tables,
+    replicaIdentityFull,
+  };
 }
 
 /**
@@ -64,9 +73,12 @@ export function configuredOverrides(config: Pick<StackConfig, "buckets" | "realt
   const paths: string[] = [];
   for (const [id, override] of Object.entries(config.buckets)) {
     if (override.remove) paths.push(`buckets.${id}`);
-    for (const field of overridableBucketFields) if (override[field] !== undefined) paths.push(`buckets.${id}.${field}`);
+    for (const field of overridableBucketFields)
+      if (override[field] !== undefined) paths.push(`buckets.${id}.${field}`);
   }
-  for (const setting of realtimeSettings) if (config.realtime[setting.slice("realtime.".length) as "tables"] !== undefined) paths.push(setting);
+  for (const setting of realtimeSettings)
+    if (config.realtime[setting.slice("realtime.".length) as "tables"] !== undefined)
+      paths.push(setting);
   return paths.sort();
 }
 
@@ -86,21 +98,31 @@ export function settingDifferences(
   here: { buckets: BucketsRelease; realtime: RealtimeRelease },
 ): SettingDifference[] {
   const differences: SettingDifference[] = [];
-  const ids = [...new Set([...Object.keys(upstream.buckets.settings), ...Object.keys(here.buckets.settings)])].sort();
+  const ids = [
+    ...new Set([...Object.keys(upstream.buckets.settings), ...Object.keys(here.buckets.settings)]),
+  ].sort();
   for (const id of ids) {
     const [theirs, ours] = [upstream.buckets.settings[id], here.buckets.settings[id]];
     if (!theirs || !ours) {
       differences.push({
         path: `buckets.${id}`,
-        text: theirs ? `bucket ${id}: declared upstream, removed here` : `bucket ${id}: not on upstream, declared here`,
-        here: theirs ? `buckets.${id} removed (upstream has it)` : `buckets.${id} declared (upstream has no such bucket)`,
+        text: theirs
+          ? `bucket ${id}: declared upstream, removed here`
+          : `bucket ${id}: not on upstream, declared here`,
+        here: theirs
+          ? `buckets.${id} removed (upstream has it)`
+          : `buckets.${id} declared (upstream has no such bucket)`,
       });
       continue;
     }
     for (const field of [...overridableBucketFields, "policies"] as const) {
       const [a, b] = [showBucketValue(field, theirs[field]), showBucketValue(field, ours[field])];
       if (a === b) continue;
-      differences.push({ path: `buckets.${id}.${field}`, text: `bucket ${id}: ${field} ${a} upstream, ${b} here`, here: `buckets.${id}.${field} ${b} (upstream ${a})` });
+      differences.push({
+        path: `buckets.${id}.${field}`,
+        text: `bucket ${id}: ${field} ${a} upstream, ${b} here`,
+        here: `buckets.${id}.${field} ${b} (upstream ${a})`,
+      });
     }
   }
 
@@ -109,17 +131,21 @@ export function settingDifferences(
     differences.push({
       path: "realtime.tables",
       text: `realtime tables: ${joinClauses([
-        tables.onlyUpstream.length > 0 && `${tables.onlyUpstream.join(", ")} streamed upstream, not here`,
+        tables.onlyUpstream.length > 0 &&
+          `${tables.onlyUpstream.join(", ")} streamed upstream, not here`,
         tables.onlyHere.length > 0 && `${tables.onlyHere.join(", ")} streamed here, not upstream`,
       ])}`,
       here: `realtime.tables ${joinClauses([
-        tables.onlyUpstream.length > 0 && `leaves out ${tables.onlyUpstream.join(", ")} (streamed upstream)`,
+        tables.onlyUpstream.length > 0 &&
+          `leaves out ${tables.onlyUpstream.join(", ")} (streamed upstream)`,
         tables.onlyHere.length > 0 && `adds ${tables.onlyHere.join(", ")} (not streamed upstream)`,
       ])}`,
     });
   }
   // Replica identity matters only for a table both stream; a table streamed on one side only is the tables difference.
-  const bothStream = new Set(here.realtime.tables.filter((t) => upstream.realtime.tables.includes(t)));
+  const bothStream = new Set(
+    here.realtime.tables.filter((t) => upstream.realtime.tables.includes(t)),
+  );
   const full = setDifference(
     upstream.realtime.replicaIdentityFull.filter((t) => bothStream.has(t)),
     here.realtime.replicaIdentityFull.filter((t) => bothStream.has(t)),
@@ -142,7 +168,12 @@ export function settingDifferences(
 
 /** Whether an `allowOverrides` entry allows a difference: the same path, or the whole bucket it belongs to. */
 export function allows(entry: string, path: string): boolean {
-  return entry === path || (entry.startsWith("buckets.") && path.startsWith(`${entry}.`) && overridableOrPolicies(path.slice(entry.length + 1)));
+  return (
+    entry === path ||
+    (entry.startsWith("buckets.") &&
+      path.startsWith(`${entry}.`) &&
+      overridableOrPolicies(path.slice(entry.length + 1)))
+  );
 }
 
 /** Why an `allowOverrides` entry is unusable, or undefined. The bucket id is not checked (config does not know the code's buckets). */
@@ -156,7 +187,8 @@ export function allowanceProblem(entry: string): string | undefined {
   const parts = bucket[1]!.split(".");
   if (parts.length === 1) return undefined;
   const field = parts.pop()!;
-  if (field === "forceDestroy") return `"${entry}": forceDestroy never needs allowing (it only decides what a destroy deletes; the gate does not compare it)`;
+  if (field === "forceDestroy")
+    return `"${entry}": forceDestroy never needs allowing (it only decides what a destroy deletes; the gate does not compare it)`;
   if (!overridableOrPolicies(field)) {
     // Bucket ids may contain dots, but a last part that is no field is far more often a typo.
     return `"${entry}": ${field} is not a bucket setting the gate compares (${fields}); for a bucket id with dots, allow its fields one by one`;
@@ -168,22 +200,36 @@ function overridableOrPolicies(field: string): boolean {
   return (overridableBucketFields as readonly string[]).includes(field) || field === "policies";
 }
 
-function showBucketValue(field: keyof BucketSettings, value: BucketSettings[keyof BucketSettings]): string {
+function showBucketValue(
+  field: keyof BucketSettings,
+  value: BucketSettings[keyof BucketSettings],
+): string {
   if (field === "fileSizeLimit") return value === null ? "no limit" : showBytes(value as number);
-  if (field === "allowedMimeTypes") return value === null ? "any type" : (value as string[]).join(", ");
+  if (field === "allowedMimeTypes")
+    return value === null ? "any type" : (value as string[]).join(", ");
   return String(value);
 }
 
 /** 52428800 → "50MB" (binary units, as config takes them); other counts in bytes. */
 function showBytes(bytes: number): string {
-  for (const [unit, size] of [["GB", 1024 ** 3], ["MB", 1024 ** 2], ["KB", 1024]] as const) {
+  for (const [unit, size] of [
+    ["GB", 1024 ** 3],
+    ["MB", 1024 ** 2],
+    ["KB", 1024],
+  ] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return `${bytes} bytes`;
 }
 
-function setDifference(upstream: string[], here: string[]): { onlyUpstream: string[]; onlyHere: string[] } {
-  return { onlyUpstream: upstream.filter((t) => !here.includes(t)).sort(), onlyHere: here.filter((t) => !upstream.includes(t)).sort() };
+function setDifference(
+  upstream: string[],
+  here: string[],
+): { onlyUpstream: string[]; onlyHere: string[] } {
+  return {
+    onlyUpstream: upstream.filter((t) => !here.includes(t)).sort(),
+    onlyHere: here.filter((t) => !upstream.includes(t)).sort(),
+  };
 }
 
 function joinClauses(clauses: Array<string | false>): string {

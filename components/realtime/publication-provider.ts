@@ -32,7 +32,10 @@ export const MEMBER_REPLICA_FULL = "member · replica identity full";
 /** @default the publication Supabase Realtime streams from */
 export const DEFAULT_PUBLICATION = "supabase_realtime";
 
-export type PublicationInputs = { connection: string; publication: string } & Record<string, unknown>;
+export type PublicationInputs = { connection: string; publication: string } & Record<
+  string,
+  unknown
+>;
 export type PublicationOutputs = PublicationInputs & {
   /** The member tables this resource manages, sorted. */
   tables: string[];
@@ -40,7 +43,6 @@ export type PublicationOutputs = PublicationInputs & {
 
 /** Keys that are not tables. Table keys always contain a dot; these never do. */
 const RESERVED = new Set(["connection", "publication", "tables", "__provider"]);
-
 
 /** ALTER TABLE … REPLICA IDENTITY takes an exclusive lock: never queue behind long transactions. */
 const LOCK_TIMEOUT = "10s";
@@ -52,17 +54,27 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
  * The per-table inputs for a declared set: sorted and deduplicated, with every problem
  * (malformed names, replica-identity tables that are not members) listed.
  */
-export function membershipInputs(tables: readonly string[], replicaIdentityFull: readonly string[] = []): {
+export function membershipInputs(
+  tables: readonly string[],
+  replicaIdentityFull: readonly string[] = [],
+): {
   inputs: Record<string, string>;
   problems: string[];
 } {
-  const problems = [...new Set([...tables, ...replicaIdentityFull])].flatMap((t) => tableNameProblem(t) ?? []);
+  const problems = [...new Set([...tables, ...replicaIdentityFull])].flatMap(
+    (t) => tableNameProblem(t) ?? [],
+  );
   const members = [...new Set(tables)].sort();
   const full = new Set(replicaIdentityFull);
   for (const t of [...full].sort()) {
-    if (!members.includes(t)) problems.push(`${t} is listed in replicaIdentityFull but not in tables; add it to tables or remove it`);
+    if (!members.includes(t))
+      problems.push(
+        `${t} is listed in replicaIdentityFull but not in tables; add it to tables or remove it`,
+      );
   }
-  const inputs = Object.fromEntries(members.map((t) => [t, full.has(t) ? MEMBER_REPLICA_FULL : MEMBER]));
+  const inputs = Object.fromEntries(
+    members.map((t) => [t, full.has(t) ? MEMBER_REPLICA_FULL : MEMBER]),
+  );
   return { inputs, problems };
 }
 
@@ -84,22 +96,38 @@ export function tableNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-export async function check(_olds: unknown, news: Partial<PublicationInputs>): Promise<pulumi.dynamic.CheckResult> {
+export async function check(
+  _olds: unknown,
+  news: Partial<PublicationInputs>,
+): Promise<pulumi.dynamic.CheckResult> {
   const failures: pulumi.dynamic.CheckFailure[] = [];
-  const inputs = { ...news, publication: news.publication ?? DEFAULT_PUBLICATION } as PublicationInputs;
+  const inputs = {
+    ...news,
+    publication: news.publication ?? DEFAULT_PUBLICATION,
+  } as PublicationInputs;
   const publication = inputs.publication;
-  if (!isUnknown(publication) && (typeof publication !== "string" || !IDENTIFIER.test(publication) || Buffer.byteLength(publication) > 63)) {
+  if (
+    !isUnknown(publication) &&
+    (typeof publication !== "string" ||
+      !IDENTIFIER.test(publication) ||
+      Buffer.byteLength(publication) > 63)
+  ) {
     failures.push({
       property: "publication",
       reason: `publication ${JSON.stringify(publication)} must be an identifier of letters, digits, _ and $ (at most 63 bytes)`,
     });
   }
-  for (const key of Object.keys(inputs).filter((k) => !RESERVED.has(k)).sort()) {
+  for (const key of Object.keys(inputs)
+    .filter((k) => !RESERVED.has(k))
+    .sort()) {
     const problem = tableNameProblem(key);
     if (problem) failures.push({ property: key, reason: problem });
     const value = inputs[key];
     if (!isUnknown(value) && value !== MEMBER && value !== MEMBER_REPLICA_FULL) {
-      failures.push({ property: key, reason: `${key} must be "${MEMBER}" or "${MEMBER_REPLICA_FULL}", got ${JSON.stringify(value)}` });
+      failures.push({
+        property: key,
+        reason: `${key} must be "${MEMBER}" or "${MEMBER_REPLICA_FULL}", got ${JSON.stringify(value)}`,
+      });
     }
   }
   return { inputs, failures };
@@ -110,7 +138,11 @@ export async function create(inputs: PublicationInputs): Promise<pulumi.dynamic.
   return { id: inputs.publication, outs };
 }
 
-export async function update(_id: string, olds: PublicationOutputs, news: PublicationInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  _id: string,
+  olds: PublicationOutputs,
+  news: PublicationInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
   return { outs: await reconcile(news, olds) };
 }
 
@@ -119,10 +151,18 @@ export async function update(_id: string, olds: PublicationOutputs, news: Public
  * replica identity toggled, become per-table keys, so refresh shows them and the next
  * preview lists what the update will change back.
  */
-export async function read(id: string, state?: PublicationOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(
+  id: string,
+  state?: PublicationOutputs,
+): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("RealtimePublication", id, state);
-  const members = await withDatabase(props.connection, (client) => readMembers(client, props.publication));
-  const inputs: PublicationInputs = { connection: props.connection, publication: props.publication };
+  const members = await withDatabase(props.connection, (client) =>
+    readMembers(client, props.publication),
+  );
+  const inputs: PublicationInputs = {
+    connection: props.connection,
+    publication: props.publication,
+  };
   for (const [table, m] of [...members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     inputs[table] = m.replicaIdentityFull ? MEMBER_REPLICA_FULL : MEMBER;
   }
@@ -142,10 +182,14 @@ async function remove(_id: string, props: PublicationOutputs): Promise<void> {
         await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
         const members = await readMembers(client, props.publication);
         const leaving = [...managed.keys()].filter((t) => members.has(t));
-        if (leaving.length > 0) await client.query(`alter publication ${escapeIdentifier(props.publication)} drop table ${leaving.map(quoteTable).join(", ")}`);
+        if (leaving.length > 0)
+          await client.query(
+            `alter publication ${escapeIdentifier(props.publication)} drop table ${leaving.map(quoteTable).join(", ")}`,
+          );
         const relations = await readRelations(client, [...managed.keys()]);
         for (const [table, full] of managed) {
-          if (full && relations.get(table)?.replicaIdentity === "f") await client.query(`alter table ${quoteTable(table)} replica identity default`);
+          if (full && relations.get(table)?.replicaIdentity === "f")
+            await client.query(`alter table ${quoteTable(table)} replica identity default`);
         }
       },
       { locks: "a table being published or its publication", lockTimeout: LOCK_TIMEOUT },
@@ -155,7 +199,13 @@ async function remove(_id: string, props: PublicationOutputs): Promise<void> {
 export { remove as delete };
 
 /** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
-export const provider = { check, create, update, read, delete: remove } satisfies pulumi.dynamic.ResourceProvider<PublicationInputs, PublicationOutputs>;
+export const provider = {
+  check,
+  create,
+  update,
+  read,
+  delete: remove,
+} satisfies pulumi.dynamic.ResourceProvider<PublicationInputs, PublicationOutputs>;
 
 interface Member {
   replicaIdentityFull: boolean;
@@ -166,11 +216,15 @@ interface Member {
  * declared table exists (nothing changes otherwise). `olds` are the stored outputs: the tables
  * this resource managed until now.
  */
-async function reconcile(news: PublicationInputs, olds: PublicationOutputs | undefined): Promise<PublicationOutputs> {
+async function reconcile(
+  news: PublicationInputs,
+  olds: PublicationOutputs | undefined,
+): Promise<PublicationOutputs> {
   const wanted = declared(news);
   const managed = olds ? declared(olds) : new Map<string, boolean>();
   const problems = [...wanted.keys()].flatMap((t) => tableNameProblem(t) ?? []);
-  if (problems.length > 0) throw new Error(`invalid realtime publication:\n  ${problems.join("\n  ")}`);
+  if (problems.length > 0)
+    throw new Error(`invalid realtime publication:\n  ${problems.join("\n  ")}`);
   const publication = news.publication;
   const previous = olds && olds.publication !== publication ? olds.publication : undefined;
 
@@ -179,10 +233,15 @@ async function reconcile(news: PublicationInputs, olds: PublicationOutputs | und
       client,
       async () => {
         await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
-        const relations = await readRelations(client, [...new Set([...wanted.keys(), ...managed.keys()])]);
+        const relations = await readRelations(client, [
+          ...new Set([...wanted.keys(), ...managed.keys()]),
+        ]);
         await assertTablesExist(client, [...wanted.keys()], relations);
 
-        const pub = await client.query<{ puballtables: boolean }>("select puballtables from pg_publication where pubname = $1", [publication]);
+        const pub = await client.query<{ puballtables: boolean }>(
+          "select puballtables from pg_publication where pubname = $1",
+          [publication],
+        );
         if (pub.rows[0]?.puballtables) {
           throw new Error(
             `publication ${publication} is FOR ALL TABLES: it already streams every table, so its membership cannot be ` +
@@ -190,23 +249,36 @@ async function reconcile(news: PublicationInputs, olds: PublicationOutputs | und
               `create publication ${publication};) or stop managing realtime tables on this stack.`,
           );
         }
-        if (pub.rowCount === 0) await client.query(`create publication ${escapeIdentifier(publication)}`);
+        if (pub.rowCount === 0)
+          await client.query(`create publication ${escapeIdentifier(publication)}`);
 
         // A renamed publication: the managed tables move to the new one.
         if (previous) {
           const before = await readMembers(client, previous);
           const leaving = [...managed.keys()].filter((t) => before.has(t));
-          if (leaving.length > 0) await client.query(`alter publication ${escapeIdentifier(previous)} drop table ${leaving.map(quoteTable).join(", ")}`);
+          if (leaving.length > 0)
+            await client.query(
+              `alter publication ${escapeIdentifier(previous)} drop table ${leaving.map(quoteTable).join(", ")}`,
+            );
         }
 
         const members = await readMembers(client, publication);
         const adding = [...wanted.keys()].filter((t) => !members.has(t));
-        const dropping = [...managed.keys()].filter((t) => !wanted.has(t) && members.has(t) && !previous);
-        if (adding.length > 0) await client.query(`alter publication ${escapeIdentifier(publication)} add table ${adding.map(quoteTable).join(", ")}`);
-        if (dropping.length > 0) await client.query(`alter publication ${escapeIdentifier(publication)} drop table ${dropping.map(quoteTable).join(", ")}`);
+        const dropping = [...managed.keys()].filter(
+          (t) => !wanted.has(t) && members.has(t) && !previous,
+        );
+        if (adding.length > 0)
+          await client.query(
+            `alter publication ${escapeIdentifier(publication)} add table ${adding.map(quoteTable).join(", ")}`,
+          );
+        if (dropping.length > 0)
+          await client.query(
+            `alter publication ${escapeIdentifier(publication)} drop table ${dropping.map(quoteTable).join(", ")}`,
+          );
 
         for (const [table, full] of wanted) {
-          if (full && relations.get(table)?.replicaIdentity !== "f") await client.query(`alter table ${quoteTable(table)} replica identity full`);
+          if (full && relations.get(table)?.replicaIdentity !== "f")
+            await client.query(`alter table ${quoteTable(table)} replica identity full`);
         }
         // Only what this resource made FULL goes back to DEFAULT (a table may have another replica identity by design).
         for (const [table, wasFull] of managed) {
@@ -254,27 +326,48 @@ async function readRelations(client: Client, tables: string[]): Promise<Map<stri
 }
 
 /** One error naming every declared table that is missing or is not a table. */
-async function assertTablesExist(client: Client, tables: string[], relations: Map<string, Relation>): Promise<void> {
+async function assertTablesExist(
+  client: Client,
+  tables: string[],
+  relations: Map<string, Relation>,
+): Promise<void> {
   const missing = tables.filter((t) => !relations.has(t));
-  const notTables = tables.filter((t) => relations.has(t) && !["r", "p"].includes(relations.get(t)!.kind));
+  const notTables = tables.filter(
+    (t) => relations.has(t) && !["r", "p"].includes(relations.get(t)!.kind),
+  );
   if (missing.length === 0 && notTables.length === 0) return;
   const { rows } = await client.query<{ db: string }>("select current_database() as db");
   const database = rows[0]?.db ?? "?";
   const lines: string[] = [];
   if (missing.length === 1) {
-    lines.push(`table ${missing[0]} does not exist in database ${database}; it must be created by a migration first — the publication depends on the migrations`);
+    lines.push(
+      `table ${missing[0]} does not exist in database ${database}; it must be created by a migration first — the publication depends on the migrations`,
+    );
   } else if (missing.length > 1) {
     lines.push(
       `tables ${missing.join(", ")} do not exist in database ${database}; they must be created by a migration first — ` +
         `the publication depends on the migrations`,
     );
   }
-  for (const t of notTables) lines.push(`${t} is a ${describeKind(relations.get(t)!.kind)}, not a table; only tables can stream changes over realtime`);
+  for (const t of notTables)
+    lines.push(
+      `${t} is a ${describeKind(relations.get(t)!.kind)}, not a table; only tables can stream changes over realtime`,
+    );
   throw new Error(`${lines.join("\n")}\n(nothing was changed: check the names in realtime.tables)`);
 }
 
 function describeKind(kind: string): string {
-  return ({ v: "view", m: "materialized view", f: "foreign table", S: "sequence", i: "index" } as Record<string, string>)[kind] ?? `relation of kind ${kind}`;
+  return (
+    (
+      {
+        v: "view",
+        m: "materialized view",
+        f: "foreign table",
+        S: "sequence",
+        i: "index",
+      } as Record<string, string>
+    )[kind] ?? `relation of kind ${kind}`
+  );
 }
 
 /**
@@ -298,4 +391,3 @@ function quoteTable(table: string): string {
   const [schema, name] = table.split(".") as [string, string];
   return `${escapeIdentifier(schema)}.${escapeIdentifier(name)}`;
 }
-

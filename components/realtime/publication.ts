@@ -21,7 +21,13 @@ export interface RealtimePublicationArgs {
 }
 
 // No `diff`: the engine diffs the per-table inputs itself, so previews list each table added or removed.
-const provider = trampolineProvider("components/realtime/publication-provider", ["check", "create", "read", "update", "delete"]);
+const provider = trampolineProvider("components/realtime/publication-provider", [
+  "check",
+  "create",
+  "read",
+  "update",
+  "delete",
+]);
 
 /**
  * The tables in the realtime publication, one input per table
@@ -38,7 +44,9 @@ export class RealtimePublication extends pulumi.dynamic.Resource {
   constructor(name: string, args: RealtimePublicationArgs, opts?: pulumi.CustomResourceOptions) {
     const { inputs, problems } = membershipInputs(args.tables, args.replicaIdentityFull ?? []);
     if (problems.length > 0) {
-      throw new Error(`RealtimePublication ${name} has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n  - ${problems.join("\n  - ")}`);
+      throw new Error(
+        `RealtimePublication ${name} has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n  - ${problems.join("\n  - ")}`,
+      );
     }
     super(
       provider,
@@ -49,7 +57,10 @@ export class RealtimePublication extends pulumi.dynamic.Resource {
         ...inputs,
         tables: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
+      {
+        ...opts,
+        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
+      },
       "supabase-promotion",
       "RealtimePublication",
     );

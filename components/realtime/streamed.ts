@@ -25,7 +25,8 @@ export function resolveRealtime(
 ): { streamed: StreamedTables; problems: string[]; notes: string[] } {
   const tables = override.tables ?? declared.tables;
   const streams = new Set(tables);
-  const replicaIdentityFull = override.replicaIdentityFull ?? declared.replicaIdentityFull.filter((t) => streams.has(t));
+  const replicaIdentityFull =
+    override.replicaIdentityFull ?? declared.replicaIdentityFull.filter((t) => streams.has(t));
   const notes =
     override.replicaIdentityFull === undefined
       ? declared.replicaIdentityFull
@@ -39,5 +40,12 @@ export function resolveRealtime(
   const problems = membershipInputs(tables, replicaIdentityFull).problems.map(
     (p) => `"realtime.${/replicaIdentityFull/.test(p) ? "replicaIdentityFull" : "tables"}": ${p}`,
   );
-  return { streamed: { tables: [...streams].sort(), replicaIdentityFull: [...new Set(replicaIdentityFull)].sort() }, problems, notes };
+  return {
+    streamed: {
+      tables: [...streams].sort(),
+      replicaIdentityFull: [...new Set(replicaIdentityFull)].sort(),
+    },
+    problems,
+    notes,
+  };
 }

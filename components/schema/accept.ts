@@ -25,11 +25,16 @@ export interface AcceptReport {
   digest: string;
 }
 
-export async function acceptDrift(databaseUrl: string, request: AcceptRequest): Promise<AcceptReport> {
+export async function acceptDrift(
+  databaseUrl: string,
+  request: AcceptRequest,
+): Promise<AcceptReport> {
   return withDatabase(
     databaseUrl,
     async (client) => {
-      const { rows } = await client.query<{ database: string }>("select current_database() as database");
+      const { rows } = await client.query<{ database: string }>(
+        "select current_database() as database",
+      );
       return withAdvisoryLock(
         client,
         advisoryLockKey(rows[0]?.database ?? ""),
@@ -41,10 +46,16 @@ export async function acceptDrift(databaseUrl: string, request: AcceptRequest): 
             const before = await readRecorded(client, request.stack);
             const accepted = before ? diffSnapshots(before.snapshot, live.snapshot) : [];
             const reason = request.reason ?? null;
-            const digest = await writeRecorded(client, request.stack, live.snapshot, {
-              appliedBy: request.appliedBy ?? null,
-              reason: `accepted by hand (npm run drift -- accept)${reason ? `: ${reason}` : ""}`,
-            }, live.fingerprint);
+            const digest = await writeRecorded(
+              client,
+              request.stack,
+              live.snapshot,
+              {
+                appliedBy: request.appliedBy ?? null,
+                reason: `accepted by hand (npm run drift -- accept)${reason ? `: ${reason}` : ""}`,
+              },
+              live.fingerprint,
+            );
             const ledger = await readLedger(client);
             await insertAuditRow(client, {
               version: ledger.entries[ledger.entries.length - 1]?.version ?? "",

@@ -171,9 +171,18 @@ objects(k, v) as (
 const OBJECTS = `${LIVE} select snapshot, digest, (${FINGERPRINT}) as fingerprint from live`;
 
 /** The live catalog as a snapshot, with its digest (the same the recorder keeps). */
-export async function readCatalog(client: ClientBase): Promise<{ snapshot: Snapshot; digest: string; fingerprint: string }> {
-  const { rows } = await client.query<{ snapshot: Snapshot; digest: string; fingerprint: string }>(OBJECTS, [SUPABASE_SCHEMAS, POLICY_ONLY_SCHEMAS]);
-  return { snapshot: rows[0]!.snapshot, digest: rows[0]!.digest, fingerprint: rows[0]!.fingerprint };
+export async function readCatalog(
+  client: ClientBase,
+): Promise<{ snapshot: Snapshot; digest: string; fingerprint: string }> {
+  const { rows } = await client.query<{ snapshot: Snapshot; digest: string; fingerprint: string }>(
+    OBJECTS,
+    [SUPABASE_SCHEMAS, POLICY_ONLY_SCHEMAS],
+  );
+  return {
+    snapshot: rows[0]!.snapshot,
+    digest: rows[0]!.digest,
+    fingerprint: rows[0]!.fingerprint,
+  };
 }
 
 /** What a stack recorded after its last apply (or its last `drift accept`). */
@@ -202,7 +211,12 @@ export interface DriftRead {
  */
 export async function readDriftState(client: ClientBase, stack: string): Promise<DriftRead> {
   // First the fingerprint (FINGERPRINT): the same as recorded means nothing changed, and that is the whole read.
-  type Quick = { fingerprint: string; recorded_fingerprint: string | null; recorded_digest: string; recorded_at: Date };
+  type Quick = {
+    fingerprint: string;
+    recorded_fingerprint: string | null;
+    recorded_digest: string;
+    recorded_at: Date;
+  };
   try {
     const { rows } = await client.query<Quick>(
       `select (${FINGERPRINT}) as fingerprint, r.catalog_fingerprint as recorded_fingerprint, r.digest as recorded_digest, r.recorded_at
@@ -212,7 +226,10 @@ export async function readDriftState(client: ClientBase, stack: string): Promise
     const quick = rows[0];
     if (!quick) return { liveDigest: (await readCatalog(client)).digest };
     if (quick.recorded_fingerprint === quick.fingerprint) {
-      return { liveDigest: quick.recorded_digest, recorded: { digest: quick.recorded_digest, recordedAt: quick.recorded_at } };
+      return {
+        liveDigest: quick.recorded_digest,
+        recorded: { digest: quick.recorded_digest, recordedAt: quick.recorded_at },
+      };
     }
   } catch (err) {
     // No snapshot table yet (42P01): nothing was ever recorded on this database.
@@ -224,7 +241,13 @@ export async function readDriftState(client: ClientBase, stack: string): Promise
            case when r.digest is distinct from l.digest then l.snapshot end as live,
            case when r.digest is distinct from l.digest then r.snapshot end as recorded
       from live l left join ${SNAPSHOT_TABLE} r on r.stack = $3`;
-  type Row = { live_digest: string; recorded_digest: string | null; recorded_at: Date | null; live: Snapshot | null; recorded: Snapshot | null };
+  type Row = {
+    live_digest: string;
+    recorded_digest: string | null;
+    recorded_at: Date | null;
+    live: Snapshot | null;
+    recorded: Snapshot | null;
+  };
   const { rows } = await client.query<Row>(sql, [SUPABASE_SCHEMAS, POLICY_ONLY_SCHEMAS, stack]);
   const row = rows[0]!;
   if (row.recorded_digest === null) return { liveDigest: row.live_digest };
@@ -237,15 +260,35 @@ export async function readDriftState(client: ClientBase, stack: string): Promise
 }
 
 /** The recorded row of a stack, or undefined. */
-export async function readRecorded(client: ClientBase, stack: string): Promise<RecordedSnapshot | undefined> {
-  const { rows: present } = await client.query<{ t: string | null }>("select to_regclass($1)::text as t", [SNAPSHOT_TABLE]);
+export async function readRecorded(
+  client: ClientBase,
+  stack: string,
+): Promise<RecordedSnapshot | undefined> {
+  const { rows: present } = await client.query<{ t: string | null }>(
+    "select to_regclass($1)::text as t",
+    [SNAPSHOT_TABLE],
+  );
   if (!present[0]?.t) return undefined;
-  const { rows } = await client.query<{ digest: string; snapshot: Snapshot; recorded_at: Date; recorded_by: string; reason: string | null }>(
+  const { rows } = await client.query<{
+    digest: string;
+    snapshot: Snapshot;
+    recorded_at: Date;
+    recorded_by: string;
+    reason: string | null;
+  }>(
     `select digest, snapshot, recorded_at, recorded_by, reason from ${SNAPSHOT_TABLE} where stack = $1`,
     [stack],
   );
   const r = rows[0];
-  return r ? { digest: r.digest, snapshot: r.snapshot, recordedAt: r.recorded_at, recordedBy: r.recorded_by, reason: r.reason } : undefined;
+  return r
+    ? {
+        digest: r.digest,
+        snapshot: r.snapshot,
+        recordedAt: r.recorded_at,
+        recordedBy: r.recorded_by,
+        reason: r.reason,
+      }
+    : undefined;
 }
 
 /**
@@ -263,7 +306,9 @@ export async function ensureSnapshotTable(client: ClientBase): Promise<void> {
     update_id text,
     reason text
   )`);
-  await client.query(`alter table ${SNAPSHOT_TABLE} add column if not exists catalog_fingerprint text`);
+  await client.query(
+    `alter table ${SNAPSHOT_TABLE} add column if not exists catalog_fingerprint text`,
+  );
 }
 
 /**
@@ -285,7 +330,14 @@ export async function writeRecorded(
        recorded_by = excluded.recorded_by, update_id = excluded.update_id, reason = excluded.reason,
        catalog_fingerprint = excluded.catalog_fingerprint
      returning digest`,
-    [stack, JSON.stringify(snapshot), by.appliedBy ?? null, by.updateId ?? null, by.reason ?? null, fingerprint],
+    [
+      stack,
+      JSON.stringify(snapshot),
+      by.appliedBy ?? null,
+      by.updateId ?? null,
+      by.reason ?? null,
+      fingerprint,
+    ],
   );
   return rows[0]!.digest;
 }
@@ -310,13 +362,27 @@ export async function readEnvironment(client: ClientBase): Promise<EnvironmentSt
   const [{ snapshot }, buckets, realtime] = [
     await readCatalog(client),
     await client
-      .query<{ id: string; public: boolean | null; file_size_limit: string | null; allowed_mime_types: string[] | null }>(
+      .query<{
+        id: string;
+        public: boolean | null;
+        file_size_limit: string | null;
+        allowed_mime_types: string[] | null;
+      }>(
         "select id, public, file_size_limit::text, allowed_mime_types from storage.buckets order by id",
       )
-      .then((r) => r.rows.map((b) => ({ id: b.id, public: Boolean(b.public), fileSizeLimit: b.file_size_limit, allowedMimeTypes: b.allowed_mime_types })))
+      .then((r) =>
+        r.rows.map((b) => ({
+          id: b.id,
+          public: Boolean(b.public),
+          fileSizeLimit: b.file_size_limit,
+          allowedMimeTypes: b.allowed_mime_types,
+        })),
+      )
       .catch((err: { code?: string }) => (err.code === "42P01" ? [] : Promise.reject(err))),
     await client
-      .query<{ t: string }>("select schemaname || '.' || tablename as t from pg_publication_tables where pubname = 'supabase_realtime' order by 1")
+      .query<{ t: string }>(
+        "select schemaname || '.' || tablename as t from pg_publication_tables where pubname = 'supabase_realtime' order by 1",
+      )
       .then((r) => r.rows.map((x) => x.t)),
   ];
   return { snapshot, buckets, realtime };

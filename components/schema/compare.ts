@@ -16,26 +16,60 @@ export interface EnvironmentDiff {
   different: boolean;
 }
 
-export function compareEnvironments(a: string, left: EnvironmentState, b: string, right: EnvironmentState): EnvironmentDiff {
-  const schema = diffSnapshots(withoutPublications(left.snapshot), withoutPublications(right.snapshot), { addedNote: `only in ${b}` });
+export function compareEnvironments(
+  a: string,
+  left: EnvironmentState,
+  b: string,
+  right: EnvironmentState,
+): EnvironmentDiff {
+  const schema = diffSnapshots(
+    withoutPublications(left.snapshot),
+    withoutPublications(right.snapshot),
+    { addedNote: `only in ${b}` },
+  );
   const buckets = compareBuckets(a, left.buckets, b, right.buckets);
   const realtime = [
-    ...right.realtime.filter((t) => !left.realtime.includes(t)).map((table) => ({ table, change: "added" as const, text: `+ realtime ${table} (streams only in ${b})` })),
-    ...left.realtime.filter((t) => !right.realtime.includes(t)).map((table) => ({ table, change: "removed" as const, text: `- realtime ${table} (streams only in ${a})` })),
+    ...right.realtime
+      .filter((t) => !left.realtime.includes(t))
+      .map((table) => ({
+        table,
+        change: "added" as const,
+        text: `+ realtime ${table} (streams only in ${b})`,
+      })),
+    ...left.realtime
+      .filter((t) => !right.realtime.includes(t))
+      .map((table) => ({
+        table,
+        change: "removed" as const,
+        text: `- realtime ${table} (streams only in ${a})`,
+      })),
   ].sort((x, y) => x.table.localeCompare(y.table));
-  return { a, b, schema, buckets, realtime, different: schema.length + buckets.length + realtime.length > 0 };
+  return {
+    a,
+    b,
+    schema,
+    buckets,
+    realtime,
+    different: schema.length + buckets.length + realtime.length > 0,
+  };
 }
 
 function withoutPublications(snapshot: EnvironmentState["snapshot"]): EnvironmentState["snapshot"] {
   return Object.fromEntries(Object.entries(snapshot).filter(([, o]) => o.kind !== "publication"));
 }
 
-function compareBuckets(a: string, left: BucketRow[], b: string, right: BucketRow[]): EnvironmentDiff["buckets"] {
+function compareBuckets(
+  a: string,
+  left: BucketRow[],
+  b: string,
+  right: BucketRow[],
+): EnvironmentDiff["buckets"] {
   const byId = (rows: BucketRow[]) => new Map(rows.map((r) => [r.id, r]));
   const l = byId(left);
   const r = byId(right);
   const out: EnvironmentDiff["buckets"] = [];
-  const show = (v: unknown) => (v === null || v === undefined ? "none" : Array.isArray(v) ? v.join(", ") : String(v));
+  const show = (v: unknown) =>
+    v === null || v === undefined ? "none" : Array.isArray(v) ? v.join(", ") : String(v);
   for (const id of [...new Set([...l.keys(), ...r.keys()])].sort()) {
     const x = l.get(id);
     const y = r.get(id);
@@ -45,7 +79,8 @@ function compareBuckets(a: string, left: BucketRow[], b: string, right: BucketRo
       const parts = (["public", "fileSizeLimit", "allowedMimeTypes"] as const)
         .filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]))
         .map((k) => `${k} ${show(x[k])} → ${show(y[k])}`);
-      if (parts.length > 0) out.push({ id, change: "changed", text: `~ bucket ${id} ${parts.join(", ")}` });
+      if (parts.length > 0)
+        out.push({ id, change: "changed", text: `~ bucket ${id} ${parts.join(", ")}` });
     }
   }
   return out;
@@ -55,8 +90,11 @@ function compareBuckets(a: string, left: BucketRow[], b: string, right: BucketRo
 export function renderEnvironmentDiff(d: EnvironmentDiff): string {
   if (!d.different) return `✔ ${d.a} and ${d.b} have the same schema, buckets and realtime tables.`;
   const lines = [`${d.a} → ${d.b}: + only in ${d.b}, - only in ${d.a}, ~ differs`];
-  if (d.schema.length > 0) lines.push(`schema (${d.schema.length}):`, ...d.schema.map((f) => `  ${f.text}`));
-  if (d.buckets.length > 0) lines.push(`buckets (${d.buckets.length}):`, ...d.buckets.map((x) => `  ${x.text}`));
-  if (d.realtime.length > 0) lines.push(`realtime (${d.realtime.length}):`, ...d.realtime.map((x) => `  ${x.text}`));
+  if (d.schema.length > 0)
+    lines.push(`schema (${d.schema.length}):`, ...d.schema.map((f) => `  ${f.text}`));
+  if (d.buckets.length > 0)
+    lines.push(`buckets (${d.buckets.length}):`, ...d.buckets.map((x) => `  ${x.text}`));
+  if (d.realtime.length > 0)
+    lines.push(`realtime (${d.realtime.length}):`, ...d.realtime.map((x) => `  ${x.text}`));
   return lines.join("\n");
 }

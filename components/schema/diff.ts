@@ -37,16 +37,28 @@ export interface DiffWords {
 }
 
 /** Every difference from `before` to `after`, sorted by object. */
-export function diffSnapshots(before: Snapshot, after: Snapshot, words: DiffWords = {}): DriftFinding[] {
+export function diffSnapshots(
+  before: Snapshot,
+  after: Snapshot,
+  words: DiffWords = {},
+): DriftFinding[] {
   const note = words.addedNote ?? "outside migrations";
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   const changed = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
   // Relations that came or went: their dependents are counted in them, not listed.
-  const whole = new Map<string, { change: "added" | "removed"; key: string; object: SnapshotObject; dependents: string[] }>();
+  const whole = new Map<
+    string,
+    { change: "added" | "removed"; key: string; object: SnapshotObject; dependents: string[] }
+  >();
   for (const key of changed) {
     const object = after[key] ?? before[key]!;
     if (!RELATION_KINDS.includes(object.kind) || (before[key] && after[key])) continue;
-    whole.set(object.name, { change: after[key] ? "added" : "removed", key, object, dependents: [] });
+    whole.set(object.name, {
+      change: after[key] ? "added" : "removed",
+      key,
+      object,
+      dependents: [],
+    });
   }
   const findings: DriftFinding[] = [];
   for (const key of changed) {
@@ -70,7 +82,9 @@ export function diffSnapshots(before: Snapshot, after: Snapshot, words: DiffWord
       kind: object.kind,
       name: object.name,
       text: `${sign} ${object.kind} ${object.name}${parts ? ` (${change === "removed" && counts ? `with its ${parts}` : parts})` : ""}`,
-      ...(change === "removed" ? { sql: `drop ${object.kind} if exists ${quoteName(object.name)};` } : {}),
+      ...(change === "removed"
+        ? { sql: `drop ${object.kind} if exists ${quoteName(object.name)};` }
+        : {}),
       keys: [key, ...dependents],
     });
   }
@@ -85,22 +99,46 @@ function order(f: DriftFinding): string {
 function countKinds(kinds: ObjectKind[]): string {
   const n = new Map<string, number>();
   for (const k of kinds) n.set(k, (n.get(k) ?? 0) + 1);
-  const plural = (k: string, c: number) => (c === 1 ? k : k === "index" ? "indexes" : k.endsWith("y") ? `${k.slice(0, -1)}ies` : `${k}s`);
+  const plural = (k: string, c: number) =>
+    c === 1 ? k : k === "index" ? "indexes" : k.endsWith("y") ? `${k.slice(0, -1)}ies` : `${k}s`;
   return [...n].map(([k, c]) => `${c} ${plural(k, c)}`).join(", ");
 }
 
 /** The findings of one key (a grant that gained and lost privileges gives two). */
-function describe(key: string, b: SnapshotObject | undefined, a: SnapshotObject | undefined, note: string): DriftFinding[] {
+function describe(
+  key: string,
+  b: SnapshotObject | undefined,
+  a: SnapshotObject | undefined,
+  note: string,
+): DriftFinding[] {
   const object = (a ?? b)!;
-  const base = { kind: object.kind, name: object.name, ...(object.on !== undefined ? { on: object.on } : {}), keys: [key] };
+  const base = {
+    kind: object.kind,
+    name: object.name,
+    ...(object.on !== undefined ? { on: object.on } : {}),
+    keys: [key],
+  };
   if (object.kind === "grant") return grantFindings(base, b, a);
-  if (!b) return [{ ...base, change: "added", text: `+ ${label(a!)}${addedDetail(a!)} (${note})`, ...sqlFor("added", a!) }];
+  if (!b)
+    return [
+      {
+        ...base,
+        change: "added",
+        text: `+ ${label(a!)}${addedDetail(a!)} (${note})`,
+        ...sqlFor("added", a!),
+      },
+    ];
   if (!a) return [{ ...base, change: "removed", text: `- ${label(b)}`, ...sqlFor("removed", b) }];
   if (object.kind === "table") {
     const out: DriftFinding[] = [];
     if (b.rls !== a.rls) {
       const verb = a.rls ? "enable" : "disable";
-      out.push({ ...base, change: "changed", text: `RLS ${verb}d on ${a.name}`, sql: `alter table ${quoteName(a.name)} ${verb} row level security;` });
+      out.push({
+        ...base,
+        change: "changed",
+        text: `RLS ${verb}d on ${a.name}`,
+        sql: `alter table ${quoteName(a.name)} ${verb} row level security;`,
+      });
     }
     if (b.forceRls !== a.forceRls) {
       out.push({
@@ -111,11 +149,25 @@ function describe(key: string, b: SnapshotObject | undefined, a: SnapshotObject 
       });
     }
     const rest = changedAttributes(b, a).filter((x) => x !== "rls" && x !== "forceRls");
-    if (rest.length > 0) out.push({ ...base, change: "changed", text: `~ ${label(a)} ${rest.map((x) => `${x} changed`).join(", ")}` });
+    if (rest.length > 0)
+      out.push({
+        ...base,
+        change: "changed",
+        text: `~ ${label(a)} ${rest.map((x) => `${x} changed`).join(", ")}`,
+      });
     return out;
   }
-  const parts = changedAttributes(b, a).map((attr) => changeWords(object.kind, attr, b[attr], a[attr]));
-  return [{ ...base, change: "changed", text: `~ ${label(a)} ${parts.join(", ")}`, ...sqlFor("changed", a, b) }];
+  const parts = changedAttributes(b, a).map((attr) =>
+    changeWords(object.kind, attr, b[attr], a[attr]),
+  );
+  return [
+    {
+      ...base,
+      change: "changed",
+      text: `~ ${label(a)} ${parts.join(", ")}`,
+      ...sqlFor("changed", a, b),
+    },
+  ];
 }
 
 /** `column public.t.note`, `policy x on public.t`, `table public.messages in publication supabase_realtime`. */
@@ -136,11 +188,14 @@ function columnType(o: SnapshotObject): string {
 }
 
 function changedAttributes(b: SnapshotObject, a: SnapshotObject): string[] {
-  const attrs = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) => !["kind", "name", "on"].includes(k));
+  const attrs = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter(
+    (k) => !["kind", "name", "on"].includes(k),
+  );
   return attrs.filter((k) => JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null)).sort();
 }
 
-const shown = (v: unknown): string => (v === undefined || v === null || v === "" ? "none" : Array.isArray(v) ? v.join(", ") : String(v));
+const shown = (v: unknown): string =>
+  v === undefined || v === null || v === "" ? "none" : Array.isArray(v) ? v.join(", ") : String(v);
 
 /** Words for one attribute that changed. */
 function changeWords(kind: ObjectKind, attr: string, before: unknown, after: unknown): string {
@@ -163,11 +218,14 @@ function changeWords(kind: ObjectKind, attr: string, before: unknown, after: unk
     case "config":
       return `settings ${shown(before)} → ${shown(after)}`;
     case "volatility": {
-      const v = (x: unknown) => ({ i: "immutable", s: "stable", v: "volatile" })[String(x)] ?? shown(x);
+      const v = (x: unknown) =>
+        ({ i: "immutable", s: "stable", v: "volatile" })[String(x)] ?? shown(x);
       return `${v(before)} → ${v(after)}`;
     }
     default:
-      return kind === "function" && attr === "returns" ? `returns ${shown(before)} → ${shown(after)}` : `${attr} ${shown(before)} → ${shown(after)}`;
+      return kind === "function" && attr === "returns"
+        ? `returns ${shown(before)} → ${shown(after)}`
+        : `${attr} ${shown(before)} → ${shown(after)}`;
   }
 }
 
@@ -177,11 +235,19 @@ const ALL_SEQUENCE = ["SELECT", "UPDATE", "USAGE"];
 
 function privilegeWords(privileges: string[], everything: string[]): string {
   const set = new Set(privileges);
-  if (everything.every((p) => set.has(p)) && privileges.every((p) => everything.includes(p) || p === "MAINTAIN")) return "ALL";
+  if (
+    everything.every((p) => set.has(p)) &&
+    privileges.every((p) => everything.includes(p) || p === "MAINTAIN")
+  )
+    return "ALL";
   return [...privileges].sort().join(", ");
 }
 
-function grantFindings(base: Omit<DriftFinding, "change" | "text">, b: SnapshotObject | undefined, a: SnapshotObject | undefined): DriftFinding[] {
+function grantFindings(
+  base: Omit<DriftFinding, "change" | "text">,
+  b: SnapshotObject | undefined,
+  a: SnapshotObject | undefined,
+): DriftFinding[] {
   const before = (b?.privileges as string[] | undefined) ?? [];
   const after = (a?.privileges as string[] | undefined) ?? [];
   const gained = after.filter((p) => !before.includes(p)).sort();
@@ -192,34 +258,54 @@ function grantFindings(base: Omit<DriftFinding, "change" | "text">, b: SnapshotO
   const out: DriftFinding[] = [];
   if (gained.length > 0) {
     const words = privilegeWords(gained, everything);
-    out.push({ ...base, change: b ? "changed" : "added", text: `+ grant ${words} on ${on} to ${base.name}`, sql: `grant ${words.toLowerCase()} on ${quoteName(on)} to ${grantee};` });
+    out.push({
+      ...base,
+      change: b ? "changed" : "added",
+      text: `+ grant ${words} on ${on} to ${base.name}`,
+      sql: `grant ${words.toLowerCase()} on ${quoteName(on)} to ${grantee};`,
+    });
   }
   if (lost.length > 0) {
     const words = privilegeWords(lost, everything);
-    out.push({ ...base, change: a ? "changed" : "removed", text: `- grant ${words} on ${on} from ${base.name}`, sql: `revoke ${words.toLowerCase()} on ${quoteName(on)} from ${grantee};` });
+    out.push({
+      ...base,
+      change: a ? "changed" : "removed",
+      text: `- grant ${words} on ${on} from ${base.name}`,
+      sql: `revoke ${words.toLowerCase()} on ${quoteName(on)} from ${grantee};`,
+    });
   }
   return out;
 }
 
 /** The statement that makes a change, where the snapshot holds enough to write it. */
-function sqlFor(change: "added" | "removed" | "changed", o: SnapshotObject, before?: SnapshotObject): { sql?: string } {
+function sqlFor(
+  change: "added" | "removed" | "changed",
+  o: SnapshotObject,
+  before?: SnapshotObject,
+): { sql?: string } {
   const on = o.on ? quoteName(o.on) : "";
   const bare = o.on && o.name.startsWith(`${o.on}.`) ? o.name.slice(o.on.length + 1) : o.name;
   if (change === "added") {
     switch (o.kind) {
       case "column":
-        return { sql: `alter table ${on} add column if not exists ${quoteIdent(bare)} ${columnType(o)};` };
+        return {
+          sql: `alter table ${on} add column if not exists ${quoteIdent(bare)} ${columnType(o)};`,
+        };
       case "index":
       case "trigger":
         return { sql: `${String(o.definition)};` };
       case "constraint":
-        return { sql: `alter table ${on} add constraint ${quoteIdent(o.name)} ${String(o.definition)};` };
+        return {
+          sql: `alter table ${on} add constraint ${quoteIdent(o.name)} ${String(o.definition)};`,
+        };
       case "policy":
         return { sql: policySql(o) };
       case "schema":
         return { sql: `create schema if not exists ${quoteIdent(o.name)};` };
       case "extension":
-        return { sql: `create extension if not exists ${quoteIdent(o.name)} with schema ${quoteIdent(String(o.schema))};` };
+        return {
+          sql: `create extension if not exists ${quoteIdent(o.name)} with schema ${quoteIdent(String(o.schema))};`,
+        };
       case "publication":
         return { sql: `alter publication ${quoteIdent(o.name)} add table ${on};` };
       default:
@@ -250,15 +336,21 @@ function sqlFor(change: "added" | "removed" | "changed", o: SnapshotObject, befo
     }
   }
   if ((o.kind === "function" || o.kind === "procedure") && before) {
-    return { sql: `-- its definition as it is now: select pg_get_functiondef('${functionName(o.name).replace(/'/g, "''")}'::regprocedure);` };
+    return {
+      sql: `-- its definition as it is now: select pg_get_functiondef('${functionName(o.name).replace(/'/g, "''")}'::regprocedure);`,
+    };
   }
-  if (o.kind === "policy") return { sql: `drop policy if exists ${quoteIdent(o.name)} on ${on}; ${policySql(o)}` };
-  if (o.kind === "column" && before && o.type !== before.type) return { sql: `alter table ${on} alter column ${quoteIdent(bare)} type ${o.type};` };
+  if (o.kind === "policy")
+    return { sql: `drop policy if exists ${quoteIdent(o.name)} on ${on}; ${policySql(o)}` };
+  if (o.kind === "column" && before && o.type !== before.type)
+    return { sql: `alter table ${on} alter column ${quoteIdent(bare)} type ${o.type};` };
   return {};
 }
 
 function policySql(o: SnapshotObject): string {
-  const roles = ((o.roles as string[] | undefined) ?? ["public"]).map((r) => (r === "public" ? "public" : quoteIdent(r))).join(", ");
+  const roles = ((o.roles as string[] | undefined) ?? ["public"])
+    .map((r) => (r === "public" ? "public" : quoteIdent(r)))
+    .join(", ");
   return (
     `create policy ${quoteIdent(o.name)} on ${quoteName(o.on ?? "")} as ${o.permissive === false ? "restrictive" : "permissive"} ` +
     `for ${String(o.command ?? "ALL").toLowerCase()} to ${roles}${o.using ? ` using (${o.using})` : ""}${o.check ? ` with check (${o.check})` : ""};`
@@ -274,7 +366,9 @@ function functionName(name: string): string {
 /** `public.my table` → `public."my table"`: each part quoted only when it must be. */
 export function quoteName(name: string): string {
   const dot = name.indexOf(".");
-  return dot < 0 ? quoteIdent(name) : `${quoteIdent(name.slice(0, dot))}.${quoteIdent(name.slice(dot + 1))}`;
+  return dot < 0
+    ? quoteIdent(name)
+    : `${quoteIdent(name.slice(0, dot))}.${quoteIdent(name.slice(dot + 1))}`;
 }
 
 function quoteIdent(part: string): string {

@@ -25,26 +25,48 @@ export interface DriftReport {
  * (empty when there are none or nothing was recorded). Takes a connected client or a database URL.
  * For the promotion board: `readDrift(databaseUrl, "staging")` → `DriftFinding[]` (plain data).
  */
-export async function readDrift(clientOrUrl: ClientBase | string, stack: string): Promise<DriftFinding[]> {
+export async function readDrift(
+  clientOrUrl: ClientBase | string,
+  stack: string,
+): Promise<DriftFinding[]> {
   return (await readDriftReport(clientOrUrl, stack)).findings;
 }
 
 /** {@link readDrift} with what it compared. One round trip; the snapshots travel only when the digests differ. */
-export async function readDriftReport(clientOrUrl: ClientBase | string, stack: string): Promise<DriftReport> {
+export async function readDriftReport(
+  clientOrUrl: ClientBase | string,
+  stack: string,
+): Promise<DriftReport> {
   const read = (client: ClientBase) => readDriftState(client, stack);
-  const state = typeof clientOrUrl === "string" ? await withDatabase(clientOrUrl, read, { context: { stack } }) : await read(clientOrUrl);
+  const state =
+    typeof clientOrUrl === "string"
+      ? await withDatabase(clientOrUrl, read, { context: { stack } })
+      : await read(clientOrUrl);
   if (!state.recorded) return { recorded: false, liveDigest: state.liveDigest, findings: [] };
-  const findings = state.live && state.recordedSnapshot ? diffSnapshots(state.recordedSnapshot, state.live) : [];
-  return { recorded: true, recordedAt: state.recorded.recordedAt, liveDigest: state.liveDigest, recordedDigest: state.recorded.digest, findings };
+  const findings =
+    state.live && state.recordedSnapshot ? diffSnapshots(state.recordedSnapshot, state.live) : [];
+  return {
+    recorded: true,
+    recordedAt: state.recorded.recordedAt,
+    liveDigest: state.liveDigest,
+    recordedDigest: state.recorded.digest,
+    findings,
+  };
 }
 
 /** One line per finding, with its statement when there is one, as the refusal and `npm run drift` print them. */
 export function listFindings(findings: readonly DriftFinding[], indent = "  "): string {
-  return findings.map((f) => `${indent}${f.text}${f.sql ? `\n${indent}    -- ${f.sql}` : ""}`).join("\n");
+  return findings
+    .map((f) => `${indent}${f.text}${f.sql ? `\n${indent}    -- ${f.sql}` : ""}`)
+    .join("\n");
 }
 
 /** What `up` says on a drifted stack under `policy.drift: fail`; nothing has run when it is said. */
-export function driftRefusal(stack: string, findings: readonly DriftFinding[], recordedAt?: Date): string {
+export function driftRefusal(
+  stack: string,
+  findings: readonly DriftFinding[],
+  recordedAt?: Date,
+): string {
   const n = findings.length;
   return (
     `schema drift on stack ${stack}: ${n} change${n === 1 ? "" : "s"} made outside migrations since the snapshot recorded ` +

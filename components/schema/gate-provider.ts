@@ -22,12 +22,14 @@ export interface GateInputs {
 }
 
 export async function check(_olds: unknown, news: GateInputs): Promise<pulumi.dynamic.CheckResult> {
-  if (cliCommand() !== "up" || typeof news.connection !== "string" || isUnknown(news.connection)) return { inputs: news, failures: [] };
+  if (cliCommand() !== "up" || typeof news.connection !== "string" || isUnknown(news.connection))
+    return { inputs: news, failures: [] };
   const report = await readDriftReport(news.connection, news.stack);
   if (report.findings.length === 0) return { inputs: news, failures: [] };
   // A non-transactional migration that stopped half-way left its committed steps' objects: not hand
   // changes, and refusing would block the way forward its failure named (apply again to resume).
-  const inProgress = (await withDatabase(news.connection, (client) => readLedgerSnapshot(client))).inProgress;
+  const inProgress = (await withDatabase(news.connection, (client) => readLedgerSnapshot(client)))
+    .inProgress;
   if (news.policy === "fail" && inProgress) {
     process.stderr.write(
       `supabase-promotion: schema drift on ${news.stack} is not refused: migration ${inProgress.version} is half-applied (its committed steps ` +
@@ -36,7 +38,15 @@ export async function check(_olds: unknown, news: GateInputs): Promise<pulumi.dy
     return { inputs: news, failures: [] };
   }
   if (news.policy === "fail") {
-    return { inputs: news, failures: [{ property: "policy", reason: driftRefusal(news.stack, report.findings, report.recordedAt) }] };
+    return {
+      inputs: news,
+      failures: [
+        {
+          property: "policy",
+          reason: driftRefusal(news.stack, report.findings, report.recordedAt),
+        },
+      ],
+    };
   }
   process.stderr.write(
     `supabase-promotion: schema drift on ${news.stack} (policy.drift warn: the update goes on, and the drift stays shown until ` +
@@ -49,7 +59,11 @@ export async function create(inputs: GateInputs): Promise<pulumi.dynamic.CreateR
   return { id: `drift-gate-${inputs.stack}`, outs: inputs };
 }
 
-export async function update(_id: string, _olds: GateInputs, news: GateInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  _id: string,
+  _olds: GateInputs,
+  news: GateInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
   return { outs: news };
 }
 
@@ -61,4 +75,10 @@ export async function read(id: string, state?: GateInputs): Promise<pulumi.dynam
 async function forget(): Promise<void> {}
 export { forget as delete };
 
-export const provider = { check, create, update, read, delete: forget } satisfies pulumi.dynamic.ResourceProvider<GateInputs, GateInputs>;
+export const provider = {
+  check,
+  create,
+  update,
+  read,
+  delete: forget,
+} satisfies pulumi.dynamic.ResourceProvider<GateInputs, GateInputs>;

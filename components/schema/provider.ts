@@ -52,7 +52,9 @@ export const FINDING_PREFIX = "drift: ";
 const NO_STATEMENT = "outside migrations";
 
 export function findingKeys(findings: readonly DriftFinding[]): Record<string, string> {
-  return Object.fromEntries(findings.map((f) => [`${FINDING_PREFIX}${f.text}`, f.sql ?? NO_STATEMENT]));
+  return Object.fromEntries(
+    findings.map((f) => [`${FINDING_PREFIX}${f.text}`, f.sql ?? NO_STATEMENT]),
+  );
 }
 
 export function summary(findings: readonly DriftFinding[]): string {
@@ -61,13 +63,21 @@ export function summary(findings: readonly DriftFinding[]): string {
 }
 
 function withoutFindings<T extends Record<string, unknown>>(props: T): T {
-  return Object.fromEntries(Object.entries(props).filter(([k]) => !k.startsWith(FINDING_PREFIX))) as T;
+  return Object.fromEntries(
+    Object.entries(props).filter(([k]) => !k.startsWith(FINDING_PREFIX)),
+  ) as T;
 }
 
-export async function check(olds: Partial<SnapshotInputs> | undefined, news: SnapshotInputs): Promise<pulumi.dynamic.CheckResult> {
+export async function check(
+  olds: Partial<SnapshotInputs> | undefined,
+  news: SnapshotInputs,
+): Promise<pulumi.dynamic.CheckResult> {
   // The findings are the refresh's (read puts them in the state's inputs); the program declares none,
   // so the engine lists each one the refresh found. No catalog read here: the refresh just made it.
-  const inputs: SnapshotInputs = { ...withoutFindings(news), drift: typeof olds?.drift === "string" ? olds.drift : "" };
+  const inputs: SnapshotInputs = {
+    ...withoutFindings(news),
+    drift: typeof olds?.drift === "string" ? olds.drift : "",
+  };
   const found = Object.keys(olds ?? {}).some((k) => k.startsWith(FINDING_PREFIX));
   if (found && cliCommand() === "preview") {
     inputs[`${FINDING_PREFIX}policy`] =
@@ -82,9 +92,17 @@ export async function create(inputs: SnapshotInputs): Promise<pulumi.dynamic.Cre
   return { id: `schema-${inputs.stack}`, outs: await record(inputs, []) };
 }
 
-export async function update(_id: string, olds: SnapshotOutputs, news: SnapshotInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  _id: string,
+  olds: SnapshotOutputs,
+  news: SnapshotInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
   // What the refresh before this update found: hand changes, not this update's migrations.
-  const before = new Set(Object.keys(olds).filter((k) => k.startsWith(FINDING_PREFIX)).map((k) => k.slice(FINDING_PREFIX.length)));
+  const before = new Set(
+    Object.keys(olds)
+      .filter((k) => k.startsWith(FINDING_PREFIX))
+      .map((k) => k.slice(FINDING_PREFIX.length)),
+  );
   return { outs: await record(news, [...before]) };
 }
 
@@ -103,29 +121,59 @@ async function record(inputs: SnapshotInputs, drifted: string[]): Promise<Snapsh
     if (previous) {
       const seen = new Set(drifted);
       kept = diffSnapshots(previous.snapshot, live).filter((f) => seen.has(f.text));
-      snapshot = keepRecorded(live, previous.snapshot, kept.flatMap((f) => f.keys));
+      snapshot = keepRecorded(
+        live,
+        previous.snapshot,
+        kept.flatMap((f) => f.keys),
+      );
     }
-    const digest = await writeRecorded(client, inputs.stack, snapshot, {
-      appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? null,
-      updateId: process.env.SUPABASE_PROMOTION_UPDATE_ID ?? null,
-      reason: kept.length > 0 ? `recorded after an apply under policy.drift warn; ${kept.length} hand change(s) kept out` : null,
-    }, kept.length > 0 ? null : catalog.fingerprint);
-    return { ...withoutFindings(inputs), drift: summary(kept), ...findingKeys(kept), digest, objects: Object.keys(snapshot).length };
+    const digest = await writeRecorded(
+      client,
+      inputs.stack,
+      snapshot,
+      {
+        appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? null,
+        updateId: process.env.SUPABASE_PROMOTION_UPDATE_ID ?? null,
+        reason:
+          kept.length > 0
+            ? `recorded after an apply under policy.drift warn; ${kept.length} hand change(s) kept out`
+            : null,
+      },
+      kept.length > 0 ? null : catalog.fingerprint,
+    );
+    return {
+      ...withoutFindings(inputs),
+      drift: summary(kept),
+      ...findingKeys(kept),
+      digest,
+      objects: Object.keys(snapshot).length,
+    };
   });
 }
 
 /** Refresh: the recorded snapshot against the live catalog; each difference its own output key. */
-export async function read(id: string, state?: SnapshotOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(
+  id: string,
+  state?: SnapshotOutputs,
+): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("SchemaSnapshot", id, state);
   const report = await readDriftReport(props.connection, props.stack);
   // Findings go in the inputs: refresh shows the inputs that changed, and the next preview each one the program does not declare.
-  const inputs: SnapshotInputs = { ...withoutFindings(stripOutputs(props)), drift: summary(report.findings), ...findingKeys(report.findings) };
+  const inputs: SnapshotInputs = {
+    ...withoutFindings(stripOutputs(props)),
+    drift: summary(report.findings),
+    ...findingKeys(report.findings),
+  };
   if (!report.recorded) {
     inputs.drift = "no snapshot recorded";
     inputs[`${FINDING_PREFIX}no snapshot recorded`] =
       `supabase_migrations.schema_snapshots has no row for ${props.stack}: \`npm run drift -- accept ${props.stack}\` records the schema as it is`;
   }
-  const outputs: SnapshotOutputs = { ...inputs, digest: report.recordedDigest ?? "", objects: props.objects };
+  const outputs: SnapshotOutputs = {
+    ...inputs,
+    digest: report.recordedDigest ?? "",
+    objects: props.objects,
+  };
   return { id, props: outputs, inputs };
 }
 
@@ -138,4 +186,10 @@ function stripOutputs(props: SnapshotOutputs): SnapshotInputs {
 async function forget(): Promise<void> {}
 export { forget as delete };
 
-export const provider = { check, create, update, read, delete: forget } satisfies pulumi.dynamic.ResourceProvider<SnapshotInputs, SnapshotOutputs>;
+export const provider = {
+  check,
+  create,
+  update,
+  read,
+  delete: forget,
+} satisfies pulumi.dynamic.ResourceProvider<SnapshotInputs, SnapshotOutputs>;

@@ -10,11 +10,17 @@ import { readCatalog, readRecorded, writeRecorded } from "./catalog";
 import { diffSnapshots } from "./diff";
 import { carryChanges, type Snapshot } from "./snapshot";
 
-export async function recordingApply<T>(connection: string, stack: string, run: () => Promise<T>): Promise<T> {
+export async function recordingApply<T>(
+  connection: string,
+  stack: string,
+  run: () => Promise<T>,
+): Promise<T> {
   // A stack with no recorded snapshot yet gets its first one from the SchemaSnapshot resource.
   const before = await withDatabase(connection, async (client) => {
     const recorded = await readRecorded(client, stack);
-    return recorded ? { recorded: recorded.snapshot, live: (await readCatalog(client)).snapshot } : undefined;
+    return recorded
+      ? { recorded: recorded.snapshot, live: (await readCatalog(client)).snapshot }
+      : undefined;
   });
   if (!before) return run();
   try {
@@ -29,7 +35,11 @@ export async function recordingApply<T>(connection: string, stack: string, run: 
   }
 }
 
-async function carry(connection: string, stack: string, before: { recorded: Snapshot; live: Snapshot }): Promise<void> {
+async function carry(
+  connection: string,
+  stack: string,
+  before: { recorded: Snapshot; live: Snapshot },
+): Promise<void> {
   await withDatabase(connection, async (client) => {
     const after = await readCatalog(client);
     const snapshot = carryChanges(before.recorded, before.live, after.snapshot);
@@ -39,7 +49,11 @@ async function carry(connection: string, stack: string, before: { recorded: Snap
       client,
       stack,
       snapshot,
-      { appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? null, updateId: process.env.SUPABASE_PROMOTION_UPDATE_ID ?? null, reason: "the migrations of this update" },
+      {
+        appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? null,
+        updateId: process.env.SUPABASE_PROMOTION_UPDATE_ID ?? null,
+        reason: "the migrations of this update",
+      },
       inStep ? after.fingerprint : null,
     );
   });

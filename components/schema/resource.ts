@@ -12,8 +12,20 @@ export interface SchemaSnapshotArgs {
 }
 
 // No `diff`: the engine diffs the inputs itself, so a preview lists each `drift: …` key.
-const snapshotProvider = trampolineProvider("components/schema/provider", ["check", "create", "read", "update", "delete"]);
-const gateProvider = trampolineProvider("components/schema/gate-provider", ["check", "create", "read", "update", "delete"]);
+const snapshotProvider = trampolineProvider("components/schema/provider", [
+  "check",
+  "create",
+  "read",
+  "update",
+  "delete",
+]);
+const gateProvider = trampolineProvider("components/schema/gate-provider", [
+  "check",
+  "create",
+  "read",
+  "update",
+  "delete",
+]);
 
 /**
  * What the migrations left in the managed schemas, recorded after every apply; every refresh and
@@ -30,8 +42,19 @@ export class SchemaSnapshot extends pulumi.dynamic.Resource {
     super(
       snapshotProvider,
       name,
-      { connection: pulumi.secret(args.connection), stack: args.stack, policy: args.policy, applied: args.applied, drift: undefined, digest: undefined, objects: undefined },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
+      {
+        connection: pulumi.secret(args.connection),
+        stack: args.stack,
+        policy: args.policy,
+        applied: args.applied,
+        drift: undefined,
+        digest: undefined,
+        objects: undefined,
+      },
+      {
+        ...opts,
+        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
+      },
       "supabase-promotion",
       "SchemaSnapshot",
     );
@@ -51,7 +74,10 @@ export class DriftGate extends pulumi.dynamic.Resource {
       gateProvider,
       name,
       { connection: pulumi.secret(args.connection), stack: args.stack, policy: args.policy },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
+      {
+        ...opts,
+        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
+      },
       "supabase-promotion",
       "DriftGate",
     );

@@ -40,7 +40,12 @@ export type ObjectKind =
 export type Snapshot = Record<string, SnapshotObject>;
 
 /** Kinds that are a relation of their own: their dependents (`on` them) come and go with them. */
-export const RELATION_KINDS: readonly ObjectKind[] = ["table", "view", "materialized view", "sequence"];
+export const RELATION_KINDS: readonly ObjectKind[] = [
+  "table",
+  "view",
+  "materialized view",
+  "sequence",
+];
 
 /**
  * Keeps `recorded`'s value for the given keys (or its absence) and takes `live` for everything

@@ -35,23 +35,41 @@ export interface BucketInputs {
 /** Everything is both input and output. */
 export type BucketOutputs = BucketInputs;
 
-
 /** CREATE/DROP POLICY lock `storage.objects`; never queue behind long transactions on a busy project. */
 const LOCK_TIMEOUT = "10s";
 
 /** Validates every field at once; fills in defaults so the state always has every key. */
-export async function check(_olds: unknown, news: Partial<BucketInputs>): Promise<pulumi.dynamic.CheckResult> {
+export async function check(
+  _olds: unknown,
+  news: Partial<BucketInputs>,
+): Promise<pulumi.dynamic.CheckResult> {
   const failures = validateBucket(news, isUnknown);
   return { inputs: normalize(news), failures };
 }
 
 /** A new bucket id is a new bucket (replace); everything else is updated in place. */
-export async function diff(_id: string, olds: Partial<BucketOutputs>, news: Partial<BucketInputs>): Promise<pulumi.dynamic.DiffResult> {
+export async function diff(
+  _id: string,
+  olds: Partial<BucketOutputs>,
+  news: Partial<BucketInputs>,
+): Promise<pulumi.dynamic.DiffResult> {
   const before = normalize(olds);
   const after = normalize(news);
-  const keys = ["connection", "bucketId", "public", "fileSizeLimit", "allowedMimeTypes", "forceDestroy", "policies"] as const;
+  const keys = [
+    "connection",
+    "bucketId",
+    "public",
+    "fileSizeLimit",
+    "allowedMimeTypes",
+    "forceDestroy",
+    "policies",
+  ] as const;
   const changed = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-  return { changes: changed.length > 0, replaces: changed.filter((k) => k === "bucketId"), deleteBeforeReplace: false };
+  return {
+    changes: changed.length > 0,
+    replaces: changed.filter((k) => k === "bucketId"),
+    deleteBeforeReplace: false,
+  };
 }
 
 /** Creates the bucket, or adopts an existing one with that id (its settings become the declared ones). */
@@ -65,7 +83,11 @@ export async function create(inputs: Partial<BucketInputs>): Promise<pulumi.dyna
  * Public flag, limits, MIME types and policies, in place. The same upsert as `create`, so a
  * bucket deleted out of band since the last refresh comes back rather than failing the update.
  */
-export async function update(_id: string, _olds: BucketOutputs, news: Partial<BucketInputs>): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(
+  _id: string,
+  _olds: BucketOutputs,
+  news: Partial<BucketInputs>,
+): Promise<pulumi.dynamic.UpdateResult> {
   const bucket = assertValid(news);
   await upsertBucket(bucket);
   return { outs: bucket };
@@ -75,10 +97,13 @@ export async function update(_id: string, _olds: BucketOutputs, news: Partial<Bu
 export async function read(id: string, state?: BucketOutputs): Promise<pulumi.dynamic.ReadResult> {
   const props = stateOrRefuse("StorageBucket", id, state);
   const found = await withDatabase(props.connection, async (client) => {
-    const { rows } = await client.query<{ public: boolean | null; file_size_limit: string | null; allowed_mime_types: string[] | null }>(
-      "select public, file_size_limit, allowed_mime_types from storage.buckets where id = $1",
-      [id],
-    );
+    const { rows } = await client.query<{
+      public: boolean | null;
+      file_size_limit: string | null;
+      allowed_mime_types: string[] | null;
+    }>("select public, file_size_limit, allowed_mime_types from storage.buckets where id = $1", [
+      id,
+    ]);
     const row = rows[0];
     if (!row) return undefined;
     return { row, policies: await readPolicies(client, id) };
@@ -106,8 +131,14 @@ async function remove(id: string, props: BucketOutputs): Promise<void> {
       async () => {
         await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
         // The row lock conflicts with the FK check of concurrent uploads: the count stays true until commit.
-        const bucket = await client.query("select 1 from storage.buckets where id = $1 for update", [id]);
-        const { rows } = await client.query<{ n: string }>("select count(*) as n from storage.objects where bucket_id = $1", [id]);
+        const bucket = await client.query(
+          "select 1 from storage.buckets where id = $1 for update",
+          [id],
+        );
+        const { rows } = await client.query<{ n: string }>(
+          "select count(*) as n from storage.objects where bucket_id = $1",
+          [id],
+        );
         const objects = Number(rows[0]?.n ?? 0);
         if (objects > 0 && props.forceDestroy !== true) {
           throw new Error(
@@ -119,17 +150,30 @@ async function remove(id: string, props: BucketOutputs): Promise<void> {
         await reconcilePolicies(client, id, "none");
         // Exactly what the storage service does before its own deletes (src/internal/database/postgres/scope.ts).
         await client.query("select set_config('storage.allow_delete_query', 'true', true)");
-        if (objects > 0) await client.query("delete from storage.objects where bucket_id = $1", [id]);
-        if ((bucket.rowCount ?? 0) > 0) await client.query("delete from storage.buckets where id = $1", [id]);
+        if (objects > 0)
+          await client.query("delete from storage.objects where bucket_id = $1", [id]);
+        if ((bucket.rowCount ?? 0) > 0)
+          await client.query("delete from storage.buckets where id = $1", [id]);
       },
-      { locks: "storage.buckets or storage.objects", lockTimeout: LOCK_TIMEOUT, serializeOn: "supabase-promotion:storage" },
+      {
+        locks: "storage.buckets or storage.objects",
+        lockTimeout: LOCK_TIMEOUT,
+        serializeOn: "supabase-promotion:storage",
+      },
     ),
   );
 }
 export { remove as delete };
 
 /** The methods the trampoline calls by name, checked against Pulumi's provider interface. */
-export const provider = { check, diff, create, update, read, delete: remove } satisfies pulumi.dynamic.ResourceProvider<BucketInputs, BucketOutputs>;
+export const provider = {
+  check,
+  diff,
+  create,
+  update,
+  read,
+  delete: remove,
+} satisfies pulumi.dynamic.ResourceProvider<BucketInputs, BucketOutputs>;
 
 /** Inputs with every key present: absent or empty values become their defaults. */
 function normalize(props: Partial<BucketInputs>): BucketInputs {
@@ -148,7 +192,8 @@ function normalize(props: Partial<BucketInputs>): BucketInputs {
 /** `check` has run before create/update under the engine; this guards direct callers too. */
 function assertValid(props: Partial<BucketInputs>): BucketInputs {
   const problems = validateBucket(props);
-  if (problems.length > 0) throw new Error(`invalid storage bucket:\n  ${problems.map((p) => p.reason).join("\n  ")}`);
+  if (problems.length > 0)
+    throw new Error(`invalid storage bucket:\n  ${problems.map((p) => p.reason).join("\n  ")}`);
   return normalize(props);
 }
 
@@ -179,7 +224,11 @@ async function upsertBucket(bucket: BucketInputs): Promise<void> {
         }
         await reconcilePolicies(client, bucket.bucketId, bucket.policies as BucketPolicies);
       },
-      { locks: "storage.buckets or storage.objects", lockTimeout: LOCK_TIMEOUT, serializeOn: "supabase-promotion:storage" },
+      {
+        locks: "storage.buckets or storage.objects",
+        lockTimeout: LOCK_TIMEOUT,
+        serializeOn: "supabase-promotion:storage",
+      },
     ),
   );
 }
@@ -200,7 +249,15 @@ interface PolicyDefinition {
 export function bucketPolicies(bucketId: string, mode: BucketPolicies): PolicyDefinition[] {
   // DDL takes no bind parameters: the (validated) id is quoted as a literal.
   const bucket = `bucket_id = ${escapeLiteral(bucketId)}`;
-  if (mode === "public-read") return [{ name: policyName(bucketId, "public_select"), command: "select", roles: "public", filter: bucket }];
+  if (mode === "public-read")
+    return [
+      {
+        name: policyName(bucketId, "public_select"),
+        command: "select",
+        roles: "public",
+        filter: bucket,
+      },
+    ];
   if (mode !== "owner-folder") return [];
   const ownFolder = `${bucket} and (storage.foldername(name))[1] = (select auth.uid())::text`;
   return (["select", "insert", "update", "delete"] as const).map((command) => ({
@@ -213,7 +270,10 @@ export function bucketPolicies(bucketId: string, mode: BucketPolicies): PolicyDe
 
 /** Every policy name the provider may have created for a bucket. */
 function ownPolicyNames(bucketId: string): string[] {
-  return [...bucketPolicies(bucketId, "owner-folder"), ...bucketPolicies(bucketId, "public-read")].map((p) => p.name);
+  return [
+    ...bucketPolicies(bucketId, "owner-folder"),
+    ...bucketPolicies(bucketId, "public-read"),
+  ].map((p) => p.name);
 }
 
 /**
@@ -230,7 +290,11 @@ export function policyName(bucketId: string, purpose: string): string {
 }
 
 /** Drops the provider's policies the mode does not want and creates the missing ones. */
-async function reconcilePolicies(client: Client, bucketId: string, mode: BucketPolicies): Promise<void> {
+async function reconcilePolicies(
+  client: Client,
+  bucketId: string,
+  mode: BucketPolicies,
+): Promise<void> {
   const wanted = bucketPolicies(bucketId, mode);
   const existing = new Set(await existingPolicies(client, ownPolicyNames(bucketId)));
   const toDrop = [...existing].filter((name) => !wanted.some((p) => p.name === name));
@@ -238,13 +302,19 @@ async function reconcilePolicies(client: Client, bucketId: string, mode: BucketP
   if (toDrop.length === 0 && toCreate.length === 0) return;
   // `postgres` does not own storage.objects; hosted lets it manage policies there through supautils,
   // the local platform through the same one-statement switch the migration runner uses.
-  const grant = (await isHostedModelSession(client)) ? policyGrantSwitch("storage.objects") : undefined;
+  const grant = (await isHostedModelSession(client))
+    ? policyGrantSwitch("storage.objects")
+    : undefined;
   if (grant) await client.query(grant.before);
-  for (const name of toDrop) await client.query(`drop policy ${escapeIdentifier(name)} on storage.objects`);
+  for (const name of toDrop)
+    await client.query(`drop policy ${escapeIdentifier(name)} on storage.objects`);
   for (const p of toCreate) {
     const using = p.command === "insert" ? "" : ` using (${p.filter})`;
-    const withCheck = p.command === "insert" || p.command === "update" ? ` with check (${p.filter})` : "";
-    await client.query(`create policy ${escapeIdentifier(p.name)} on storage.objects for ${p.command} to ${p.roles}${using}${withCheck}`);
+    const withCheck =
+      p.command === "insert" || p.command === "update" ? ` with check (${p.filter})` : "";
+    await client.query(
+      `create policy ${escapeIdentifier(p.name)} on storage.objects for ${p.command} to ${p.roles}${using}${withCheck}`,
+    );
   }
   if (grant) await client.query(grant.after);
 }
@@ -253,7 +323,9 @@ async function reconcilePolicies(client: Client, bucketId: string, mode: BucketP
 async function readPolicies(client: Client, bucketId: string): Promise<string> {
   const found = (await existingPolicies(client, ownPolicyNames(bucketId))).sort();
   for (const mode of ["none", "owner-folder", "public-read"] as const) {
-    const names = bucketPolicies(bucketId, mode).map((p) => p.name).sort();
+    const names = bucketPolicies(bucketId, mode)
+      .map((p) => p.name)
+      .sort();
     if (JSON.stringify(names) === JSON.stringify(found)) return mode;
   }
   return `drifted: ${found.join(", ")}`;
@@ -266,4 +338,3 @@ async function existingPolicies(client: Client, names: string[]): Promise<string
   );
   return rows.map((r) => r.policyname);
 }
-

@@ -25,7 +25,14 @@ export interface StorageBucketArgs {
   policies?: pulumi.Input<BucketPolicies>;
 }
 
-const provider = trampolineProvider("components/storage/bucket-provider", ["check", "diff", "create", "read", "update", "delete"]);
+const provider = trampolineProvider("components/storage/bucket-provider", [
+  "check",
+  "diff",
+  "create",
+  "read",
+  "update",
+  "delete",
+]);
 
 /**
  * A Supabase Storage bucket (a row of `storage.buckets`) and, optionally, its RLS
@@ -55,7 +62,10 @@ export class StorageBucket extends pulumi.dynamic.Resource {
         forceDestroy: args.forceDestroy ?? false,
         policies: args.policies ?? "none",
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
+      {
+        ...opts,
+        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
+      },
       "supabase-promotion",
       "StorageBucket",
     );

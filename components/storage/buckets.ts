@@ -49,13 +49,19 @@ export interface ResolvedBucket {
  * A bucket in one line, as the stack's `buckets` output shows it and the board compares a live
  * `storage.buckets` row with it: `private · 52428800 bytes · image/png, image/jpeg`.
  */
-export function describeBucket(bucket: Pick<ResolvedBucket, "public" | "fileSizeLimit" | "allowedMimeTypes">): string {
-  const types = bucket.allowedMimeTypes && bucket.allowedMimeTypes.length > 0 ? bucket.allowedMimeTypes.join(", ") : "any type";
+export function describeBucket(
+  bucket: Pick<ResolvedBucket, "public" | "fileSizeLimit" | "allowedMimeTypes">,
+): string {
+  const types =
+    bucket.allowedMimeTypes && bucket.allowedMimeTypes.length > 0
+      ? bucket.allowedMimeTypes.join(", ")
+      : "any type";
   return `${bucket.public ? "public" : "private"} · ${bucket.fileSizeLimit === null ? "no size limit" : `${bucket.fileSizeLimit} bytes`} · ${types}`;
 }
 
 export interface FieldProblem {
-  property: "bucketId" | "public" | "fileSizeLimit" | "allowedMimeTypes" | "forceDestroy" | "policies";
+  property:
+    "bucketId" | "public" | "fileSizeLimit" | "allowedMimeTypes" | "forceDestroy" | "policies";
   reason: string;
 }
 
@@ -99,7 +105,8 @@ export function resolveBuckets(
 
   const seen = new Set<string>();
   for (const id of ids) {
-    if (seen.has(id)) problems.push(`bucket ${id} is declared more than once; bucket ids must be unique`);
+    if (seen.has(id))
+      problems.push(`bucket ${id} is declared more than once; bucket ids must be unique`);
     seen.add(id);
   }
   for (const id of Object.keys(overrides)) {
@@ -115,21 +122,28 @@ export function resolveBuckets(
   for (const spec of declared) {
     const override = overrides[spec.id] ?? {};
     if (override.remove) continue;
-    const sizeInput = override.fileSizeLimit !== undefined ? override.fileSizeLimit : spec.fileSizeLimit;
-    const fileSizeLimit = sizeInput === null || sizeInput === undefined ? null : parseSize(sizeInput);
+    const sizeInput =
+      override.fileSizeLimit !== undefined ? override.fileSizeLimit : spec.fileSizeLimit;
+    const fileSizeLimit =
+      sizeInput === null || sizeInput === undefined ? null : parseSize(sizeInput);
     const bucket: ResolvedBucket = {
       id: spec.id,
       public: override.public ?? spec.public ?? false,
       fileSizeLimit: fileSizeLimit ?? null,
-      allowedMimeTypes: normalizeMimeTypes(override.allowedMimeTypes ?? spec.allowedMimeTypes ?? null),
+      allowedMimeTypes: normalizeMimeTypes(
+        override.allowedMimeTypes ?? spec.allowedMimeTypes ?? null,
+      ),
       forceDestroy: override.forceDestroy ?? spec.forceDestroy ?? false,
       policies: spec.policies ?? "none",
     };
     if (fileSizeLimit === undefined) {
-      problems.push(`bucket ${spec.id}: fileSizeLimit must be a byte count or a size like "50MB", got ${JSON.stringify(sizeInput)}`);
+      problems.push(
+        `bucket ${spec.id}: fileSizeLimit must be a byte count or a size like "50MB", got ${JSON.stringify(sizeInput)}`,
+      );
     }
     const { id, ...fields } = bucket;
-    for (const p of validateBucket({ bucketId: id, ...fields })) problems.push(`bucket ${id}: ${p.reason}`);
+    for (const p of validateBucket({ bucketId: id, ...fields }))
+      problems.push(`bucket ${id}: ${p.reason}`);
     if (bucket.public && !policy.allowPublicBuckets) {
       problems.push(
         `bucket ${spec.id} is public but policy.allowPublicBuckets is false${onStack}; make it private ` +
@@ -144,14 +158,18 @@ export function resolveBuckets(
 /** The Storage API's rule for bucket names (`src/storage/limits.ts`); SQL alone enforces only the length. */
 const BUCKET_NAME = /^[A-Za-z0-9_!.*'() &$=@;:+,?-]*$/;
 /** `type/subtype` or `type/*`, with RFC 6838's restricted-name characters; no parameters. */
-const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/(\*|[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126})$/;
+const MIME_TYPE =
+  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/(\*|[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126})$/;
 
 /** Everything wrong with a bucket id, or undefined. */
 export function validateBucketId(id: unknown): string | undefined {
   if (typeof id !== "string") return `bucket id must be a string, got ${describe(id)}`;
-  if (id.length < 1 || id.length > 100) return `bucket id ${JSON.stringify(id)} must be 1–100 characters long (it has ${id.length})`;
+  if (id.length < 1 || id.length > 100)
+    return `bucket id ${JSON.stringify(id)} must be 1–100 characters long (it has ${id.length})`;
   if (!BUCKET_NAME.test(id)) {
-    const bad = [...new Set([...id].filter((ch) => !BUCKET_NAME.test(ch)))].map((ch) => JSON.stringify(ch)).join(", ");
+    const bad = [...new Set([...id].filter((ch) => !BUCKET_NAME.test(ch)))]
+      .map((ch) => JSON.stringify(ch))
+      .join(", ");
     return (
       `bucket id ${JSON.stringify(id)} contains ${bad}, which the Storage API does not allow; ` +
       `use letters, digits, spaces and _ ! . * ' ( ) & $ = @ ; : + , ? -`
@@ -165,7 +183,14 @@ export function validateBucketId(id: unknown): string | undefined {
  * known yet (`isUnknown`, during a preview) are skipped.
  */
 export function validateBucket(
-  bucket: { bucketId?: unknown; public?: unknown; fileSizeLimit?: unknown; allowedMimeTypes?: unknown; forceDestroy?: unknown; policies?: unknown },
+  bucket: {
+    bucketId?: unknown;
+    public?: unknown;
+    fileSizeLimit?: unknown;
+    allowedMimeTypes?: unknown;
+    forceDestroy?: unknown;
+    policies?: unknown;
+  },
   isUnknown: (value: unknown) => boolean = () => false,
 ): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -177,18 +202,34 @@ export function validateBucket(
   }
   for (const flag of ["public", "forceDestroy"] as const) {
     const v = bucket[flag];
-    if (known(v) && typeof v !== "boolean") problems.push({ property: flag, reason: `${flag} must be true or false, got ${describe(v)}` });
+    if (known(v) && typeof v !== "boolean")
+      problems.push({
+        property: flag,
+        reason: `${flag} must be true or false, got ${describe(v)}`,
+      });
   }
   const size = bucket.fileSizeLimit;
-  if (known(size) && size !== null && !(typeof size === "number" && Number.isSafeInteger(size) && size >= 0)) {
-    problems.push({ property: "fileSizeLimit", reason: `fileSizeLimit must be a non-negative whole number of bytes or null, got ${describe(size)}` });
+  if (
+    known(size) &&
+    size !== null &&
+    !(typeof size === "number" && Number.isSafeInteger(size) && size >= 0)
+  ) {
+    problems.push({
+      property: "fileSizeLimit",
+      reason: `fileSizeLimit must be a non-negative whole number of bytes or null, got ${describe(size)}`,
+    });
   }
   const types = bucket.allowedMimeTypes;
   if (known(types) && types !== null) {
     if (!Array.isArray(types)) {
-      problems.push({ property: "allowedMimeTypes", reason: `allowedMimeTypes must be a list of MIME types or null, got ${describe(types)}` });
+      problems.push({
+        property: "allowedMimeTypes",
+        reason: `allowedMimeTypes must be a list of MIME types or null, got ${describe(types)}`,
+      });
     } else {
-      const bad = types.filter((t) => !isUnknown(t) && (typeof t !== "string" || !MIME_TYPE.test(t) || t === "*/*"));
+      const bad = types.filter(
+        (t) => !isUnknown(t) && (typeof t !== "string" || !MIME_TYPE.test(t) || t === "*/*"),
+      );
       if (bad.length > 0) {
         problems.push({
           property: "allowedMimeTypes",
@@ -201,7 +242,10 @@ export function validateBucket(
   }
   const policies = bucket.policies;
   if (known(policies) && !bucketPolicyModes.includes(policies as BucketPolicies)) {
-    problems.push({ property: "policies", reason: `policies must be one of ${bucketPolicyModes.map((m) => `"${m}"`).join(", ")}, got ${describe(policies)}` });
+    problems.push({
+      property: "policies",
+      reason: `policies must be one of ${bucketPolicyModes.map((m) => `"${m}"`).join(", ")}, got ${describe(policies)}`,
+    });
   }
   return problems;
 }
@@ -213,5 +257,9 @@ export function normalizeMimeTypes(types: string[] | null | undefined): string[]
 }
 
 function describe(value: unknown): string {
-  return value === null ? "null" : Array.isArray(value) ? `a list (${JSON.stringify(value)})` : `${typeof value} ${JSON.stringify(value)}`;
+  return value === null
+    ? "null"
+    : Array.isArray(value)
+      ? `a list (${JSON.stringify(value)})`
+      : `${typeof value} ${JSON.stringify(value)}`;
 }

@@ -18,7 +18,17 @@ import { connect } from "../pg";
 import { repoRoot } from "../toolchain";
 import { readDriftReport } from "../../components/schema/drift";
 import { ledgerLevelDrift } from "./drift";
-import type { AdvisorsRun, BoardInput, DriftItem, EnvironmentInput, LiveBucket, LiveDatabase, LiveRealtimeTable, Migration, RecordedState } from "./types";
+import type {
+  AdvisorsRun,
+  BoardInput,
+  DriftItem,
+  EnvironmentInput,
+  LiveBucket,
+  LiveDatabase,
+  LiveRealtimeTable,
+  Migration,
+  RecordedState,
+} from "./types";
 
 export interface GatherOptions {
   /** Run Supabase's advisors on each reachable database (the Supabase CLI; ≈3.5 s each). */
@@ -31,7 +41,11 @@ export async function gatherBoard(cli: ProjectCli, options: GatherOptions): Prom
   const bundles = new Map<string, Promise<Migration[]>>();
   const bundleOf = (dir: string) => {
     const path = resolve(repoRoot, dir);
-    if (!bundles.has(path)) bundles.set(path, loadBundle(path).then((b) => b.migrations));
+    if (!bundles.has(path))
+      bundles.set(
+        path,
+        loadBundle(path).then((b) => b.migrations),
+      );
     return bundles.get(path)!;
   };
   const environments: EnvironmentInput[] = [];
@@ -48,28 +62,57 @@ async function readEnvironment(
   bundleOf: (dir: string) => Promise<Migration[]>,
   options: GatherOptions,
 ): Promise<EnvironmentInput> {
-  const notRead = { files: [], state: null, history: [], drift: [], advisors: { status: "not-run" } as const, through: undefined };
+  const notRead = {
+    files: [],
+    state: null,
+    history: [],
+    drift: [],
+    advisors: { status: "not-run" } as const,
+    through: undefined,
+  };
   let found: ReturnType<typeof stackDatabaseUrl>;
   try {
     found = stackDatabaseUrl(cli, stack);
   } catch (error) {
     // A stack whose settings do not parse, or that has no database URL: shown, with why.
-    const upstream = (cli.stackConfig(stack)?.["supabase-promotion:promotion"] as { from?: unknown } | undefined)?.from;
+    const upstream = (
+      cli.stackConfig(stack)?.["supabase-promotion:promotion"] as { from?: unknown } | undefined
+    )?.from;
     const message = (error as Error).message;
-    return { stack, upstream: typeof upstream === "string" ? upstream : undefined, platform: "?", ...notRead, live: { error: message }, configError: message };
+    return {
+      stack,
+      upstream: typeof upstream === "string" ? upstream : undefined,
+      platform: "?",
+      ...notRead,
+      live: { error: message },
+      configError: message,
+    };
   }
   const { url, config, outputs } = found;
   // The bundle comes before the database: a broken migrations folder fails the board, with its own message.
   const files = await bundleOf(config.migrationsDir);
   const state = recordedState(outputs);
   const history = readHistory(cli, stack);
-  const base = { stack, upstream: config.promotion.from, platform: config.platform, through: config.migrations.through, files, state, history };
+  const base = {
+    stack,
+    upstream: config.promotion.from,
+    platform: config.platform,
+    through: config.migrations.through,
+    files,
+    state,
+    history,
+  };
 
   let live: LiveDatabase;
   try {
     live = await readLiveDatabase(url, stack);
   } catch (error) {
-    return { ...base, live: { error: (error as Error).message }, drift: [], advisors: { status: "not-run" } };
+    return {
+      ...base,
+      live: { error: (error as Error).message },
+      drift: [],
+      advisors: { status: "not-run" },
+    };
   }
   // The ledger's and resources' drift, then the schema's: every hand change since the last snapshot
   // (components/schema, the same findings `refresh` and `npm run drift -- show` give).
@@ -77,7 +120,9 @@ async function readEnvironment(
     ...ledgerLevelDrift({ stack, files, through: config.migrations.through, live, state }),
     ...(await schemaDrift(url, stack)),
   ];
-  const advisors = options.advisors ? await advise(url, stack, options) : ({ status: "not-run" } as const);
+  const advisors = options.advisors
+    ? await advise(url, stack, options)
+    : ({ status: "not-run" } as const);
   return { ...base, live, drift, advisors };
 }
 
@@ -89,46 +134,71 @@ function recordedState(outputs: Record<string, unknown> | undefined): RecordedSt
   const tables = outputs.realtimeTables;
   return {
     migrations: { ...(release?.migrations ?? {}) },
-    appliedThrough: typeof outputs.appliedThrough === "string" && outputs.appliedThrough ? outputs.appliedThrough : null,
-    buckets: buckets && typeof buckets === "object" && !Array.isArray(buckets) ? Object.fromEntries(Object.entries(buckets).map(([k, v]) => [k, String(v)])) : null,
+    appliedThrough:
+      typeof outputs.appliedThrough === "string" && outputs.appliedThrough
+        ? outputs.appliedThrough
+        : null,
+    buckets:
+      buckets && typeof buckets === "object" && !Array.isArray(buckets)
+        ? Object.fromEntries(Object.entries(buckets).map(([k, v]) => [k, String(v)]))
+        : null,
     realtimeTables: Array.isArray(tables) ? tables.map(String) : null,
   };
 }
 
 /** `pulumi stack history`; a stack never initialised in this backend has none (as `npm run audit` reads it). */
 function readHistory(cli: ProjectCli, stack: string): HistoryEntry[] {
-  const result = cli.pulumi(["stack", "history", "--stack", stack, "--json"], { capture: true, allowFailure: true });
+  const result = cli.pulumi(["stack", "history", "--stack", stack, "--json"], {
+    capture: true,
+    allowFailure: true,
+  });
   if (result.status !== 0) return [];
   return JSON.parse(result.stdout || "[]") as HistoryEntry[];
 }
 
 async function readLiveDatabase(url: string, stack: string): Promise<LiveDatabase> {
-  const client = await connect(url, { applicationName: "supabase-promotion-board", context: { stack } });
+  const client = await connect(url, {
+    applicationName: "supabase-promotion-board",
+    context: { stack },
+  });
   try {
     const ledger = await readLedgerSnapshot(client);
     const events = await readAuditTrail(client);
-    return { ledger, events, buckets: await readBuckets(client), realtime: await readRealtime(client) };
+    return {
+      ledger,
+      events,
+      buckets: await readBuckets(client),
+      realtime: await readRealtime(client),
+    };
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
 async function readBuckets(client: ClientBase): Promise<LiveBucket[] | null> {
-  const { rows: present } = await client.query<{ t: string | null }>("select to_regclass('storage.buckets')::text as t");
-  if (!present[0]?.t) return null;
-  const { rows } = await client.query<{ id: string; public: boolean | null; file_size_limit: string | null; allowed_mime_types: string[] | null }>(
-    "select id, public, file_size_limit, allowed_mime_types from storage.buckets order by id",
+  const { rows: present } = await client.query<{ t: string | null }>(
+    "select to_regclass('storage.buckets')::text as t",
   );
+  if (!present[0]?.t) return null;
+  const { rows } = await client.query<{
+    id: string;
+    public: boolean | null;
+    file_size_limit: string | null;
+    allowed_mime_types: string[] | null;
+  }>("select id, public, file_size_limit, allowed_mime_types from storage.buckets order by id");
   return rows.map((r) => ({
     id: r.id,
     public: r.public === true,
     fileSizeLimit: r.file_size_limit === null ? null : Number(r.file_size_limit),
-    allowedMimeTypes: r.allowed_mime_types && r.allowed_mime_types.length > 0 ? r.allowed_mime_types : null,
+    allowedMimeTypes:
+      r.allowed_mime_types && r.allowed_mime_types.length > 0 ? r.allowed_mime_types : null,
   }));
 }
 
 async function readRealtime(client: ClientBase): Promise<LiveRealtimeTable[] | null> {
-  const { rows: present } = await client.query("select 1 from pg_publication where pubname = 'supabase_realtime'");
+  const { rows: present } = await client.query(
+    "select 1 from pg_publication where pubname = 'supabase_realtime'",
+  );
   if (present.length === 0) return null;
   const { rows } = await client.query<{ name: string; full: boolean }>(
     `select t.schemaname || '.' || t.tablename as name, c.relreplident = 'f' as full
@@ -143,7 +213,12 @@ async function readRealtime(client: ClientBase): Promise<LiveRealtimeTable[] | n
 
 async function advise(url: string, stack: string, options: GatherOptions): Promise<AdvisorsRun> {
   const bin = supabaseCliPath(repoRoot);
-  if (!bin) return { status: "failed", error: "the Supabase CLI is not installed: run `npm run tools -- supabase-cli`, then the board again" };
+  if (!bin)
+    return {
+      status: "failed",
+      error:
+        "the Supabase CLI is not installed: run `npm run tools -- supabase-cli`, then the board again",
+    };
   options.log?.(`› advisors on ${stack}`);
   try {
     return { status: "ran", findings: await runAdvisors(bin, url) };
@@ -156,9 +231,17 @@ async function advise(url: string, stack: string, options: GatherOptions): Promi
 async function schemaDrift(url: string, stack: string): Promise<DriftItem[]> {
   try {
     const report = await readDriftReport(url, stack);
-    if (!report.recorded) return [{ object: "schema", change: "no snapshot recorded yet: bring the stack up once so hand changes can be seen" }];
+    if (!report.recorded)
+      return [
+        {
+          object: "schema",
+          change: "no snapshot recorded yet: bring the stack up once so hand changes can be seen",
+        },
+      ];
     return report.findings.map((f) => ({ object: `${f.kind} ${f.name}`, change: f.text }));
   } catch (error) {
-    return [{ object: "schema", change: `not compared: ${(error as Error).message.split("\n")[0]}` }];
+    return [
+      { object: "schema", change: `not compared: ${(error as Error).message.split("\n")[0]}` },
+    ];
   }
 }

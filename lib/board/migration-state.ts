@@ -40,48 +40,103 @@ export function migrationState(input: MigrationStateInput): StateVerdict {
   const { entry, file } = input;
   if (entry) return appliedState(input, entry, file);
   if (input.hasState && input.stateDigest !== undefined) {
-    return { state: "drifted", detail: "the stack's state records it as applied, but its ledger row is gone (deleted outside supabase-promotion)" };
+    return {
+      state: "drifted",
+      detail:
+        "the stack's state records it as applied, but its ledger row is gone (deleted outside supabase-promotion)",
+    };
   }
   const last = input.lastEvent;
-  if (last && (last.kind === "revert" || (last.kind === "resolve" && last.outcome === "rolled_back"))) {
-    return { state: "reverted", detail: last.kind === "resolve" ? "resolved by hand as rolled back" : null };
+  if (
+    last &&
+    (last.kind === "revert" || (last.kind === "resolve" && last.outcome === "rolled_back"))
+  ) {
+    return {
+      state: "reverted",
+      detail: last.kind === "resolve" ? "resolved by hand as rolled back" : null,
+    };
   }
   if (input.inProgress?.version === input.version) {
-    return { state: "pending", detail: `stopped before step ${input.inProgress.nextStep + 1}; the next up resumes it` };
+    return {
+      state: "pending",
+      detail: `stopped before step ${input.inProgress.nextStep + 1}; the next up resumes it`,
+    };
   }
   if (file) {
     const held = input.through !== undefined && compareVersions(input.version, input.through) > 0;
-    return { state: "pending", detail: held ? `held back by migrations.through ${input.through}` : null };
+    return {
+      state: "pending",
+      detail: held ? `held back by migrations.through ${input.through}` : null,
+    };
   }
   return { state: "absent", detail: null };
 }
 
-function appliedState(input: MigrationStateInput, entry: LedgerEntry, file: Migration | undefined): StateVerdict {
+function appliedState(
+  input: MigrationStateInput,
+  entry: LedgerEntry,
+  file: Migration | undefined,
+): StateVerdict {
   // The ledger against what this program recorded: a difference is someone else's change.
-  if (entry.digest === null) return { state: "drifted", detail: "ledger row written outside supabase-promotion (no digest of ours)" };
+  if (entry.digest === null)
+    return {
+      state: "drifted",
+      detail: "ledger row written outside supabase-promotion (no digest of ours)",
+    };
   if (entry.recordedName && entry.recordedName !== entry.name) {
-    return { state: "drifted", detail: `ledger row renamed outside supabase-promotion (applied as '${entry.recordedName}', now '${entry.name}')` };
+    return {
+      state: "drifted",
+      detail: `ledger row renamed outside supabase-promotion (applied as '${entry.recordedName}', now '${entry.name}')`,
+    };
   }
   if (entry.recordedStatementsHash && entry.recordedStatementsHash !== entry.statementsHash) {
-    return { state: "drifted", detail: "ledger row's statements edited outside supabase-promotion" };
+    return {
+      state: "drifted",
+      detail: "ledger row's statements edited outside supabase-promotion",
+    };
   }
   if (input.hasState && input.stateDigest === undefined) {
-    return { state: "drifted", detail: "in the ledger, but not in the stack's state (applied outside an update of this stack?)" };
+    return {
+      state: "drifted",
+      detail:
+        "in the ledger, but not in the stack's state (applied outside an update of this stack?)",
+    };
   }
   if (input.hasState && input.stateDigest !== entry.digest) {
-    return { state: "drifted", detail: `the ledger records digest ${short(entry.digest)}, the stack's state ${short(input.stateDigest!)}` };
+    return {
+      state: "drifted",
+      detail: `the ledger records digest ${short(entry.digest)}, the stack's state ${short(input.stateDigest!)}`,
+    };
   }
   // The ledger against the file on disk.
   if (!file) return { state: "edited", detail: "its file is gone from the bundle on disk" };
-  if (file.name !== entry.name) return { state: "edited", detail: `the file was renamed after it ran (applied as '${entry.name}')` };
+  if (file.name !== entry.name)
+    return {
+      state: "edited",
+      detail: `the file was renamed after it ran (applied as '${entry.name}')`,
+    };
   if (file.digest !== entry.digest) {
     const change = classifyAppliedChange(entry, file, input.previousRecorded);
     if (change.kind === "edited") {
-      const what = change.section === "mode" ? "its -- migrate:no-transaction directive" : `its ${change.section} section`;
-      return { state: "edited", detail: `${what} differs from what ran (applied ${short(entry.digest)}, file ${short(file.digest)})` };
+      const what =
+        change.section === "mode"
+          ? "its -- migrate:no-transaction directive"
+          : `its ${change.section} section`;
+      return {
+        state: "edited",
+        detail: `${what} differs from what ran (applied ${short(entry.digest)}, file ${short(file.digest)})`,
+      };
     }
-    if (change.kind === "down") return { state: "edited", detail: "only its down section changed since it ran (the next up records it as an amendment)" };
-    return { state: "applied", detail: "as applied; its chained digest moved because an earlier file changed" };
+    if (change.kind === "down")
+      return {
+        state: "edited",
+        detail:
+          "only its down section changed since it ran (the next up records it as an amendment)",
+      };
+    return {
+      state: "applied",
+      detail: "as applied; its chained digest moved because an earlier file changed",
+    };
   }
   return { state: "applied", detail: null };
 }
@@ -100,17 +155,24 @@ export interface EnvironmentMigrations {
 
 /** Audit rows that end a version's story (as the ledger reader counts them), not failures or steps. */
 const isFinal = (e: AuditEvent) =>
-  (e.outcome === "succeeded" && ["apply", "adopt", "baseline", "revert", "amend"].includes(e.kind)) || e.kind === "resolve";
+  (e.outcome === "succeeded" &&
+    ["apply", "adopt", "baseline", "revert", "amend"].includes(e.kind)) ||
+  e.kind === "resolve";
 
 /**
  * The verdict of every version this environment's bundle or ledger has, plus `extra` versions
  * (other environments' ledgers), keyed by version. The latest final audit row is this stack's own
  * when it wrote one, else the database's (a database shared with another stack).
  */
-export function environmentVerdicts(env: EnvironmentMigrations, extra: Iterable<string> = []): Map<string, StateVerdict & { lastEvent: AuditEvent | undefined }> {
+export function environmentVerdicts(
+  env: EnvironmentMigrations,
+  extra: Iterable<string> = [],
+): Map<string, StateVerdict & { lastEvent: AuditEvent | undefined }> {
   const files = new Map(env.files.map((m) => [m.version, m]));
   const entries = new Map(env.ledger.entries.map((e) => [e.version, e]));
-  const recordedByVersion = new Map(Object.entries(env.recorded ?? {}).map(([key, digest]) => [versionOfKey(key), digest]));
+  const recordedByVersion = new Map(
+    Object.entries(env.recorded ?? {}).map(([key, digest]) => [versionOfKey(key), digest]),
+  );
   const lastOwn = new Map<string, AuditEvent>();
   const lastAny = new Map<string, AuditEvent>();
   for (const event of env.events.filter(isFinal)) {
@@ -123,7 +185,9 @@ export function environmentVerdicts(env: EnvironmentMigrations, extra: Iterable<
     previous.set(entry.version, before);
     before = entry.digest ?? before;
   }
-  const versions = [...new Set([...files.keys(), ...entries.keys(), ...extra])].sort(compareVersions);
+  const versions = [...new Set([...files.keys(), ...entries.keys(), ...extra])].sort(
+    compareVersions,
+  );
   const verdicts = new Map<string, StateVerdict & { lastEvent: AuditEvent | undefined }>();
   for (const version of versions) {
     const lastEvent = lastOwn.get(version) ?? lastAny.get(version);

@@ -31,7 +31,9 @@ export function promotionOrder(links: readonly StackLink[]): PromotionOrder {
     if (link.upstream === undefined) roots.push(link.stack);
     else if (!known.has(link.upstream)) {
       roots.push(link.stack);
-      problems.push(`${link.stack} is promoted from ${link.upstream}, which has no Pulumi.${link.upstream}.yaml here`);
+      problems.push(
+        `${link.stack} is promoted from ${link.upstream}, which has no Pulumi.${link.upstream}.yaml here`,
+      );
     } else children.set(link.upstream, [...(children.get(link.upstream) ?? []), link.stack]);
   }
   const order: string[] = [];
@@ -43,7 +45,9 @@ export function promotionOrder(links: readonly StackLink[]): PromotionOrder {
   for (const root of roots) visit(root);
   const cycle = [...known].filter((s) => !order.includes(s)).sort((a, b) => a.localeCompare(b));
   if (cycle.length > 0) {
-    problems.push(`promotion.from forms a cycle (${cycle.join(", ")}): no stack among them is brought up first`);
+    problems.push(
+      `promotion.from forms a cycle (${cycle.join(", ")}): no stack among them is brought up first`,
+    );
     order.push(...cycle);
   }
   return { order, problems };

@@ -6,7 +6,15 @@
  * and advisor texts are written by people and tools, not by this program. Links are kept only when
  * they are http(s).
  */
-import type { AdvisorsRun, Board, EnvironmentView, MigrationCell, MigrationState, ResourceCell, ResourceRow } from "./types";
+import type {
+  AdvisorsRun,
+  Board,
+  EnvironmentView,
+  MigrationCell,
+  MigrationState,
+  ResourceCell,
+  ResourceRow,
+} from "./types";
 
 /** What each state means, in the legend and in each cell's tooltip. */
 export const STATE_LEGEND: Record<MigrationState, { mark: string; meaning: string }> = {
@@ -14,14 +22,20 @@ export const STATE_LEGEND: Record<MigrationState, { mark: string; meaning: strin
   pending: { mark: "…", meaning: "in the bundle, not applied here yet" },
   reverted: { mark: "↶", meaning: "applied once, reverted since" },
   edited: { mark: "✎", meaning: "applied, but the file on disk differs from what ran" },
-  drifted: { mark: "⚠", meaning: "the ledger differs from what the stack recorded (changed by hand)" },
+  drifted: {
+    mark: "⚠",
+    meaning: "the ledger differs from what the stack recorded (changed by hand)",
+  },
   absent: { mark: "—", meaning: "not in this stack's bundle nor its ledger" },
   unknown: { mark: "?", meaning: "the database could not be read" },
 };
 
 /** `&`, `<`, `>`, `"` and `'` as entities: safe in text and in quoted attributes. */
 export function escapeHtml(value: unknown): string {
-  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+  return String(value ?? "").replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
 }
 
 const e = escapeHtml;
@@ -76,8 +90,11 @@ ${resourceSection("realtime", "Realtime tables", "pg_publication_tables of supab
 }
 
 function legend(): string {
-  const items = (Object.entries(STATE_LEGEND) as Array<[MigrationState, { mark: string; meaning: string }]>).map(
-    ([state, { mark, meaning }]) => `<li><span class="badge state-${state}">${mark} ${state}</span> ${e(meaning)}</li>`,
+  const items = (
+    Object.entries(STATE_LEGEND) as Array<[MigrationState, { mark: string; meaning: string }]>
+  ).map(
+    ([state, { mark, meaning }]) =>
+      `<li><span class="badge state-${state}">${mark} ${state}</span> ${e(meaning)}</li>`,
   );
   return `<section id="legend" aria-label="legend"><ul>${items.join("")}</ul></section>`;
 }
@@ -94,12 +111,18 @@ function environmentHeader(env: EnvironmentView): string {
     // The first sentence says what failed; the rest (where the setting lives, how to fix it) folds away.
     const error = env.error ?? "";
     const cut = error.search(/\.\s+(?=[A-Z`])/);
-    const [what, fix] = cut < 0 ? [error, ""] : [error.slice(0, cut + 1), error.slice(cut + 1).trim()];
-    lines.push(`<div class="unreachable" role="alert">⚠ not read: ${e(what)}${fix ? `<details><summary>why and how to fix</summary>${e(fix)}</details>` : ""}</div>`);
+    const [what, fix] =
+      cut < 0 ? [error, ""] : [error.slice(0, cut + 1), error.slice(cut + 1).trim()];
+    lines.push(
+      `<div class="unreachable" role="alert">⚠ not read: ${e(what)}${fix ? `<details><summary>why and how to fix</summary>${e(fix)}</details>` : ""}</div>`,
+    );
   } else {
     const counts = (Object.keys(STATE_LEGEND) as MigrationState[])
       .filter((s) => env.counts[s] > 0)
-      .map((s) => `<span class="count state-${s}" title="${e(s)}">${STATE_LEGEND[s].mark} ${env.counts[s]}</span>`);
+      .map(
+        (s) =>
+          `<span class="count state-${s}" title="${e(s)}">${STATE_LEGEND[s].mark} ${env.counts[s]}</span>`,
+      );
     lines.push(`<div class="counts">${counts.join(" ")}</div>`);
   }
   return `<th class="env${env.reachable ? "" : " env-unreachable"}" scope="col" data-stack="${e(env.stack)}" data-reachable="${env.reachable}">${lines.join("")}</th>`;
@@ -107,7 +130,11 @@ function environmentHeader(env: EnvironmentView): string {
 
 function migrationCell(cell: MigrationCell): string {
   const { mark, meaning } = STATE_LEGEND[cell.state];
-  const meta = [cell.action && cell.by ? `${cell.action} by ${cell.by}` : null, when(cell.at) || null, cell.update].filter((x): x is string => Boolean(x));
+  const meta = [
+    cell.action && cell.by ? `${cell.action} by ${cell.by}` : null,
+    when(cell.at) || null,
+    cell.update,
+  ].filter((x): x is string => Boolean(x));
   return (
     `<td class="cell state-${cell.state}" data-stack="${e(cell.stack)}" data-state="${cell.state}" title="${e(`${cell.state}: ${cell.detail ?? meaning}`)}">` +
     `<span class="badge state-${cell.state}">${mark} ${cell.state}</span>` +
@@ -118,11 +145,22 @@ function migrationCell(cell: MigrationCell): string {
   );
 }
 
-function resourceSection(id: string, title: string, source: string, rows: ResourceRow[], envs: EnvironmentView[]): string {
+function resourceSection(
+  id: string,
+  title: string,
+  source: string,
+  rows: ResourceRow[],
+  envs: EnvironmentView[],
+): string {
   const body =
     rows.length === 0
       ? `<tr><td colspan="${envs.length + 1}" class="empty">None in any environment.</td></tr>`
-      : rows.map((row) => `<tr data-name="${e(row.name)}"><th scope="row"><code>${e(row.name)}</code></th>${row.cells.map(resourceCell).join("")}</tr>`).join("\n");
+      : rows
+          .map(
+            (row) =>
+              `<tr data-name="${e(row.name)}"><th scope="row"><code>${e(row.name)}</code></th>${row.cells.map(resourceCell).join("")}</tr>`,
+          )
+          .join("\n");
   return `<section id="${id}-section">
 <h2>${e(title)} <span class="source">(${e(source)}, against the stack's outputs)</span></h2>
 <table id="${id}" class="grid">
@@ -136,13 +174,20 @@ ${body}
 
 function resourceCell(cell: ResourceCell): string {
   const label = { ok: "", drifted: "⚠ ", undeclared: "+ ", absent: "", unknown: "? " }[cell.state];
-  const note = cell.state === "undeclared" ? `<div class="detail">not declared by this stack</div>` : cell.declared ? `<div class="detail">declared: ${e(cell.declared)}</div>` : "";
+  const note =
+    cell.state === "undeclared"
+      ? `<div class="detail">not declared by this stack</div>`
+      : cell.declared
+        ? `<div class="detail">declared: ${e(cell.declared)}</div>`
+        : "";
   return `<td class="res res-${cell.state}" data-stack="${e(cell.stack)}" data-state="${cell.state}">${label}${e(cell.text)}${note}</td>`;
 }
 
 function driftCell(env: EnvironmentView): string {
-  if (!env.reachable) return `<td class="res res-unknown" data-stack="${e(env.stack)}">? not read</td>`;
-  if (env.drift.length === 0) return `<td class="res res-ok" data-stack="${e(env.stack)}" data-drift="0">no drift found</td>`;
+  if (!env.reachable)
+    return `<td class="res res-unknown" data-stack="${e(env.stack)}">? not read</td>`;
+  if (env.drift.length === 0)
+    return `<td class="res res-ok" data-stack="${e(env.stack)}" data-drift="0">no drift found</td>`;
   return `<td class="res res-drifted" data-stack="${e(env.stack)}" data-drift="${env.drift.length}"><ul class="findings">${env.drift
     .map((d) => `<li><b>${e(d.object)}</b>: ${e(d.change)}</li>`)
     .join("")}</ul></td>`;
@@ -151,14 +196,20 @@ function driftCell(env: EnvironmentView): string {
 function advisorsCell(env: EnvironmentView): string {
   const run: AdvisorsRun = env.advisors;
   const attrs = `data-stack="${e(env.stack)}" data-advisors="${run.status}"`;
-  if (run.status === "not-run") return `<td class="res res-absent" ${attrs}>not run (add <code>--advisors</code>)</td>`;
-  if (run.status === "failed") return `<td class="res res-unknown" ${attrs}>⚠ could not run: ${e(run.error)}</td>`;
+  if (run.status === "not-run")
+    return `<td class="res res-absent" ${attrs}>not run (add <code>--advisors</code>)</td>`;
+  if (run.status === "failed")
+    return `<td class="res res-unknown" ${attrs}>⚠ could not run: ${e(run.error)}</td>`;
   if (run.findings.length === 0) return `<td class="res res-ok" ${attrs}>no findings</td>`;
   return `<td class="res" ${attrs}><ul class="findings">${run.findings
     .map(
       (f) =>
         `<li class="level-${e(f.level.toLowerCase())}"><b>${e(f.level)}</b> <code>${e(f.name)}</code> ${e(f.object)}: ${e(f.detail)}` +
-        (safeUrl(f.remediation) ? ` <a href="${e(f.remediation)}">remediation</a>` : f.remediation ? ` (${e(f.remediation)})` : "") +
+        (safeUrl(f.remediation)
+          ? ` <a href="${e(f.remediation)}">remediation</a>`
+          : f.remediation
+            ? ` (${e(f.remediation)})`
+            : "") +
         `</li>`,
     )
     .join("")}</ul></td>`;

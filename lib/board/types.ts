@@ -99,9 +99,18 @@ export interface BoardInput {
  * - `absent`: neither in this stack's bundle nor in its ledger (another environment has it).
  * - `unknown`: the environment's database could not be read.
  */
-export type MigrationState = "applied" | "pending" | "reverted" | "edited" | "drifted" | "absent" | "unknown";
+export type MigrationState =
+  "applied" | "pending" | "reverted" | "edited" | "drifted" | "absent" | "unknown";
 
-export const MIGRATION_STATES: readonly MigrationState[] = ["applied", "pending", "reverted", "edited", "drifted", "absent", "unknown"];
+export const MIGRATION_STATES: readonly MigrationState[] = [
+  "applied",
+  "pending",
+  "reverted",
+  "edited",
+  "drifted",
+  "absent",
+  "unknown",
+];
 
 export interface MigrationCell {
   stack: string;
@@ -147,7 +156,13 @@ export interface EnvironmentView {
   upstream: string | null;
   platform: string;
   appliedThrough: string | null;
-  lastUpdate: { number: number; kind: string; result: string; time: string; message: string } | null;
+  lastUpdate: {
+    number: number;
+    kind: string;
+    result: string;
+    time: string;
+    message: string;
+  } | null;
   /** False when the database (or the settings) could not be read; `error` says why. */
   reachable: boolean;
   error: string | null;

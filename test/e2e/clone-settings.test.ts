@@ -19,7 +19,10 @@ describe("shipped stack settings in a clone (real Pulumi CLI through npm run pul
 
   beforeAll(async () => {
     project = await createE2EProject();
-    project.write("sql/e2e-clone-settings/20260101000000_one.sql", "create table public.e2e_clone_settings (id int);\n");
+    project.write(
+      "sql/e2e-clone-settings/20260101000000_one.sql",
+      "create table public.e2e_clone_settings (id int);\n",
+    );
     // Like the shipped files: a comment, no salt, and spacing Pulumi's YAML writer would not keep.
     shipped =
       `# ${name}: a stack as the project ships it.\n` +
@@ -38,15 +41,22 @@ describe("shipped stack settings in a clone (real Pulumi CLI through npm run pul
 
   const pulumi = (...args: string[]) => {
     const result = project.command("pulumi", args);
-    expect(result.status, `npm run pulumi -- ${args.join(" ")}\n${result.stdout.slice(-3000)}\n${result.stderr}`).toBe(0);
+    expect(
+      result.status,
+      `npm run pulumi -- ${args.join(" ")}\n${result.stdout.slice(-3000)}\n${result.stderr}`,
+    ).toBe(0);
     return result;
   };
 
   it("the wrapper's stack init and an up leave the file as shipped, and the passphrase is this clone's", () => {
     pulumi("up", "--yes", "--stack", name);
     expect(project.read(file())).toBe(shipped);
-    expect(project.env.PULUMI_CONFIG_PASSPHRASE_FILE).toBe(join(project.dir, ".state", "passphrase"));
-    expect(readFileSync(project.env.PULUMI_CONFIG_PASSPHRASE_FILE!, "utf8").trim()).not.toBe(SHARED_LOCAL_PASSPHRASE);
+    expect(project.env.PULUMI_CONFIG_PASSPHRASE_FILE).toBe(
+      join(project.dir, ".state", "passphrase"),
+    );
+    expect(readFileSync(project.env.PULUMI_CONFIG_PASSPHRASE_FILE!, "utf8").trim()).not.toBe(
+      SHARED_LOCAL_PASSPHRASE,
+    );
   });
 
   it("a no-op preview leaves it as shipped", () => {
@@ -61,10 +71,14 @@ describe("shipped stack settings in a clone (real Pulumi CLI through npm run pul
     expect(after).not.toMatch(/^encryptionsalt:/m);
     expect(after).toMatch(/e2e:canary:\n\s+secure: v1:/);
     expect(after).not.toContain("s3cr3t");
-    expect(pulumi("config", "get", "--stack", name, "e2e:canary").stdout.trim()).toBe("s3cr3t $(touch MARK)");
+    expect(pulumi("config", "get", "--stack", name, "e2e:canary").stdout.trim()).toBe(
+      "s3cr3t $(touch MARK)",
+    );
     pulumi("preview", "--stack", name, "--expect-no-changes");
     expect(project.read(file())).toBe(after);
-    expect(pulumi("config", "get", "--stack", name, "e2e:canary").stdout.trim()).toBe("s3cr3t $(touch MARK)");
+    expect(pulumi("config", "get", "--stack", name, "e2e:canary").stdout.trim()).toBe(
+      "s3cr3t $(touch MARK)",
+    );
   });
 
   it("the former shared passphrase does not open the stack", () => {
@@ -73,7 +87,9 @@ describe("shipped stack settings in a clone (real Pulumi CLI through npm run pul
     const shared = spawnWithPassphrase(SHARED_LOCAL_PASSPHRASE);
     expect(shared.status).not.toBe(0);
     expect(shared.stdout).not.toContain("s3cr3t");
-    expect(shared.stderr).toMatch(/incorrect passphrase|failed to decrypt|message authentication failed/i);
+    expect(shared.stderr).toMatch(
+      /incorrect passphrase|failed to decrypt|message authentication failed/i,
+    );
   });
 
   function spawnWithPassphrase(passphrase: string) {

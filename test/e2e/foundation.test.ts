@@ -52,21 +52,32 @@ describe("foundation e2e (real Pulumi CLI, real PostgreSQL)", () => {
     ).outputs.jwtSecret;
     // `exportStack` shows secrets as `{<sig>: …, plaintext: "<json>"}`.
     const jwtSecret = JSON.parse(exported.plaintext) as string;
-    expect(verifyJwt(out.anonKey!.value as string, jwtSecret)).toMatchObject({ role: "anon", ref: `local-${name}` });
-    expect(verifyJwt(out.serviceRoleKey!.value as string, jwtSecret)).toMatchObject({ role: "service_role" });
+    expect(verifyJwt(out.anonKey!.value as string, jwtSecret)).toMatchObject({
+      role: "anon",
+      ref: `local-${name}`,
+    });
+    expect(verifyJwt(out.serviceRoleKey!.value as string, jwtSecret)).toMatchObject({
+      role: "service_role",
+    });
 
     // The database looks like Supabase's.
     await withClient(databaseUrl, async (client) => {
-      const schemas = await client.query("select nspname from pg_namespace where nspname in ('auth','storage','extensions','realtime','graphql_public')");
+      const schemas = await client.query(
+        "select nspname from pg_namespace where nspname in ('auth','storage','extensions','realtime','graphql_public')",
+      );
       expect(schemas.rowCount).toBe(5);
-      const pub = await client.query("select 1 from pg_publication where pubname = 'supabase_realtime'");
+      const pub = await client.query(
+        "select 1 from pg_publication where pubname = 'supabase_realtime'",
+      );
       expect(pub.rowCount).toBe(1);
     });
   });
 
   it("a second preview shows no changes", async () => {
     const preview = await stack.preview({ ...capture(project.log), diff: true });
-    const changes = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0);
+    const changes = Object.entries(preview.changeSummary).filter(
+      ([op, n]) => op !== "same" && (n ?? 0) > 0,
+    );
     expect(changes, preview.stdout).toEqual([]);
   });
 
@@ -87,8 +98,20 @@ describe("foundation e2e (real Pulumi CLI, real PostgreSQL)", () => {
   it("a wrong passphrase fails with what to set", async () => {
     const result = spawnSync(
       process.execPath,
-      [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "scripts", "pulumi.ts"), "stack", "output", "--stack", name, "--show-secrets"],
-      { cwd: project.dir, encoding: "utf8", env: { ...project.env, PULUMI_CONFIG_PASSPHRASE: "not-the-passphrase" } },
+      [
+        join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"),
+        join(repoRoot, "scripts", "pulumi.ts"),
+        "stack",
+        "output",
+        "--stack",
+        name,
+        "--show-secrets",
+      ],
+      {
+        cwd: project.dir,
+        encoding: "utf8",
+        env: { ...project.env, PULUMI_CONFIG_PASSPHRASE: "not-the-passphrase" },
+      },
     );
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/incorrect passphrase/i);
@@ -96,7 +119,11 @@ describe("foundation e2e (real Pulumi CLI, real PostgreSQL)", () => {
   });
 
   it("a misspelled or mistyped config lists every problem and changes nothing", async () => {
-    const bad = await project.stack(`${name}bad`, { platfrom: "local", migrations: { lockTimeout: "soon" }, policy: { allowPublicBuckets: "no" } });
+    const bad = await project.stack(`${name}bad`, {
+      platfrom: "local",
+      migrations: { lockTimeout: "soon" },
+      policy: { allowPublicBuckets: "no" },
+    });
     const failure = await bad.preview({ ...capture(project.log) }).then(
       () => undefined,
       (err: Error) => err.message,
@@ -109,7 +136,11 @@ describe("foundation e2e (real Pulumi CLI, real PostgreSQL)", () => {
 
   it("destroy drops the stack's database", async () => {
     const exists = () =>
-      withClient(testServerUrl(), async (c) => (await c.query("select 1 from pg_database where datname = $1", [database])).rowCount);
+      withClient(
+        testServerUrl(),
+        async (c) =>
+          (await c.query("select 1 from pg_database where datname = $1", [database])).rowCount,
+      );
     expect(await exists()).toBe(1);
     const destroyed = await stack.destroy({ ...capture(project.log) });
     expect(destroyed.summary.result).toBe("succeeded");

@@ -19,17 +19,30 @@ describe("promotion gate over effective buckets and realtime (real Pulumi CLI, r
   const [dev, staging] = [`${p}dev`, `${p}staging`];
   const stacks: Record<string, Stack> = {};
   const dir = mkdtempSync(join(tmpdir(), "sp-gate-e2e-"));
-  const overrides = { buckets: { "equipment-media": { public: true } }, realtime: { tables: ["public.bookings", "public.messages"] } };
+  const overrides = {
+    buckets: { "equipment-media": { public: true } },
+    realtime: { tables: ["public.bookings", "public.messages"] },
+  };
 
   const databaseExists = (name: string) =>
-    withClient(testServerUrl(), async (c) => (await c.query("select 1 from pg_database where datname = $1", [`sp_${name}`])).rowCount);
-  const failureOf = (run: Promise<unknown>) => run.then(() => undefined, (err: Error) => err.message);
+    withClient(
+      testServerUrl(),
+      async (c) =>
+        (await c.query("select 1 from pg_database where datname = $1", [`sp_${name}`])).rowCount,
+    );
+  const failureOf = (run: Promise<unknown>) =>
+    run.then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
 
   beforeAll(async () => {
     // Just the tables the program streams, so both stacks come up in seconds.
     writeFileSync(
       join(dir, "20260101000000_streamed_tables.sql"),
-      ["bookings", "equipment", "messages", "notifications"].map((t) => `create table public.${t} (id bigint primary key);\n`).join(""),
+      ["bookings", "equipment", "messages", "notifications"]
+        .map((t) => `create table public.${t} (id bigint primary key);\n`)
+        .join(""),
     );
     project = await createE2EProject({ migrations: dir });
     stacks[dev] = await project.stack(dev);
@@ -37,20 +50,27 @@ describe("promotion gate over effective buckets and realtime (real Pulumi CLI, r
   });
 
   afterAll(async () => {
-    for (const name of [staging, dev]) await stacks[name]?.destroy({ ...capture(project.log) }).catch(() => undefined);
+    for (const name of [staging, dev])
+      await stacks[name]?.destroy({ ...capture(project.log) }).catch(() => undefined);
     project?.cleanup();
   });
 
   it("refuses undeclared overrides, naming each difference and the diff command, and changes nothing", async () => {
     stacks[staging] = await project.stack(staging, { promotion: { from: dev }, ...overrides });
     const preview = await failureOf(stacks[staging]!.preview({ ...capture(project.log) }));
-    expect(preview).toContain(`promotion gate: stack ${staging} only accepts what ${dev} already runs. 2 problems:`);
+    expect(preview).toContain(
+      `promotion gate: stack ${staging} only accepts what ${dev} already runs. 2 problems:`,
+    );
     expect(preview).toContain(
       `bucket equipment-media: public false upstream, true here: ${staging} overrides buckets.equipment-media.public, and its promotion.allowOverrides does not allow that; ` +
         `to run it on purpose add "buckets.equipment-media.public" to promotion.allowOverrides in Pulumi.${staging}.yaml, or remove the override`,
     );
-    expect(preview).toContain(`realtime tables: public.equipment, public.notifications streamed upstream, not here: ${staging} overrides realtime.tables`);
-    expect(preview).toContain(`\`npm run diff -- ${dev} ${staging}\` compares the two live databases`);
+    expect(preview).toContain(
+      `realtime tables: public.equipment, public.notifications streamed upstream, not here: ${staging} overrides realtime.tables`,
+    );
+    expect(preview).toContain(
+      `\`npm run diff -- ${dev} ${staging}\` compares the two live databases`,
+    );
 
     const up = await failureOf(stacks[staging]!.up({ ...capture(project.log) }));
     expect(up).toContain("bucket equipment-media: public false upstream, true here");
@@ -59,12 +79,17 @@ describe("promotion gate over effective buckets and realtime (real Pulumi CLI, r
 
   it("accepts allowed overrides, shows them in the preview, and keeps replica identity full on bookings", async () => {
     stacks[staging] = await project.stack(staging, {
-      promotion: { from: dev, allowOverrides: ["buckets.equipment-media.public", "realtime.tables"] },
+      promotion: {
+        from: dev,
+        allowOverrides: ["buckets.equipment-media.public", "realtime.tables"],
+      },
       ...overrides,
     });
     const log: string[] = [];
     const preview = await stacks[staging]!.preview({ ...capture(log) });
-    expect(preview.stdout).toContain("override allowed by promotion.allowOverrides: buckets.equipment-media.public true (upstream false)");
+    expect(preview.stdout).toContain(
+      "override allowed by promotion.allowOverrides: buckets.equipment-media.public true (upstream false)",
+    );
     expect(preview.stdout).toContain(
       "override allowed by promotion.allowOverrides: realtime.tables leaves out public.equipment, public.notifications (streamed upstream)",
     );
@@ -77,21 +102,33 @@ describe("promotion gate over effective buckets and realtime (real Pulumi CLI, r
     ]);
     const release = up.outputs.release!.value as Release;
     expect(release.buckets.settings["equipment-media"]!.public).toBe(true);
-    expect(release.realtime).toMatchObject({ tables: ["public.bookings", "public.messages"], replicaIdentityFull: ["public.bookings"] });
+    expect(release.realtime).toMatchObject({
+      tables: ["public.bookings", "public.messages"],
+      replicaIdentityFull: ["public.bookings"],
+    });
     expect(release.overrides).toEqual(["buckets.equipment-media.public", "realtime.tables"]);
 
     await withClient(up.outputs.databaseUrl!.value as string, async (c) => {
-      expect((await c.query("select public from storage.buckets where id = 'equipment-media'")).rows).toEqual([{ public: true }]);
-      const members = await c.query("select schemaname || '.' || tablename as t from pg_publication_tables where pubname = 'supabase_realtime' order by 1");
+      expect(
+        (await c.query("select public from storage.buckets where id = 'equipment-media'")).rows,
+      ).toEqual([{ public: true }]);
+      const members = await c.query(
+        "select schemaname || '.' || tablename as t from pg_publication_tables where pubname = 'supabase_realtime' order by 1",
+      );
       expect(members.rows.map((r) => r.t)).toEqual(["public.bookings", "public.messages"]);
-      expect((await c.query("select relreplident from pg_class where oid = 'public.bookings'::regclass")).rows).toEqual([{ relreplident: "f" }]);
+      expect(
+        (await c.query("select relreplident from pg_class where oid = 'public.bookings'::regclass"))
+          .rows,
+      ).toEqual([{ relreplident: "f" }]);
     });
   });
 
   it("an upstream whose release has the old shape is refused with the way forward, until it is brought up", async () => {
     // What an update by the previous program left: bucket and realtime declarations as digests.
     const exported = await stacks[dev]!.exportStack();
-    const root = exported.deployment.resources.find((r: { type: string }) => r.type === "pulumi:pulumi:Stack");
+    const root = exported.deployment.resources.find(
+      (r: { type: string }) => r.type === "pulumi:pulumi:Stack",
+    );
     const { migrations } = root.outputs.release as Release;
     root.outputs.release = { migrations, buckets: "a".repeat(64), realtime: "b".repeat(64) };
     await stacks[dev]!.importStack(exported);
@@ -106,6 +143,8 @@ describe("promotion gate over effective buckets and realtime (real Pulumi CLI, r
 
     expect((await stacks[dev]!.up({ ...capture(project.log) })).summary.result).toBe("succeeded");
     const again = await stacks[staging]!.preview({ ...capture(project.log) });
-    expect(again.stdout).toContain("override allowed by promotion.allowOverrides: buckets.equipment-media.public true (upstream false)");
+    expect(again.stdout).toContain(
+      "override allowed by promotion.allowOverrides: buckets.equipment-media.public true (upstream false)",
+    );
   });
 });

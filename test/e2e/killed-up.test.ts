@@ -19,7 +19,10 @@ function processesWithHome(home: string): number[] {
   const found: number[] = [];
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
-      if (readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(`PULUMI_HOME=${home}`)) found.push(Number(pid));
+      if (
+        readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(`PULUMI_HOME=${home}`)
+      )
+        found.push(Number(pid));
     } catch {
       // ended while we looked
     }
@@ -27,12 +30,17 @@ function processesWithHome(home: string): number[] {
   return found;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -44,7 +52,8 @@ describe("a killed `up` stops its migration (real Pulumi CLI, real PostgreSQL)",
   it("kill -9 of the CLI's process group ends the provider, rolls the migration back, and the next up completes", async () => {
     const first = await e2e.stack.up({ ...capture(e2e.project.log) });
     const databaseUrl = first.outputs.databaseUrl!.value as string;
-    const query = <T>(sql: string) => withClient(databaseUrl, async (c) => (await c.query(sql)).rows as T[]);
+    const query = <T>(sql: string) =>
+      withClient(databaseUrl, async (c) => (await c.query(sql)).rows as T[]);
 
     e2e.project.write(
       `sql/migrations/${SLOW}.sql`,
@@ -53,7 +62,15 @@ describe("a killed `up` stops its migration (real Pulumi CLI, real PostgreSQL)",
     const home = e2e.project.env.PULUMI_HOME!;
     const child = spawn(
       process.execPath,
-      [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(e2e.project.dir, "scripts", "pulumi.ts"), "up", "--yes", "--skip-preview", "--stack", name],
+      [
+        join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"),
+        join(e2e.project.dir, "scripts", "pulumi.ts"),
+        "up",
+        "--yes",
+        "--skip-preview",
+        "--stack",
+        name,
+      ],
       { cwd: e2e.project.dir, env: e2e.project.env, detached: true, stdio: "ignore" },
     );
     const exited = new Promise((r) => child.once("exit", r));
@@ -61,29 +78,55 @@ describe("a killed `up` stops its migration (real Pulumi CLI, real PostgreSQL)",
     // The migration is running: its pg_sleep is in flight on the database.
     await waitFor(
       "the slow migration to start",
-      async () => ((await query<{ n: number }>("select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(60)%' and pid <> pg_backend_pid()"))[0]!.n > 0 ? true : undefined),
+      async () =>
+        (
+          await query<{ n: number }>(
+            "select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(60)%' and pid <> pg_backend_pid()",
+          )
+        )[0]!.n > 0
+          ? true
+          : undefined,
       120_000,
     );
     process.kill(-child.pid!, "SIGKILL");
     await exited;
 
     // Within seconds: no process of this project is left, the statement is gone, nothing was recorded.
-    await waitFor("every process of the killed update to end", async () => (processesWithHome(home).length === 0 ? true : undefined), 15_000).catch(
-      (err: Error) => {
-        const left = processesWithHome(home).map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0/g, " ").slice(0, 160)}`);
-        throw new Error(`${err.message}; still running:\n${left.join("\n")}`);
-      },
-    );
+    await waitFor(
+      "every process of the killed update to end",
+      async () => (processesWithHome(home).length === 0 ? true : undefined),
+      15_000,
+    ).catch((err: Error) => {
+      const left = processesWithHome(home).map(
+        (pid) =>
+          `${pid} ${readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0/g, " ").slice(0, 160)}`,
+      );
+      throw new Error(`${err.message}; still running:\n${left.join("\n")}`);
+    });
     await waitFor(
       "the database to end the killed session",
-      async () => ((await query<{ n: number }>("select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(60)%' and pid <> pg_backend_pid()"))[0]!.n === 0 ? true : undefined),
+      async () =>
+        (
+          await query<{ n: number }>(
+            "select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(60)%' and pid <> pg_backend_pid()",
+          )
+        )[0]!.n === 0
+          ? true
+          : undefined,
       15_000,
     );
-    expect(await query("select 1 from supabase_migrations.schema_migrations where version = '20270101000000'")).toEqual([]);
+    expect(
+      await query(
+        "select 1 from supabase_migrations.schema_migrations where version = '20270101000000'",
+      ),
+    ).toEqual([]);
     expect(await query("select to_regclass('public.slow_marker') as t")).toEqual([{ t: null }]);
 
     // The way forward: the file fixed, the next up applies it (after clearing what the kill left, as told).
-    e2e.project.write(`sql/migrations/${SLOW}.sql`, "create table public.slow_marker (id int);\n-- migrate:down\ndrop table public.slow_marker;\n");
+    e2e.project.write(
+      `sql/migrations/${SLOW}.sql`,
+      "create table public.slow_marker (id int);\n-- migrate:down\ndrop table public.slow_marker;\n",
+    );
     const next = await e2e.stack.up({ ...capture(e2e.project.log) }).catch(async (err: Error) => {
       // A killed CLI leaves the file backend's lock behind: the message names the project's fix.
       expect(err.message).toMatch(/npm run pulumi -- cancel|locked/);
@@ -91,6 +134,8 @@ describe("a killed `up` stops its migration (real Pulumi CLI, real PostgreSQL)",
       return e2e.stack.up({ ...capture(e2e.project.log) });
     });
     expect(next.summary.result).toBe("succeeded");
-    expect(await query("select to_regclass('public.slow_marker')::text as t")).toEqual([{ t: "slow_marker" }]);
+    expect(await query("select to_regclass('public.slow_marker')::text as t")).toEqual([
+      { t: "slow_marker" },
+    ]);
   });
 });

@@ -10,7 +10,13 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../lib/ports";
 import { startThrowawayPostgres, type ThrowawayPostgres } from "../../lib/postgres-server";
-import { capture, changes, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
+import {
+  capture,
+  changes,
+  createE2EProject,
+  uniqueStackPrefix,
+  type E2EProject,
+} from "../helpers/e2e";
 import { withClient } from "../helpers/pg";
 
 /** Processes whose environment carries this PULUMI_HOME (the project copy's): what a command left running. */
@@ -20,7 +26,9 @@ function processesWithHome(home: string): string[] {
     try {
       const environ = readFileSync(`/proc/${pid}/environ`, "latin1");
       if (environ.split("\0").includes(`PULUMI_HOME=${home}`)) {
-        found.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0/g, " ").trim()}`);
+        found.push(
+          `${pid} ${readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0/g, " ").trim()}`,
+        );
       }
     } catch {
       // the process ended while we looked, or is not ours to read
@@ -56,14 +64,20 @@ describe("live database in every preview (real Pulumi CLI, own PostgreSQL 17)", 
   });
 
   it("a ledger row deleted by hand fails a plain `preview --expect-no-changes`, naming the migration", async () => {
-    await withClient(databaseUrl, (c) => c.query("delete from supabase_migrations.schema_migrations where version = '20260108090000'"));
-    const preview = await stack.preview({ ...capture(project.log), expectNoChanges: true, diff: true }).catch((err: Error) => err);
+    await withClient(databaseUrl, (c) =>
+      c.query("delete from supabase_migrations.schema_migrations where version = '20260108090000'"),
+    );
+    const preview = await stack
+      .preview({ ...capture(project.log), expectNoChanges: true, diff: true })
+      .catch((err: Error) => err);
     expect(preview).toBeInstanceOf(Error);
     expect((preview as Error).message).toContain("20260108090000_add_booking_deposits");
   });
 
   it("a table removed from the publication by hand shows in a plain preview", async () => {
-    await withClient(databaseUrl, (c) => c.query("alter publication supabase_realtime drop table public.messages"));
+    await withClient(databaseUrl, (c) =>
+      c.query("alter publication supabase_realtime drop table public.messages"),
+    );
     const preview = await stack.preview({ ...capture(project.log), diff: true });
     expect(preview.stdout).toContain("public.messages");
     expect(changes(preview.changeSummary)).toMatchObject({ update: expect.any(Number) });
@@ -73,9 +87,11 @@ describe("live database in every preview (real Pulumi CLI, own PostgreSQL 17)", 
     await server.stop();
     for (const op of ["preview", "up"] as const) {
       const started = Date.now();
-      const result = await (op === "preview" ? stack.preview({ ...capture(project.log) }) : stack.up({ ...capture(project.log) })).catch(
-        (err: Error) => err,
-      );
+      const result = await (
+        op === "preview"
+          ? stack.preview({ ...capture(project.log) })
+          : stack.up({ ...capture(project.log) })
+      ).catch((err: Error) => err);
       expect(result, `${op} must fail while the database is down`).toBeInstanceOf(Error);
       const message = (result as Error).message;
       expect(message).toContain(`127.0.0.1:${server.port}`);
@@ -105,7 +121,10 @@ describe("an unreachable Supabase database fails the preview (real Pulumi CLI)",
   beforeAll(async () => {
     closedPort = await freePort();
     project = await createE2EProject();
-    stack = await project.stack(`${uniqueStackPrefix()}gone`, { platform: "supabase", supabase: { projectRef: "abcdefghijklmnopqrst" } });
+    stack = await project.stack(`${uniqueStackPrefix()}gone`, {
+      platform: "supabase",
+      supabase: { projectRef: "abcdefghijklmnopqrst" },
+    });
     await stack.setConfig("supabase-promotion:databaseUrl", {
       value: `postgresql://postgres:s3cret-pw@127.0.0.1:${closedPort}/postgres`,
       secret: true,

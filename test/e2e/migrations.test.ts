@@ -20,8 +20,10 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
   const count = (sql: string, params: unknown[] = []) =>
     withClient(databaseUrl, async (c) => Number((await c.query(sql, params)).rows[0]?.n ?? 0));
   const ledgerRows = () => count("select count(*) as n from supabase_migrations.schema_migrations");
-  const auditRows = (kind: string) => count("select count(*) as n from supabase_migrations.promotion_audit where kind = $1", [kind]);
-  const tableExists = (table: string) => count("select count(*) as n from pg_tables where schemaname || '.' || tablename = $1", [table]);
+  const auditRows = (kind: string) =>
+    count("select count(*) as n from supabase_migrations.promotion_audit where kind = $1", [kind]);
+  const tableExists = (table: string) =>
+    count("select count(*) as n from pg_tables where schemaname || '.' || tablename = $1", [table]);
 
   it("up applies the whole shipped bundle and records both ledgers", async () => {
     const up = await e2e.stack.up({ ...capture(e2e.project.log) });
@@ -62,14 +64,22 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
   it("an applied migration whose bytes changed is refused, in preview and in up, before any SQL", async () => {
     const original = e2e.project.read(EDITED);
     e2e.project.write(EDITED, original.replace("add column", "add column  "));
-    const auditBefore = await count("select count(*) as n from supabase_migrations.promotion_audit");
+    const auditBefore = await count(
+      "select count(*) as n from supabase_migrations.promotion_audit",
+    );
 
-    const preview = await e2e.stack.preview({ ...capture(e2e.project.log) }).catch((err: Error) => err);
+    const preview = await e2e.stack
+      .preview({ ...capture(e2e.project.log) })
+      .catch((err: Error) => err);
     expect(preview).toBeInstanceOf(Error);
-    expect((preview as Error).message).toMatch(/20260108090000_add_booking_deposits was applied with digest [0-9a-f]{12}…, but the bundle now has [0-9a-f]{12}…/);
+    expect((preview as Error).message).toMatch(
+      /20260108090000_add_booking_deposits was applied with digest [0-9a-f]{12}…, but the bundle now has [0-9a-f]{12}…/,
+    );
     const up = await e2e.stack.up({ ...capture(e2e.project.log) }).catch((err: Error) => err);
     expect((up as Error).message).toContain("edited after it was applied");
-    expect(await count("select count(*) as n from supabase_migrations.promotion_audit")).toBe(auditBefore);
+    expect(await count("select count(*) as n from supabase_migrations.promotion_audit")).toBe(
+      auditBefore,
+    );
 
     e2e.project.write(EDITED, original);
   });
@@ -85,7 +95,11 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
     expect(await tableExists("public.extra_widgets")).toBe(0);
     expect(await tableExists("public.maintenance_logs")).toBe(0);
     const reverts = await withClient(databaseUrl, async (c) =>
-      (await c.query("select version from supabase_migrations.promotion_audit where kind = 'revert' order by id")).rows.map((r) => r.version),
+      (
+        await c.query(
+          "select version from supabase_migrations.promotion_audit where kind = 'revert' order by id",
+        )
+      ).rows.map((r) => r.version),
     );
     expect(reverts).toEqual(["20260110090000", "20260109090000"]);
   });
@@ -93,7 +107,9 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
   it("a pin below a migration without a down section is refused and changes nothing", async () => {
     e2e.stack = await e2e.project.stack(name, { migrations: { through: "20260105090000" } });
     const rowsBefore = await ledgerRows();
-    const preview = await e2e.stack.preview({ ...capture(e2e.project.log) }).catch((err: Error) => err);
+    const preview = await e2e.stack
+      .preview({ ...capture(e2e.project.log) })
+      .catch((err: Error) => err);
     expect((preview as Error).message).toMatch(/has no -- migrate:down section/);
     expect(await ledgerRows()).toBe(rowsBefore);
     e2e.stack = await e2e.project.stack(name, { migrations: { through: "20260108090000" } });
@@ -101,17 +117,29 @@ describe("migrations e2e (real Pulumi CLI, real PostgreSQL)", () => {
 
   it("ledger rows removed or added out of band show on refresh", async () => {
     await withClient(databaseUrl, async (c) => {
-      await c.query("delete from supabase_migrations.schema_migrations where version = '20260108090000'");
-      await c.query("insert into supabase_migrations.schema_migrations (version, name, statements) values ('20260111000000', 'hotfix_by_hand', '{}')");
-      await c.query("update supabase_migrations.schema_migrations set statements = '{\"select 1\"}' where version = '20260107090000'");
+      await c.query(
+        "delete from supabase_migrations.schema_migrations where version = '20260108090000'",
+      );
+      await c.query(
+        "insert into supabase_migrations.schema_migrations (version, name, statements) values ('20260111000000', 'hotfix_by_hand', '{}')",
+      );
+      await c.query(
+        "update supabase_migrations.schema_migrations set statements = '{\"select 1\"}' where version = '20260107090000'",
+      );
     });
     const refresh = await e2e.stack.refresh({ ...capture(e2e.project.log) });
     expect(refresh.stdout).toContain("20260108090000_add_booking_deposits");
     expect(refresh.stdout).toContain("20260111000000_hotfix_by_hand");
     expect(refresh.stdout).toContain("20260107090000_index_bookings_by_tenant_and_start");
-    const outputs = (await e2e.stack.exportStack()).deployment.resources.find((r: { type: string }) => r.type.endsWith("MigrationBundle")).outputs;
-    expect(outputs["20260107090000_index_bookings_by_tenant_and_start"]).toMatch(/ledger row edited outside supabase-promotion/);
-    expect(outputs["20260111000000_hotfix_by_hand"]).toBe("unknown digest · applied outside supabase-promotion");
+    const outputs = (await e2e.stack.exportStack()).deployment.resources.find(
+      (r: { type: string }) => r.type.endsWith("MigrationBundle"),
+    ).outputs;
+    expect(outputs["20260107090000_index_bookings_by_tenant_and_start"]).toMatch(
+      /ledger row edited outside supabase-promotion/,
+    );
+    expect(outputs["20260111000000_hotfix_by_hand"]).toBe(
+      "unknown digest · applied outside supabase-promotion",
+    );
     expect(outputs["20260108090000_add_booking_deposits"]).toBeUndefined();
     expect(changes(refresh.summary.resourceChanges ?? {})).toEqual({ update: 1 });
   });

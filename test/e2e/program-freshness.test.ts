@@ -21,7 +21,10 @@ describe("the program after a source edit (real Pulumi CLI)", () => {
     project.write("components/freshness-probe.ts", probe("one"));
     const index = project.read("index.ts");
     const patched = index
-      .replace(`import { readBootstrapSql } from "./lib/bootstrap";`, `import { readBootstrapSql } from "./lib/bootstrap";\nimport { reportProbe } from "./components/freshness-probe";`)
+      .replace(
+        `import { readBootstrapSql } from "./lib/bootstrap";`,
+        `import { readBootstrapSql } from "./lib/bootstrap";\nimport { reportProbe } from "./components/freshness-probe";`,
+      )
       .replace("export = async () => {\n", "export = async () => {\n  reportProbe();\n");
     expect(patched, "index.ts changed shape: update this test's patch").not.toBe(index);
     project.write("index.ts", patched);
@@ -38,14 +41,24 @@ describe("the program after a source edit (real Pulumi CLI)", () => {
   it("runs the new code of an imported file on the next preview", async () => {
     expect(await preview()).toBe("one");
     const cached = readdirSync(join(project.dir, ".cache", "program")).length;
-    expect(cached, "the program was not loaded through lib/program.cjs's cache").toBeGreaterThan(10);
+    expect(cached, "the program was not loaded through lib/program.cjs's cache").toBeGreaterThan(
+      10,
+    );
     expect(await preview()).toBe("one");
     project.write("components/freshness-probe.ts", probe("two"));
     expect(await preview()).toBe("two");
   });
 
   it("runs an edited index.ts on the next preview", async () => {
-    project.write("index.ts", project.read("index.ts").replace("  reportProbe();\n", "  reportProbe();\n  void pulumi.log.info(\"freshness probe: index\");\n"));
+    project.write(
+      "index.ts",
+      project
+        .read("index.ts")
+        .replace(
+          "  reportProbe();\n",
+          '  reportProbe();\n  void pulumi.log.info("freshness probe: index");\n',
+        ),
+    );
     const result = await stack.preview({ ...capture(project.log) });
     expect(result.stdout).toMatch(/freshness probe: two/);
     expect(result.stdout).toMatch(/freshness probe: index/);

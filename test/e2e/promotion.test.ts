@@ -19,7 +19,11 @@ describe("promotion e2e: dev → staging → prod (real Pulumi CLI, real Postgre
 
   const release = async (name: string) => (await stacks[name]!.outputs()).release?.value as Release;
   const databaseExists = (name: string) =>
-    withClient(testServerUrl(), async (c) => (await c.query("select 1 from pg_database where datname = $1", [`sp_${name}`])).rowCount);
+    withClient(
+      testServerUrl(),
+      async (c) =>
+        (await c.query("select 1 from pg_database where datname = $1", [`sp_${name}`])).rowCount,
+    );
 
   beforeAll(async () => {
     project = await createE2EProject();
@@ -29,7 +33,8 @@ describe("promotion e2e: dev → staging → prod (real Pulumi CLI, real Postgre
   });
 
   afterAll(async () => {
-    for (const name of [prod, staging, dev]) await stacks[name]?.destroy({ ...capture(project.log) }).catch(() => undefined);
+    for (const name of [prod, staging, dev])
+      await stacks[name]?.destroy({ ...capture(project.log) }).catch(() => undefined);
     project?.cleanup();
   });
 
@@ -40,16 +45,31 @@ describe("promotion e2e: dev → staging → prod (real Pulumi CLI, real Postgre
   });
 
   it("prod's preview before staging has the release fails at the gate and changes nothing", async () => {
-    const failure = await stacks[prod]!.preview({ ...capture(project.log) }).then(() => undefined, (err: Error) => err.message);
-    expect(failure).toContain(`promotion gate: stack ${prod} only accepts what ${staging} already runs`);
+    const failure = await stacks[prod]!.preview({ ...capture(project.log) }).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    expect(failure).toContain(
+      `promotion gate: stack ${prod} only accepts what ${staging} already runs`,
+    );
     expect(failure).toContain(`${staging} has no release yet`);
     expect(await databaseExists(prod)).toBe(0);
   });
 
   it("promote --yes in a dirty checkout is refused at once, before any preview", () => {
-    const git = (...args: string[]) => spawnSync("git", args, { cwd: project.dir, encoding: "utf8" });
+    const git = (...args: string[]) =>
+      spawnSync("git", args, { cwd: project.dir, encoding: "utf8" });
     git("init", "-q");
-    git("-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "x", "--allow-empty");
+    git(
+      "-c",
+      "user.email=ci@example.com",
+      "-c",
+      "user.name=ci",
+      "commit",
+      "-qm",
+      "x",
+      "--allow-empty",
+    );
     project.write("scratch.txt", "uncommitted\n");
     const started = Date.now();
     const refused = project.command("promote", [staging, "--yes"]);
@@ -69,7 +89,9 @@ describe("promotion e2e: dev → staging → prod (real Pulumi CLI, real Postgre
     expect(dry.stdout).toContain("+ 20260105090000_create_schemas");
     expect(dry.stdout).toContain("Nothing applied");
     // The upstream's outputs are folded into one line, not ~80 before the diff that matters.
-    expect(dry.stdout).toContain(`> pulumi:pulumi:StackReference: (read) organization/supabase-promotion/${dev} — its outputs:`);
+    expect(dry.stdout).toContain(
+      `> pulumi:pulumi:StackReference: (read) organization/supabase-promotion/${dev} — its outputs:`,
+    );
     // Only the stack's own outputs remain (the StackReference block carried a second one).
     expect(dry.stdout.split("--outputs:--").length - 1).toBe(1);
     expect(await databaseExists(staging)).toBe(0);
@@ -85,7 +107,9 @@ describe("promotion e2e: dev → staging → prod (real Pulumi CLI, real Postgre
   it("promote staging --yes, then promote prod --yes applies exactly the same digests", async () => {
     const toStaging = project.command("promote", [staging, "--yes"]);
     expect(toStaging.status, toStaging.stdout + toStaging.stderr).toBe(0);
-    expect(toStaging.stdout).toMatch(new RegExp(`promote ${dev}→${staging}: [0-9a-f]{12} \\(\\d+ migrations\\)`));
+    expect(toStaging.stdout).toMatch(
+      new RegExp(`promote ${dev}→${staging}: [0-9a-f]{12} \\(\\d+ migrations\\)`),
+    );
     const toProd = project.command("promote", [prod, "--yes"]);
     expect(toProd.status, toProd.stdout + toProd.stderr).toBe(0);
 
@@ -93,7 +117,9 @@ describe("promotion e2e: dev → staging → prod (real Pulumi CLI, real Postgre
     expect(s).toEqual(d);
     expect(pr).toEqual(s);
     const history = await stacks[prod]!.history();
-    expect(history[0]!.message).toMatch(new RegExp(`^promote ${staging}→${prod}: [0-9a-f]{12} \\(\\d+ migrations\\)$`));
+    expect(history[0]!.message).toMatch(
+      new RegExp(`^promote ${staging}→${prod}: [0-9a-f]{12} \\(\\d+ migrations\\)$`),
+    );
   });
 
   it("the audit of each stack shows the same migrations with their updates, and agreement", async () => {
@@ -101,15 +127,23 @@ describe("promotion e2e: dev → staging → prod (real Pulumi CLI, real Postgre
       const run = project.command("audit", [name, "--json"]);
       expect(run.status, run.stderr).toBe(0);
       return JSON.parse(run.stdout) as {
-        events: Array<{ version: string; digest: string; kind: string; update: { message: string } | null }>;
+        events: Array<{
+          version: string;
+          digest: string;
+          kind: string;
+          update: { message: string } | null;
+        }>;
         agreement: { agree: boolean };
       };
     });
-    const applied = (a: (typeof audits)[number]) => a.events.filter((e) => e.kind === "apply").map((e) => `${e.version}:${e.digest}`);
+    const applied = (a: (typeof audits)[number]) =>
+      a.events.filter((e) => e.kind === "apply").map((e) => `${e.version}:${e.digest}`);
     expect(applied(audits[1]!)).toEqual(applied(audits[0]!));
     expect(applied(audits[2]!)).toEqual(applied(audits[0]!));
     for (const a of audits) expect(a.agreement.agree).toBe(true);
-    expect(audits[2]!.events.every((e) => e.update?.message.startsWith(`promote ${staging}→${prod}`))).toBe(true);
+    expect(
+      audits[2]!.events.every((e) => e.update?.message.startsWith(`promote ${staging}→${prod}`)),
+    ).toBe(true);
 
     const table = project.command("audit", [prod]);
     expect(table.stdout).toContain("Ledger and state agree");
@@ -131,7 +165,9 @@ describe("promotion e2e: dev → staging → prod (real Pulumi CLI, real Postgre
     const before = await release(prod);
     const toProd = project.command("promote", [prod, "--yes"]);
     expect(toProd.status).not.toBe(0);
-    expect(toProd.stdout + toProd.stderr).toMatch(/migration 20260120090000_add_widgets differs from what .*staging applied/);
+    expect(toProd.stdout + toProd.stderr).toMatch(
+      /migration 20260120090000_add_widgets differs from what .*staging applied/,
+    );
     expect(await release(prod)).toEqual(before);
   });
 });

@@ -22,14 +22,41 @@ describe("rehearsal in the preview (real Pulumi CLI, local platform)", () => {
   const name = `${uniqueStackPrefix()}reh`;
   const dir = mkdtempSync(join(tmpdir(), "sp-rehearsal-"));
 
-  const ledger = () => withClient(databaseUrl, async (c) => (await c.query("select version, name from supabase_migrations.schema_migrations order by version")).rows);
-  const auditCount = () => withClient(databaseUrl, async (c) => Number((await c.query("select count(*) from supabase_migrations.promotion_audit")).rows[0].count));
-  const data = () => withClient(databaseUrl, async (c) => (await c.query("select id, note from public.reh order by id")).rows);
+  const ledger = () =>
+    withClient(
+      databaseUrl,
+      async (c) =>
+        (
+          await c.query(
+            "select version, name from supabase_migrations.schema_migrations order by version",
+          )
+        ).rows,
+    );
+  const auditCount = () =>
+    withClient(databaseUrl, async (c) =>
+      Number(
+        (await c.query("select count(*) from supabase_migrations.promotion_audit")).rows[0].count,
+      ),
+    );
+  const data = () =>
+    withClient(
+      databaseUrl,
+      async (c) => (await c.query("select id, note from public.reh order by id")).rows,
+    );
   const shadows = () =>
-    withClient(testServerUrl(), async (c) => (await c.query("select datname from pg_database where datname like $1", [`%${name}%_rehearsal_%`])).rows.map((r) => r.datname));
+    withClient(testServerUrl(), async (c) =>
+      (
+        await c.query("select datname from pg_database where datname like $1", [
+          `%${name}%_rehearsal_%`,
+        ])
+      ).rows.map((r) => r.datname),
+    );
 
   beforeAll(async () => {
-    writeFileSync(join(dir, "20260101000000_reh.sql"), "create table public.reh (id int primary key, note text);\ninsert into public.reh values (1, 'a'), (2, null);\n");
+    writeFileSync(
+      join(dir, "20260101000000_reh.sql"),
+      "create table public.reh (id int primary key, note text);\ninsert into public.reh values (1, 'a'), (2, null);\n",
+    );
     project = await createE2EProject({ migrations: dir });
     stack = await project.stack(name, { realtime: { tables: [] } });
     const up = await stack.up({ ...capture(project.log) });
@@ -41,8 +68,16 @@ describe("rehearsal in the preview (real Pulumi CLI, local platform)", () => {
   });
 
   it("a migration that fails on the target's data fails the preview, as up would say it, and the target is untouched", async () => {
-    project.write("sql/migrations/20260101000001_note_required.sql", "-- every row needs a note\nalter table public.reh alter column note set not null;\n");
-    const before = { schema: await schemaFingerprint(databaseUrl), ledger: await ledger(), audit: await auditCount(), data: await data() };
+    project.write(
+      "sql/migrations/20260101000001_note_required.sql",
+      "-- every row needs a note\nalter table public.reh alter column note set not null;\n",
+    );
+    const before = {
+      schema: await schemaFingerprint(databaseUrl),
+      ledger: await ledger(),
+      audit: await auditCount(),
+      data: await data(),
+    };
 
     const failed = await stack.preview({ ...capture(project.log) }).then(
       () => "succeeded",
@@ -63,13 +98,17 @@ describe("rehearsal in the preview (real Pulumi CLI, local platform)", () => {
   });
 
   it("once the data is fixed the same migration passes, its line says it was rehearsed, and up applies it", async () => {
-    await withClient(databaseUrl, (c) => c.query("update public.reh set note = 'b' where note is null"));
+    await withClient(databaseUrl, (c) =>
+      c.query("update public.reh set note = 'b' where note is null"),
+    );
     const log: string[] = [];
     const preview = await stack.preview({ ...capture(log), diff: true });
     if (process.env.SP_SHOW) console.log(log.join(""));
     // The migrations, and the schema snapshot recorded again after them (components/schema).
     expect(preview.changeSummary.update).toBe(2);
-    expect(log.join("")).toMatch(/20260101000001_note_required\s*: "lint: adding-not-nullable-field :2; rehearsed on a copy: ok in [\d.]+ ms — sha256:[0-9a-f]{40}/);
+    expect(log.join("")).toMatch(
+      /20260101000001_note_required\s*: "lint: adding-not-nullable-field :2; rehearsed on a copy: ok in [\d.]+ ms — sha256:[0-9a-f]{40}/,
+    );
     // The lock it takes on the target's table, with the table's size there.
     expect(log.join("")).toMatch(
       /\+ lock 20260101000001_note_required\.sql:2\s*: "ACCESS EXCLUSIVE on public\.reh \((≈ \d+ rows|never analyzed), [\d.]+ (B|kB)\) — blocks reads and writes"/,
@@ -108,22 +147,37 @@ describe("rehearsal in the preview (real Pulumi CLI, local platform)", () => {
     expect(await schemaFingerprint(databaseUrl)).toEqual(before.schema);
     expect(await ledger()).toEqual(before.ledger);
 
-    project.write(file, "create policy \"avatars are readable\" on storage.objects for select to authenticated using (bucket_id = 'avatars');\n");
+    project.write(
+      file,
+      "create policy \"avatars are readable\" on storage.objects for select to authenticated using (bucket_id = 'avatars');\n",
+    );
     const log: string[] = [];
     await stack.preview({ ...capture(log), diff: true });
     expect(log.join("")).toMatch(/20260101000002_avatars\s*: "rehearsed on a copy: ok in/);
     const up = await stack.up({ ...capture(project.log) });
     expect(up.summary.result).toBe("succeeded");
-    const policies = await withClient(databaseUrl, async (c) =>
-      (await c.query("select current_user as who, (select count(*)::int from pg_policies where schemaname = 'storage' and tablename = 'objects' and policyname = 'avatars are readable') as n")).rows[0],
+    const policies = await withClient(
+      databaseUrl,
+      async (c) =>
+        (
+          await c.query(
+            "select current_user as who, (select count(*)::int from pg_policies where schemaname = 'storage' and tablename = 'objects' and policyname = 'avatars are readable') as n",
+          )
+        ).rows[0],
     );
     expect(policies).toEqual({ who: "postgres", n: 1 });
     expect(await shadows()).toEqual([]);
   });
 
   it("migrations.rehearse off: the preview does not copy the database", async () => {
-    project.write("sql/migrations/20260101000003_more.sql", "alter table public.reh add column extra int;\n");
-    stack = await project.stack(name, { realtime: { tables: [] }, migrations: { rehearse: "off" } });
+    project.write(
+      "sql/migrations/20260101000003_more.sql",
+      "alter table public.reh add column extra int;\n",
+    );
+    stack = await project.stack(name, {
+      realtime: { tables: [] },
+      migrations: { rehearse: "off" },
+    });
     const log: string[] = [];
     await stack.preview({ ...capture(log), diff: true });
     expect(log.join("")).not.toContain("rehearsed on a copy");

@@ -9,7 +9,13 @@ import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CI_SECRETS_TYPE } from "../../components/ci-secrets/ci-secrets";
-import { capture, changes, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
+import {
+  capture,
+  changes,
+  createE2EProject,
+  uniqueStackPrefix,
+  type E2EProject,
+} from "../helpers/e2e";
 
 const FILE = "components/ci-secrets/ci-secrets.ts";
 const FORMER = "supabase-promotion:ci:CiSecrets";
@@ -30,11 +36,17 @@ describe("renamed type tokens (real Pulumi CLI)", () => {
 
   it("a stack made with the former CiSecrets token updates in place", async () => {
     const current = project.read(FILE);
-    const former = current.replace(/super\(\s*CI_SECRETS_TYPE,\s*name,\s*\{\},\s*\{[^;]*\},?\s*\);/, `super("${FORMER}", name, {}, opts);`);
+    const former = current.replace(
+      /super\(\s*CI_SECRETS_TYPE,\s*name,\s*\{\},\s*\{[^;]*\},?\s*\);/,
+      `super("${FORMER}", name, {}, opts);`,
+    );
     expect(former, "the test could not recreate the former component").not.toBe(current);
     project.write(FILE, former);
     expect((await stack.up({ ...capture(project.log) })).summary.result).toBe("succeeded");
-    const types = async () => (await stack.exportStack()).deployment.resources.map((r: { urn: string }) => r.urn) as string[];
+    const types = async () =>
+      (await stack.exportStack()).deployment.resources.map(
+        (r: { urn: string }) => r.urn,
+      ) as string[];
     expect((await types()).some((urn) => urn.includes(FORMER))).toBe(true);
 
     project.write(FILE, current);

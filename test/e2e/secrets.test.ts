@@ -5,7 +5,18 @@
  * password and keys are hostile to a shell.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
@@ -40,7 +51,9 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
   beforeAll(async () => {
     database = await createTestDatabase("secrets", { bootstrap: true });
     const literal = password.replace(/'/g, "''");
-    await withClient(testServerUrl(), (c) => c.query(`create role "${role}" login superuser password '${literal}'`));
+    await withClient(testServerUrl(), (c) =>
+      c.query(`create role "${role}" login superuser password '${literal}'`),
+    );
     const url = new URL(database.url);
     // `$`, `'` and `(` stay as they are in a URL's userinfo; the backtick is percent-encoded.
     databaseUrl = `postgresql://${role}:${password.replace(/`/g, "%60")}@${url.host}${url.pathname}`;
@@ -51,7 +64,11 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
     const toolchain = await ensureToolchain();
     pulumiBin = join(toolchain.binDir, "pulumi");
     // What every project command computes in a fresh clone (no committed encryptionsalt).
-    env = pulumiEnv({ binDir: toolchain.binDir, stateDir: state(), home: join(project.dir, ".pulumi-home") });
+    env = pulumiEnv({
+      binDir: toolchain.binDir,
+      stateDir: state(),
+      home: join(project.dir, ".pulumi-home"),
+    });
 
     const config = {
       platform: "supabase",
@@ -62,30 +79,50 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
     };
     writeFileSync(
       join(project.dir, `Pulumi.${name}.yaml`),
-      stringify({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`supabase-promotion:${k}`, v])) }),
+      stringify({
+        config: Object.fromEntries(
+          Object.entries(config).map(([k, v]) => [`supabase-promotion:${k}`, v]),
+        ),
+      }),
     );
-    stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: project.dir }, { pulumiCommand: project.pulumi, envVars: env, pulumiHome: env.PULUMI_HOME });
+    stack = await LocalWorkspace.createOrSelectStack(
+      { stackName: name, workDir: project.dir },
+      { pulumiCommand: project.pulumi, envVars: env, pulumiHome: env.PULUMI_HOME },
+    );
     await stack.setConfig("supabase-promotion:databaseUrl", { value: databaseUrl, secret: true });
     await stack.setConfig("supabase-promotion:anonKey", { value: anonKey, secret: true });
-    await stack.setConfig("supabase-promotion:serviceRoleKey", { value: serviceRoleKey, secret: true });
+    await stack.setConfig("supabase-promotion:serviceRoleKey", {
+      value: serviceRoleKey,
+      secret: true,
+    });
   });
 
   afterAll(async () => {
     if (stack) await stack.destroy({ ...capture(project.log) }).catch(() => undefined);
     project?.cleanup();
     await database?.drop();
-    await withClient(testServerUrl(), (c) => c.query(`drop role if exists "${role}"`)).catch(() => undefined);
+    await withClient(testServerUrl(), (c) => c.query(`drop role if exists "${role}"`)).catch(
+      () => undefined,
+    );
   });
 
   /** `npm run pulumi -- <args>` in the copy, with the environment a user's shell would have. */
   function wrapper(args: string[], extra: Record<string, string | undefined> = {}) {
     const childEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...env, ...extra })) if (v !== undefined) childEnv[k] = v;
-    return spawnSync(process.execPath, [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(project.dir, "scripts", "pulumi.ts"), ...args], {
-      cwd: project.dir,
-      env: childEnv,
-      encoding: "utf8",
-    });
+    return spawnSync(
+      process.execPath,
+      [
+        join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"),
+        join(project.dir, "scripts", "pulumi.ts"),
+        ...args,
+      ],
+      {
+        cwd: project.dir,
+        env: childEnv,
+        encoding: "utf8",
+      },
+    );
   }
 
   it("an update that fails before the values are proven good writes no .env file", async () => {
@@ -113,10 +150,19 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
       SUPABASE_PROJECT_REF: outputs.projectRef!.value as string,
       SUPABASE_URL: outputs.apiUrl!.value as string,
     };
-    expect(want).toMatchObject({ SUPABASE_DB_URL: databaseUrl, SUPABASE_ANON_KEY: anonKey, SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey });
+    expect(want).toMatchObject({
+      SUPABASE_DB_URL: databaseUrl,
+      SUPABASE_ANON_KEY: anonKey,
+      SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
+    });
     for (const shell of ["bash", "sh"]) {
-      const script = `set -a; . ./.env.${name}; ${Object.keys(want).map((k) => `printf '%s\\0' "$${k}"`).join("; ")}`;
-      const result = spawnSync(shell, ["-c", script], { cwd: project.dir, env: { PATH: process.env.PATH ?? "", HOME: "/home/not-the-value" } });
+      const script = `set -a; . ./.env.${name}; ${Object.keys(want)
+        .map((k) => `printf '%s\\0' "$${k}"`)
+        .join("; ")}`;
+      const result = spawnSync(shell, ["-c", script], {
+        cwd: project.dir,
+        env: { PATH: process.env.PATH ?? "", HOME: "/home/not-the-value" },
+      });
       expect(result.stderr.toString(), shell).toBe("");
       const got = result.stdout.toString("utf8").split("\0").slice(0, -1);
       expect(got, shell).toEqual(Object.values(want));
@@ -137,7 +183,9 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
     walk(env.PULUMI_HOME!);
     expect(open).toEqual([]);
     // The update wrote checkpoints, backups and history: there is something to have checked.
-    expect(readdirSync(join(state(), ".pulumi", "history", "supabase-promotion", name)).length).toBeGreaterThan(0);
+    expect(
+      readdirSync(join(state(), ".pulumi", "history", "supabase-promotion", name)).length,
+    ).toBeGreaterThan(0);
     expect(env.PULUMI_CONFIG_PASSPHRASE_FILE).toBe(join(state(), "passphrase"));
     expect(statSync(join(state(), "passphrase")).mode & 0o777).toBe(0o600);
   });
@@ -152,24 +200,39 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
     chmodSync(nobodyHome, 0o777);
     try {
       // The issue's reproduction, as user nobody.
-      const output = spawnSync(pulumiBin, ["stack", "output", "--stack", name, "--show-secrets", "serviceRoleKey", "--non-interactive"], {
-        cwd: project.dir,
-        uid: NOBODY,
-        gid: NOBODY,
-        encoding: "utf8",
-        env: {
-          PATH: env.PATH!,
-          HOME: nobodyHome,
-          PULUMI_HOME: nobodyHome,
-          PULUMI_BACKEND_URL: env.PULUMI_BACKEND_URL!,
-          PULUMI_CONFIG_PASSPHRASE: SHARED_LOCAL_PASSPHRASE,
-          PULUMI_SKIP_UPDATE_CHECK: "true",
+      const output = spawnSync(
+        pulumiBin,
+        [
+          "stack",
+          "output",
+          "--stack",
+          name,
+          "--show-secrets",
+          "serviceRoleKey",
+          "--non-interactive",
+        ],
+        {
+          cwd: project.dir,
+          uid: NOBODY,
+          gid: NOBODY,
+          encoding: "utf8",
+          env: {
+            PATH: env.PATH!,
+            HOME: nobodyHome,
+            PULUMI_HOME: nobodyHome,
+            PULUMI_BACKEND_URL: env.PULUMI_BACKEND_URL!,
+            PULUMI_CONFIG_PASSPHRASE: SHARED_LOCAL_PASSPHRASE,
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+          },
         },
-      });
+      );
       expect(output.stdout).not.toContain(serviceRoleKey);
       expect(output.status).not.toBe(0);
       expect(output.stderr).toMatch(/permission denied/i);
-      for (const file of [join(state(), "passphrase"), join(state(), ".pulumi", "stacks", "supabase-promotion", `${name}.json`)]) {
+      for (const file of [
+        join(state(), "passphrase"),
+        join(state(), ".pulumi", "stacks", "supabase-promotion", `${name}.json`),
+      ]) {
         const cat = spawnSync("cat", [file], { uid: NOBODY, gid: NOBODY, encoding: "utf8" });
         expect(cat.status, `nobody read ${file}`).not.toBe(0);
       }
@@ -186,7 +249,9 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
     expect(withShared.status).not.toBe(0);
     expect(withShared.stdout).not.toContain(serviceRoleKey);
     expect(withShared.stderr).toMatch(/incorrect passphrase/);
-    expect(withShared.stderr).toContain("Set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase the stack was created with");
+    expect(withShared.stderr).toContain(
+      "Set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase the stack was created with",
+    );
 
     const own = wrapper(["stack", "output", "--stack", name, "--show-secrets", "--json"]);
     expect(own.status, own.stderr).toBe(0);
@@ -195,10 +260,15 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
 
   it("after a killed up, the lock message names the project's cancel and the processes that may still run; cancel clears it", async () => {
     const locks = join(state(), ".pulumi", "locks", "organization", "supabase-promotion", name);
-    const up = spawn(pulumiBin, ["up", "--yes", "--stack", name, "--non-interactive"], { cwd: project.dir, env, stdio: "ignore" });
+    const up = spawn(pulumiBin, ["up", "--yes", "--stack", name, "--non-interactive"], {
+      cwd: project.dir,
+      env,
+      stdio: "ignore",
+    });
     const deadline = Date.now() + 120_000;
     while (!(existsSync(locks) && readdirSync(locks).some((f) => f.endsWith(".json")))) {
-      if (Date.now() > deadline || up.exitCode !== null) throw new Error("the update never took its lock");
+      if (Date.now() > deadline || up.exitCode !== null)
+        throw new Error("the update never took its lock");
       await new Promise((r) => setTimeout(r, 25));
     }
     up.kill("SIGKILL");
@@ -216,7 +286,8 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
           return false;
         }
       });
-    const pattern = /pulumi-language-nodejs|pulumi-resource-pulumi-nodejs|@pulumi\/pulumi\/cmd\/(run|dynamic-provider)/;
+    const pattern =
+      /pulumi-language-nodejs|pulumi-resource-pulumi-nodejs|@pulumi\/pulumi\/cmd\/(run|dynamic-provider)/;
     for (const pid of leftovers) {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
       // The advice's pgrep pattern finds each of them.
@@ -233,7 +304,9 @@ describe("secrets e2e: owner-only state, a per-clone passphrase, a dotenv file t
     expect(blocked.status).not.toBe(0);
     expect(blocked.stderr).toMatch(/the stack is currently locked/);
     expect(blocked.stderr).toContain(`npm run pulumi -- cancel --stack ${name} --yes`);
-    expect(blocked.stderr).toMatch(/old language host or provider of that update may still be running/);
+    expect(blocked.stderr).toMatch(
+      /old language host or provider of that update may still be running/,
+    );
     expect(blocked.stderr).toContain("pgrep -af");
     expect(blocked.stderr).toMatch(new RegExp(`pid ${up.pid}, which is no longer running`));
 

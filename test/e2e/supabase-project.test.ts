@@ -12,11 +12,20 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startManagementApiStandin, type RunningStandin } from "../../lib/management-api-standin";
 import { ensureToolchain } from "../../lib/toolchain";
-import { capture, changes, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
+import {
+  capture,
+  changes,
+  createE2EProject,
+  uniqueStackPrefix,
+  type E2EProject,
+} from "../helpers/e2e";
 import { testServerUrl, urlForDatabase, withClient } from "../helpers/pg";
 
 const TOKEN = `sbp_${"0123456789abcdef".repeat(2)}e2e`;
-const AUTH = { siteUrl: "https://app.example.com", additionalRedirectUrls: ["https://app.example.com/auth/callback", "http://localhost:3000/**"] };
+const AUTH = {
+  siteUrl: "https://app.example.com",
+  additionalRedirectUrls: ["https://app.example.com/auth/callback", "http://localhost:3000/**"],
+};
 
 describe("supabase.create e2e: a project created through the Management API (stand-in over real HTTP on loopback, database a real PostgreSQL 17)", () => {
   let standin: RunningStandin;
@@ -26,7 +35,16 @@ describe("supabase.create e2e: a project created through the Management API (sta
   const name = `${uniqueStackPrefix()}sbc`;
   const config = (supabase: Record<string, unknown> = {}) => ({
     platform: "supabase",
-    supabase: { create: { organizationId: "acme-platform", name: "booking-e2e", region: "eu-central-1", instanceSize: "micro" }, auth: AUTH, ...supabase },
+    supabase: {
+      create: {
+        organizationId: "acme-platform",
+        name: "booking-e2e",
+        region: "eu-central-1",
+        instanceSize: "micro",
+      },
+      auth: AUTH,
+      ...supabase,
+    },
     // Rehearsal copies databases on the server: not what this file is about.
     migrations: { rehearse: "off" },
   });
@@ -70,43 +88,63 @@ describe("supabase.create e2e: a project created through the Management API (sta
     expect(up.stdout).toMatch(new RegExp(`Supabase project ${ref}: COMING_UP`));
     expect(up.stdout).toMatch(new RegExp(`Supabase project ${ref}: healthy`));
     expect(standin.requests.filter((r) => r === "POST /v1/projects")).toHaveLength(1);
-    expect(standin.requests.filter((r) => r === `GET /v1/projects/${ref}`).length).toBeGreaterThanOrEqual(3);
-    for (const call of ["health", "api-keys", "config/database/pooler"]) expect(standin.requests).toContain(`GET /v1/projects/${ref}/${call}`);
+    expect(
+      standin.requests.filter((r) => r === `GET /v1/projects/${ref}`).length,
+    ).toBeGreaterThanOrEqual(3);
+    for (const call of ["health", "api-keys", "config/database/pooler"])
+      expect(standin.requests).toContain(`GET /v1/projects/${ref}/${call}`);
     expect(standin.requests).toContain(`PATCH /v1/projects/${ref}/config/auth`);
 
     // The migrations went into the project's database, through the session pooler URL the API described.
     const databaseUrl = new URL(up.outputs.databaseUrl!.value as string);
     expect(decodeURIComponent(databaseUrl.username)).toBe(`postgres.${ref}`);
     expect(databaseUrl.port).not.toBe("6543");
-    const ledger = await withClient(urlForDatabase(testServerUrl(), `sbp_${ref}`), async (c) =>
-      (await c.query("select count(*)::int as n from supabase_migrations.schema_migrations")).rows[0],
+    const ledger = await withClient(
+      urlForDatabase(testServerUrl(), `sbp_${ref}`),
+      async (c) =>
+        (await c.query("select count(*)::int as n from supabase_migrations.schema_migrations"))
+          .rows[0],
     );
     expect(ledger).toEqual({ n: Number(up.outputs.migrationCount!.value) });
     expect(Number(up.outputs.migrationCount!.value)).toBeGreaterThan(0);
     // And the project's own login, with its generated password, works.
-    const who = await withClient(databaseUrl.toString(), async (c) => (await c.query("select session_user as s, current_user as u")).rows[0]);
+    const who = await withClient(
+      databaseUrl.toString(),
+      async (c) => (await c.query("select session_user as s, current_user as u")).rows[0],
+    );
     expect(who).toEqual({ s: `postgres.${ref}`, u: "postgres" });
   });
 
   it("the password, keys and URLs are outputs only as secrets: plain `stack output --json` and the state hold none of them", async () => {
     const outputs = await stack.outputs();
-    for (const key of ["databaseUrl", "anonKey", "serviceRoleKey"]) expect(outputs[key]?.secret, key).toBe(true);
+    for (const key of ["databaseUrl", "anonKey", "serviceRoleKey"])
+      expect(outputs[key]?.secret, key).toBe(true);
     const databaseUrl = new URL(outputs.databaseUrl!.value as string);
     const password = decodeURIComponent(databaseUrl.password);
     expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
-    const secrets = [password, outputs.anonKey!.value as string, outputs.serviceRoleKey!.value as string];
+    const secrets = [
+      password,
+      outputs.anonKey!.value as string,
+      outputs.serviceRoleKey!.value as string,
+    ];
     for (const s of secrets) expect(s.length).toBeGreaterThan(20);
 
     const toolchain = await ensureToolchain(() => undefined);
-    const plain = spawnSync(join(toolchain.binDir, "pulumi"), ["stack", "output", "--json", "--stack", name, "--non-interactive"], {
-      cwd: project.dir,
-      env: project.env,
-      encoding: "utf8",
-    });
+    const plain = spawnSync(
+      join(toolchain.binDir, "pulumi"),
+      ["stack", "output", "--json", "--stack", name, "--non-interactive"],
+      {
+        cwd: project.dir,
+        env: project.env,
+        encoding: "utf8",
+      },
+    );
     expect(plain.status, plain.stderr).toBe(0);
     expect(JSON.parse(plain.stdout).databaseUrl).toBe("[secret]");
     const stateDir = join(project.dir, ".state", ".pulumi", "stacks", "supabase-promotion");
-    const state = readdirSync(stateDir).map((f) => readFileSync(join(stateDir, f), "utf8")).join("\n");
+    const state = readdirSync(stateDir)
+      .map((f) => readFileSync(join(stateDir, f), "utf8"))
+      .join("\n");
     for (const s of secrets) {
       expect(plain.stdout).not.toContain(s);
       expect(state).not.toContain(s);
@@ -121,7 +159,10 @@ describe("supabase.create e2e: a project created through the Management API (sta
   });
 
   it("refresh shows the Auth URLs edited through the API (the dashboard's way), and up restores them", async () => {
-    const edited = await api("PATCH", `/v1/projects/${ref}/config/auth`, { site_url: "https://edited.example.com", uri_allow_list: "https://edited.example.com/**" });
+    const edited = await api("PATCH", `/v1/projects/${ref}/config/auth`, {
+      site_url: "https://edited.example.com",
+      uri_allow_list: "https://edited.example.com/**",
+    });
     expect(edited.status).toBe(200);
     const refresh = await stack.refresh({ ...capture(project.log) });
     expect(changes(refresh.summary.resourceChanges ?? {})).toEqual({ update: 1 });
@@ -129,27 +170,49 @@ describe("supabase.create e2e: a project created through the Management API (sta
     expect(changes(preview.changeSummary)).toEqual({ update: 1 });
     expect(preview.stdout).toContain("https://edited.example.com");
     await stack.up({ ...capture(project.log) });
-    const auth = (await (await api("GET", `/v1/projects/${ref}/config/auth`)).json()) as { site_url: string; uri_allow_list: string };
+    const auth = (await (await api("GET", `/v1/projects/${ref}/config/auth`)).json()) as {
+      site_url: string;
+      uri_allow_list: string;
+    };
     expect(auth.site_url).toBe(AUTH.siteUrl);
     expect(auth.uri_allow_list).toBe(AUTH.additionalRedirectUrls.join(","));
   });
 
   it("a new region is refused in preview already: a project is never replaced", async () => {
-    stack = await project.stack(name, config({ create: { organizationId: "acme-platform", name: "booking-e2e", region: "us-east-1", instanceSize: "micro" } }));
-    const failure = await stack.preview({ ...capture(project.log) }).then(() => undefined, (err: Error) => err.message);
+    stack = await project.stack(
+      name,
+      config({
+        create: {
+          organizationId: "acme-platform",
+          name: "booking-e2e",
+          region: "us-east-1",
+          instanceSize: "micro",
+        },
+      }),
+    );
+    const failure = await stack.preview({ ...capture(project.log) }).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
     expect(failure).toContain("supabase.create.region");
     expect(failure).toContain("cannot change");
     stack = await project.stack(name, config());
   });
 
   it("destroy without allowDelete is refused and the project stays", async () => {
-    const failure = await stack.destroy({ ...capture(project.log) }).then(() => undefined, (err: Error) => err.message);
+    const failure = await stack.destroy({ ...capture(project.log) }).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
     expect(failure).toContain(`Refusing to delete Supabase project ${ref}`);
     expect(failure).toContain("supabase.allowDelete true");
     expect(standin.requests).not.toContain(`DELETE /v1/projects/${ref}`);
     expect((await api("GET", `/v1/projects/${ref}`)).status).toBe(200);
     // Refused as a whole, before anything was deleted: the buckets that depend on the project are still there.
-    const buckets = await withClient(urlForDatabase(testServerUrl(), `sbp_${ref}`), async (c) => (await c.query("select count(*)::int as n from storage.buckets")).rows[0]);
+    const buckets = await withClient(
+      urlForDatabase(testServerUrl(), `sbp_${ref}`),
+      async (c) => (await c.query("select count(*)::int as n from storage.buckets")).rows[0],
+    );
     expect(buckets).toEqual({ n: 2 });
   });
 
@@ -161,7 +224,11 @@ describe("supabase.create e2e: a project created through the Management API (sta
     await stack.destroy({ ...capture(project.log) });
     expect(standin.requests).toContain(`DELETE /v1/projects/${ref}`);
     expect((await api("GET", `/v1/projects/${ref}`)).status).toBe(404);
-    const left = await withClient(testServerUrl(), async (c) => (await c.query("select 1 from pg_database where datname = $1", [`sbp_${ref}`])).rowCount);
+    const left = await withClient(
+      testServerUrl(),
+      async (c) =>
+        (await c.query("select 1 from pg_database where datname = $1", [`sbp_${ref}`])).rowCount,
+    );
     expect(left).toBe(0);
     ref = "";
   });

@@ -16,10 +16,21 @@ import { testServerUrl, urlForDatabase, withClient } from "../helpers/pg";
 const OK = "20260101000001_first.sql";
 
 /** `operation`, or a failure carrying what the CLI printed so far when it takes longer than 4 minutes. */
-async function within<T>(operation: (onOutput: (s: string) => void) => Promise<T>, output: string[]): Promise<T> {
+async function within<T>(
+  operation: (onOutput: (s: string) => void) => Promise<T>,
+  output: string[],
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const stuck = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the operation did not finish in 240 s; its output so far:\n${output.join("")}`)), 240_000);
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `the operation did not finish in 240 s; its output so far:\n${output.join("")}`,
+          ),
+        ),
+      240_000,
+    );
   });
   try {
     return await Promise.race([operation((s) => output.push(s)), stuck]);
@@ -48,13 +59,16 @@ describe("audit and waits e2e (real Pulumi CLI, real PostgreSQL)", () => {
   });
 
   afterAll(async () => {
-    for (const s of [stack, waiting]) if (s) await s.destroy({ ...capture(project.log) }).catch(() => undefined);
+    for (const s of [stack, waiting])
+      if (s) await s.destroy({ ...capture(project.log) }).catch(() => undefined);
     project?.cleanup();
     rmSync(migrations, { recursive: true, force: true });
   });
 
   it("audit after a failed first update: the ledger's rows, the failed update and what to do", async () => {
-    await expect(within((onOutput) => stack.up({ onOutput }), project.log)).rejects.toThrow(/division by zero/);
+    await expect(within((onOutput) => stack.up({ onOutput }), project.log)).rejects.toThrow(
+      /division by zero/,
+    );
 
     const audit = project.command("audit", [name]);
 
@@ -77,7 +91,9 @@ describe("audit and waits e2e (real Pulumi CLI, real PostgreSQL)", () => {
     const output: string[] = [];
     const up = await withClient(urlForDatabase(testServerUrl(), database), async (other) => {
       await other.query("set application_name = 'another-stack-apply'");
-      await other.query("select pg_advisory_lock($1::bigint)", [advisoryLockKey(database).toString()]);
+      await other.query("select pg_advisory_lock($1::bigint)", [
+        advisoryLockKey(database).toString(),
+      ]);
       // Released a moment after the CLI has shown the wait (or, failing that, after 2 minutes).
       // Idempotent: the timer and the finally below may both release.
       let releasing: Promise<unknown> | undefined;
@@ -107,9 +123,13 @@ describe("audit and waits e2e (real Pulumi CLI, real PostgreSQL)", () => {
     project.log.push(text);
 
     expect(up.summary.result).toBe("succeeded");
-    expect(text).toContain(`Waiting up to 60s (migrations.lockWait) for the migration lock of database ${database}`);
+    expect(text).toContain(
+      `Waiting up to 60s (migrations.lockWait) for the migration lock of database ${database}`,
+    );
     expect(text).toContain('application_name "another-stack-apply"');
-    expect(text).toMatch(new RegExp(`Got the migration lock of database ${database} after \\d+\\.\\ds`));
+    expect(text).toMatch(
+      new RegExp(`Got the migration lock of database ${database} after \\d+\\.\\ds`),
+    );
 
     const audit = project.command("audit", [waiter]);
     expect(audit.status, audit.stdout + audit.stderr).toBe(0);

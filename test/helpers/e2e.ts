@@ -5,7 +5,15 @@
  * local platform.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
@@ -15,7 +23,16 @@ import { pulumiEnv } from "../../lib/pulumi-env";
 import { ensureToolchain, repoRoot } from "../../lib/toolchain";
 import { testServerUrl } from "./pg";
 
-const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "tsconfig.json", "package.json", "components", "lib", "sql", "scripts"];
+const PROJECT_FILES = [
+  "Pulumi.yaml",
+  "index.ts",
+  "tsconfig.json",
+  "package.json",
+  "components",
+  "lib",
+  "sql",
+  "scripts",
+];
 
 export interface E2EProject {
   /** The project copy: the program directory of every stack. */
@@ -34,14 +51,18 @@ export interface E2EProject {
   /** Runs one of the project's commands (`scripts/<name>.ts`) in the copy, as `npm run <name>` would. */
   command(name: string, args: string[]): { status: number; stdout: string; stderr: string };
   /** {@link command} without blocking the test worker (for commands that run for minutes, or alongside others). */
-  commandAsync(name: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }>;
+  commandAsync(
+    name: string,
+    args: string[],
+  ): Promise<{ status: number; stdout: string; stderr: string }>;
   /** Captured CLI output of the last operations, for failure messages. */
   log: string[];
   cleanup(): void;
 }
 
 /** A unique prefix for stack names, so databases of different test files never collide. */
-export const uniqueStackPrefix = (): string => `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
+export const uniqueStackPrefix = (): string =>
+  `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
 
 export interface E2EProjectOptions {
   /** A folder of migrations that replaces the shipped ones. */
@@ -57,7 +78,8 @@ export interface E2EProjectOptions {
 export async function createE2EProject(options: E2EProjectOptions = {}): Promise<E2EProject> {
   const toolchain = await ensureToolchain((line) => console.log(line));
   const dir = mkdtempSync(join(tmpdir(), "sp-e2e-"));
-  for (const entry of PROJECT_FILES) cpSync(join(repoRoot, entry), join(dir, entry), { recursive: true });
+  for (const entry of PROJECT_FILES)
+    cpSync(join(repoRoot, entry), join(dir, entry), { recursive: true });
   if (options.migrations) {
     rmSync(join(dir, "sql", "migrations"), { recursive: true, force: true });
     cpSync(options.migrations, join(dir, "sql", "migrations"), { recursive: true });
@@ -71,10 +93,17 @@ export async function createE2EProject(options: E2EProjectOptions = {}): Promise
     env = pulumiEnv({
       binDir: toolchain.binDir,
       home: join(dir, ".home"),
-      env: { PULUMI_BACKEND_URL: options.backend.url, PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile },
+      env: {
+        PULUMI_BACKEND_URL: options.backend.url,
+        PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile,
+      },
     });
   } else {
-    env = pulumiEnv({ binDir: toolchain.binDir, stateDir: join(dir, ".state"), home: join(dir, ".home") });
+    env = pulumiEnv({
+      binDir: toolchain.binDir,
+      stateDir: join(dir, ".state"),
+      home: join(dir, ".home"),
+    });
   }
   const pulumi = await PulumiCommand.get({ root: dirname(toolchain.binDir) });
   const port = Number(new URL(testServerUrl()).port);
@@ -89,7 +118,10 @@ export async function createE2EProject(options: E2EProjectOptions = {}): Promise
     async stack(name, config = {}) {
       const settings = {
         config: Object.fromEntries(
-          Object.entries({ localPort: port, ...config }).map(([k, v]) => [k.includes(":") ? k : `supabase-promotion:${k}`, v]),
+          Object.entries({ localPort: port, ...config }).map(([k, v]) => [
+            k.includes(":") ? k : `supabase-promotion:${k}`,
+            v,
+          ]),
         ),
       };
       writeFileSync(join(dir, `Pulumi.${name}.yaml`), stringify(settings));
@@ -100,11 +132,19 @@ export async function createE2EProject(options: E2EProjectOptions = {}): Promise
     },
     commandAsync(name, args) {
       return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(dir, "scripts", `${name}.ts`), ...args], {
-          cwd: dir,
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
+        const child = spawn(
+          process.execPath,
+          [
+            join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"),
+            join(dir, "scripts", `${name}.ts`),
+            ...args,
+          ],
+          {
+            cwd: dir,
+            env,
+            stdio: ["ignore", "pipe", "pipe"],
+          },
+        );
         let stdout = "";
         let stderr = "";
         child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
@@ -117,14 +157,26 @@ export async function createE2EProject(options: E2EProjectOptions = {}): Promise
       });
     },
     command(name, args) {
-      const result = spawnSync(process.execPath, [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(dir, "scripts", `${name}.ts`), ...args], {
-        cwd: dir,
-        env,
-        encoding: "utf8",
-        maxBuffer: 64 * 1024 * 1024,
-      });
+      const result = spawnSync(
+        process.execPath,
+        [
+          join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"),
+          join(dir, "scripts", `${name}.ts`),
+          ...args,
+        ],
+        {
+          cwd: dir,
+          env,
+          encoding: "utf8",
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      );
       log.push(result.stdout ?? "", result.stderr ?? "");
-      return { status: result.status ?? 1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+      return {
+        status: result.status ?? 1,
+        stdout: result.stdout ?? "",
+        stderr: result.stderr ?? "",
+      };
     },
     write(relativePath, content) {
       mkdirSync(dirname(join(dir, relativePath)), { recursive: true });
@@ -149,7 +201,9 @@ export function capture(log: string[]): { onOutput: (s: string) => void } {
 
 /** The operations of a change summary other than "same" (what a preview, up or refresh changed). */
 export function changes(summary: Record<string, number | undefined>): Record<string, number> {
-  return Object.fromEntries(Object.entries(summary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0)) as Record<string, number>;
+  return Object.fromEntries(
+    Object.entries(summary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0),
+  ) as Record<string, number>;
 }
 
 /** A test file's project copy and stack; tests may replace `stack` (new config) as they go. */

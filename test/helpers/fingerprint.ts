@@ -42,13 +42,21 @@ export interface FingerprintOptions {
 const SYSTEM = `n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') and n.nspname not like 'pg_temp_%' and n.nspname not like 'pg_toast_temp_%'`;
 
 /** The fingerprint of the database at `url` (a connection of its own). */
-export async function schemaFingerprint(url: string, options: FingerprintOptions = {}): Promise<SchemaFingerprint> {
+export async function schemaFingerprint(
+  url: string,
+  options: FingerprintOptions = {},
+): Promise<SchemaFingerprint> {
   return withClient(url, (client) => fingerprintWith(client, options));
 }
 
 /** The same on an open connection. */
-export async function fingerprintWith(client: ClientBase, options: FingerprintOptions = {}): Promise<SchemaFingerprint> {
-  const schemaFilter = options.schemas ? `and n.nspname = any($1::text[])` : "and $1::text[] is null";
+export async function fingerprintWith(
+  client: ClientBase,
+  options: FingerprintOptions = {},
+): Promise<SchemaFingerprint> {
+  const schemaFilter = options.schemas
+    ? `and n.nspname = any($1::text[])`
+    : "and $1::text[] is null";
   const param = [options.schemas ?? null];
   const q = async (kind: string, sql: string): Promise<FingerprintRow[]> => {
     const { rows } = await client.query<{ key: string; def: string | null }>(sql, param);
@@ -56,7 +64,10 @@ export async function fingerprintWith(client: ClientBase, options: FingerprintOp
   };
   const rows: FingerprintRow[] = [];
   rows.push(
-    ...(await q("schema", `select n.nspname as key, '' as def from pg_namespace n where ${SYSTEM} ${schemaFilter}`)),
+    ...(await q(
+      "schema",
+      `select n.nspname as key, '' as def from pg_namespace n where ${SYSTEM} ${schemaFilter}`,
+    )),
     ...(await q(
       "relation",
       `select n.nspname || '.' || c.relname as key,
@@ -156,16 +167,27 @@ export async function fingerprintWith(client: ClientBase, options: FingerprintOp
         where ${SYSTEM} ${schemaFilter}`,
     )),
   );
-  if (options.dataSchemas && options.dataSchemas.length > 0) rows.push(...(await dataRows(client, options.dataSchemas)));
-  rows.sort((a, b) => (a.kind === b.kind ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.kind < b.kind ? -1 : 1));
+  if (options.dataSchemas && options.dataSchemas.length > 0)
+    rows.push(...(await dataRows(client, options.dataSchemas)));
+  rows.sort((a, b) =>
+    a.kind === b.kind ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.kind < b.kind ? -1 : 1,
+  );
   const hash = createHash("sha256");
   for (const row of rows) hash.update(`${row.kind}\t${row.key}\t${row.def}\n`);
-  return { digest: hash.digest("hex"), rows, byKey: new Map(rows.map((row) => [`${row.kind} ${row.key}`, row.def])) };
+  return {
+    digest: hash.digest("hex"),
+    rows,
+    byKey: new Map(rows.map((row) => [`${row.kind} ${row.key}`, row.def])),
+  };
 }
 
 /** Per column of every table and materialized view in `schemas`: row count and a digest of its values. */
 async function dataRows(client: ClientBase, schemas: string[]): Promise<FingerprintRow[]> {
-  const { rows: relations } = await client.query<{ schema: string; name: string; columns: string[] }>(
+  const { rows: relations } = await client.query<{
+    schema: string;
+    name: string;
+    columns: string[];
+  }>(
     `select n.nspname as schema, c.relname as name, array_agg(a.attname::text order by a.attnum) as columns
        from pg_class c
        join pg_namespace n on n.oid = c.relnamespace
@@ -178,12 +200,19 @@ async function dataRows(client: ClientBase, schemas: string[]): Promise<Fingerpr
   for (const relation of relations) {
     const table = `${ident(relation.schema)}.${ident(relation.name)}`;
     const digests = relation.columns.map(
-      (column, i) => `md5(string_agg(coalesce(${ident(column)}::text, '\\N'), E'\\x1f' order by ${ident(column)}::text collate "C")) as c${i}`,
+      (column, i) =>
+        `md5(string_agg(coalesce(${ident(column)}::text, '\\N'), E'\\x1f' order by ${ident(column)}::text collate "C")) as c${i}`,
     );
-    const { rows } = await client.query<Record<string, string | number | null>>(`select count(*)::int as n, ${digests.join(", ")} from ${table}`);
+    const { rows } = await client.query<Record<string, string | number | null>>(
+      `select count(*)::int as n, ${digests.join(", ")} from ${table}`,
+    );
     const row = rows[0] ?? {};
     relation.columns.forEach((column, i) => {
-      out.push({ kind: "data", key: `${relation.schema}.${relation.name}.${column}`, def: `${row.n}|${row[`c${i}`] ?? ""}` });
+      out.push({
+        kind: "data",
+        key: `${relation.schema}.${relation.name}.${column}`,
+        def: `${row.n}|${row[`c${i}`] ?? ""}`,
+      });
     });
   }
   return out;
@@ -194,12 +223,18 @@ function ident(name: string): string {
 }
 
 /** What differs between two fingerprints, one line per row (`+` only in `after`, `-` only in `before`, `~` changed). */
-export function diffFingerprints(before: SchemaFingerprint, after: SchemaFingerprint, limit = 40): string[] {
+export function diffFingerprints(
+  before: SchemaFingerprint,
+  after: SchemaFingerprint,
+  limit = 40,
+): string[] {
   const lines: string[] = [];
   for (const [key, def] of before.byKey) {
     if (!after.byKey.has(key)) lines.push(`- ${key}: ${def}`);
     else if (after.byKey.get(key) !== def) lines.push(`~ ${key}: ${def} → ${after.byKey.get(key)}`);
   }
   for (const [key, def] of after.byKey) if (!before.byKey.has(key)) lines.push(`+ ${key}: ${def}`);
-  return lines.length > limit ? [...lines.slice(0, limit), `… and ${lines.length - limit} more`] : lines;
+  return lines.length > limit
+    ? [...lines.slice(0, limit), `… and ${lines.length - limit} more`]
+    : lines;
 }

@@ -30,9 +30,14 @@ const g = globalThis as unknown as Record<symbol, Shared | undefined>;
 async function startOnce(): Promise<ThrowawayPostgres> {
   try {
     const t0 = performance.now();
-    const server = await startThrowawayPostgres({ prefix: "sp-test-pg-", settings: { max_connections: 200 } });
+    const server = await startThrowawayPostgres({
+      prefix: "sp-test-pg-",
+      settings: { max_connections: 200 },
+    });
     if (process.env.SP_TEST_PG_VERBOSE) {
-      console.log(`[global-setup] PostgreSQL 17 on port ${server.port} (pid ${server.pid}) in ${Math.round(performance.now() - t0)} ms`);
+      console.log(
+        `[global-setup] PostgreSQL 17 on port ${server.port} (pid ${server.pid}) in ${Math.round(performance.now() - t0)} ms`,
+      );
     }
     return server;
   } catch (e) {

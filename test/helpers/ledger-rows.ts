@@ -1,5 +1,9 @@
 /** Ledger rows as the apply writes them, for pure tests that need a ledger without a database. */
-import { downHash, ledgerStatementsHash, protectedHash } from "../../components/migrations/integrity";
+import {
+  downHash,
+  ledgerStatementsHash,
+  protectedHash,
+} from "../../components/migrations/integrity";
 import type { LedgerEntry, Migration } from "../../components/migrations/types";
 
 /**
@@ -15,6 +19,8 @@ export function appliedEntry(m: Migration, opts: { legacy?: boolean } = {}): Led
     statementsHash: hash,
     recordedStatementsHash: hash,
     recordedName: m.name,
-    ...(opts.legacy ? {} : { recordedProtectedHash: protectedHash(m), recordedDownHash: downHash(m) }),
+    ...(opts.legacy
+      ? {}
+      : { recordedProtectedHash: protectedHash(m), recordedDownHash: downHash(m) }),
   };
 }

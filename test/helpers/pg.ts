@@ -56,7 +56,11 @@ export interface TestDatabase {
 }
 
 function databaseName(prefix: string): string {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "") || "t";
+  const clean =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, "_")
+      .replace(/^_+|_+$/g, "") || "t";
   const suffix = `${Date.now().toString(36)}_${crypto.randomBytes(3).toString("hex")}`;
   return `${clean.slice(0, 63 - suffix.length - 1)}_${suffix}`;
 }
@@ -65,19 +69,26 @@ function databaseName(prefix: string): string {
  * Create a uniquely named database on the test server (optionally bootstrapped to look like a
  * Supabase database: roles, auth, storage, extensions, supabase_realtime).
  */
-export async function createTestDatabase(prefix: string, opts: { bootstrap?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  prefix: string,
+  opts: { bootstrap?: boolean } = {},
+): Promise<TestDatabase> {
   const serverUrl = testServerUrl();
   const name = databaseName(prefix);
   // FILE_COPY: ~2-4x faster than the default WAL_LOG on the fsync=off test server.
   // Owned by postgres, as the product makes a stack's database (lib/platform-roles.ts).
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${APP_ROLE} STRATEGY = FILE_COPY`));
+  await withClient(serverUrl, (c) =>
+    c.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${APP_ROLE} STRATEGY = FILE_COPY`),
+  );
   const url = urlForDatabase(serverUrl, name);
   const appUrl = appUrlOf(url);
   let dropped = false;
   const drop = async () => {
     if (dropped) return;
     dropped = true;
-    await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+    await withClient(serverUrl, (c) =>
+      c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`),
+    );
   };
   if (opts.bootstrap) {
     try {

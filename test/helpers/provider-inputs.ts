@@ -14,7 +14,9 @@ import { selectMigrations } from "../../components/migrations/resource";
 import type { TestDatabase } from "./pg";
 
 /** Migrations folders under one scratch directory, removed after the test file. */
-export function migrationFolders(prefix: string): (name: string, files: Record<string, string>) => string {
+export function migrationFolders(
+  prefix: string,
+): (name: string, files: Record<string, string>) => string {
   const scratch = mkdtempSync(join(tmpdir(), prefix));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
   return (name, files) => {
@@ -36,7 +38,11 @@ export interface InputOptions {
 }
 
 /** The inputs the program declares for the folder `dir` on the database `db`. */
-export async function inputsFor(db: TestDatabase, dir: string, opts: InputOptions = {}): Promise<MigrationInputs> {
+export async function inputsFor(
+  db: TestDatabase,
+  dir: string,
+  opts: InputOptions = {},
+): Promise<MigrationInputs> {
   const bundle = await loadBundle(dir, { cacheFile: null });
   return {
     connection: db.url,
@@ -46,7 +52,9 @@ export async function inputsFor(db: TestDatabase, dir: string, opts: InputOption
     lockTimeout: "10s",
     statementTimeout: "0",
     stack: opts.stack ?? "itest",
-    ...Object.fromEntries(selectMigrations(bundle, opts.through).map((m) => [migrationKey(m), describePending(m)])),
+    ...Object.fromEntries(
+      selectMigrations(bundle, opts.through).map((m) => [migrationKey(m), describePending(m)]),
+    ),
     ...opts.settings,
   };
 }

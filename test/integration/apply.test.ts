@@ -31,14 +31,20 @@ const CHILD = join(__dirname, "fixtures/apply-child.ts");
 const V = (n: number): string => `2024010100${String(n).padStart(4, "0")}`;
 
 function bundleOf(files: Record<string, string>): Bundle {
-  return parseBundle(Object.entries(files).map(([file, sql]) => ({ file, bytes: Buffer.from(sql) })));
+  return parseBundle(
+    Object.entries(files).map(([file, sql]) => ({ file, bytes: Buffer.from(sql) })),
+  );
 }
 
 function apply(db: TestDatabase, bundle: Bundle, options: Partial<ApplyOptions> = {}) {
   return applyBundle(db.url, bundle, { ...options });
 }
 
-async function query<T extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+async function query<T extends Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   return withClient(url, async (client) => (await client.query<T>(sql, params)).rows);
 }
 
@@ -57,11 +63,18 @@ async function audit(db: TestDatabase) {
     step: number | null;
     digest: string | null;
     message: string | null;
-  }>(db.url, "select version, kind, outcome, step, digest, message from supabase_migrations.promotion_audit order by id");
+  }>(
+    db.url,
+    "select version, kind, outcome, step, digest, message from supabase_migrations.promotion_audit order by id",
+  );
 }
 
 async function relationExists(db: TestDatabase, name: string): Promise<boolean> {
-  const [row] = await query<{ found: string | null }>(db.url, "select to_regclass($1)::text as found", [name]);
+  const [row] = await query<{ found: string | null }>(
+    db.url,
+    "select to_regclass($1)::text as found",
+    [name],
+  );
   return row?.found != null;
 }
 
@@ -74,12 +87,17 @@ async function caught(promise: Promise<unknown>): Promise<Error> {
   throw new Error("expected a rejection, but it resolved");
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined>, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await probe();
     if (found !== null && found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -98,7 +116,10 @@ const children: ChildProcess[] = [];
 function spawnApply(db: TestDatabase, files: Record<string, string>) {
   const spec = join(scratch, `spec-${children.length}.json`);
   writeFileSync(spec, JSON.stringify({ url: db.url, files }));
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD, spec], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD, spec], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   let output = "";
   child.stdout?.on("data", (chunk) => (output += String(chunk)));
@@ -121,7 +142,11 @@ async function activeBackend(db: TestDatabase, pattern: string): Promise<number 
 
 /** True once no backend of `db` runs under our application_name (the killed apply's session is gone). */
 async function noApplySession(db: TestDatabase): Promise<true | null> {
-  const rows = await query(db.url, "select pid from pg_stat_activity where datname = $1 and application_name = 'supabase-promotion'", [db.name]);
+  const rows = await query(
+    db.url,
+    "select pid from pg_stat_activity where datname = $1 and application_name = 'supabase-promotion'",
+    [db.name],
+  );
   return rows.length === 0 ? true : null;
 }
 
@@ -130,7 +155,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   for (const db of databases) await db.drop();
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -145,7 +171,11 @@ describe("applyBundle", () => {
       [`${V(2)}_add_title.sql`]: "alter table public.notes add column title text;\n",
     });
 
-    const report = await apply(db, bundle, { stack: "dev", updateId: "update-1", appliedBy: "alice" });
+    const report = await apply(db, bundle, {
+      stack: "dev",
+      updateId: "update-1",
+      appliedBy: "alice",
+    });
 
     expect(report.applied.map((m) => [m.version, m.name, m.digest, m.steps])).toEqual(
       bundle.migrations.map((m) => [m.version, m.name, m.digest, 1]),
@@ -156,9 +186,16 @@ describe("applyBundle", () => {
       {
         version: V(1),
         name: "create_notes",
-        statements: ["create table public.notes (id bigint primary key, body text)", "create index notes_body on public.notes (body)"],
+        statements: [
+          "create table public.notes (id bigint primary key, body text)",
+          "create index notes_body on public.notes (body)",
+        ],
       },
-      { version: V(2), name: "add_title", statements: ["alter table public.notes add column title text"] },
+      {
+        version: V(2),
+        name: "add_title",
+        statements: ["alter table public.notes add column title text"],
+      },
     ]);
     const rows = await query<Record<string, unknown>>(
       db.url,
@@ -198,7 +235,10 @@ describe("applyBundle", () => {
       })),
       inProgress: null,
     });
-    const [column] = await query(db.url, "select 1 from information_schema.columns where table_name = 'notes' and column_name = 'title'");
+    const [column] = await query(
+      db.url,
+      "select 1 from information_schema.columns where table_name = 'notes' and column_name = 'title'",
+    );
     expect(column).toBeDefined();
   });
 
@@ -236,7 +276,8 @@ describe("applyBundle", () => {
     const db = await freshDatabase("apply_fail");
     const bundle = bundleOf({
       [`${V(1)}_ok.sql`]: "create table public.ok_t (id int);\n",
-      [`${V(2)}_broken.sql`]: "create table public.half_t (id int);\n\ninsert into public.half_t (id)\n  select id from public.missing_table;\n",
+      [`${V(2)}_broken.sql`]:
+        "create table public.half_t (id int);\n\ninsert into public.half_t (id)\n  select id from public.missing_table;\n",
       [`${V(3)}_later.sql`]: "create table public.later_t (id int);\n",
     });
 
@@ -256,7 +297,9 @@ describe("applyBundle", () => {
     expect(failure.message).toContain(`${V(2)}_broken.sql:4`);
     expect(failure.message).toContain('relation "public.missing_table" does not exist');
     expect(failure.message).toContain("rolled back");
-    expect(failure.message).toMatch(/\n {2}4 \| {3}select id from public\.missing_table\n {23}\^$/m);
+    expect(failure.message).toMatch(
+      /\n {2}4 \| {3}select id from public\.missing_table\n {23}\^$/m,
+    );
     expect((failure.cause as { code?: string }).code).toBe("42P01");
     // Schema and ledger agree: the first migration is in, the broken one and the later one are not.
     expect(await relationExists(db, "public.ok_t")).toBe(true);
@@ -269,7 +312,9 @@ describe("applyBundle", () => {
       [V(2), "apply", "failed"],
     ]);
     expect(rows[1]?.message).toContain(`${V(2)}_broken.sql:4`);
-    expect((await withClient(db.url, (c) => readLedger(c))).entries.map((e) => e.version)).toEqual([V(1)]);
+    expect((await withClient(db.url, (c) => readLedger(c))).entries.map((e) => e.version)).toEqual([
+      V(1),
+    ]);
   });
 
   it("rolls the migration back when its verify section fails", async () => {
@@ -282,7 +327,12 @@ describe("applyBundle", () => {
 
     const error = await caught(apply(db, bundle));
 
-    expect(error).toMatchObject({ name: "MigrationError", section: "verify", location: `${V(1)}_verified.sql:3`, code: "P0001" });
+    expect(error).toMatchObject({
+      name: "MigrationError",
+      section: "verify",
+      location: `${V(1)}_verified.sql:3`,
+      code: "P0001",
+    });
     expect(error.message).toContain("public.verified must not be empty");
     expect(await relationExists(db, "public.verified")).toBe(false);
     expect(await history(db)).toEqual([]);
@@ -302,7 +352,10 @@ describe("applyBundle", () => {
     const report = await apply(db, bundle);
 
     expect(report.applied).toMatchObject([{ version: V(1), steps: 2 }]);
-    const [index] = await query<{ indisvalid: boolean }>(db.url, "select indisvalid from pg_index where indexrelid = 'public.big_id'::regclass");
+    const [index] = await query<{ indisvalid: boolean }>(
+      db.url,
+      "select indisvalid from pg_index where indexrelid = 'public.big_id'::regclass",
+    );
     expect(index?.indisvalid).toBe(true);
     expect((await audit(db)).map((r) => [r.kind, r.outcome, r.step])).toEqual([
       ["step", "in_progress", 0],
@@ -310,20 +363,29 @@ describe("applyBundle", () => {
       ["apply", "succeeded", null],
     ]);
     expect((await history(db))[0]?.statements).toHaveLength(3);
-    expect(await withClient(db.url, (c) => readLedger(c))).toMatchObject({ inProgress: null, entries: [{ version: V(1) }] });
+    expect(await withClient(db.url, (c) => readLedger(c))).toMatchObject({
+      inProgress: null,
+      entries: [{ version: V(1) }],
+    });
   });
 
   it("commits statement by statement under -- migrate:no-transaction, and resumes at the failed one", async () => {
     const db = await freshDatabase("apply_notx");
     const file = `${V(1)}_each.sql`;
     const bundle = bundleOf({
-      [file]: "-- migrate:no-transaction\ncreate table public.each_t (id int);\ninsert into public.each_t values (1);\ninsert into public.each_t select 2 from public.gate;\n",
+      [file]:
+        "-- migrate:no-transaction\ncreate table public.each_t (id int);\ninsert into public.each_t values (1);\ninsert into public.each_t select 2 from public.gate;\n",
     });
 
     const error = await caught(apply(db, bundle));
 
     // The first two statements committed on their own; the third failed and is where a rerun resumes.
-    expect(error).toMatchObject({ name: "MigrationError", step: 2, location: `${file}:4`, code: "42P01" });
+    expect(error).toMatchObject({
+      name: "MigrationError",
+      step: 2,
+      location: `${file}:4`,
+      code: "42P01",
+    });
     expect(error.message).toContain("applying again resumes at step 3");
     expect(await query(db.url, "select id from public.each_t")).toEqual([{ id: 1 }]);
     expect(await withClient(db.url, (c) => readLedger(c))).toMatchObject({
@@ -334,7 +396,8 @@ describe("applyBundle", () => {
     // The remaining steps only make sense after the ones that ran: a file whose completed steps changed is refused
     // (fixing the steps that have not run is allowed: test/integration/recovery.test.ts).
     const edited = bundleOf({
-      [file]: "-- migrate:no-transaction\ncreate table public.each_t (id int);\ninsert into public.each_t values (9);\ninsert into public.each_t select 2 from public.gate;\n",
+      [file]:
+        "-- migrate:no-transaction\ncreate table public.each_t (id int);\ninsert into public.each_t values (9);\ninsert into public.each_t select 2 from public.gate;\n",
     });
     const refused = await caught(apply(db, edited));
     expect(refused.message).toContain(`migration ${V(1)} stopped before step 3`);
@@ -344,7 +407,10 @@ describe("applyBundle", () => {
     await query(db.url, "create table public.gate (id int); insert into public.gate values (1)");
     const report = await apply(db, bundle);
     expect(report.applied).toMatchObject([{ version: V(1), steps: 3, resumedAtStep: 2 }]);
-    expect(await query(db.url, "select id from public.each_t order by id")).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(await query(db.url, "select id from public.each_t order by id")).toEqual([
+      { id: 1 },
+      { id: 2 },
+    ]);
     expect((await audit(db)).map((r) => [r.kind, r.outcome, r.step])).toEqual([
       ["step", "in_progress", 0],
       ["step", "in_progress", 1],
@@ -404,13 +470,17 @@ describe("applyBundle", () => {
       files[`${V(n)}_step_${n}.sql`] =
         `create table public.race_${n} (id int);\ninsert into public.side_effects (version) values ('${V(n)}');\n` +
         // A concurrent index in the middle: a waiting apply must not deadlock with it.
-        (n === 4 ? `create index concurrently if not exists race_4_id on public.race_4 (id);\n` : "");
+        (n === 4
+          ? `create index concurrently if not exists race_4_id on public.race_4 (id);\n`
+          : "");
     }
     const bundle = bundleOf(files);
     const events: ApplyEvent[][] = [[], []];
 
     const reports = await Promise.all(
-      [0, 1].map((i) => apply(db, bundle, { stack: `racer-${i}`, onProgress: (e) => events[i]?.push(e) })),
+      [0, 1].map((i) =>
+        apply(db, bundle, { stack: `racer-${i}`, onProgress: (e) => events[i]?.push(e) }),
+      ),
     );
 
     const versions = bundle.migrations.map((m) => m.version);
@@ -419,12 +489,17 @@ describe("applyBundle", () => {
     expect(reports.map((r) => r.applied.length).sort()).toEqual([0, versions.length]);
     const waiter = reports.findIndex((r) => r.applied.length === 0);
     expect(events[waiter]?.some((e) => e.type === "lock-wait")).toBe(true);
-    expect(await query(db.url, "select version, count(*)::int as n from public.side_effects group by version order by version")).toEqual(
-      versions.map((version) => ({ version, n: 1 })),
-    );
+    expect(
+      await query(
+        db.url,
+        "select version, count(*)::int as n from public.side_effects group by version order by version",
+      ),
+    ).toEqual(versions.map((version) => ({ version, n: 1 })));
     expect((await history(db)).map((r) => r.version)).toEqual(versions);
     const applied = (await audit(db)).filter((r) => r.kind === "apply");
-    expect(applied.map((r) => [r.version, r.outcome])).toEqual(versions.map((v) => [v, "succeeded"]));
+    expect(applied.map((r) => [r.version, r.outcome])).toEqual(
+      versions.map((v) => [v, "succeeded"]),
+    );
   });
 
   it("names the holder when the lock stays taken", async () => {
@@ -432,8 +507,11 @@ describe("applyBundle", () => {
     const bundle = bundleOf({ [`${V(1)}_t.sql`]: "create table public.t (id int);\n" });
     await withClient(db.url, async (holder: Client) => {
       await holder.query("set application_name = 'held-by-test'");
-      const pid = (await holder.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]?.pid;
-      await holder.query("select pg_advisory_lock($1::bigint)", [advisoryLockKey(db.name).toString()]);
+      const pid = (await holder.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]
+        ?.pid;
+      await holder.query("select pg_advisory_lock($1::bigint)", [
+        advisoryLockKey(db.name).toString(),
+      ]);
 
       const started = Date.now();
       const error = await caught(apply(db, bundle, { lockWaitMs: 400 }));
@@ -451,10 +529,14 @@ describe("applyBundle", () => {
 
   it("leaves nothing half-applied when the applying process is killed mid-migration, and a rerun completes", async () => {
     const db = await freshDatabase("apply_killed");
-    await query(db.url, "create table public.sleep_control (seconds float8 not null); insert into public.sleep_control values (30)");
+    await query(
+      db.url,
+      "create table public.sleep_control (seconds float8 not null); insert into public.sleep_control values (30)",
+    );
     const files = {
       [`${V(1)}_first.sql`]: "create table public.first_t (id int);\n",
-      [`${V(2)}_sleepy.sql`]: "create table public.killed_marker (id int);\nselect pg_sleep((select seconds from public.sleep_control));\n",
+      [`${V(2)}_sleepy.sql`]:
+        "create table public.killed_marker (id int);\nselect pg_sleep((select seconds from public.sleep_control));\n",
     };
     const run = spawnApply(db, files);
     const sleeping = waitFor("the child's pg_sleep", () => activeBackend(db, "%pg_sleep%"));
@@ -511,10 +593,17 @@ describe("applyBundle", () => {
     await waitFor("the killed apply's session to end", () => noApplySession(db), 20_000);
 
     // Steps 1 and 2 committed, step 3 rolled back; the ledger says where to resume.
-    expect(await query(db.url, "select entry from public.step_log order by id")).toEqual([{ entry: "step 1" }]);
+    expect(await query(db.url, "select entry from public.step_log order by id")).toEqual([
+      { entry: "step 1" },
+    ]);
     expect(await withClient(db.url, (c) => readLedger(c))).toEqual({
       entries: [],
-      inProgress: { version: V(1), digest: bundle.migrations[0]?.digest, nextStep: 2, steps: [expect.stringMatching(/^[0-9a-f]{64}$/), expect.stringMatching(/^[0-9a-f]{64}$/)] },
+      inProgress: {
+        version: V(1),
+        digest: bundle.migrations[0]?.digest,
+        nextStep: 2,
+        steps: [expect.stringMatching(/^[0-9a-f]{64}$/), expect.stringMatching(/^[0-9a-f]{64}$/)],
+      },
     });
 
     await query(db.url, "update public.sleep_control set seconds = 0");
@@ -522,15 +611,23 @@ describe("applyBundle", () => {
     const report = await apply(db, bundle, { onProgress: (e) => events.push(e) });
 
     expect(report.applied).toMatchObject([{ version: V(1), steps: 3, resumedAtStep: 2 }]);
-    expect(events.filter((e) => e.type === "step").map((e) => (e.type === "step" ? e.step : -1))).toEqual([2]);
-    expect(await query(db.url, "select entry from public.step_log order by id")).toEqual([{ entry: "step 1" }, { entry: "step 3" }]);
+    expect(
+      events.filter((e) => e.type === "step").map((e) => (e.type === "step" ? e.step : -1)),
+    ).toEqual([2]);
+    expect(await query(db.url, "select entry from public.step_log order by id")).toEqual([
+      { entry: "step 1" },
+      { entry: "step 3" },
+    ]);
     expect((await audit(db)).map((r) => [r.kind, r.step])).toEqual([
       ["step", 0],
       ["step", 1],
       ["step", 2],
       ["apply", null],
     ]);
-    expect(await withClient(db.url, (c) => readLedger(c))).toMatchObject({ entries: [{ version: V(1) }], inProgress: null });
+    expect(await withClient(db.url, (c) => readLedger(c))).toMatchObject({
+      entries: [{ version: V(1) }],
+      inProgress: null,
+    });
   });
 
   it("drops the INVALID index a failed CREATE INDEX CONCURRENTLY IF NOT EXISTS left, then resumes", async () => {
@@ -542,9 +639,17 @@ describe("applyBundle", () => {
     });
 
     const error = await caught(apply(db, bundle));
-    expect(error).toMatchObject({ name: "MigrationError", step: 1, code: "23505", location: `${V(1)}_unique.sql:3` });
+    expect(error).toMatchObject({
+      name: "MigrationError",
+      step: 1,
+      code: "23505",
+      location: `${V(1)}_unique.sql:3`,
+    });
     expect(error.message).toContain("applying again resumes at step 2");
-    const invalid = await query(db.url, "select indisvalid from pg_index where indexrelid = 'public.dups_x'::regclass");
+    const invalid = await query(
+      db.url,
+      "select indisvalid from pg_index where indexrelid = 'public.dups_x'::regclass",
+    );
     expect(invalid).toEqual([{ indisvalid: false }]);
 
     await query(db.url, "delete from public.dups; insert into public.dups values (1)");
@@ -552,10 +657,17 @@ describe("applyBundle", () => {
     const report = await apply(db, bundle, { onProgress: (e) => events.push(e) });
 
     expect(report.applied).toMatchObject([{ version: V(1), resumedAtStep: 1 }]);
-    expect(events).toContainEqual({ type: "index-recovered", version: V(1), index: "public.dups_x" });
-    expect(await query(db.url, "select indisvalid from pg_index where indexrelid = 'public.dups_x'::regclass")).toEqual([
-      { indisvalid: true },
-    ]);
+    expect(events).toContainEqual({
+      type: "index-recovered",
+      version: V(1),
+      index: "public.dups_x",
+    });
+    expect(
+      await query(
+        db.url,
+        "select indisvalid from pg_index where indexrelid = 'public.dups_x'::regclass",
+      ),
+    ).toEqual([{ indisvalid: true }]);
     expect(await query(db.url, "select x from public.dups")).toEqual([{ x: 1 }]);
   });
 
@@ -567,7 +679,10 @@ describe("applyBundle", () => {
        create table supabase_migrations.schema_migrations (
          version text primary key, statements text[], name text, created_by text, idempotency_key text unique, rollback text[])`,
     );
-    const one = { [`${V(1)}_with_down.sql`]: "create table public.h (id int);\n-- migrate:down\ndrop table public.h;\n" };
+    const one = {
+      [`${V(1)}_with_down.sql`]:
+        "create table public.h (id int);\n-- migrate:down\ndrop table public.h;\n",
+    };
     const two = { ...one, [`${V(2)}_no_down.sql`]: "alter table public.h add column note text;\n" };
 
     await apply(db, bundleOf(one), { appliedBy: "ci@example.com" });
@@ -575,11 +690,24 @@ describe("applyBundle", () => {
     await apply(db, bundle);
 
     expect(
-      await query(db.url, "select version, created_by, idempotency_key, rollback from supabase_migrations.schema_migrations order by version"),
+      await query(
+        db.url,
+        "select version, created_by, idempotency_key, rollback from supabase_migrations.schema_migrations order by version",
+      ),
     ).toEqual([
       // created_by defaults to the connecting user: this test connects as the superuser (db.url).
-      { version: V(1), created_by: "ci@example.com", idempotency_key: bundle.migrations[0]?.digest, rollback: ["drop table public.h"] },
-      { version: V(2), created_by: "supabase_admin", idempotency_key: bundle.migrations[1]?.digest, rollback: null },
+      {
+        version: V(1),
+        created_by: "ci@example.com",
+        idempotency_key: bundle.migrations[0]?.digest,
+        rollback: ["drop table public.h"],
+      },
+      {
+        version: V(2),
+        created_by: "supabase_admin",
+        idempotency_key: bundle.migrations[1]?.digest,
+        rollback: null,
+      },
     ]);
   });
 
@@ -593,22 +721,37 @@ describe("applyBundle", () => {
       "create table public.lit (v text, note text);\n" +
       "insert into public.lit values (E'it''s \\\\ grüße 🎉', 'one');\n";
     // Migration 2 is lexed in a clean session: 'a\b' is three characters, `t2` lands in public.
-    const two = "insert into public.lit values ('a\\b', 'two');\ncreate table t2 (id int);\n-- migrate:down\ndrop table t2; -- it's \\ gone\n";
+    const two =
+      "insert into public.lit values ('a\\b', 'two');\ncreate table t2 (id int);\n-- migrate:down\ndrop table t2; -- it's \\ gone\n";
     const bundle = bundleOf({ [`${V(1)}_dirty.sql`]: one, [`${V(2)}_clean.sql`]: two });
     await apply(db, bundle, { appliedBy: "o'brien\\ci", stack: "dev'\\x" });
 
-    expect(await query(db.url, "select v, length(v) as n, note from public.lit order by note")).toEqual([
+    expect(
+      await query(db.url, "select v, length(v) as n, note from public.lit order by note"),
+    ).toEqual([
       { v: "it's \\ grüße 🎉", n: 14, note: "one" },
       { v: "a\\b", n: 3, note: "two" },
     ]);
     expect(await relationExists(db, "public.t2")).toBe(true);
     const rows = await history(db);
-    expect(rows.map((r) => r.statements)).toEqual(bundle.migrations.map((m) => m.up.map((s) => s.sql)));
-    const audited = await query<{ version: string; applied_by: string; stack: string; statements_hash: string; protected_hash: string; down_hash: string; duration_ms: number }>(
+    expect(rows.map((r) => r.statements)).toEqual(
+      bundle.migrations.map((m) => m.up.map((s) => s.sql)),
+    );
+    const audited = await query<{
+      version: string;
+      applied_by: string;
+      stack: string;
+      statements_hash: string;
+      protected_hash: string;
+      down_hash: string;
+      duration_ms: number;
+    }>(
       db.url,
       "select version, applied_by, stack, statements_hash, protected_hash, down_hash, duration_ms from supabase_migrations.promotion_audit where kind = 'apply' order by id",
     );
-    expect(audited.map(({ duration_ms, ...rest }) => ({ ...rest, timed: duration_ms >= 0 }))).toEqual(
+    expect(
+      audited.map(({ duration_ms, ...rest }) => ({ ...rest, timed: duration_ms >= 0 })),
+    ).toEqual(
       bundle.migrations.map((m) => ({
         version: m.version,
         applied_by: "o'brien\\ci",
@@ -645,11 +788,13 @@ describe("applyBundle", () => {
   it("reverts down sections in reverse order and removes their ledger rows", async () => {
     const db = await freshDatabase("apply_revert");
     const bundle = bundleOf({
-      [`${V(1)}_log.sql`]: "create table public.revert_log (id bigserial primary key, entry text not null);\n",
+      [`${V(1)}_log.sql`]:
+        "create table public.revert_log (id bigserial primary key, entry text not null);\n",
       [`${V(2)}_r2.sql`]:
         "create table public.r2 (id int);\n-- migrate:down\ninsert into public.revert_log (entry) values ('down 2 first');\n" +
         "drop table public.r2;\ninsert into public.revert_log (entry) values ('down 2 second');\n",
-      [`${V(3)}_r3.sql`]: "create table public.r3 (id int);\n-- migrate:down\ninsert into public.revert_log (entry) values ('down 3');\ndrop table public.r3;\n",
+      [`${V(3)}_r3.sql`]:
+        "create table public.r3 (id int);\n-- migrate:down\ninsert into public.revert_log (entry) values ('down 3');\ndrop table public.r3;\n",
     });
     await apply(db, bundle);
 
@@ -690,7 +835,9 @@ describe("applyBundle", () => {
 
     expect(report.reverted.map((m) => m.version)).toEqual([V(2)]);
     expect(await relationExists(db, "public.ix_id")).toBe(false);
-    expect(await query(db.url, "select obj_description('public.ix'::regclass) as comment")).toEqual([{ comment: "index dropped" }]);
+    expect(await query(db.url, "select obj_description('public.ix'::regclass) as comment")).toEqual(
+      [{ comment: "index dropped" }],
+    );
     expect((await history(db)).map((r) => r.version)).toEqual([V(1)]);
   });
 
@@ -712,11 +859,10 @@ describe("applyBundle", () => {
           "create table public.adopted (id int primary key); insert into public.adopted values (1);",
       );
       for (const m of bundle.migrations.slice(0, 2)) {
-        await client.query("insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)", [
-          m.version,
-          m.name,
-          m.up.map((s) => s.sql),
-        ]);
+        await client.query(
+          "insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)",
+          [m.version, m.name, m.up.map((s) => s.sql)],
+        );
       }
     });
 
@@ -727,7 +873,10 @@ describe("applyBundle", () => {
       { version: V(2), name: "seed", kind: "adopt" },
     ]);
     expect(report.applied.map((m) => m.version)).toEqual([V(3)]);
-    expect(await query(db.url, "select id from public.adopted order by id")).toEqual([{ id: 1 }, { id: 3 }]);
+    expect(await query(db.url, "select id from public.adopted order by id")).toEqual([
+      { id: 1 },
+      { id: 3 },
+    ]);
     expect((await audit(db)).map((r) => [r.version, r.kind, r.digest])).toEqual(
       bundle.migrations.map((m, i) => [m.version, i < 2 ? "adopt" : "apply", m.digest]),
     );
@@ -737,7 +886,10 @@ describe("applyBundle", () => {
 
   it("baselines a database built by hand: history rows written, no SQL run", async () => {
     const db = await freshDatabase("apply_baseline");
-    await query(db.url, "create table public.adopted (id int primary key); insert into public.adopted values (1)");
+    await query(
+      db.url,
+      "create table public.adopted (id int primary key); insert into public.adopted values (1)",
+    );
     const bundle = bundleOf({
       [`${V(1)}_adopted.sql`]: "create table public.adopted (id int primary key);\n",
       [`${V(2)}_seed.sql`]: "insert into public.adopted values (1);\n",
@@ -750,8 +902,17 @@ describe("applyBundle", () => {
       [V(1), "baseline"],
       [V(2), "baseline"],
     ]);
-    expect(await query(db.url, "select id from public.adopted order by id")).toEqual([{ id: 1 }, { id: 3 }]);
-    expect(await history(db)).toEqual(bundle.migrations.map((m) => ({ version: m.version, name: m.name, statements: m.up.map((s) => s.sql) })));
+    expect(await query(db.url, "select id from public.adopted order by id")).toEqual([
+      { id: 1 },
+      { id: 3 },
+    ]);
+    expect(await history(db)).toEqual(
+      bundle.migrations.map((m) => ({
+        version: m.version,
+        name: m.name,
+        statements: m.up.map((s) => s.sql),
+      })),
+    );
     expect((await audit(db)).map((r) => r.kind)).toEqual(["baseline", "baseline", "apply"]);
   });
 });

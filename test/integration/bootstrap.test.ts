@@ -57,10 +57,16 @@ async function catalogSnapshot(url: string): Promise<Record<string, unknown[]>> 
 }
 
 /** Run fn inside a transaction as `role` with the given JWT claims (like PostgREST does); always rolls back. */
-async function asRequest<T>(c: Client, role: string, claims: Record<string, unknown> | null, fn: () => Promise<T>): Promise<T> {
+async function asRequest<T>(
+  c: Client,
+  role: string,
+  claims: Record<string, unknown> | null,
+  fn: () => Promise<T>,
+): Promise<T> {
   await c.query("begin");
   try {
-    if (claims) await c.query("select set_config('request.jwt.claims', $1, true)", [JSON.stringify(claims)]);
+    if (claims)
+      await c.query("select set_config('request.jwt.claims', $1, true)", [JSON.stringify(claims)]);
     await c.query(`set local role ${role}`);
     return await fn();
   } finally {
@@ -93,7 +99,10 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
         create policy notes_own_rows on public.notes for all to authenticated
           using (owner_id = (select auth.uid())) with check (owner_id = (select auth.uid()));
       `);
-      await c.query(`insert into public.notes (owner_id, body) values ($1, 'a1'), ($1, 'a2'), ($2, 'b1')`, [alice, bob]);
+      await c.query(
+        `insert into public.notes (owner_id, body) values ($1, 'a1'), ($1, 'a2'), ($2, 'b1')`,
+        [alice, bob],
+      );
     });
   });
 
@@ -115,7 +124,9 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
   });
 
   it("bootstraps several fresh databases concurrently (cluster roles race-safe)", async () => {
-    const dbs = await Promise.all([1, 2, 3].map((i) => createTestDatabase(`bootstrap_race_${i}`, { bootstrap: true })));
+    const dbs = await Promise.all(
+      [1, 2, 3].map((i) => createTestDatabase(`bootstrap_race_${i}`, { bootstrap: true })),
+    );
     try {
       for (const d of dbs) expect(await isSupabaseBootstrapped(d.url)).toBe(true);
     } finally {
@@ -133,8 +144,16 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
       );
       const byName = Object.fromEntries(rows.map((r) => [r.rolname, r]));
       expect(Object.keys(byName)).toHaveLength(10);
-      expect(byName.anon).toMatchObject({ rolcanlogin: false, rolinherit: true, rolbypassrls: false });
-      expect(byName.authenticated).toMatchObject({ rolcanlogin: false, rolinherit: true, rolbypassrls: false });
+      expect(byName.anon).toMatchObject({
+        rolcanlogin: false,
+        rolinherit: true,
+        rolbypassrls: false,
+      });
+      expect(byName.authenticated).toMatchObject({
+        rolcanlogin: false,
+        rolinherit: true,
+        rolbypassrls: false,
+      });
       expect(byName.service_role).toMatchObject({ rolcanlogin: false, rolbypassrls: true });
       expect(byName.authenticator).toMatchObject({ rolcanlogin: true, rolinherit: false });
       expect(byName.supabase_admin).toMatchObject({ rolcanlogin: true, rolsuper: true });
@@ -144,15 +163,35 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
            from pg_roles where rolname in ('postgres', 'supabase_admin') order by rolname`,
       );
       expect(hosted.rows).toEqual([
-        { rolname: "postgres", bootstrap: false, rolsuper: false, rolcanlogin: true, rolcreatedb: true, rolcreaterole: true, rolreplication: true, rolbypassrls: true },
-        { rolname: "supabase_admin", bootstrap: true, rolsuper: true, rolcanlogin: true, rolcreatedb: true, rolcreaterole: true, rolreplication: true, rolbypassrls: true },
+        {
+          rolname: "postgres",
+          bootstrap: false,
+          rolsuper: false,
+          rolcanlogin: true,
+          rolcreatedb: true,
+          rolcreaterole: true,
+          rolreplication: true,
+          rolbypassrls: true,
+        },
+        {
+          rolname: "supabase_admin",
+          bootstrap: true,
+          rolsuper: true,
+          rolcanlogin: true,
+          rolcreatedb: true,
+          rolcreaterole: true,
+          rolreplication: true,
+          rolbypassrls: true,
+        },
       ]);
       // The runner's stand-in for supautils: postgres may switch to supabase_admin, but inherits nothing from it.
       const grant = await c.query(
         `select am.inherit_option, am.set_option, am.admin_option from pg_auth_members am
           where am.roleid = 'supabase_admin'::regrole and am.member = 'postgres'::regrole`,
       );
-      expect(grant.rows).toEqual([{ inherit_option: false, set_option: true, admin_option: false }]);
+      expect(grant.rows).toEqual([
+        { inherit_option: false, set_option: true, admin_option: false },
+      ]);
       const members = await c.query(
         `select g.rolname from pg_auth_members am join pg_roles g on g.oid = am.roleid
           where am.member = 'authenticator'::regrole order by 1`,
@@ -166,13 +205,23 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
       const schemas = await c.query(
         `select nspname from pg_namespace where nspname in ('auth','storage','extensions','realtime','graphql_public','supabase_migrations') order by 1`,
       );
-      expect(schemas.rows.map((r) => r.nspname)).toEqual(["auth", "extensions", "graphql_public", "realtime", "storage"]);
-      const ext = await c.query(`select extname, extnamespace::regnamespace::text as ns from pg_extension where extname in ('pgcrypto','uuid-ossp') order by 1`);
+      expect(schemas.rows.map((r) => r.nspname)).toEqual([
+        "auth",
+        "extensions",
+        "graphql_public",
+        "realtime",
+        "storage",
+      ]);
+      const ext = await c.query(
+        `select extname, extnamespace::regnamespace::text as ns from pg_extension where extname in ('pgcrypto','uuid-ossp') order by 1`,
+      );
       expect(ext.rows).toEqual([
         { extname: "pgcrypto", ns: "extensions" },
         { extname: "uuid-ossp", ns: "extensions" },
       ]);
-      const u = await c.query("select extensions.uuid_generate_v4() as a, length(extensions.gen_random_bytes(8)) as b, gen_random_uuid() as c");
+      const u = await c.query(
+        "select extensions.uuid_generate_v4() as a, length(extensions.gen_random_bytes(8)) as b, gen_random_uuid() as c",
+      );
       expect(u.rows[0].b).toBe(8);
     });
   });
@@ -191,16 +240,24 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
       // insert with default owner_id = auth.uid() passes the WITH CHECK; forging another owner fails
       await asRequest(c, "authenticated", claims(bob), async () => {
         await c.query("insert into public.notes (body) values ('b2')");
-        await expect(c.query("insert into public.notes (owner_id, body) values ($1, 'forged')", [alice])).rejects.toMatchObject({
+        await expect(
+          c.query("insert into public.notes (owner_id, body) values ($1, 'forged')", [alice]),
+        ).rejects.toMatchObject({
           code: "42501",
         });
       });
-      const serviceCount = await asRequest(c, "service_role", { role: "service_role" }, async () =>
-        (await c.query("select count(*)::int as n from public.notes")).rows[0].n,
+      const serviceCount = await asRequest(
+        c,
+        "service_role",
+        { role: "service_role" },
+        async () => (await c.query("select count(*)::int as n from public.notes")).rows[0].n,
       );
       expect(serviceCount).toBe(3);
-      const anonCount = await asRequest(c, "anon", { role: "anon" }, async () =>
-        (await c.query("select count(*)::int as n from public.notes")).rows[0].n,
+      const anonCount = await asRequest(
+        c,
+        "anon",
+        { role: "anon" },
+        async () => (await c.query("select count(*)::int as n from public.notes")).rows[0].n,
       );
       expect(anonCount).toBe(0);
     });
@@ -208,17 +265,40 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
 
   it("auth.uid()/role()/email()/jwt() read request.jwt.claims, and the legacy claim GUCs win", async () => {
     await withClient(db.url, async (c) => {
-      const claims = { sub: alice, role: "authenticated", email: "alice@example.com", app_metadata: { tier: "pro" } };
-      const r = await asRequest(c, "authenticated", claims, async () =>
-        (await c.query("select auth.uid() as uid, auth.role() as role, auth.email() as email, auth.jwt() as jwt")).rows[0],
+      const claims = {
+        sub: alice,
+        role: "authenticated",
+        email: "alice@example.com",
+        app_metadata: { tier: "pro" },
+      };
+      const r = await asRequest(
+        c,
+        "authenticated",
+        claims,
+        async () =>
+          (
+            await c.query(
+              "select auth.uid() as uid, auth.role() as role, auth.email() as email, auth.jwt() as jwt",
+            )
+          ).rows[0],
       );
-      expect(r).toEqual({ uid: alice, role: "authenticated", email: "alice@example.com", jwt: claims });
+      expect(r).toEqual({
+        uid: alice,
+        role: "authenticated",
+        email: "alice@example.com",
+        jwt: claims,
+      });
       const legacy = await asRequest(c, "authenticated", claims, async () => {
         await c.query("select set_config('request.jwt.claim.sub', $1, true)", [bob]);
         return (await c.query("select auth.uid() as uid")).rows[0].uid;
       });
       expect(legacy).toBe(bob);
-      const none = await asRequest(c, "anon", null, async () => (await c.query("select auth.uid() as uid, auth.jwt() as jwt")).rows[0]);
+      const none = await asRequest(
+        c,
+        "anon",
+        null,
+        async () => (await c.query("select auth.uid() as uid, auth.jwt() as jwt")).rows[0],
+      );
       expect(none).toEqual({ uid: null, jwt: null });
     });
   });
@@ -230,15 +310,30 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
          values ('avatars', 'avatars', true, 1048576, array['image/png'])
          on conflict (id) do update set public = excluded.public`,
       );
-      const b = await c.query("select public, type::text, versioning_status, avif_autodetection from storage.buckets where id = 'avatars'");
-      expect(b.rows[0]).toEqual({ public: true, type: "STANDARD", versioning_status: "DISABLED", avif_autodetection: false });
+      const b = await c.query(
+        "select public, type::text, versioning_status, avif_autodetection from storage.buckets where id = 'avatars'",
+      );
+      expect(b.rows[0]).toEqual({
+        public: true,
+        type: "STANDARD",
+        versioning_status: "DISABLED",
+        avif_autodetection: false,
+      });
 
-      await c.query("insert into storage.objects (bucket_id, name, owner_id) values ('avatars', 'u1/pics/me.png', $1)", [alice]);
+      await c.query(
+        "insert into storage.objects (bucket_id, name, owner_id) values ('avatars', 'u1/pics/me.png', $1)",
+        [alice],
+      );
       const o = await c.query(
         `select path_tokens, storage.foldername(name) as folders, storage.filename(name) as file, storage.extension(name) as ext
            from storage.objects where bucket_id = 'avatars'`,
       );
-      expect(o.rows[0]).toEqual({ path_tokens: ["u1", "pics", "me.png"], folders: ["u1", "pics"], file: "me.png", ext: "png" });
+      expect(o.rows[0]).toEqual({
+        path_tokens: ["u1", "pics", "me.png"],
+        folders: ["u1", "pics"],
+        file: "me.png",
+        ext: "png",
+      });
 
       await expect(c.query("delete from storage.buckets where id = 'nope'")).rejects.toMatchObject({
         code: "42501",
@@ -255,7 +350,9 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
       // the setting was transaction-local: protection is back
       await expect(c.query("delete from storage.buckets")).rejects.toMatchObject({ code: "42501" });
 
-      await expect(c.query("insert into storage.buckets (id, name) values ('x', repeat('n', 101))")).rejects.toThrow(/too long/);
+      await expect(
+        c.query("insert into storage.buckets (id, name) values ('x', repeat('n', 101))"),
+      ).rejects.toThrow(/too long/);
       const rls = await c.query(
         "select relname, relrowsecurity from pg_class where oid in ('storage.buckets'::regclass, 'storage.objects'::regclass) order by 1",
       );
@@ -271,8 +368,18 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
       const p = await c.query(
         "select puballtables, pubinsert, pubupdate, pubdelete, pubtruncate from pg_publication where pubname = 'supabase_realtime'",
       );
-      expect(p.rows).toEqual([{ puballtables: false, pubinsert: true, pubupdate: true, pubdelete: true, pubtruncate: true }]);
-      const t = await c.query("select count(*)::int as n from pg_publication_tables where pubname = 'supabase_realtime'");
+      expect(p.rows).toEqual([
+        {
+          puballtables: false,
+          pubinsert: true,
+          pubupdate: true,
+          pubdelete: true,
+          pubtruncate: true,
+        },
+      ]);
+      const t = await c.query(
+        "select count(*)::int as n from pg_publication_tables where pubname = 'supabase_realtime'",
+      );
       expect(t.rows[0].n).toBe(0);
       expect((await c.query("show wal_level")).rows[0].wal_level).toBe("logical");
     });
@@ -298,7 +405,9 @@ describe("Supabase bootstrap on real PostgreSQL 17", () => {
           "select count(*)::int as n from information_schema.columns where table_schema = 'auth' and table_name = 'users'",
         );
         expect(cols.rows[0].n).toBe(35);
-        await expect(c.query("delete from storage.buckets")).rejects.toMatchObject({ code: "42501" });
+        await expect(c.query("delete from storage.buckets")).rejects.toMatchObject({
+          code: "42501",
+        });
       });
       const before = await catalogSnapshot(stub.url);
       await bootstrapSupabase(stub.url);

@@ -31,12 +31,29 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 
 /** What every connecting code path is asked to do with one URL. */
 function connectingPaths(url: string): Array<[string, () => Promise<unknown>]> {
-  const bundle = parseBundle([{ file: "20240101000001_t.sql", bytes: Buffer.from("create table public.t (id int);\n") }]);
+  const bundle = parseBundle([
+    { file: "20240101000001_t.sql", bytes: Buffer.from("create table public.t (id int);\n") },
+  ]);
   return [
     ["applyBundle", () => applyBundle(url, bundle, { stack: "qa" })],
-    ["migrations refresh", () => migrationsProvider.read("migrations-qa", { connection: url, migrationsDir: "sql/migrations", stack: "qa" } as never)],
+    [
+      "migrations refresh",
+      () =>
+        migrationsProvider.read("migrations-qa", {
+          connection: url,
+          migrationsDir: "sql/migrations",
+          stack: "qa",
+        } as never),
+    ],
     ["bucket refresh", () => buckets.read("avatars", { connection: url } as never)],
-    ["publication refresh", () => publication.read("supabase_realtime", { connection: url, publication: "supabase_realtime" } as never)],
+    [
+      "publication refresh",
+      () =>
+        publication.read("supabase_realtime", {
+          connection: url,
+          publication: "supabase_realtime",
+        } as never),
+    ],
     ["withDatabase", () => withDatabase(url, async () => undefined)],
   ];
 }
@@ -75,7 +92,9 @@ describe("connection failures name where, which setting and the fix", () => {
 
   it("the local platform's admin connection (creating the stack's database)", async () => {
     const adminUrl = `postgresql://postgres:postgres@127.0.0.1:${refusedPort}/postgres`;
-    const error = await failure(localDatabase.create({ adminUrl, database: "sp_qa", stack: "qa", bootstrapDigest: "x" }));
+    const error = await failure(
+      localDatabase.create({ adminUrl, database: "sp_qa", stack: "qa", bootstrapDigest: "x" }),
+    );
     expect(error).toBeInstanceOf(ConnectionError);
     expect(error.message).toContain(`127.0.0.1:${refusedPort}`);
     expect(error.message).toContain("supabase-promotion:localPort");

@@ -13,7 +13,13 @@ import { applyBundle } from "../../components/migrations/apply";
 import { parseBundle } from "../../components/migrations/bundle";
 import { initParser } from "../../components/migrations/split";
 import { appUrlOf } from "../../lib/platform-roles";
-import { createTestDatabase, testServerUrl, urlForDatabase, withClient, type TestDatabase } from "../helpers/pg";
+import {
+  createTestDatabase,
+  testServerUrl,
+  urlForDatabase,
+  withClient,
+  type TestDatabase,
+} from "../helpers/pg";
 
 type Outcome = { allowed: true } | { allowed: false; message: RegExp; code: string };
 
@@ -59,7 +65,8 @@ drop policy "avatars are readable" on storage.objects;
 create policy "own folder" on storage.objects for insert to authenticated
   with check (bucket_id = 'avatars' and (storage.foldername(name))[1] = auth.uid()::text);`,
     hosted: ALLOWED,
-    source: "facts §5 caveat 4; supautils.policy_grants lists storage.objects (supabase/postgres supautils.conf.j2)",
+    source:
+      "facts §5 caveat 4; supautils.policy_grants lists storage.objects (supabase/postgres supautils.conf.j2)",
   },
   {
     name: "a storage policy calling the app's own function in a private schema",
@@ -67,7 +74,8 @@ create policy "own folder" on storage.objects for insert to authenticated
 create function private.is_admin() returns boolean language sql stable as $$ select false $$;
 create policy "admins" on storage.objects for all to authenticated using (private.is_admin());`,
     hosted: ALLOWED,
-    source: "supautils runs granted policy DDL as the superuser (src/supautils.c, T_CreatePolicyStmt)",
+    source:
+      "supautils runs granted policy DDL as the superuser (src/supautils.c, T_CreatePolicyStmt)",
   },
   {
     name: "policy on storage.buckets",
@@ -80,14 +88,16 @@ create policy "admins" on storage.objects for all to authenticated using (privat
     sql: `set local role authenticated;
 create policy "as authenticated" on storage.objects for select using (true);`,
     hosted: MUST_OWN_OBJECTS,
-    source: "supautils grants policies to the role postgres only (is_current_role_granted_table_policy)",
+    source:
+      "supautils grants policies to the role postgres only (is_current_role_granted_table_policy)",
   },
   {
     name: "Realtime Authorization policy on realtime.messages",
     sql: `create policy "members hear their room" on realtime.messages for select to authenticated
   using (topic = 'room:' || auth.uid()::text);`,
     hosted: ALLOWED,
-    source: "supautils.policy_grants lists realtime.messages; Realtime Authorization docs; supabase/cli#6116",
+    source:
+      "supautils.policy_grants lists realtime.messages; Realtime Authorization docs; supabase/cli#6116",
   },
   {
     name: "alter table realtime.messages",
@@ -106,7 +116,8 @@ create policy "as authenticated" on storage.objects for select using (true);`,
     sql: `create function public.on_new_user() returns trigger language plpgsql security definer as $$ begin return new; end $$;
 create trigger on_new_user after insert on auth.users for each row execute function public.on_new_user();`,
     hosted: ALLOWED,
-    source: "sql/migrations/20260105094000_provision_profiles_for_new_users.sql; TRIGGER is in postgres's ALL on auth.users",
+    source:
+      "sql/migrations/20260105094000_provision_profiles_for_new_users.sql; TRIGGER is in postgres's ALL on auth.users",
   },
   {
     name: "drop trigger on auth.users",
@@ -156,7 +167,8 @@ drop trigger on_new_user on auth.users;`,
     name: "alter role supabase_admin",
     sql: "alter role supabase_admin nologin;",
     hosted: refused(/"supabase_admin" is a reserved role, only superusers can modify it/),
-    source: "supautils.reserved_roles (supabase/postgres supautils.conf.j2; src/supautils.c T_AlterRoleStmt)",
+    source:
+      "supautils.reserved_roles (supabase/postgres supautils.conf.j2; src/supautils.c T_AlterRoleStmt)",
   },
   {
     name: "drop role authenticator",
@@ -186,13 +198,15 @@ drop trigger on_new_user on auth.users;`,
     name: "set role supabase_storage_admin",
     sql: "set role supabase_storage_admin;",
     hosted: refused(/permission denied to set role "supabase_storage_admin"/),
-    source: "facts §3.1 memberships; supabase/postgres 20250421084701_revoke_admin_roles_from_postgres",
+    source:
+      "facts §3.1 memberships; supabase/postgres 20250421084701_revoke_admin_roles_from_postgres",
   },
   {
     name: "copy … from program",
     sql: "create table public.imported (line text);\ncopy public.imported from program 'id';",
     hosted: refused(/permission denied to COPY to or from an external program/),
-    source: "supautils.reserved_memberships keeps pg_execute_server_program from postgres; facts §3.1 (no superuser)",
+    source:
+      "supautils.reserved_memberships keeps pg_execute_server_program from postgres; facts §3.1 (no superuser)",
   },
   {
     name: "alter system",
@@ -204,14 +218,16 @@ drop trigger on_new_user on auth.users;`,
     name: "set local session_replication_role = replica (skipping triggers while loading data)",
     sql: "set local session_replication_role = replica;\ncreate table public.loaded (id int);\nset local session_replication_role = origin;",
     hosted: ALLOWED,
-    source: "supautils.privileged_role_allowed_configs (supabase/supautils test/sql/privileged_role.sql); locally GRANT SET ON PARAMETER (sql/bootstrap/roles.sql)",
+    source:
+      "supautils.privileged_role_allowed_configs (supabase/supautils test/sql/privileged_role.sql); locally GRANT SET ON PARAMETER (sql/bootstrap/roles.sql)",
   },
   {
     name: "create event trigger",
     sql: `create function public.ddl_log() returns event_trigger language plpgsql as $$ begin end $$;
 create event trigger ddl_log on ddl_command_end execute function public.ddl_log();`,
     hosted: ALLOWED,
-    source: "supautils lets the privileged role create event triggers on non-superuser functions (src/supautils.c T_CreateEventTrigStmt)",
+    source:
+      "supautils lets the privileged role create event triggers on non-superuser functions (src/supautils.c T_CreateEventTrigStmt)",
     localDiffers: {
       local: refused(/permission denied to create event trigger "ddl_log"/),
       why: "supautils runs it as the superuser and then skips such triggers for superusers and reserved roles; emulating that needs its executor hook",
@@ -228,25 +244,39 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const name of databases) await withClient(testServerUrl(), (c) => c.query(`drop database if exists "${name}" with (force)`));
+  for (const name of databases)
+    await withClient(testServerUrl(), (c) =>
+      c.query(`drop database if exists "${name}" with (force)`),
+    );
   await template?.drop();
 });
 
 /** A fresh copy of the bootstrapped database, owned by postgres; its URL as `postgres`. */
 async function freshDatabase(): Promise<string> {
   const name = `hosted_${Date.now().toString(36)}_${crypto.randomBytes(3).toString("hex")}`;
-  await withClient(testServerUrl(), (c) => c.query(`create database "${name}" template "${template.name}" owner postgres strategy = file_copy`));
+  await withClient(testServerUrl(), (c) =>
+    c.query(
+      `create database "${name}" template "${template.name}" owner postgres strategy = file_copy`,
+    ),
+  );
   databases.push(name);
   return appUrlOf(urlForDatabase(testServerUrl(), name));
 }
 
-async function applyAsMigration(url: string, sql: string): Promise<{ ok: true } | { ok: false; message: string; code: string | undefined }> {
+async function applyAsMigration(
+  url: string,
+  sql: string,
+): Promise<{ ok: true } | { ok: false; message: string; code: string | undefined }> {
   const bundle = parseBundle([{ file: "20260201000000_row.sql", bytes: Buffer.from(sql) }]);
   try {
     await applyBundle(url, bundle, { stack: "hosted-privileges" });
     return { ok: true };
   } catch (error) {
-    return { ok: false, message: (error as Error).message, code: (error as { code?: string }).code };
+    return {
+      ok: false,
+      message: (error as Error).message,
+      code: (error as { code?: string }).code,
+    };
   }
 }
 
@@ -264,16 +294,18 @@ function expectOutcome(got: Awaited<ReturnType<typeof applyAsMigration>>, want: 
 describe("hosted privileges on the local platform (migrations run as postgres)", () => {
   it("migrations connect as postgres, which is no superuser and owns none of auth, storage, realtime", async () => {
     const url = await freshDatabase();
-    const facts = await withClient(url, async (c) =>
-      (
-        await c.query(
-          `select current_user as who, (select rolsuper from pg_roles where rolname = current_user) as super,
+    const facts = await withClient(
+      url,
+      async (c) =>
+        (
+          await c.query(
+            `select current_user as who, (select rolsuper from pg_roles where rolname = current_user) as super,
                   (select pg_get_userbyid(relowner) from pg_class where oid = 'storage.objects'::regclass) as objects,
                   (select pg_get_userbyid(relowner) from pg_class where oid = 'auth.users'::regclass) as users,
                   (select pg_get_userbyid(relowner) from pg_class where oid = 'realtime.messages'::regclass) as messages,
                   (select rolname from pg_roles where oid = 10) as cluster_superuser`,
-        )
-      ).rows[0],
+          )
+        ).rows[0],
     );
     expect(facts).toEqual({
       who: "postgres",
@@ -303,13 +335,22 @@ create table public.after_policy (who text default current_user);
 insert into public.after_policy default values;`,
     );
     expect(got).toEqual({ ok: true });
-    const rows = await withClient(url, async (c) =>
-      (await c.query("select who, (select pg_get_userbyid(relowner) from pg_class where oid = 'public.after_policy'::regclass) as owner from public.after_policy")).rows,
+    const rows = await withClient(
+      url,
+      async (c) =>
+        (
+          await c.query(
+            "select who, (select pg_get_userbyid(relowner) from pg_class where oid = 'public.after_policy'::regclass) as owner from public.after_policy",
+          )
+        ).rows,
     );
     expect(rows).toEqual([{ who: "postgres", owner: "postgres" }]);
     // The one-statement switch is no loophole for the next statement: altering the table stays refused.
     expectOutcome(
-      await applyAsMigration(await freshDatabase(), `create policy "q" on storage.objects for select using (true);\nalter table storage.objects disable row level security;`),
+      await applyAsMigration(
+        await freshDatabase(),
+        `create policy "q" on storage.objects for select using (true);\nalter table storage.objects disable row level security;`,
+      ),
       MUST_OWN_OBJECTS,
     );
   });

@@ -18,7 +18,10 @@ import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg
 
 const databases: TestDatabase[] = [];
 /** As `postgres`, the role a stack's URL uses (no superuser; the database is its own). */
-async function withFreshDatabase<T>(prefix: string, fn: (client: Client, db: TestDatabase) => Promise<T>): Promise<T> {
+async function withFreshDatabase<T>(
+  prefix: string,
+  fn: (client: Client, db: TestDatabase) => Promise<T>,
+): Promise<T> {
   const db = await createTestDatabase(prefix);
   databases.push(db);
   return withClient(db.appUrl, (client) => fn(client, db));
@@ -45,7 +48,13 @@ const CLI_DDL = [
   "alter table supabase_migrations.schema_migrations add column if not exists name text",
 ];
 
-const step = (version: string, digest: string, n: number): AuditRow => ({ version, digest, kind: "step", outcome: "in_progress", step: n });
+const step = (version: string, digest: string, n: number): AuditRow => ({
+  version,
+  digest,
+  kind: "step",
+  outcome: "in_progress",
+  step: n,
+});
 
 describe("ensureLedger", () => {
   it("creates exactly the Supabase CLI's history table plus the audit table, idempotently", async () => {
@@ -107,7 +116,12 @@ describe("ensureLedger", () => {
   it("refuses UPDATE, DELETE and TRUNCATE on the audit table", async () => {
     await withFreshDatabase("ledger_append_only", async (client) => {
       await ensureLedger(client);
-      await insertAuditRow(client, { version: "1", digest: "d1", kind: "apply", outcome: "succeeded" });
+      await insertAuditRow(client, {
+        version: "1",
+        digest: "d1",
+        kind: "apply",
+        outcome: "succeeded",
+      });
 
       for (const sql of [
         "update supabase_migrations.promotion_audit set digest = 'forged'",
@@ -115,13 +129,19 @@ describe("ensureLedger", () => {
         "truncate supabase_migrations.promotion_audit",
       ]) {
         const verb = sql.split(" ")[0]?.toUpperCase() ?? "";
-        await expect(client.query(sql)).rejects.toThrow(`supabase_migrations.promotion_audit is append-only: ${verb} is not allowed`);
+        await expect(client.query(sql)).rejects.toThrow(
+          `supabase_migrations.promotion_audit is append-only: ${verb} is not allowed`,
+        );
       }
-      const { rows } = await client.query("select version, digest from supabase_migrations.promotion_audit");
-      expect(rows).toEqual([{ version: "1", digest: "d1" }]);
-      await expect(client.query("insert into supabase_migrations.promotion_audit (version, kind, outcome) values ('2', 'forged', 'succeeded')")).rejects.toThrow(
-        /check constraint/,
+      const { rows } = await client.query(
+        "select version, digest from supabase_migrations.promotion_audit",
       );
+      expect(rows).toEqual([{ version: "1", digest: "d1" }]);
+      await expect(
+        client.query(
+          "insert into supabase_migrations.promotion_audit (version, kind, outcome) values ('2', 'forged', 'succeeded')",
+        ),
+      ).rejects.toThrow(/check constraint/);
     });
   });
 });
@@ -130,7 +150,9 @@ describe("readLedger", () => {
   it("reads an empty ledger from a database without one, creating nothing", async () => {
     await withFreshDatabase("ledger_absent", async (client) => {
       expect(await readLedger(client)).toEqual({ entries: [], inProgress: null });
-      const { rows } = await client.query("select 1 from pg_namespace where nspname = 'supabase_migrations'");
+      const { rows } = await client.query(
+        "select 1 from pg_namespace where nspname = 'supabase_migrations'",
+      );
       expect(rows).toEqual([]);
     });
   });
@@ -138,7 +160,8 @@ describe("readLedger", () => {
   it("reads a Supabase CLI ledger: no digests, statement hashes, numeric version order", async () => {
     await withFreshDatabase("ledger_cli", async (client) => {
       for (const sql of CLI_DDL) await client.query(sql);
-      const insert = "insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)";
+      const insert =
+        "insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)";
       await client.query(insert, ["10", "ten", ["create table t10 (id int)"]]);
       await client.query(insert, ["9", null, null]);
 
@@ -171,7 +194,9 @@ describe("readLedger", () => {
         inProgress: null,
       });
       // sha256 hex of JSON.stringify(statements ?? []), so anyone can recompute it.
-      expect(ledger.entries[1]?.statementsHash).toBe(createHash("sha256").update('["create table t10 (id int)"]').digest("hex"));
+      expect(ledger.entries[1]?.statementsHash).toBe(
+        createHash("sha256").update('["create table t10 (id int)"]').digest("hex"),
+      );
     });
   });
 
@@ -179,7 +204,12 @@ describe("readLedger", () => {
     await withFreshDatabase("ledger_digests", async (client) => {
       await ensureLedger(client);
       for (const version of ["1", "2", "3", "4"]) {
-        await insertHistoryRow(client, { version, name: `m${version}`, statements: [], digest: `d${version}` });
+        await insertHistoryRow(client, {
+          version,
+          name: `m${version}`,
+          statements: [],
+          digest: `d${version}`,
+        });
       }
       const rows: AuditRow[] = [
         { version: "1", digest: "d1-old", kind: "apply", outcome: "succeeded" },
@@ -210,15 +240,36 @@ describe("readLedger", () => {
       await insertAuditRow(client, step("5", "old", 0));
       await insertAuditRow(client, step("5", "old", 1));
       await insertAuditRow(client, step("5", "d5", 0));
-      expect((await readLedger(client)).inProgress).toEqual({ version: "5", digest: "d5", nextStep: 1, steps: [null] });
+      expect((await readLedger(client)).inProgress).toEqual({
+        version: "5",
+        digest: "d5",
+        nextStep: 1,
+        steps: [null],
+      });
 
       await insertAuditRow(client, step("5", "d5", 1));
       // A failure does not undo committed steps.
-      await insertAuditRow(client, { version: "5", digest: "d5", kind: "apply", outcome: "failed", step: 2 });
-      expect((await readLedger(client)).inProgress).toEqual({ version: "5", digest: "d5", nextStep: 2, steps: [null, null] });
+      await insertAuditRow(client, {
+        version: "5",
+        digest: "d5",
+        kind: "apply",
+        outcome: "failed",
+        step: 2,
+      });
+      expect((await readLedger(client)).inProgress).toEqual({
+        version: "5",
+        digest: "d5",
+        nextStep: 2,
+        steps: [null, null],
+      });
 
       await insertHistoryRow(client, { version: "5", name: "m5", statements: [], digest: "d5" });
-      await insertAuditRow(client, { version: "5", digest: "d5", kind: "apply", outcome: "succeeded" });
+      await insertAuditRow(client, {
+        version: "5",
+        digest: "d5",
+        kind: "apply",
+        outcome: "succeeded",
+      });
       expect(await readLedger(client)).toEqual({
         entries: [
           {
@@ -242,7 +293,14 @@ describe("insertHistoryRow", () => {
   it("writes only the columns the table has", async () => {
     await withFreshDatabase("ledger_columns", async (client) => {
       await ensureLedger(client);
-      await insertHistoryRow(client, { version: "1", name: "a", statements: ["select 1"], digest: "d1", createdBy: "x", rollback: ["select 2"] });
+      await insertHistoryRow(client, {
+        version: "1",
+        name: "a",
+        statements: ["select 1"],
+        digest: "d1",
+        createdBy: "x",
+        rollback: ["select 2"],
+      });
       const { rows } = await client.query("select * from supabase_migrations.schema_migrations");
       expect(rows).toEqual([{ version: "1", statements: ["select 1"], name: "a" }]);
     });
@@ -256,12 +314,40 @@ describe("insertHistoryRow", () => {
            version text primary key, statements text[], name text, created_by text, idempotency_key text unique, rollback text[])`,
       );
       await ensureLedger(client);
-      await insertHistoryRow(client, { version: "1", name: "a", statements: ["select 1"], digest: "d1", rollback: ["select 2"] });
-      await insertHistoryRow(client, { version: "2", name: "b", statements: [], digest: "d2", createdBy: "ci" });
-      const { rows } = await client.query("select * from supabase_migrations.schema_migrations order by version");
+      await insertHistoryRow(client, {
+        version: "1",
+        name: "a",
+        statements: ["select 1"],
+        digest: "d1",
+        rollback: ["select 2"],
+      });
+      await insertHistoryRow(client, {
+        version: "2",
+        name: "b",
+        statements: [],
+        digest: "d2",
+        createdBy: "ci",
+      });
+      const { rows } = await client.query(
+        "select * from supabase_migrations.schema_migrations order by version",
+      );
       expect(rows).toEqual([
-        { version: "1", statements: ["select 1"], name: "a", created_by: "postgres", idempotency_key: "d1", rollback: ["select 2"] },
-        { version: "2", statements: [], name: "b", created_by: "ci", idempotency_key: "d2", rollback: null },
+        {
+          version: "1",
+          statements: ["select 1"],
+          name: "a",
+          created_by: "postgres",
+          idempotency_key: "d1",
+          rollback: ["select 2"],
+        },
+        {
+          version: "2",
+          statements: [],
+          name: "b",
+          created_by: "ci",
+          idempotency_key: "d2",
+          rollback: null,
+        },
       ]);
     });
   });
@@ -269,7 +355,9 @@ describe("insertHistoryRow", () => {
 
 describe("ledgerStatementsHash", () => {
   it("is sha256 hex over the JSON array, with NULL hashing like []", () => {
-    expect(ledgerStatementsHash(["a", "b"])).toBe(createHash("sha256").update('["a","b"]').digest("hex"));
+    expect(ledgerStatementsHash(["a", "b"])).toBe(
+      createHash("sha256").update('["a","b"]').digest("hex"),
+    );
     expect(ledgerStatementsHash(null)).toBe(ledgerStatementsHash([]));
     expect(ledgerStatementsHash(["a;b"])).not.toBe(ledgerStatementsHash(["a", "b"]));
   });
@@ -281,23 +369,48 @@ describe("readLedgerSnapshot", () => {
    * the reader's history query and its audit query: read piecemeal, v2 is still in the history but
    * its digest is gone — "applied outside supabase-promotion", drift that never was.
    */
-  async function revertDuringRead(read: (client: Client) => Promise<{ entries: { version: string; digest: string | null }[] }>) {
+  async function revertDuringRead(
+    read: (client: Client) => Promise<{ entries: { version: string; digest: string | null }[] }>,
+  ) {
     return withFreshDatabase("ledger_snapshot", async (client, db) => {
       await ensureLedger(client);
       for (const version of ["1", "2"]) {
-        await insertHistoryRow(client, { version, name: `m${version}`, statements: [], digest: `d${version}` });
-        await insertAuditRow(client, { version, digest: `d${version}`, kind: "apply", outcome: "succeeded" });
+        await insertHistoryRow(client, {
+          version,
+          name: `m${version}`,
+          statements: [],
+          digest: `d${version}`,
+        });
+        await insertAuditRow(client, {
+          version,
+          digest: `d${version}`,
+          kind: "apply",
+          outcome: "succeeded",
+        });
       }
       let reverted = false;
       const original = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
-      (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+      (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (
+        ...args: unknown[]
+      ) => {
         const result = await original(...args);
-        if (!reverted && typeof args[0] === "string" && /^select version, .* from "?supabase_migrations"?\."?schema_migrations"?$/.test(args[0])) {
+        if (
+          !reverted &&
+          typeof args[0] === "string" &&
+          /^select version, .* from "?supabase_migrations"?\."?schema_migrations"?$/.test(args[0])
+        ) {
           reverted = true;
           await withClient(db.url, async (other) => {
             await other.query("begin");
-            await other.query("delete from supabase_migrations.schema_migrations where version = '2'");
-            await insertAuditRow(other, { version: "2", digest: "d2", kind: "revert", outcome: "succeeded" });
+            await other.query(
+              "delete from supabase_migrations.schema_migrations where version = '2'",
+            );
+            await insertAuditRow(other, {
+              version: "2",
+              digest: "d2",
+              kind: "revert",
+              outcome: "succeeded",
+            });
             await other.query("commit");
           });
         }
@@ -338,12 +451,19 @@ describe("readLedger: the statements hash (BENCHMARKS.md, No-op preview at N=1,0
     await withFreshDatabase("ledger_hash", async (client) => {
       await ensureLedger(client);
       for (const [i, statements] of hostile.entries()) {
-        await client.query("insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)", [String(i + 1), `m${i + 1}`, statements]);
+        await client.query(
+          "insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)",
+          [String(i + 1), `m${i + 1}`, statements],
+        );
       }
       // A history row whose statements hold a NULL element (the Supabase CLI never writes one; another tool might).
-      await client.query("insert into supabase_migrations.schema_migrations (version, name, statements) values ('99', 'm99', array[null, 'x']::text[])");
+      await client.query(
+        "insert into supabase_migrations.schema_migrations (version, name, statements) values ('99', 'm99', array[null, 'x']::text[])",
+      );
       const ledger = await readLedger(client);
-      const expected = [...hostile, [null as unknown as string, "x"]].map((s) => ledgerStatementsHash(s));
+      const expected = [...hostile, [null as unknown as string, "x"]].map((s) =>
+        ledgerStatementsHash(s),
+      );
       expect(ledger.entries.map((e) => e.statementsHash)).toEqual(expected);
     });
   });
@@ -351,9 +471,17 @@ describe("readLedger: the statements hash (BENCHMARKS.md, No-op preview at N=1,0
   it("never reads the applied statements themselves (they are every migration's SQL)", async () => {
     await withFreshDatabase("ledger_hash_bytes", async (client) => {
       await ensureLedger(client);
-      for (let i = 1; i <= 20; i++) await insertHistoryRow(client, { version: String(i), name: `m${i}`, statements: ["create table big (x text)", "y".repeat(10_000)], digest: `d${i}` });
+      for (let i = 1; i <= 20; i++)
+        await insertHistoryRow(client, {
+          version: String(i),
+          name: `m${i}`,
+          statements: ["create table big (x text)", "y".repeat(10_000)],
+          digest: `d${i}`,
+        });
       const seen: string[][] = [];
-      const query = client.query.bind(client) as (...args: unknown[]) => Promise<{ fields?: { name: string }[] }>;
+      const query = client.query.bind(client) as (
+        ...args: unknown[]
+      ) => Promise<{ fields?: { name: string }[] }>;
       (client as unknown as { query: unknown }).query = async (...args: unknown[]) => {
         const result = await query(...args);
         seen.push((result.fields ?? []).map((f) => f.name));
@@ -361,7 +489,9 @@ describe("readLedger: the statements hash (BENCHMARKS.md, No-op preview at N=1,0
       };
       const ledger = await readLedgerSnapshot(client);
       expect(ledger.entries).toHaveLength(20);
-      expect(ledger.entries[0]!.statementsHash).toBe(ledgerStatementsHash(["create table big (x text)", "y".repeat(10_000)]));
+      expect(ledger.entries[0]!.statementsHash).toBe(
+        ledgerStatementsHash(["create table big (x text)", "y".repeat(10_000)]),
+      );
       expect(seen.flat()).not.toContain("statements");
     });
   });

@@ -9,7 +9,12 @@ import { resolveOsIdentity } from "../../lib/os-user";
 import { PortInUseError, PostgresServerError } from "../../lib/postgres-errors";
 import { startPostgres, type RunningPostgres } from "../../lib/postgres-server";
 import { freePort, isPostgresListening, readPostmasterPid } from "../../lib/ports";
-import { platformStatus, readPlatformState, startPlatform, stopPlatform } from "../../lib/local-platform";
+import {
+  platformStatus,
+  readPlatformState,
+  startPlatform,
+  stopPlatform,
+} from "../../lib/local-platform";
 import { testServerUrl, withClient } from "../helpers/pg";
 
 const tempDirs: string[] = [];
@@ -61,7 +66,11 @@ describe("postgres-server", () => {
     const port = (srv.address() as { port: number }).port;
     try {
       expect(await isPostgresListening(port)).toBe(false);
-      const err = await startPostgres({ dataDir: path.join(tempDir(), "data"), port, persistent: false }).catch((e: unknown) => e);
+      const err = await startPostgres({
+        dataDir: path.join(tempDir(), "data"),
+        port,
+        persistent: false,
+      }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PortInUseError);
       expect((err as Error).message).toContain("another process");
     } finally {
@@ -72,20 +81,39 @@ describe("postgres-server", () => {
   it("initialises once, restarts idempotently on the same data dir, keeps data, and stops by itself", async () => {
     const dataDir = path.join(tempDir(), "data");
     const port = await freePort();
-    const first = await startPostgres({ dataDir, port, persistent: true, detached: false, password: "s3cret" });
+    const first = await startPostgres({
+      dataDir,
+      port,
+      persistent: true,
+      detached: false,
+      password: "s3cret",
+    });
     servers.push(first);
     expect(first.pid).toBeGreaterThan(0);
-    expect(readPostmasterPid(dataDir)).toMatchObject({ pid: first.pid, port, status: "ready", alive: true });
+    expect(readPostmasterPid(dataDir)).toMatchObject({
+      pid: first.pid,
+      port,
+      status: "ready",
+      alive: true,
+    });
     await withClient(first.superuserUrl(), async (c) => {
       const s = await c.query(
         "select current_setting('wal_level') as wal, current_setting('listen_addresses') as listen, current_setting('unix_socket_directories') as sock, current_setting('fsync') as fsync, current_setting('server_version_num')::int / 10000 as major",
       );
-      expect(s.rows[0]).toEqual({ wal: "logical", listen: "127.0.0.1", sock: dataDir, fsync: "on", major: 17 });
+      expect(s.rows[0]).toEqual({
+        wal: "logical",
+        listen: "127.0.0.1",
+        sock: dataDir,
+        fsync: "on",
+        major: 17,
+      });
       await c.query("create table kept (x int); insert into kept values (42)");
     });
 
     // same data dir while running: clear error, not a second initdb
-    await expect(startPostgres({ dataDir, port: await freePort(), persistent: true })).rejects.toMatchObject({
+    await expect(
+      startPostgres({ dataDir, port: await freePort(), persistent: true }),
+    ).rejects.toMatchObject({
       code: "ALREADY_RUNNING",
     });
 
@@ -120,7 +148,9 @@ describe("postgres-server", () => {
     const dataDir = path.join(tempDir(), "junk");
     fs.mkdirSync(dataDir);
     fs.writeFileSync(path.join(dataDir, "hello.txt"), "not a cluster");
-    const err = await startPostgres({ dataDir, port: await freePort(), persistent: false }).catch((e: unknown) => e);
+    const err = await startPostgres({ dataDir, port: await freePort(), persistent: false }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PostgresServerError);
     expect((err as PostgresServerError).code).toBe("DATA_DIR");
     expect(fs.existsSync(path.join(dataDir, "hello.txt"))).toBe(true);

@@ -54,13 +54,18 @@ describe(".platform is its owner's (and the server's) alone", () => {
     for (const p of walk(root)) {
       const entry = fs.lstatSync(p);
       // A unix socket is always 0777; its folder (the 0700 data dir) is what closes it.
-      if (entry.isSocket()) expect(fs.statSync(path.dirname(p)).mode & 0o077, `${path.dirname(p)} holds a socket`).toBe(0);
+      if (entry.isSocket())
+        expect(fs.statSync(path.dirname(p)).mode & 0o077, `${path.dirname(p)} holds a socket`).toBe(
+          0,
+        );
       else expect(entry.mode & 0o007, `${p} is open to other users`).toBe(0);
     }
     expect(fs.statSync(path.join(root, "postgres.json")).mode & 0o777).toBe(0o600);
 
     // And the server still works with its data there.
-    await withClient(started.url, async (c) => expect((await c.query("select 1 as one")).rows).toEqual([{ one: 1 }]));
+    await withClient(started.url, async (c) =>
+      expect((await c.query("select 1 as one")).rows).toEqual([{ one: 1 }]),
+    );
   });
 
   it("another user cannot list it or read the pid file", () => {
@@ -69,7 +74,8 @@ describe(".platform is its owner's (and the server's) alone", () => {
       expect(fs.statSync(root).mode & 0o007).toBe(0);
       return;
     }
-    const asNobody = (cmd: string, ...args: string[]) => spawnSync(cmd, args, { uid: NOBODY, gid: NOBODY, encoding: "utf8" });
+    const asNobody = (cmd: string, ...args: string[]) =>
+      spawnSync(cmd, args, { uid: NOBODY, gid: NOBODY, encoding: "utf8" });
     const ls = asNobody("ls", root);
     expect(ls.status).not.toBe(0);
     expect(ls.stderr).toMatch(/Permission denied/);

@@ -19,7 +19,9 @@ export default function setup(): () => void {
     } catch {
       // no suite recorded anything
     }
-    const rows = lines.map((line) => JSON.parse(line) as { suite: string; what: string; value: number | string });
+    const rows = lines.map(
+      (line) => JSON.parse(line) as { suite: string; what: string; value: number | string },
+    );
     const width = Math.max(0, ...rows.map((r) => r.suite.length));
     console.log(
       [

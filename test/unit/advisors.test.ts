@@ -3,7 +3,12 @@
  * policy's threshold.
  */
 import { describe, expect, it } from "vitest";
-import { advisorFails, introduced, parseAdvisorReport, type AdvisorFinding } from "../../components/migrations/advisors";
+import {
+  advisorFails,
+  introduced,
+  parseAdvisorReport,
+  type AdvisorFinding,
+} from "../../components/migrations/advisors";
 
 const REPORT = `Target: custom Postgres (127.0.0.1:54322)
 [
@@ -22,21 +27,33 @@ describe("parseAdvisorReport", () => {
         name: "rls_disabled_in_public",
         level: "ERROR",
         detail: "Table `public.adv_t` is public, but RLS has not been enabled.",
-        remediation: "https://supabase.com/docs/guides/database/database-linter?lint=0013_rls_disabled_in_public",
+        remediation:
+          "https://supabase.com/docs/guides/database/database-linter?lint=0013_rls_disabled_in_public",
         object: "public.adv_t",
         key: "rls_disabled_in_public_public_adv_t",
       },
     ]);
   });
   it("no issues: nothing", () => {
-    expect(parseAdvisorReport("Target: custom Postgres (127.0.0.1:54322)\nNo issues found\n")).toEqual([]);
+    expect(
+      parseAdvisorReport("Target: custom Postgres (127.0.0.1:54322)\nNo issues found\n"),
+    ).toEqual([]);
   });
 });
 
 describe("introduced and advisorFails", () => {
-  const f = (key: string, level: AdvisorFinding["level"]): AdvisorFinding => ({ name: key, level, detail: "", remediation: "", object: "", key });
+  const f = (key: string, level: AdvisorFinding["level"]): AdvisorFinding => ({
+    name: key,
+    level,
+    detail: "",
+    remediation: "",
+    object: "",
+    key,
+  });
   it("keeps only what the target did not have", () => {
-    expect(introduced([f("a", "ERROR")], [f("a", "ERROR"), f("b", "WARN")]).map((x) => x.key)).toEqual(["b"]);
+    expect(
+      introduced([f("a", "ERROR")], [f("a", "ERROR"), f("b", "WARN")]).map((x) => x.key),
+    ).toEqual(["b"]);
   });
   it.each<[string, AdvisorFinding["level"], boolean]>([
     ["none", "ERROR", false],

@@ -1,15 +1,45 @@
 import { describe, expect, it } from "vitest";
 
-import { applyMessage, locateInMessage, sqlLiteral } from "../../components/migrations/apply-message";
+import {
+  applyMessage,
+  locateInMessage,
+  sqlLiteral,
+} from "../../components/migrations/apply-message";
 import type { AuditRow, HistoryRow } from "../../components/migrations/ledger";
 import type { Statement } from "../../components/migrations/types";
 
 const stmt = (sql: string, line = 1): Statement => ({ sql, line, transactional: true });
 const CLI_COLUMNS = new Set(["version", "statements", "name"]);
-const HOSTED_COLUMNS = new Set(["version", "statements", "name", "created_by", "idempotency_key", "rollback"]);
+const HOSTED_COLUMNS = new Set([
+  "version",
+  "statements",
+  "name",
+  "created_by",
+  "idempotency_key",
+  "rollback",
+]);
 
-const history: HistoryRow = { version: "20240101000001", name: "t", statements: ["create table t (id int)"], digest: "d1", createdBy: null, rollback: null };
-const audit: AuditRow = { version: "20240101000001", name: "t", digest: "d1", kind: "apply", outcome: "succeeded", appliedBy: null, stack: "dev", updateId: null, protectedHash: "p", downHash: "q", message: null };
+const history: HistoryRow = {
+  version: "20240101000001",
+  name: "t",
+  statements: ["create table t (id int)"],
+  digest: "d1",
+  createdBy: null,
+  rollback: null,
+};
+const audit: AuditRow = {
+  version: "20240101000001",
+  name: "t",
+  digest: "d1",
+  kind: "apply",
+  outcome: "succeeded",
+  appliedBy: null,
+  stack: "dev",
+  updateId: null,
+  protectedHash: "p",
+  downHash: "q",
+  message: null,
+};
 
 describe("sqlLiteral: a literal that reads the same under either standard_conforming_strings", () => {
   it.each<{ value: string | number | string[] | null; expected: string }>([
@@ -42,7 +72,10 @@ describe("sqlLiteral: a literal that reads the same under either standard_confor
 describe("applyMessage: one migration as one simple-query message", () => {
   it("is begin, the statements, role reset, both ledger rows, commit, then the reset for the next migration", () => {
     const message = applyMessage({
-      settings: [["application_name", "supabase-promotion"], ["lock_timeout", "5s"]],
+      settings: [
+        ["application_name", "supabase-promotion"],
+        ["lock_timeout", "5s"],
+      ],
       statements: [stmt("create table t (id int) -- trailing comment"), stmt("select 1")],
       historyColumns: CLI_COLUMNS,
       history,
@@ -53,7 +86,9 @@ describe("applyMessage: one migration as one simple-query message", () => {
     expect(parts[0]).toBe("begin");
     expect(parts.slice(1, 3)).toEqual(["create table t (id int) -- trailing comment", "select 1"]);
     expect(parts[3]).toBe("set local role none");
-    expect(parts[4]).toMatch(/^with recorded as \(insert into "supabase_migrations"."schema_migrations"/);
+    expect(parts[4]).toMatch(
+      /^with recorded as \(insert into "supabase_migrations"."schema_migrations"/,
+    );
     expect(parts.slice(5)).toEqual([
       "commit",
       "reset all",
@@ -64,7 +99,14 @@ describe("applyMessage: one migration as one simple-query message", () => {
 
   it("writes the history row with the columns this database has and the audit row only with it", () => {
     const ledger = (columns: Set<string>) =>
-      applyMessage({ settings: [], statements: [], historyColumns: columns, history: { ...history, rollback: ["drop table t"] }, audit, elapsedMs: 0 }).text.split("\n;\n")[2]!;
+      applyMessage({
+        settings: [],
+        statements: [],
+        historyColumns: columns,
+        history: { ...history, rollback: ["drop table t"] },
+        audit,
+        elapsedMs: 0,
+      }).text.split("\n;\n")[2]!;
     expect(ledger(CLI_COLUMNS)).toBe(
       `with recorded as (insert into "supabase_migrations"."schema_migrations" ("version", "name", "statements") ` +
         `values ('20240101000001', 't', array['create table t (id int)']::text[]) returning version, statements) ` +
@@ -86,8 +128,26 @@ describe("applyMessage: one migration as one simple-query message", () => {
       settings: [["search_path", "a'b"]],
       statements: [stmt(`select '${nasty.replace(/'/g, "''")}'`)],
       historyColumns: HOSTED_COLUMNS,
-      history: { version: "1", name: nasty, statements: [nasty], digest: nasty, createdBy: nasty, rollback: [nasty] },
-      audit: { ...audit, version: "1", name: nasty, digest: nasty, appliedBy: nasty, stack: nasty, updateId: nasty, message: nasty, protectedHash: nasty, downHash: nasty },
+      history: {
+        version: "1",
+        name: nasty,
+        statements: [nasty],
+        digest: nasty,
+        createdBy: nasty,
+        rollback: [nasty],
+      },
+      audit: {
+        ...audit,
+        version: "1",
+        name: nasty,
+        digest: nasty,
+        appliedBy: nasty,
+        stack: nasty,
+        updateId: nasty,
+        message: nasty,
+        protectedHash: nasty,
+        downHash: nasty,
+      },
       elapsedMs: 0,
     }).text;
     const literal = sqlLiteral(nasty);

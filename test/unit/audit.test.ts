@@ -4,12 +4,20 @@
  * it is — not as "never updated" while its ledger has rows.
  */
 import { describe, expect, it } from "vitest";
-import { auditReport, joinHistory, renderAudit, type AuditEvent, type HistoryEntry } from "../../lib/audit";
+import {
+  auditReport,
+  joinHistory,
+  renderAudit,
+  type AuditEvent,
+  type HistoryEntry,
+} from "../../lib/audit";
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, 0) + seconds * 1000);
 const iso = (seconds: number) => at(seconds).toISOString();
 
-function event(overrides: Partial<AuditEvent> & Pick<AuditEvent, "version" | "stack" | "updateId" | "appliedAt">): AuditEvent {
+function event(
+  overrides: Partial<AuditEvent> & Pick<AuditEvent, "version" | "stack" | "updateId" | "appliedAt">,
+): AuditEvent {
   return {
     name: `m${overrides.version}`,
     digest: `${overrides.version}`.padEnd(64, "d"),
@@ -33,7 +41,12 @@ describe("joinHistory", () => {
   it("does not credit a stack with another stack's applies to the same database", () => {
     // Four stacks up at once on one database: sb4 won the lock and applied all 217 while sb1's update ran.
     const sb4Applies = Array.from({ length: 217 }, (_, i) =>
-      event({ version: String(20260101000000 + i), stack: "sb4", updateId: "update-of-sb4", appliedAt: at(5 + i * 0.1) }),
+      event({
+        version: String(20260101000000 + i),
+        stack: "sb4",
+        updateId: "update-of-sb4",
+        appliedAt: at(5 + i * 0.1),
+      }),
     );
     const sb1History = [update(0, 60, "succeeded", "sb1 up")];
 
@@ -51,7 +64,9 @@ describe("joinHistory", () => {
     });
     const text = renderAudit(report);
     expect(text).toContain("No migration was applied, reverted or adopted by sb1.");
-    expect(text).toContain("217 audit rows in this database were written by other stacks — sb4 (217) — and are not sb1's");
+    expect(text).toContain(
+      "217 audit rows in this database were written by other stacks — sb4 (217) — and are not sb1's",
+    );
     expect(text).toContain("npm run audit -- sb4");
     expect(text).not.toContain("#1 sb1 up");
   });
@@ -84,8 +99,14 @@ describe("joinHistory", () => {
   });
 
   it("never attributes rows to a refresh or destroy, which apply nothing", () => {
-    const history: HistoryEntry[] = [{ kind: "refresh", startTime: iso(0), endTime: iso(60), result: "succeeded" }];
-    const { lines } = joinHistory([event({ version: "1", stack: "dev", updateId: null, appliedAt: at(5) })], history, "dev");
+    const history: HistoryEntry[] = [
+      { kind: "refresh", startTime: iso(0), endTime: iso(60), result: "succeeded" },
+    ];
+    const { lines } = joinHistory(
+      [event({ version: "1", stack: "dev", updateId: null, appliedAt: at(5) })],
+      history,
+      "dev",
+    );
     expect(lines[0]?.update).toBeNull();
   });
 });
@@ -94,7 +115,14 @@ describe("auditReport", () => {
   it("a failed first update: no outputs, yet the ledger has rows — says so and what to do", () => {
     const events = [
       event({ version: "1", stack: "qa", updateId: "U", appliedAt: at(3) }),
-      event({ version: "2", stack: "qa", updateId: "U", appliedAt: at(4), outcome: "failed", digest: null }),
+      event({
+        version: "2",
+        stack: "qa",
+        updateId: "U",
+        appliedAt: at(4),
+        outcome: "failed",
+        digest: null,
+      }),
     ];
     const report = auditReport({
       stack: "qa",
@@ -112,12 +140,20 @@ describe("auditReport", () => {
     expect(text).toContain("npm run pulumi -- up --stack qa");
     expect(text).toContain("#1 first try (failed)");
     expect(text).toContain("apply (failed)");
-    expect(text).toContain("the state records no migrations (no update of qa finished), the ledger has 1 migration");
+    expect(text).toContain(
+      "the state records no migrations (no update of qa finished), the ledger has 1 migration",
+    );
     expect(report.exitCode).toBe(3);
   });
 
   it("a stack that was never updated and has no ledger says just that", () => {
-    const report = auditReport({ stack: "staging", outputs: undefined, history: [], events: [], ledger: [] });
+    const report = auditReport({
+      stack: "staging",
+      outputs: undefined,
+      history: [],
+      events: [],
+      ledger: [],
+    });
     expect(report.status).toBe("never-updated");
     expect(renderAudit(report)).toContain("Stack staging has never been updated");
     expect(report.exitCode).toBe(1);
@@ -127,7 +163,11 @@ describe("auditReport", () => {
     const digest = "1".padEnd(64, "d");
     const report = auditReport({
       stack: "dev",
-      outputs: { projectRef: "local-dev", releaseDigest: "r".repeat(64), release: { migrations: { "1_m1": digest } } },
+      outputs: {
+        projectRef: "local-dev",
+        releaseDigest: "r".repeat(64),
+        release: { migrations: { "1_m1": digest } },
+      },
       history: [update(0, 9, "succeeded", "npm start")],
       events: [event({ version: "1", stack: "dev", updateId: "U", appliedAt: at(3), digest })],
       ledger: [{ version: "1", name: "m1", digest }],

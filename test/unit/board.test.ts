@@ -19,22 +19,50 @@ import { escapeHtml, renderBoard } from "../../lib/board/render";
 import type { EnvironmentInput, LiveDatabase, MigrationState } from "../../lib/board/types";
 
 const files = {
-  one: ["1_one.sql", "create table public.one (id int);\n-- migrate:down\ndrop table public.one;\n"],
-  two: ["2_two.sql", "create table public.two (id int);\n-- migrate:down\ndrop table public.two;\n"],
-  three: ["3_three.sql", "create table public.three (id int);\n-- migrate:down\ndrop table public.three;\n"],
+  one: [
+    "1_one.sql",
+    "create table public.one (id int);\n-- migrate:down\ndrop table public.one;\n",
+  ],
+  two: [
+    "2_two.sql",
+    "create table public.two (id int);\n-- migrate:down\ndrop table public.two;\n",
+  ],
+  three: [
+    "3_three.sql",
+    "create table public.three (id int);\n-- migrate:down\ndrop table public.three;\n",
+  ],
 } as const;
 
 function bundle(...entries: Array<readonly [string, string]>): Bundle {
-  return parseBundle(entries.map(([file, text]) => ({ file, bytes: new TextEncoder().encode(text) })));
+  return parseBundle(
+    entries.map(([file, text]) => ({ file, bytes: new TextEncoder().encode(text) })),
+  );
 }
-
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 11, 1, 12, 0, seconds));
-function event(m: Pick<Migration, "version" | "name" | "digest">, kind: string, seconds: number, stack = "dev", outcome = "succeeded"): AuditEvent {
-  return { version: m.version, name: m.name, digest: m.digest, kind, outcome, appliedAt: at(seconds), appliedBy: "ci", stack, updateId: "u1", durationMs: 3 };
+function event(
+  m: Pick<Migration, "version" | "name" | "digest">,
+  kind: string,
+  seconds: number,
+  stack = "dev",
+  outcome = "succeeded",
+): AuditEvent {
+  return {
+    version: m.version,
+    name: m.name,
+    digest: m.digest,
+    kind,
+    outcome,
+    appliedAt: at(seconds),
+    appliedBy: "ci",
+    stack,
+    updateId: "u1",
+    durationMs: 3,
+  };
 }
 
-const state = (...ms: Migration[]) => Object.fromEntries(ms.map((m) => [`${m.version}_${m.name}`, m.digest]));
+const state = (...ms: Migration[]) =>
+  Object.fromEntries(ms.map((m) => [`${m.version}_${m.name}`, m.digest]));
 
 beforeAll(async () => {
   await initParser();
@@ -42,14 +70,28 @@ beforeAll(async () => {
 
 describe("a migration's state in one environment", () => {
   // Each case: the environment (files on disk, ledger, audit rows, recorded state) → the state of version `v`.
-  const cases: Array<{ name: string; v: string; expected: MigrationState; detail?: RegExp; env: () => Parameters<typeof environmentVerdicts>[0]; extra?: string[] }> = [
+  const cases: Array<{
+    name: string;
+    v: string;
+    expected: MigrationState;
+    detail?: RegExp;
+    env: () => Parameters<typeof environmentVerdicts>[0];
+    extra?: string[];
+  }> = [
     {
       name: "applied: the ledger row as recorded, the file's digest, in the state",
       v: "1",
       expected: "applied",
       env: () => {
         const b = bundle(files.one);
-        return { stack: "dev", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [event(b.migrations[0]!, "apply", 1)], recorded: state(b.migrations[0]!), through: undefined };
+        return {
+          stack: "dev",
+          files: b.migrations,
+          ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null },
+          events: [event(b.migrations[0]!, "apply", 1)],
+          recorded: state(b.migrations[0]!),
+          through: undefined,
+        };
       },
     },
     {
@@ -59,7 +101,14 @@ describe("a migration's state in one environment", () => {
       detail: /^$/,
       env: () => {
         const b = bundle(files.one, files.two);
-        return { stack: "prod", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
+        return {
+          stack: "prod",
+          files: b.migrations,
+          ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null },
+          events: [],
+          recorded: state(b.migrations[0]!),
+          through: undefined,
+        };
       },
     },
     {
@@ -69,7 +118,14 @@ describe("a migration's state in one environment", () => {
       detail: /held back by migrations\.through 1/,
       env: () => {
         const b = bundle(files.one, files.two);
-        return { stack: "prod", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: "1" };
+        return {
+          stack: "prod",
+          files: b.migrations,
+          ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null },
+          events: [],
+          recorded: state(b.migrations[0]!),
+          through: "1",
+        };
       },
     },
     {
@@ -79,7 +135,14 @@ describe("a migration's state in one environment", () => {
       env: () => {
         const b = bundle(files.one, files.two);
         const [one, two] = b.migrations as [Migration, Migration];
-        return { stack: "dev", files: b.migrations, ledger: { entries: [appliedEntry(one)], inProgress: null }, events: [event(one, "apply", 1), event(two, "apply", 2), event(two, "revert", 9)], recorded: state(one), through: "1" };
+        return {
+          stack: "dev",
+          files: b.migrations,
+          ledger: { entries: [appliedEntry(one)], inProgress: null },
+          events: [event(one, "apply", 1), event(two, "apply", 2), event(two, "revert", 9)],
+          recorded: state(one),
+          through: "1",
+        };
       },
     },
     {
@@ -89,8 +152,18 @@ describe("a migration's state in one environment", () => {
       detail: /its up section differs from what ran/,
       env: () => {
         const ran = bundle(files.one, files.two).migrations;
-        const now = bundle(files.one, ["2_two.sql", "create table public.two (id int, note text);\n-- migrate:down\ndrop table public.two;\n"]).migrations;
-        return { stack: "dev", files: now, ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
+        const now = bundle(files.one, [
+          "2_two.sql",
+          "create table public.two (id int, note text);\n-- migrate:down\ndrop table public.two;\n",
+        ]).migrations;
+        return {
+          stack: "dev",
+          files: now,
+          ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null },
+          events: [],
+          recorded: state(...ran),
+          through: undefined,
+        };
       },
     },
     {
@@ -100,8 +173,18 @@ describe("a migration's state in one environment", () => {
       detail: /only its down section changed/,
       env: () => {
         const ran = bundle(files.one, files.two).migrations;
-        const now = bundle(files.one, ["2_two.sql", "create table public.two (id int);\n-- migrate:down\ndrop table if exists public.two;\n"]).migrations;
-        return { stack: "dev", files: now, ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
+        const now = bundle(files.one, [
+          "2_two.sql",
+          "create table public.two (id int);\n-- migrate:down\ndrop table if exists public.two;\n",
+        ]).migrations;
+        return {
+          stack: "dev",
+          files: now,
+          ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null },
+          events: [],
+          recorded: state(...ran),
+          through: undefined,
+        };
       },
     },
     {
@@ -111,7 +194,14 @@ describe("a migration's state in one environment", () => {
       detail: /its file is gone/,
       env: () => {
         const ran = bundle(files.one, files.two).migrations;
-        return { stack: "dev", files: ran.slice(0, 1), ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
+        return {
+          stack: "dev",
+          files: ran.slice(0, 1),
+          ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null },
+          events: [],
+          recorded: state(...ran),
+          through: undefined,
+        };
       },
     },
     {
@@ -121,8 +211,21 @@ describe("a migration's state in one environment", () => {
       detail: /its chained digest moved because an earlier file changed/,
       env: () => {
         const ran = bundle(files.one, files.two).migrations;
-        const now = bundle(["1_one.sql", "create table public.one (id int, x int);\n-- migrate:down\ndrop table public.one;\n"], files.two).migrations;
-        return { stack: "dev", files: now, ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null }, events: [], recorded: state(...ran), through: undefined };
+        const now = bundle(
+          [
+            "1_one.sql",
+            "create table public.one (id int, x int);\n-- migrate:down\ndrop table public.one;\n",
+          ],
+          files.two,
+        ).migrations;
+        return {
+          stack: "dev",
+          files: now,
+          ledger: { entries: ran.map((m) => appliedEntry(m)), inProgress: null },
+          events: [],
+          recorded: state(...ran),
+          through: undefined,
+        };
       },
     },
     {
@@ -132,8 +235,18 @@ describe("a migration's state in one environment", () => {
       detail: /statements edited outside supabase-promotion/,
       env: () => {
         const b = bundle(files.one);
-        const row = { ...appliedEntry(b.migrations[0]!), statementsHash: ledgerStatementsHash(["select 1"]) };
-        return { stack: "staging", files: b.migrations, ledger: { entries: [row], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
+        const row = {
+          ...appliedEntry(b.migrations[0]!),
+          statementsHash: ledgerStatementsHash(["select 1"]),
+        };
+        return {
+          stack: "staging",
+          files: b.migrations,
+          ledger: { entries: [row], inProgress: null },
+          events: [],
+          recorded: state(b.migrations[0]!),
+          through: undefined,
+        };
       },
     },
     {
@@ -143,7 +256,17 @@ describe("a migration's state in one environment", () => {
       detail: /renamed outside supabase-promotion \(applied as 'one', now 'uno'\)/,
       env: () => {
         const b = bundle(files.one);
-        return { stack: "staging", files: b.migrations, ledger: { entries: [{ ...appliedEntry(b.migrations[0]!), name: "uno" }], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
+        return {
+          stack: "staging",
+          files: b.migrations,
+          ledger: {
+            entries: [{ ...appliedEntry(b.migrations[0]!), name: "uno" }],
+            inProgress: null,
+          },
+          events: [],
+          recorded: state(b.migrations[0]!),
+          through: undefined,
+        };
       },
     },
     {
@@ -153,7 +276,14 @@ describe("a migration's state in one environment", () => {
       detail: /its ledger row is gone/,
       env: () => {
         const b = bundle(files.one, files.two);
-        return { stack: "staging", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(...b.migrations), through: undefined };
+        return {
+          stack: "staging",
+          files: b.migrations,
+          ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null },
+          events: [],
+          recorded: state(...b.migrations),
+          through: undefined,
+        };
       },
     },
     {
@@ -163,7 +293,24 @@ describe("a migration's state in one environment", () => {
       detail: /written outside supabase-promotion/,
       env: () => {
         const b = bundle(files.one);
-        return { stack: "dev", files: b.migrations, ledger: { entries: [{ ...appliedEntry(b.migrations[0]!), digest: null, recordedStatementsHash: null, recordedName: null }], inProgress: null }, events: [], recorded: {}, through: undefined };
+        return {
+          stack: "dev",
+          files: b.migrations,
+          ledger: {
+            entries: [
+              {
+                ...appliedEntry(b.migrations[0]!),
+                digest: null,
+                recordedStatementsHash: null,
+                recordedName: null,
+              },
+            ],
+            inProgress: null,
+          },
+          events: [],
+          recorded: {},
+          through: undefined,
+        };
       },
     },
     {
@@ -173,7 +320,14 @@ describe("a migration's state in one environment", () => {
       extra: ["7"],
       env: () => {
         const b = bundle(files.one);
-        return { stack: "dev", files: b.migrations, ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null }, events: [], recorded: state(b.migrations[0]!), through: undefined };
+        return {
+          stack: "dev",
+          files: b.migrations,
+          ledger: { entries: [appliedEntry(b.migrations[0]!)], inProgress: null },
+          events: [],
+          recorded: state(b.migrations[0]!),
+          through: undefined,
+        };
       },
     },
   ];
@@ -187,7 +341,13 @@ describe("a migration's state in one environment", () => {
 
 describe("promotionOrder", () => {
   it("orders by promotion.from, whatever the file order", () => {
-    expect(promotionOrder([{ stack: "prod", upstream: "staging" }, { stack: "dev", upstream: undefined }, { stack: "staging", upstream: "dev" }]).order).toEqual(["dev", "staging", "prod"]);
+    expect(
+      promotionOrder([
+        { stack: "prod", upstream: "staging" },
+        { stack: "dev", upstream: undefined },
+        { stack: "staging", upstream: "dev" },
+      ]).order,
+    ).toEqual(["dev", "staging", "prod"]);
   });
   it("keeps a chain together, names an unknown upstream and a cycle, and still lists every stack", () => {
     const result = promotionOrder([
@@ -211,53 +371,128 @@ function liveOf(entries: LedgerEntry[], events: AuditEvent[] = []): LiveDatabase
   return { ledger: { entries, inProgress: null }, events, buckets: [], realtime: [] };
 }
 
-function environment(stack: string, upstream: string | undefined, overrides: Partial<EnvironmentInput>): EnvironmentInput {
-  return { stack, upstream, platform: "local", through: undefined, files: [], state: null, history: [], live: liveOf([]), drift: [], advisors: { status: "not-run" }, ...overrides };
+function environment(
+  stack: string,
+  upstream: string | undefined,
+  overrides: Partial<EnvironmentInput>,
+): EnvironmentInput {
+  return {
+    stack,
+    upstream,
+    platform: "local",
+    through: undefined,
+    files: [],
+    state: null,
+    history: [],
+    live: liveOf([]),
+    drift: [],
+    advisors: { status: "not-run" },
+    ...overrides,
+  };
 }
 
 describe("buildBoard", () => {
   it("puts the environments in promotion order, a row per version of any bundle or ledger, and joins who/when/update", () => {
     const b = bundle(files.one, files.two).migrations as [Migration, Migration];
     const gone = bundle(files.one, files.two, files.three).migrations[2]!;
-    const history = [{ kind: "update", startTime: at(0).toISOString(), endTime: at(30).toISOString(), result: "succeeded", message: "dev release" }];
+    const history = [
+      {
+        kind: "update",
+        startTime: at(0).toISOString(),
+        endTime: at(30).toISOString(),
+        result: "succeeded",
+        message: "dev release",
+      },
+    ];
     const board = buildBoard({
       generatedAt: at(60),
       environments: [
-        environment("prod", "staging", { files: b, live: { error: "Cannot connect to 127.0.0.1:5 (database sp_prod, user postgres): connection refused" } }),
+        environment("prod", "staging", {
+          files: b,
+          live: {
+            error:
+              "Cannot connect to 127.0.0.1:5 (database sp_prod, user postgres): connection refused",
+          },
+        }),
         environment("dev", undefined, {
           files: b,
-          state: { migrations: state(...b, gone), appliedThrough: "3", buckets: null, realtimeTables: null },
+          state: {
+            migrations: state(...b, gone),
+            appliedThrough: "3",
+            buckets: null,
+            realtimeTables: null,
+          },
           history,
-          live: liveOf([...b, gone].map((m) => appliedEntry(m)), [event(b[0], "apply", 1), event(b[1], "apply", 2), event(gone, "apply", 3)]),
+          live: liveOf(
+            [...b, gone].map((m) => appliedEntry(m)),
+            [event(b[0], "apply", 1), event(b[1], "apply", 2), event(gone, "apply", 3)],
+          ),
         }),
-        environment("staging", "dev", { files: b, state: { migrations: state(b[0]), appliedThrough: "1", buckets: null, realtimeTables: null }, live: liveOf([appliedEntry(b[0])]) }),
+        environment("staging", "dev", {
+          files: b,
+          state: {
+            migrations: state(b[0]),
+            appliedThrough: "1",
+            buckets: null,
+            realtimeTables: null,
+          },
+          live: liveOf([appliedEntry(b[0])]),
+        }),
       ],
     });
     expect(board.environments.map((e) => e.stack)).toEqual(["dev", "staging", "prod"]);
-    expect(board.migrations.map((m) => `${m.version}_${m.name}`)).toEqual(["1_one", "2_two", "3_three"]);
+    expect(board.migrations.map((m) => `${m.version}_${m.name}`)).toEqual([
+      "1_one",
+      "2_two",
+      "3_three",
+    ]);
     expect(board.migrations.map((m) => m.cells.map((c) => c.state))).toEqual([
       ["applied", "applied", "unknown"],
       ["applied", "pending", "unknown"],
       ["edited", "absent", "unknown"],
     ]);
     const cell = board.migrations[0]!.cells[0]!;
-    expect(cell).toMatchObject({ by: "ci", at: at(1).toISOString(), action: "apply", update: "#1 dev release", digest: b[0].digest.slice(0, 12) });
-    expect(board.environments[0]).toMatchObject({ appliedThrough: "3", lastUpdate: { number: 1, result: "succeeded", message: "dev release" }, reachable: true });
+    expect(cell).toMatchObject({
+      by: "ci",
+      at: at(1).toISOString(),
+      action: "apply",
+      update: "#1 dev release",
+      digest: b[0].digest.slice(0, 12),
+    });
+    expect(board.environments[0]).toMatchObject({
+      appliedThrough: "3",
+      lastUpdate: { number: 1, result: "succeeded", message: "dev release" },
+      reachable: true,
+    });
     expect(board.environments[0]!.counts).toMatchObject({ applied: 2, edited: 1 });
-    expect(board.environments[2]).toMatchObject({ reachable: false, error: expect.stringContaining("connection refused") });
+    expect(board.environments[2]).toMatchObject({
+      reachable: false,
+      error: expect.stringContaining("connection refused"),
+    });
   });
 });
 
 describe("ledgerLevelDrift", () => {
   it("names each migration, bucket and realtime table that differs, and nothing when all agree", () => {
     const b = bundle(files.one, files.two).migrations as [Migration, Migration];
-    const declared = { migrations: state(...b), appliedThrough: "2", buckets: { avatars: "private · 1024 bytes · image/png" }, realtimeTables: ["public.messages"] };
+    const declared = {
+      migrations: state(...b),
+      appliedThrough: "2",
+      buckets: { avatars: "private · 1024 bytes · image/png" },
+      realtimeTables: ["public.messages"],
+    };
     const clean = ledgerLevelDrift({
       stack: "staging",
       files: b,
       through: undefined,
       state: declared,
-      live: { ...liveOf(b.map((m) => appliedEntry(m))), buckets: [{ id: "avatars", public: false, fileSizeLimit: 1024, allowedMimeTypes: ["image/png"] }], realtime: [{ table: "public.messages", replicaIdentityFull: false }] },
+      live: {
+        ...liveOf(b.map((m) => appliedEntry(m))),
+        buckets: [
+          { id: "avatars", public: false, fileSizeLimit: 1024, allowedMimeTypes: ["image/png"] },
+        ],
+        realtime: [{ table: "public.messages", replicaIdentityFull: false }],
+      },
     });
     expect(clean).toEqual([]);
 
@@ -276,12 +511,33 @@ describe("ledgerLevelDrift", () => {
       },
     });
     expect(drift).toEqual([
-      { object: "migration 1_one", change: "ledger row's statements edited outside supabase-promotion" },
-      { object: "migration 2_two", change: "the stack's state records it as applied, but its ledger row is gone (deleted outside supabase-promotion)" },
-      { object: "bucket avatars", change: "is public · 1024 bytes · image/png; the stack declares private · 1024 bytes · image/png" },
-      { object: "bucket scratch", change: "in storage.buckets (private · no size limit · any type) but not declared by this stack" },
-      { object: "realtime table public.bookings", change: "in the supabase_realtime publication but not declared by this stack" },
-      { object: "realtime table public.messages", change: "declared but not in the supabase_realtime publication" },
+      {
+        object: "migration 1_one",
+        change: "ledger row's statements edited outside supabase-promotion",
+      },
+      {
+        object: "migration 2_two",
+        change:
+          "the stack's state records it as applied, but its ledger row is gone (deleted outside supabase-promotion)",
+      },
+      {
+        object: "bucket avatars",
+        change:
+          "is public · 1024 bytes · image/png; the stack declares private · 1024 bytes · image/png",
+      },
+      {
+        object: "bucket scratch",
+        change:
+          "in storage.buckets (private · no size limit · any type) but not declared by this stack",
+      },
+      {
+        object: "realtime table public.bookings",
+        change: "in the supabase_realtime publication but not declared by this stack",
+      },
+      {
+        object: "realtime table public.messages",
+        change: "declared but not in the supabase_realtime publication",
+      },
     ]);
   });
 });
@@ -297,15 +553,43 @@ describe("renderBoard", () => {
         environment(`dev"><img src=x onerror=alert(1)>`, undefined, {
           platform: `<b>local</b>`,
           files: [named],
-          live: liveOf([{ ...appliedEntry(m), name: hostile, recordedName: hostile }], [{ ...event(m, "apply", 1), appliedBy: `<img src=x onerror=alert(2)>`, stack: `dev"><img src=x onerror=alert(1)>` }]),
-          history: [{ kind: "update", startTime: at(0).toISOString(), endTime: at(5).toISOString(), result: "succeeded", message: `</th><script>alert(3)</script>` }],
+          live: liveOf(
+            [{ ...appliedEntry(m), name: hostile, recordedName: hostile }],
+            [
+              {
+                ...event(m, "apply", 1),
+                appliedBy: `<img src=x onerror=alert(2)>`,
+                stack: `dev"><img src=x onerror=alert(1)>`,
+              },
+            ],
+          ),
+          history: [
+            {
+              kind: "update",
+              startTime: at(0).toISOString(),
+              endTime: at(5).toISOString(),
+              result: "succeeded",
+              message: `</th><script>alert(3)</script>`,
+            },
+          ],
           drift: [{ object: `bucket <i>x</i>`, change: `reason: ${hostile}` }],
           advisors: {
             status: "ran",
-            findings: [{ name: "rls<x>", level: "ERROR", detail: hostile, remediation: "javascript:alert(4)", object: "public.<t>", key: "k" }],
+            findings: [
+              {
+                name: "rls<x>",
+                level: "ERROR",
+                detail: hostile,
+                remediation: "javascript:alert(4)",
+                object: "public.<t>",
+                key: "k",
+              },
+            ],
           },
         }),
-        environment("prod", `dev"><img src=x onerror=alert(1)>`, { live: { error: `no database "<sp_prod>"` } }),
+        environment("prod", `dev"><img src=x onerror=alert(1)>`, {
+          live: { error: `no database "<sp_prod>"` },
+        }),
       ],
     });
     const html = renderBoard(board);
@@ -313,7 +597,7 @@ describe("renderBoard", () => {
     expect(html).not.toMatch(/<img/i);
     expect(html).not.toContain("<i>");
     expect(html).toContain("platform <b>&lt;b&gt;local&lt;/b&gt;</b>");
-    expect(html).not.toContain("javascript:alert(4)\"");
+    expect(html).not.toContain('javascript:alert(4)"');
     expect(html).not.toMatch(/href="javascript:/i);
     expect(html).toContain(escapeHtml(hostile));
     expect(html).toContain("&lt;img src=x onerror=alert(2)&gt;");
@@ -325,7 +609,9 @@ describe("renderBoard", () => {
   });
 
   it("says the advisors were not run, and how to run them", () => {
-    const html = renderBoard(buildBoard({ generatedAt: at(0), environments: [environment("dev", undefined, {})] }));
+    const html = renderBoard(
+      buildBoard({ generatedAt: at(0), environments: [environment("dev", undefined, {})] }),
+    );
     expect(html).toContain("not run (add <code>--advisors</code>)");
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { resolveBuckets, shippedBuckets, validateBucket, validateBucketId, type BucketSpec } from "../../components/storage/buckets";
+import {
+  resolveBuckets,
+  shippedBuckets,
+  validateBucket,
+  validateBucketId,
+  type BucketSpec,
+} from "../../components/storage/buckets";
 
 const allow = { allowPublicBuckets: true };
 const forbid = { allowPublicBuckets: false };
@@ -7,7 +13,16 @@ const forbid = { allowPublicBuckets: false };
 describe("resolveBuckets", () => {
   it("fills in the defaults of a bare declaration", () => {
     expect(resolveBuckets([{ id: "docs" }], {}, allow)).toEqual({
-      buckets: [{ id: "docs", public: false, fileSizeLimit: null, allowedMimeTypes: null, forceDestroy: false, policies: "none" }],
+      buckets: [
+        {
+          id: "docs",
+          public: false,
+          fileSizeLimit: null,
+          allowedMimeTypes: null,
+          forceDestroy: false,
+          policies: "none",
+        },
+      ],
       problems: [],
     });
   });
@@ -19,11 +34,24 @@ describe("resolveBuckets", () => {
           id: "equipment-media",
           public: false,
           fileSizeLimit: 50 * 1024 * 1024,
-          allowedMimeTypes: ["image/jpeg", "image/png", "image/webp", "video/mp4", "application/pdf"],
+          allowedMimeTypes: [
+            "image/jpeg",
+            "image/png",
+            "image/webp",
+            "video/mp4",
+            "application/pdf",
+          ],
           forceDestroy: false,
           policies: "owner-folder",
         },
-        { id: "avatars", public: true, fileSizeLimit: 5 * 1024 * 1024, allowedMimeTypes: ["image/*"], forceDestroy: false, policies: "public-read" },
+        {
+          id: "avatars",
+          public: true,
+          fileSizeLimit: 5 * 1024 * 1024,
+          allowedMimeTypes: ["image/*"],
+          forceDestroy: false,
+          policies: "public-read",
+        },
       ],
       problems: [],
     });
@@ -33,18 +61,29 @@ describe("resolveBuckets", () => {
     ["public", { public: true }, { public: true }],
     ["a human size", { fileSizeLimit: "50MB" }, { fileSizeLimit: 52428800 }],
     ["a byte count", { fileSizeLimit: 1000 }, { fileSizeLimit: 1000 }],
-    ["MIME types", { allowedMimeTypes: ["text/csv", "text/csv"] }, { allowedMimeTypes: ["text/csv"] }],
+    [
+      "MIME types",
+      { allowedMimeTypes: ["text/csv", "text/csv"] },
+      { allowedMimeTypes: ["text/csv"] },
+    ],
     ["no MIME restriction", { allowedMimeTypes: [] }, { allowedMimeTypes: null }],
     ["forceDestroy", { forceDestroy: true }, { forceDestroy: true }],
   ])("applies an override of %s", (_what, override, expected) => {
-    const declared: BucketSpec[] = [{ id: "media", fileSizeLimit: "1MB", allowedMimeTypes: ["image/png"] }];
+    const declared: BucketSpec[] = [
+      { id: "media", fileSizeLimit: "1MB", allowedMimeTypes: ["image/png"] },
+    ];
     const { buckets, problems } = resolveBuckets(declared, { media: override }, allow);
     expect(problems).toEqual([]);
     expect(buckets[0]).toMatchObject(expected);
   });
 
   it("drops removed buckets (a removed public bucket is no problem)", () => {
-    const { buckets, problems } = resolveBuckets(shippedBuckets, { avatars: { remove: true } }, forbid, "prod");
+    const { buckets, problems } = resolveBuckets(
+      shippedBuckets,
+      { avatars: { remove: true } },
+      forbid,
+      "prod",
+    );
     expect(buckets.map((b) => b.id)).toEqual(["equipment-media"]);
     expect(problems).toEqual([]);
   });
@@ -54,7 +93,9 @@ describe("resolveBuckets", () => {
     expect(problems).toEqual([
       "bucket avatars is public but policy.allowPublicBuckets is false on stack prod; make it private (buckets.avatars.public: false) or allow public buckets",
     ]);
-    expect(resolveBuckets(shippedBuckets, { avatars: { public: false } }, forbid, "prod").problems).toEqual([]);
+    expect(
+      resolveBuckets(shippedBuckets, { avatars: { public: false } }, forbid, "prod").problems,
+    ).toEqual([]);
   });
 
   it("lists every problem at once: unknown overrides, duplicates, invalid values", () => {
@@ -64,7 +105,12 @@ describe("resolveBuckets", () => {
       { id: `x"; drop table storage.objects; --` },
       { id: "media", fileSizeLimit: "lots", allowedMimeTypes: ["image/png", "png"] },
     ];
-    const { problems } = resolveBuckets(declared, { avatar: { public: true }, media: { public: true } }, forbid, "staging");
+    const { problems } = resolveBuckets(
+      declared,
+      { avatar: { public: true }, media: { public: true } },
+      forbid,
+      "staging",
+    );
     expect(problems).toEqual([
       "bucket docs is declared more than once; bucket ids must be unique",
       `buckets.avatar in the stack config on stack staging names no bucket declared in code (declared: docs, docs, x"; drop table storage.objects; --, media); fix the id or declare the bucket`,
@@ -108,8 +154,22 @@ describe("bucket validation", () => {
 
   it("checks sizes, flags and policy modes", () => {
     expect(
-      validateBucket({ bucketId: "b", fileSizeLimit: -1, public: "no", forceDestroy: 1, policies: "all" }).map((p) => p.property),
+      validateBucket({
+        bucketId: "b",
+        fileSizeLimit: -1,
+        public: "no",
+        forceDestroy: 1,
+        policies: "all",
+      }).map((p) => p.property),
     ).toEqual(["public", "forceDestroy", "fileSizeLimit", "policies"]);
-    expect(validateBucket({ bucketId: "b", fileSizeLimit: 0, public: true, forceDestroy: false, policies: "owner-folder" })).toEqual([]);
+    expect(
+      validateBucket({
+        bucketId: "b",
+        fileSizeLimit: 0,
+        public: true,
+        forceDestroy: false,
+        policies: "owner-folder",
+      }),
+    ).toEqual([]);
   });
 });

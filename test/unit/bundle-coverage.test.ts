@@ -11,7 +11,12 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { BundleError, loadBundle, MigrationsFolderError, parseBundle } from "../../components/migrations/bundle";
+import {
+  BundleError,
+  loadBundle,
+  MigrationsFolderError,
+  parseBundle,
+} from "../../components/migrations/bundle";
 import type { Problem } from "../../components/migrations/bundle";
 import { coverageGap } from "../../components/migrations/coverage";
 import { initParser, splitStatements } from "../../components/migrations/split";
@@ -26,7 +31,10 @@ beforeAll(async () => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** The migration parsed from one file, or the problems it was refused with. */
-function load(bytes: Uint8Array | string, file = "20260301000000_x.sql"): { migration?: Migration; problems?: Problem[] } {
+function load(
+  bytes: Uint8Array | string,
+  file = "20260301000000_x.sql",
+): { migration?: Migration; problems?: Problem[] } {
   const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
   try {
     return { migration: parseBundle([{ file, bytes: data }]).migrations[0] };
@@ -36,42 +44,80 @@ function load(bytes: Uint8Array | string, file = "20260301000000_x.sql"): { migr
   }
 }
 
-const allStatements = (m: Migration): Statement[] => [...m.up, ...(m.verify ?? []), ...(m.down ?? [])];
+const allStatements = (m: Migration): Statement[] => [
+  ...m.up,
+  ...(m.verify ?? []),
+  ...(m.down ?? []),
+];
 
 describe("NUL bytes are refused with file:line and the fix", () => {
   it.each<{ name: string; text: string; line: number; more?: RegExp }>([
     // The reproduction of issue 9: one statement was recorded, public.b never existed.
-    { name: "between two statements (printf 'create table public.a …;\\0\\ncreate table public.b …;\\n')", text: "create table public.a (id int);\0\ncreate table public.b (id int);\n", line: 1 },
-    { name: "before the semicolon", text: "create table public.a (id int)\0;\ncreate table public.b (id int);\n", line: 1 },
+    {
+      name: "between two statements (printf 'create table public.a …;\\0\\ncreate table public.b …;\\n')",
+      text: "create table public.a (id int);\0\ncreate table public.b (id int);\n",
+      line: 1,
+    },
+    {
+      name: "before the semicolon",
+      text: "create table public.a (id int)\0;\ncreate table public.b (id int);\n",
+      line: 1,
+    },
     { name: "inside a string on line 3", text: "select 1;\nselect 2;\nselect 'a\0b';\n", line: 3 },
     { name: "inside a comment", text: "-- note \0\nselect 1;\n", line: 1 },
     { name: "on a marker line", text: "select 1;\n-- migrate:down\0\nselect 2;\n", line: 2 },
-    { name: "on several lines", text: "select 1;\0\nselect 2;\0\nselect 3;\0\n", line: 1, more: /and on 2 more lines: 2, 3/ },
+    {
+      name: "on several lines",
+      text: "select 1;\0\nselect 2;\0\nselect 3;\0\n",
+      line: 1,
+      more: /and on 2 more lines: 2, 3/,
+    },
   ])("$name", ({ text, line, more }) => {
     const { migration, problems } = load(text);
     expect(migration, "a file with a NUL byte was accepted").toBeUndefined();
     expect(problems).toHaveLength(1);
     expect(problems![0]).toMatchObject({ file: "20260301000000_x.sql", line });
-    expect(problems![0]!.message).toMatch(/contains a NUL byte .*PostgreSQL stops reading SQL at a NUL.*Remove the NUL bytes \(e\.g\. `tr -d '\\000' < 20260301000000_x\.sql > fixed\.sql && mv fixed\.sql 20260301000000_x\.sql`\)/);
+    expect(problems![0]!.message).toMatch(
+      /contains a NUL byte .*PostgreSQL stops reading SQL at a NUL.*Remove the NUL bytes \(e\.g\. `tr -d '\\000' < 20260301000000_x\.sql > fixed\.sql && mv fixed\.sql 20260301000000_x\.sql`\)/,
+    );
     if (more) expect(problems![0]!.message).toMatch(more);
   });
 
   it("splitStatements refuses a NUL too (its parser would stop there)", () => {
-    expect(() => splitStatements("select 1;\nselect 2;\0 select 3;", { file: "f.sql", lineOffset: 10 })).toThrow(/f\.sql:12: remove the NUL byte/);
+    expect(() =>
+      splitStatements("select 1;\nselect 2;\0 select 3;", { file: "f.sql", lineOffset: 10 }),
+    ).toThrow(/f\.sql:12: remove the NUL byte/);
   });
 
   it("the fix in the message works: without the NUL bytes, both statements are there", () => {
-    const { migration } = load("create table public.a (id int);\ncreate table public.b (id int);\n");
-    expect(migration?.up.map((s) => s.sql)).toEqual(["create table public.a (id int)", "create table public.b (id int)"]);
+    const { migration } = load(
+      "create table public.a (id int);\ncreate table public.b (id int);\n",
+    );
+    expect(migration?.up.map((s) => s.sql)).toEqual([
+      "create table public.a (id int)",
+      "create table public.b (id int)",
+    ]);
   });
 });
 
 describe("statements keep every character PostgreSQL reads", () => {
   it.each<{ name: string; text: string; sql: string[] }>([
     // JavaScript's trimEnd() drops U+00A0, U+2028, U+FEFF…, which PostgreSQL reads as identifier characters.
-    { name: "a trailing no-break space in an identifier", text: "select 1 as a\u00a0;\n", sql: ["select 1 as a\u00a0"] },
-    { name: "a trailing ideographic space in an identifier, no semicolon", text: "select 1 as b\u3000", sql: ["select 1 as b\u3000"] },
-    { name: "trailing PostgreSQL whitespace is still trimmed", text: "select 1 \t\f\v\r\n;", sql: ["select 1"] },
+    {
+      name: "a trailing no-break space in an identifier",
+      text: "select 1 as a\u00a0;\n",
+      sql: ["select 1 as a\u00a0"],
+    },
+    {
+      name: "a trailing ideographic space in an identifier, no semicolon",
+      text: "select 1 as b\u3000",
+      sql: ["select 1 as b\u3000"],
+    },
+    {
+      name: "trailing PostgreSQL whitespace is still trimmed",
+      text: "select 1 \t\f\v\r\n;",
+      sql: ["select 1"],
+    },
   ])("$name", ({ text, sql }) => {
     const { migration, problems } = load(text);
     expect(problems).toBeUndefined();
@@ -81,20 +127,59 @@ describe("statements keep every character PostgreSQL reads", () => {
 
 describe("coverageGap: the statements must account for all of the text", () => {
   const st = (sql: string, line: number) => ({ sql, line });
-  it.each<{ name: string; text: string; statements: { sql: string; line: number }[]; gap?: { line: number; kind: string; excerpt?: string } }>([
-    { name: "statements, whitespace and semicolons", text: "select 1;\n\nselect 2 ;  \n", statements: [st("select 1", 1), st("select 2", 3)] },
+  it.each<{
+    name: string;
+    text: string;
+    statements: { sql: string; line: number }[];
+    gap?: { line: number; kind: string; excerpt?: string };
+  }>([
+    {
+      name: "statements, whitespace and semicolons",
+      text: "select 1;\n\nselect 2 ;  \n",
+      statements: [st("select 1", 1), st("select 2", 3)],
+    },
     {
       name: "comments, nested comments and markers between statements",
       text: "-- head\nselect 1; /* a /* nested */ b */\n-- migrate:down\nselect 2\n-- tail",
       statements: [st("select 1", 2), st("select 2", 4)],
     },
     { name: "a comment-only file", text: "-- nothing\n/* here */\n", statements: [] },
-    { name: "the NUL reproduction: the second statement dropped", text: "select 1;\0\nselect 2;\n", statements: [st("select 1", 1)], gap: { line: 1, kind: "uncovered", excerpt: "\\x00" } },
-    { name: "a statement dropped in the middle", text: "select 1;\nselect 2;\nselect 3;\n", statements: [st("select 1", 1), st("select 3", 3)], gap: { line: 2, kind: "uncovered", excerpt: "select 2;" } },
-    { name: "a statement trimmed too much", text: "select 1 as a\u00a0;\n", statements: [st("select 1 as a", 1)], gap: { line: 1, kind: "uncovered", excerpt: "\u00a0;" } },
-    { name: "a statement that is not the file's text", text: "select 1;\n", statements: [st("select 2", 1)], gap: { line: 1, kind: "mismatch", excerpt: "select 2" } },
-    { name: "an empty statement", text: "select 1;\n", statements: [st("", 1)], gap: { line: 1, kind: "mismatch" } },
-    { name: "no statements for SQL", text: "\n\nselect 1;\n", statements: [], gap: { line: 3, kind: "uncovered", excerpt: "select 1;" } },
+    {
+      name: "the NUL reproduction: the second statement dropped",
+      text: "select 1;\0\nselect 2;\n",
+      statements: [st("select 1", 1)],
+      gap: { line: 1, kind: "uncovered", excerpt: "\\x00" },
+    },
+    {
+      name: "a statement dropped in the middle",
+      text: "select 1;\nselect 2;\nselect 3;\n",
+      statements: [st("select 1", 1), st("select 3", 3)],
+      gap: { line: 2, kind: "uncovered", excerpt: "select 2;" },
+    },
+    {
+      name: "a statement trimmed too much",
+      text: "select 1 as a\u00a0;\n",
+      statements: [st("select 1 as a", 1)],
+      gap: { line: 1, kind: "uncovered", excerpt: "\u00a0;" },
+    },
+    {
+      name: "a statement that is not the file's text",
+      text: "select 1;\n",
+      statements: [st("select 2", 1)],
+      gap: { line: 1, kind: "mismatch", excerpt: "select 2" },
+    },
+    {
+      name: "an empty statement",
+      text: "select 1;\n",
+      statements: [st("", 1)],
+      gap: { line: 1, kind: "mismatch" },
+    },
+    {
+      name: "no statements for SQL",
+      text: "\n\nselect 1;\n",
+      statements: [],
+      gap: { line: 3, kind: "uncovered", excerpt: "select 1;" },
+    },
   ])("$name", ({ text, statements, gap }) => {
     const found = coverageGap(text, statements);
     if (gap === undefined) expect(found).toBeUndefined();
@@ -114,12 +199,13 @@ function uncovered(text: string, statements: Statement[]): string | undefined {
     for (;;) {
       const c = text[i];
       if (c !== undefined && " \t\n\r\f\v;".includes(c)) i += 1;
-      else if (text.startsWith("--", i)) i = text.includes("\n", i) ? text.indexOf("\n", i) : text.length;
+      else if (text.startsWith("--", i))
+        i = text.includes("\n", i) ? text.indexOf("\n", i) : text.length;
       else if (text.startsWith("/*", i)) {
         let depth = 0;
         while (i < text.length) {
-          if (text.startsWith("/*", i)) (depth += 1), (i += 2);
-          else if (text.startsWith("*/", i)) (depth -= 1), (i += 2);
+          if (text.startsWith("/*", i)) ((depth += 1), (i += 2));
+          else if (text.startsWith("*/", i)) ((depth -= 1), (i += 2));
           else i += 1;
           if (depth === 0) break;
         }
@@ -129,12 +215,16 @@ function uncovered(text: string, statements: Statement[]): string | undefined {
   const ordered = [...statements].sort((a, b) => a.line - b.line);
   for (const s of ordered) {
     skip();
-    if (s.sql.length === 0 || text.slice(i, i + s.sql.length) !== s.sql) return `statement ${JSON.stringify(s.sql)} is not the text at ${JSON.stringify(text.slice(i, i + 40))}`;
-    if (lineAt(i) !== s.line) return `statement ${JSON.stringify(s.sql)} claims line ${s.line} but starts on line ${lineAt(i)}`;
+    if (s.sql.length === 0 || text.slice(i, i + s.sql.length) !== s.sql)
+      return `statement ${JSON.stringify(s.sql)} is not the text at ${JSON.stringify(text.slice(i, i + 40))}`;
+    if (lineAt(i) !== s.line)
+      return `statement ${JSON.stringify(s.sql)} claims line ${s.line} but starts on line ${lineAt(i)}`;
     i += s.sql.length;
   }
   skip();
-  return i < text.length ? `text after the last statement is in none: ${JSON.stringify(text.slice(i, i + 40))}` : undefined;
+  return i < text.length
+    ? `text after the last statement is in none: ${JSON.stringify(text.slice(i, i + 40))}`
+    : undefined;
 }
 
 /** How the loader decodes a file (strict UTF-8; a leading byte order mark is not text). */
@@ -167,15 +257,41 @@ const aside = fc.constantFrom(
   "\n  --  Migrate:Down  \n",
 );
 const hostile = fc.oneof(
-  fc.constantFrom("\0", "\u00a0", "\u2028", "\ufeff", "\u3000", "\v", "\f", "'", '"', "$$", "/*", "*/", "begin", "commit", "\n-- migrate:bogus\n", "é", "\\"),
+  fc.constantFrom(
+    "\0",
+    "\u00a0",
+    "\u2028",
+    "\ufeff",
+    "\u3000",
+    "\v",
+    "\f",
+    "'",
+    '"',
+    "$$",
+    "/*",
+    "*/",
+    "begin",
+    "commit",
+    "\n-- migrate:bogus\n",
+    "é",
+    "\\",
+  ),
   fc.string({ maxLength: 6 }),
 );
 const separator = fc.constantFrom(";\n", ";", "\n", " ", "\r\n", ";;", "; -- trailing\n", "");
-const piece = fc.oneof({ arbitrary: statement, weight: 6 }, { arbitrary: aside, weight: 3 }, { arbitrary: hostile, weight: 1 });
+const piece = fc.oneof(
+  { arbitrary: statement, weight: 6 },
+  { arbitrary: aside, weight: 3 },
+  { arbitrary: hostile, weight: 1 },
+);
 
-const textFile = fc.array(fc.tuple(piece, separator), { maxLength: 10 }).map((parts) => new TextEncoder().encode(parts.flat().join("")));
+const textFile = fc
+  .array(fc.tuple(piece, separator), { maxLength: 10 })
+  .map((parts) => new TextEncoder().encode(parts.flat().join("")));
 const rawBytes = fc.uint8Array({ maxLength: 80 });
-const mixed = fc.tuple(textFile, rawBytes, textFile).map(([a, b, c]) => Uint8Array.from([...a, ...b, ...c]));
+const mixed = fc
+  .tuple(textFile, rawBytes, textFile)
+  .map(([a, b, c]) => Uint8Array.from([...a, ...b, ...c]));
 
 describe("property: whatever the loader accepts, its statements cover the file", () => {
   it.each([
@@ -213,7 +329,10 @@ describe("property: the same through loadBundle, from a folder on disk", () => {
         });
         const migration = bundle?.migrations[0];
         if (migration === undefined) return;
-        expect(uncovered(decode(bytes), allStatements(migration)), `accepted ${JSON.stringify(decode(bytes))}`).toBeUndefined();
+        expect(
+          uncovered(decode(bytes), allStatements(migration)),
+          `accepted ${JSON.stringify(decode(bytes))}`,
+        ).toBeUndefined();
       }),
       { numRuns: 200 },
     );
@@ -251,15 +370,21 @@ describe("loadBundle: odd folder entries are refused, every one at once, before 
       `is a symbolic link to ${path.join(scratch, "missing.sql")}, which does not exist; restore ${path.join(scratch, "missing.sql")}, ` +
         `or delete the link (\`rm ${path.join(dir, "20260102000000_dangling.sql")}\`)`,
     );
-    expect(outside).toMatch(/^is a symbolic link to .*elsewhere\.sql, outside the migrations folder .*odd; migrations are read from the folder only/);
-    expect(outside).toContain(`\`cp --remove-destination ${path.join(scratch, "elsewhere.sql")} ${path.join(dir, "20260103000000_outside.sql")}\``);
+    expect(outside).toMatch(
+      /^is a symbolic link to .*elsewhere\.sql, outside the migrations folder .*odd; migrations are read from the folder only/,
+    );
+    expect(outside).toContain(
+      `\`cp --remove-destination ${path.join(scratch, "elsewhere.sql")} ${path.join(dir, "20260103000000_outside.sql")}\``,
+    );
     expect(name).toBe(
       "the file name is not valid UTF-8, so it cannot be named in the ledger; rename it with letters, digits, '_', '-' and '.', " +
         "e.g. `mv $'20260105000000_caf\\xe9.sql' 20260105000000_caf_.sql`",
     );
     expect(fifo).toMatch(/^is not a regular file \(a FIFO, socket or device\)/);
     expect(broken).toMatch(/^PostgreSQL cannot parse this SQL/);
-    expect((error as BundleError).message).toContain(`The migration bundle in ${dir} has 5 problems; nothing was applied:`);
+    expect((error as BundleError).message).toContain(
+      `The migration bundle in ${dir} has 5 problems; nothing was applied:`,
+    );
   });
 
   it("follows a symbolic link inside the folder, and a migrations folder that is itself a link", async () => {
@@ -269,18 +394,27 @@ describe("loadBundle: odd folder entries are refused, every one at once, before 
     symlinkSync("20260101000000_a.sql", path.join(real, "20260102000000_again.sql"));
     symlinkSync(real, path.join(scratch, "linked"));
     const bundle = await loadBundle(path.join(scratch, "linked"), { cacheFile: null });
-    expect(bundle.migrations.map((m) => m.file)).toEqual(["20260101000000_a.sql", "20260102000000_again.sql"]);
+    expect(bundle.migrations.map((m) => m.file)).toEqual([
+      "20260101000000_a.sql",
+      "20260102000000_again.sql",
+    ]);
   });
 
   it.each<{ name: string; make: () => string; message: RegExp }>([
-    { name: "a missing folder", make: () => path.join(scratch, "nope"), message: /^Cannot read the migrations folder .*nope: it does not exist\. Create it \(`mkdir -p .*nope`\)/ },
+    {
+      name: "a missing folder",
+      make: () => path.join(scratch, "nope"),
+      message:
+        /^Cannot read the migrations folder .*nope: it does not exist\. Create it \(`mkdir -p .*nope`\)/,
+    },
     {
       name: "a file given as the folder",
       make: () => {
         writeFileSync(path.join(scratch, "file.sql"), "select 1;\n");
         return path.join(scratch, "file.sql");
       },
-      message: /^Cannot read the migrations folder .*file\.sql: it is a file, not a folder\. Set the stack config `migrationsDir` to the folder/,
+      message:
+        /^Cannot read the migrations folder .*file\.sql: it is a file, not a folder\. Set the stack config `migrationsDir` to the folder/,
     },
   ])("says what is wrong with $name, as a MigrationsFolderError", async ({ make, message }) => {
     const error = await loadBundle(make(), { cacheFile: null }).then(

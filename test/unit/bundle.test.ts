@@ -19,7 +19,8 @@ import { initParser } from "../../components/migrations/split";
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 const file = (name: string, text: string): MigrationFile => ({ file: name, bytes: encode(text) });
-const sha256 = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex");
+const sha256 = (data: string | Uint8Array): string =>
+  createHash("sha256").update(data).digest("hex");
 
 /** The problems a bundle throws (fails the test when it does not throw a BundleError). */
 function problemsOf(files: MigrationFile[]): Problem[] {
@@ -45,11 +46,20 @@ afterAll(async () => {
 });
 
 describe("parseMigrationFile: sections", () => {
-  it.each<{ name: string; text: string; up: [string, number][]; down: [string, number][] | null; verify: [string, number][] | null }>([
+  it.each<{
+    name: string;
+    text: string;
+    up: [string, number][];
+    down: [string, number][] | null;
+    verify: [string, number][] | null;
+  }>([
     {
       name: "plain SQL is the up section",
       text: "create table t (a int);\ninsert into t values (1);\n",
-      up: [["create table t (a int)", 1], ["insert into t values (1)", 2]],
+      up: [
+        ["create table t (a int)", 1],
+        ["insert into t values (1)", 2],
+      ],
       down: null,
       verify: null,
     },
@@ -97,15 +107,32 @@ describe("parseMigrationFile: sections", () => {
     },
   ])("$name", ({ text, up, down, verify }) => {
     const migration = parseMigrationFile("20260101000000_t.sql", encode(text));
-    const pairs = (statements: { sql: string; line: number }[] | null) => statements?.map((s) => [s.sql, s.line]) ?? null;
+    const pairs = (statements: { sql: string; line: number }[] | null) =>
+      statements?.map((s) => [s.sql, s.line]) ?? null;
     expect(pairs(migration.up)).toEqual(up);
     expect(pairs(migration.down)).toEqual(down);
     expect(pairs(migration.verify)).toEqual(verify);
-    expect(migration).toMatchObject({ version: "20260101000000", name: "t", file: "20260101000000_t.sql" });
+    expect(migration).toMatchObject({
+      version: "20260101000000",
+      name: "t",
+      file: "20260101000000_t.sql",
+    });
   });
 
-  it.each<{ name: string; text: string; transactional: boolean; noTransaction: boolean; reasons: (string | undefined)[] }>([
-    { name: "transactional SQL", text: "create table t (a int);\ncreate index i on t (a);", transactional: true, noTransaction: false, reasons: [undefined, undefined] },
+  it.each<{
+    name: string;
+    text: string;
+    transactional: boolean;
+    noTransaction: boolean;
+    reasons: (string | undefined)[];
+  }>([
+    {
+      name: "transactional SQL",
+      text: "create table t (a int);\ncreate index i on t (a);",
+      transactional: true,
+      noTransaction: false,
+      reasons: [undefined, undefined],
+    },
     {
       name: "a detected non-transactional statement",
       text: "create table t (a int);\ncreate index concurrently i on t (a);",
@@ -138,15 +165,23 @@ describe("parseMigrationFile: sections", () => {
   it("runs down statements alone too under the directive, but keeps verify transactional", () => {
     const migration = parseMigrationFile(
       "1_t.sql",
-      encode("-- migrate:no-transaction\ncreate index concurrently i on t (a);\n-- migrate:verify\nselect 1;\n-- migrate:down\ndrop index concurrently i;"),
+      encode(
+        "-- migrate:no-transaction\ncreate index concurrently i on t (a);\n-- migrate:verify\nselect 1;\n-- migrate:down\ndrop index concurrently i;",
+      ),
     );
     expect(migration.down?.map((s) => s.transactional)).toEqual([false]);
     expect(migration.verify?.map((s) => s.transactional)).toEqual([true]);
   });
 
   it("allows a non-transactional down section when the up section is non-transactional", () => {
-    const migration = parseMigrationFile("1_t.sql", encode("create index concurrently i on t (a);\n-- migrate:down\ndrop index concurrently i;"));
-    expect(migration.down?.[0]).toMatchObject({ transactional: false, reason: "DROP INDEX CONCURRENTLY" });
+    const migration = parseMigrationFile(
+      "1_t.sql",
+      encode("create index concurrently i on t (a);\n-- migrate:down\ndrop index concurrently i;"),
+    );
+    expect(migration.down?.[0]).toMatchObject({
+      transactional: false,
+      reason: "DROP INDEX CONCURRENTLY",
+    });
   });
 
   it("hashes the raw bytes", () => {
@@ -156,10 +191,18 @@ describe("parseMigrationFile: sections", () => {
 });
 
 describe("parseBundle: rejections", () => {
-  it.each<{ name: string; files: MigrationFile[]; expected: { file: string; line?: number; message: RegExp }[] }>([
+  it.each<{
+    name: string;
+    files: MigrationFile[];
+    expected: { file: string; line?: number; message: RegExp }[];
+  }>([
     {
       name: "a .sql file that does not match <version>_<name>.sql",
-      files: [file("create_tenants.sql", "select 1;"), file("2026_bad name.sql", "select 1;"), file("3_upper.SQL", "select 1;")],
+      files: [
+        file("create_tenants.sql", "select 1;"),
+        file("2026_bad name.sql", "select 1;"),
+        file("3_upper.SQL", "select 1;"),
+      ],
       // Problems come in version order (names without a version first).
       expected: [
         { file: "create_tenants.sql", message: /rename the file/ },
@@ -170,7 +213,13 @@ describe("parseBundle: rejections", () => {
     {
       name: "duplicate versions",
       files: [file("1_a.sql", "select 1;"), file("1_b.sql", "select 2;")],
-      expected: [{ file: "1_b.sql", message: /duplicate version: 1_b\.sql and 1_a\.sql both have version 1; give one of them a new, later version/ }],
+      expected: [
+        {
+          file: "1_b.sql",
+          message:
+            /duplicate version: 1_b\.sql and 1_a\.sql both have version 1; give one of them a new, later version/,
+        },
+      ],
     },
     {
       name: "versions that are equal as numbers",
@@ -179,13 +228,28 @@ describe("parseBundle: rejections", () => {
     },
     {
       name: "a prefix collision",
-      files: [file("1_a.sql", "select 1;"), file("10_b.sql", "select 2;"), file("2_c.sql", "select 3;")],
-      expected: [{ file: "10_b.sql", message: /version 10 starts with version 1 \(1_a\.sql\).*14-digit timestamps/ }],
+      files: [
+        file("1_a.sql", "select 1;"),
+        file("10_b.sql", "select 2;"),
+        file("2_c.sql", "select 3;"),
+      ],
+      expected: [
+        {
+          file: "10_b.sql",
+          message: /version 10 starts with version 1 \(1_a\.sql\).*14-digit timestamps/,
+        },
+      ],
     },
     {
       name: "unparsable SQL",
       files: [file("1_a.sql", "select 1;\n\nselect x frm y;\n")],
-      expected: [{ file: "1_a.sql", line: 3, message: /PostgreSQL cannot parse this SQL: syntax error at or near "y"/ }],
+      expected: [
+        {
+          file: "1_a.sql",
+          line: 3,
+          message: /PostgreSQL cannot parse this SQL: syntax error at or near "y"/,
+        },
+      ],
     },
     {
       name: "unparsable SQL in a down section, with the file's line",
@@ -196,7 +260,11 @@ describe("parseBundle: rejections", () => {
       name: "a marker inside a dollar quote (the section is cut there)",
       files: [file("1_a.sql", "do $$\nbegin\n-- migrate:down\nend $$;\n")],
       expected: [
-        { file: "1_a.sql", line: 1, message: /unterminated dollar-quoted string.*a `-- migrate:` marker line ends a section/ },
+        {
+          file: "1_a.sql",
+          line: 1,
+          message: /unterminated dollar-quoted string.*a `-- migrate:` marker line ends a section/,
+        },
         { file: "1_a.sql", line: 4, message: /PostgreSQL cannot parse/ },
       ],
     },
@@ -215,7 +283,10 @@ describe("parseBundle: rejections", () => {
     },
     {
       name: "an empty up section",
-      files: [file("1_a.sql", "-- just a comment\n-- migrate:down\ndrop table t;\n"), file("2_b.sql", "-- migrate:up\n-- migrate:down\nselect 1;")],
+      files: [
+        file("1_a.sql", "-- just a comment\n-- migrate:down\ndrop table t;\n"),
+        file("2_b.sql", "-- migrate:up\n-- migrate:down\nselect 1;"),
+      ],
       expected: [
         { file: "1_a.sql", message: /the up section has no statements/ },
         { file: "2_b.sql", line: 1, message: /the up section has no statements/ },
@@ -231,13 +302,23 @@ describe("parseBundle: rejections", () => {
     },
     {
       name: "duplicate section markers",
-      files: [file("1_a.sql", "select 1;\n-- migrate:down\nselect 2;\n-- migrate:down\nselect 3;\n")],
-      expected: [{ file: "1_a.sql", line: 4, message: /duplicate `-- migrate:down` marker \(first on line 2\)/ }],
+      files: [
+        file("1_a.sql", "select 1;\n-- migrate:down\nselect 2;\n-- migrate:down\nselect 3;\n"),
+      ],
+      expected: [
+        {
+          file: "1_a.sql",
+          line: 4,
+          message: /duplicate `-- migrate:down` marker \(first on line 2\)/,
+        },
+      ],
     },
     {
       name: "a duplicate directive",
       files: [file("1_a.sql", "-- migrate:no-transaction\n-- migrate:no-transaction\nselect 1;\n")],
-      expected: [{ file: "1_a.sql", line: 2, message: /duplicate `-- migrate:no-transaction` marker/ }],
+      expected: [
+        { file: "1_a.sql", line: 2, message: /duplicate `-- migrate:no-transaction` marker/ },
+      ],
     },
     {
       name: "an unknown marker",
@@ -246,28 +327,66 @@ describe("parseBundle: rejections", () => {
     },
     {
       name: "text after a marker (dbmate's transaction:false)",
-      files: [file("1_a.sql", "-- migrate:up transaction:false\ncreate index concurrently i on t (a);\n")],
-      expected: [{ file: "1_a.sql", line: 1, message: /a marker must be alone on its line; for dbmate's `transaction:false` write `-- migrate:no-transaction`/ }],
+      files: [
+        file("1_a.sql", "-- migrate:up transaction:false\ncreate index concurrently i on t (a);\n"),
+      ],
+      expected: [
+        {
+          file: "1_a.sql",
+          line: 1,
+          message:
+            /a marker must be alone on its line; for dbmate's `transaction:false` write `-- migrate:no-transaction`/,
+        },
+      ],
     },
     {
       name: "statements before an explicit up marker",
       files: [file("1_a.sql", "select 1;\n-- migrate:up\nselect 2;\n")],
-      expected: [{ file: "1_a.sql", line: 1, message: /statements before the `-- migrate:up` marker \(line 2\)/ }],
+      expected: [
+        {
+          file: "1_a.sql",
+          line: 1,
+          message: /statements before the `-- migrate:up` marker \(line 2\)/,
+        },
+      ],
     },
     {
       name: "the no-transaction directive after the first statement",
       files: [file("1_a.sql", "select 1;\n-- migrate:no-transaction\nselect 2;\n")],
-      expected: [{ file: "1_a.sql", line: 2, message: /must come before the first statement \(line 1\)/ }],
+      expected: [
+        { file: "1_a.sql", line: 2, message: /must come before the first statement \(line 1\)/ },
+      ],
     },
     {
       name: "a non-transactional statement in verify",
-      files: [file("1_a.sql", "create table t (a int);\n-- migrate:verify\ncreate index concurrently i on t (a);\n")],
-      expected: [{ file: "1_a.sql", line: 3, message: /CREATE INDEX CONCURRENTLY cannot run in the verify section: verify runs inside the migration's transaction/ }],
+      files: [
+        file(
+          "1_a.sql",
+          "create table t (a int);\n-- migrate:verify\ncreate index concurrently i on t (a);\n",
+        ),
+      ],
+      expected: [
+        {
+          file: "1_a.sql",
+          line: 3,
+          message:
+            /CREATE INDEX CONCURRENTLY cannot run in the verify section: verify runs inside the migration's transaction/,
+        },
+      ],
     },
     {
       name: "a non-transactional statement in the down section of a transactional migration",
-      files: [file("1_a.sql", "create index i on t (a);\n-- migrate:down\ndrop index concurrently i;\n")],
-      expected: [{ file: "1_a.sql", line: 3, message: /DROP INDEX CONCURRENTLY cannot run in this down section.*-- migrate:no-transaction/ }],
+      files: [
+        file("1_a.sql", "create index i on t (a);\n-- migrate:down\ndrop index concurrently i;\n"),
+      ],
+      expected: [
+        {
+          file: "1_a.sql",
+          line: 3,
+          message:
+            /DROP INDEX CONCURRENTLY cannot run in this down section.*-- migrate:no-transaction/,
+        },
+      ],
     },
     {
       name: "an empty verify section",
@@ -314,7 +433,9 @@ describe("parseBundle: rejections", () => {
     ]);
     expect(error.message).toMatch(/^The migration bundle has 8 problems; nothing was applied:\n/);
     expect(error.message).toContain("\n  10_b.sql:1: remove BEGIN/COMMIT");
-    expect(error.message).toContain("\n  3_d.sql:1: PostgreSQL cannot parse this SQL: syntax error at or near \"y\"");
+    expect(error.message).toContain(
+      '\n  3_d.sql:1: PostgreSQL cannot parse this SQL: syntax error at or near "y"',
+    );
     expect(error.message).toMatch(/\nFix each file listed above and run again\.$/);
   });
 
@@ -335,7 +456,11 @@ describe("parseBundle: order and digests", () => {
   });
 
   it("orders by numeric version, not by text", () => {
-    const bundle = parseBundle([file("10_b.sql", "select 10;"), file("9_a.sql", "select 9;"), file("200_c.sql", "select 200;")]);
+    const bundle = parseBundle([
+      file("10_b.sql", "select 10;"),
+      file("9_a.sql", "select 9;"),
+      file("200_c.sql", "select 200;"),
+    ]);
     expect(bundle.migrations.map((m) => m.version)).toEqual(["9", "10", "200"]);
   });
 
@@ -360,14 +485,19 @@ describe("parseBundle: order and digests", () => {
   });
 
   it("property: order is by numeric version whatever the input order", () => {
-    const versions = fc.uniqueArray(fc.bigInt({ min: 1n, max: 99_999_999_999_999n }), { minLength: 1, maxLength: 12 });
+    const versions = fc.uniqueArray(fc.bigInt({ min: 1n, max: 99_999_999_999_999n }), {
+      minLength: 1,
+      maxLength: 12,
+    });
     fc.assert(
       fc.property(versions, fc.func(fc.integer()), (numbers, key) => {
         // Fixed-width versions can never be string prefixes of one another.
         const names = numbers.map((n) => n.toString().padStart(14, "0"));
         const shuffled = [...names].sort((x, y) => key(x) - key(y) || (x < y ? -1 : 1));
         const bundle = parseBundle(shuffled.map((v) => file(`${v}_m.sql`, `select ${BigInt(v)};`)));
-        const expected = [...numbers].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)).map((n) => n.toString().padStart(14, "0"));
+        const expected = [...numbers]
+          .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))
+          .map((n) => n.toString().padStart(14, "0"));
         expect(bundle.migrations.map((m) => m.version)).toEqual(expected);
       }),
       { numRuns: 100 },
@@ -375,47 +505,74 @@ describe("parseBundle: order and digests", () => {
   });
 
   it("property: changing any byte of migration k changes the digests of k and later ones, never earlier ones", () => {
-    const bodies = fc.array(fc.string({ unit: fc.constantFrom("a", "b", "c", "x", "y", "z", "0", "1", " "), minLength: 1, maxLength: 30 }), {
-      minLength: 1,
-      maxLength: 6,
-    });
-    fc.assert(
-      fc.property(bodies, fc.nat(), fc.nat(), fc.constantFrom("a", "q", "7", "_"), (texts, kSeed, posSeed, replacement) => {
-        const make = (i: number, text: string) => file(`${String(i + 1).padStart(4, "0")}_m.sql`, `select '${text}';`);
-        const original = parseBundle(texts.map((t, i) => make(i, t)));
-        const k = kSeed % texts.length;
-        const target = texts[k] ?? "";
-        const pos = posSeed % target.length;
-        fc.pre(target[pos] !== replacement);
-        const edited = texts.map((t, i) => (i === k ? t.slice(0, pos) + replacement + t.slice(pos + 1) : t));
-        const changed = parseBundle(edited.map((t, i) => make(i, t)));
-        original.migrations.forEach((m, i) => {
-          const same = m.digest === changed.migrations[i]?.digest;
-          expect(same).toBe(i < k);
-        });
-        expect(changed.digest === original.digest).toBe(false);
+    const bodies = fc.array(
+      fc.string({
+        unit: fc.constantFrom("a", "b", "c", "x", "y", "z", "0", "1", " "),
+        minLength: 1,
+        maxLength: 30,
       }),
+      {
+        minLength: 1,
+        maxLength: 6,
+      },
+    );
+    fc.assert(
+      fc.property(
+        bodies,
+        fc.nat(),
+        fc.nat(),
+        fc.constantFrom("a", "q", "7", "_"),
+        (texts, kSeed, posSeed, replacement) => {
+          const make = (i: number, text: string) =>
+            file(`${String(i + 1).padStart(4, "0")}_m.sql`, `select '${text}';`);
+          const original = parseBundle(texts.map((t, i) => make(i, t)));
+          const k = kSeed % texts.length;
+          const target = texts[k] ?? "";
+          const pos = posSeed % target.length;
+          fc.pre(target[pos] !== replacement);
+          const edited = texts.map((t, i) =>
+            i === k ? t.slice(0, pos) + replacement + t.slice(pos + 1) : t,
+          );
+          const changed = parseBundle(edited.map((t, i) => make(i, t)));
+          original.migrations.forEach((m, i) => {
+            const same = m.digest === changed.migrations[i]?.digest;
+            expect(same).toBe(i < k);
+          });
+          expect(changed.digest === original.digest).toBe(false);
+        },
+      ),
       { numRuns: 100 },
     );
   });
 
   it("property: the digest chain reacts to any byte change of any file", () => {
-    const files = fc.array(fc.uint8Array({ minLength: 1, maxLength: 64 }), { minLength: 1, maxLength: 5 });
+    const files = fc.array(fc.uint8Array({ minLength: 1, maxLength: 64 }), {
+      minLength: 1,
+      maxLength: 5,
+    });
     fc.assert(
-      fc.property(files, fc.nat(), fc.nat(), fc.integer({ min: 1, max: 255 }), (contents, kSeed, posSeed, flip) => {
-        const chain = (list: Uint8Array[]) => {
-          let previous = EMPTY_BUNDLE_DIGEST;
-          return list.map((bytes, i) => (previous = chainDigest(previous, sha256(bytes), String(i + 1))));
-        };
-        const k = kSeed % contents.length;
-        const target = contents[k] ?? new Uint8Array();
-        const mutated = Uint8Array.from(target);
-        const pos = posSeed % mutated.length;
-        mutated[pos] = (mutated[pos] ?? 0) ^ flip;
-        const before = chain(contents);
-        const after = chain(contents.map((c, i) => (i === k ? mutated : c)));
-        before.forEach((digest, i) => expect(digest === after[i]).toBe(i < k));
-      }),
+      fc.property(
+        files,
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (contents, kSeed, posSeed, flip) => {
+          const chain = (list: Uint8Array[]) => {
+            let previous = EMPTY_BUNDLE_DIGEST;
+            return list.map(
+              (bytes, i) => (previous = chainDigest(previous, sha256(bytes), String(i + 1))),
+            );
+          };
+          const k = kSeed % contents.length;
+          const target = contents[k] ?? new Uint8Array();
+          const mutated = Uint8Array.from(target);
+          const pos = posSeed % mutated.length;
+          mutated[pos] = (mutated[pos] ?? 0) ^ flip;
+          const before = chain(contents);
+          const after = chain(contents.map((c, i) => (i === k ? mutated : c)));
+          before.forEach((digest, i) => expect(digest === after[i]).toBe(i < k));
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -428,8 +585,14 @@ describe("loadBundle", () => {
     await writeFile(path.join(dir, "README.md"), "# migrations\n");
     await writeFile(path.join(dir, ".gitkeep"), "");
     await writeFile(path.join(dir, "archive", "1_old.sql"), "this is not sql");
-    await writeFile(path.join(dir, "20260101000000_a.sql"), "create table t (a int);\n-- migrate:down\ndrop table t;\n");
-    await writeFile(path.join(dir, "20260102000000_b.sql"), "create index concurrently i on t (a);\n");
+    await writeFile(
+      path.join(dir, "20260101000000_a.sql"),
+      "create table t (a int);\n-- migrate:down\ndrop table t;\n",
+    );
+    await writeFile(
+      path.join(dir, "20260102000000_b.sql"),
+      "create index concurrently i on t (a);\n",
+    );
     const bundle = await loadBundle(dir);
     expect(bundle.migrations.map((m) => [m.file, m.transactional])).toEqual([
       ["20260101000000_a.sql", true],
@@ -441,11 +604,15 @@ describe("loadBundle", () => {
     const dir = path.join(scratch, "broken");
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, "1_a.sql"), "commit;\n");
-    await expect(loadBundle(dir)).rejects.toThrow(`The migration bundle in ${dir} has 1 problem; nothing was applied:\n  1_a.sql:1: remove BEGIN/COMMIT`);
+    await expect(loadBundle(dir)).rejects.toThrow(
+      `The migration bundle in ${dir} has 1 problem; nothing was applied:\n  1_a.sql:1: remove BEGIN/COMMIT`,
+    );
   });
 
   it("says how to fix a missing folder", async () => {
-    await expect(loadBundle(path.join(scratch, "nope"))).rejects.toThrow(/Cannot read the migrations folder .*nope.*set the stack config `migrationsDir`/);
+    await expect(loadBundle(path.join(scratch, "nope"))).rejects.toThrow(
+      /Cannot read the migrations folder .*nope.*set the stack config `migrationsDir`/,
+    );
   });
 });
 
@@ -477,7 +644,8 @@ describe("the shipped example bundle (sql/migrations)", () => {
 
 describe("the parse cache across bundles", () => {
   it("keeps other bundles' entries: two stacks' folders taken in turn parse nothing again", async () => {
-    const { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } = await import("node:fs");
+    const { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } =
+      await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
     const { loadBundle } = await import("../../components/migrations/bundle");
@@ -488,12 +656,19 @@ describe("the parse cache across bundles", () => {
       for (const [file, sql] of Object.entries(files)) writeFileSync(join(dir, file), sql);
       return dir;
     };
-    const a = folder("a", { "1_a.sql": "create table a1 (id int);\n", "2_a.sql": "create table a2 (id int);\n" });
+    const a = folder("a", {
+      "1_a.sql": "create table a1 (id int);\n",
+      "2_a.sql": "create table a2 (id int);\n",
+    });
     const b = folder("b", { "1_b.sql": "create table b1 (id int);\n" });
     const cacheFile = join(root, "cache.json");
     await loadBundle(a, { cacheFile });
     await loadBundle(b, { cacheFile });
-    const entries = () => Object.keys((JSON.parse(readFileSync(cacheFile, "utf8")) as { entries: Record<string, unknown> }).entries).sort();
+    const entries = () =>
+      Object.keys(
+        (JSON.parse(readFileSync(cacheFile, "utf8")) as { entries: Record<string, unknown> })
+          .entries,
+      ).sort();
     expect(entries().map((k) => k.split(":")[0])).toEqual(["1_a.sql", "1_b.sql", "2_a.sql"]);
     // Both folders are covered now: loading either again writes nothing.
     const before = statSync(cacheFile).mtimeMs;

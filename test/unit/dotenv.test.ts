@@ -4,12 +4,26 @@
  * nothing; the file is the owner's alone and reads back as written.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { create, formatDotenv, parseDotenv, read, update } from "../../components/ci-secrets/dotenv-provider";
+import {
+  create,
+  formatDotenv,
+  parseDotenv,
+  read,
+  update,
+} from "../../components/ci-secrets/dotenv-provider";
 
 const dir = mkdtempSync(join(tmpdir(), "sp-dotenv-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,7 +56,10 @@ function expectSourcedExactly(file: string, values: Record<string, string>): voi
     for (const [name, value] of Object.entries(values)) {
       const got = env.get(name);
       expect(got, `${shell}: ${name} missing`).toBeDefined();
-      expect(got!.equals(Buffer.from(value, "utf8")), `${shell}: ${name} = ${JSON.stringify(got!.toString())}, want ${JSON.stringify(value)}`).toBe(true);
+      expect(
+        got!.equals(Buffer.from(value, "utf8")),
+        `${shell}: ${name} = ${JSON.stringify(got!.toString())}, want ${JSON.stringify(value)}`,
+      ).toBe(true);
     }
   }
 }
@@ -78,8 +95,29 @@ describe("the dotenv file a shell sources", () => {
     const file = join(dir, ".env.property");
     fc.assert(
       fc.property(
-        fc.string({ unit: "binary", maxLength: 40 }).filter((s) => !s.includes("\0") && Buffer.from(s, "utf8").toString("utf8") === s),
-        fc.string({ unit: fc.constantFrom("'", '"', "\\", "$", "`", "\n", "(", ")", "{", "}", " ", "a", "=", "#", "!"), maxLength: 30 }),
+        fc
+          .string({ unit: "binary", maxLength: 40 })
+          .filter((s) => !s.includes("\0") && Buffer.from(s, "utf8").toString("utf8") === s),
+        fc.string({
+          unit: fc.constantFrom(
+            "'",
+            '"',
+            "\\",
+            "$",
+            "`",
+            "\n",
+            "(",
+            ")",
+            "{",
+            "}",
+            " ",
+            "a",
+            "=",
+            "#",
+            "!",
+          ),
+          maxLength: 30,
+        }),
         (anything, shellish) => {
           const values = { ANY: anything, SHELLISH: shellish };
           writeFileSync(file, formatDotenv(values), { mode: 0o600 });
@@ -100,7 +138,11 @@ describe("the dotenv file a shell sources", () => {
 
     // Written by earlier versions: double-quoted JSON, which the shell expands.
     writeFileSync(file, `SUPABASE_URL=${JSON.stringify("http://127.0.0.1:54321")}\n`);
-    const old = await read(file, { path: file, values: { SUPABASE_URL: "http://127.0.0.1:54321" }, format: "sh" });
+    const old = await read(file, {
+      path: file,
+      values: { SUPABASE_URL: "http://127.0.0.1:54321" },
+      format: "sh",
+    });
     expect(old.props?.format).toBe("json");
     expect(old.props?.values).toEqual({ SUPABASE_URL: "http://127.0.0.1:54321" });
   });
@@ -116,7 +158,11 @@ describe("the dotenv file a shell sources", () => {
   });
 
   it("refuses what no environment variable can hold, naming it", () => {
-    expect(() => formatDotenv({ SUPABASE_DB_URL: "a\0b" })).toThrow(/SUPABASE_DB_URL contains a NUL byte/);
-    expect(() => formatDotenv({ "NOT-A-NAME": "x" })).toThrow(/"NOT-A-NAME" is not a shell variable name/);
+    expect(() => formatDotenv({ SUPABASE_DB_URL: "a\0b" })).toThrow(
+      /SUPABASE_DB_URL contains a NUL byte/,
+    );
+    expect(() => formatDotenv({ "NOT-A-NAME": "x" })).toThrow(
+      /"NOT-A-NAME" is not a shell variable name/,
+    );
   });
 });

@@ -42,7 +42,12 @@ beforeAll(async () => {
       newResource(args) {
         // An unexpected resource type fails loudly instead of passing silently.
         if (!known.has(args.type)) throw new Error(`unexpected resource ${args.type} ${args.name}`);
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
+        registered.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          provider: args.provider,
+        });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type.endsWith(":LocalDatabase")) {
           Object.assign(state, {
@@ -52,7 +57,8 @@ beforeAll(async () => {
             serviceRoleKey: "service.jwt",
           });
         }
-        if (args.type.endsWith(":MigrationBundle")) Object.assign(state, { applied: {}, appliedThrough: "", appliedCount: 0 });
+        if (args.type.endsWith(":MigrationBundle"))
+          Object.assign(state, { applied: {}, appliedThrough: "", appliedCount: 0 });
         return { id: `${args.name}-id`, state };
       },
       call: (args) => {
@@ -82,7 +88,8 @@ const bundle: Bundle = {
   ],
 };
 
-const value = <T>(output: pulumi.Output<T>): Promise<T> => new Promise((resolve) => output.apply(resolve));
+const value = <T>(output: pulumi.Output<T>): Promise<T> =>
+  new Promise((resolve) => output.apply(resolve));
 
 describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)", () => {
   it("composes project, migrations and GitHub CI secrets with exact inputs, secrets kept secret", async () => {
@@ -100,9 +107,19 @@ describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)"
       bundle,
       bootstrapDigest: "b".repeat(64),
       buckets: [
-        { id: "avatars", public: true, fileSizeLimit: 5242880, allowedMimeTypes: ["image/*"], forceDestroy: false, policies: "public-read" },
+        {
+          id: "avatars",
+          public: true,
+          fileSizeLimit: 5242880,
+          allowedMimeTypes: ["image/*"],
+          forceDestroy: false,
+          policies: "public-read",
+        },
       ],
-      realtime: { tables: ["public.bookings", "public.messages"], replicaIdentityFull: ["public.bookings"] },
+      realtime: {
+        tables: ["public.bookings", "public.messages"],
+        replicaIdentityFull: ["public.bookings"],
+      },
     });
     await value(env.migrations.urn);
     await value(env.ciSecrets.urn);
@@ -110,24 +127,48 @@ describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)"
 
     const byType = (suffix: string) => registered.filter((r) => r.type.endsWith(suffix));
     expect(byType(":LocalDatabase").map((r) => r.name)).toEqual(["prod-database"]);
-    expect(byType(":LocalDatabase")[0]!.inputs).toMatchObject({ database: "sp_prod", stack: "prod", bootstrapDigest: "b".repeat(64) });
+    expect(byType(":LocalDatabase")[0]!.inputs).toMatchObject({
+      database: "sp_prod",
+      stack: "prod",
+      bootstrapDigest: "b".repeat(64),
+    });
 
     const migrations = byType(":MigrationBundle")[0]!;
     expect(migrations.name).toBe("prod-migrations");
-    expect(migrations.inputs["20260101000000_init"]).toBe(`sha256:${"a".repeat(64)} · 1 statement · transactional`);
-    expect(migrations.inputs).toMatchObject({ migrationsDir: "sql/migrations", through: "", lockTimeout: "10s", stack: "prod" });
+    expect(migrations.inputs["20260101000000_init"]).toBe(
+      `sha256:${"a".repeat(64)} · 1 statement · transactional`,
+    );
+    expect(migrations.inputs).toMatchObject({
+      migrationsDir: "sql/migrations",
+      through: "",
+      lockTimeout: "10s",
+      stack: "prod",
+    });
 
     const buckets = byType(":StorageBucket");
     expect(buckets.map((b) => b.name)).toEqual(["prod-bucket-avatars"]);
-    expect(buckets[0]!.inputs).toMatchObject({ bucketId: "avatars", public: true, fileSizeLimit: 5242880, allowedMimeTypes: ["image/*"], policies: "public-read" });
+    expect(buckets[0]!.inputs).toMatchObject({
+      bucketId: "avatars",
+      public: true,
+      fileSizeLimit: 5242880,
+      allowedMimeTypes: ["image/*"],
+      policies: "public-read",
+    });
     const publication = byType(":RealtimePublication");
     expect(publication.map((p) => p.name)).toEqual(["prod-realtime"]);
-    expect(publication[0]!.inputs).toMatchObject({ "public.bookings": "member · replica identity full", "public.messages": "member" });
+    expect(publication[0]!.inputs).toMatchObject({
+      "public.bookings": "member · replica identity full",
+      "public.messages": "member",
+    });
 
     // Drift: the gate before the migrations (fail on prod by default), the snapshot after everything that changes the schema.
     await value(env.schema.urn);
-    expect(byType(":DriftGate").map((g) => [g.name, g.inputs.policy])).toEqual([["prod-drift-gate", "fail"]]);
-    expect(byType(":SchemaSnapshot").map((g) => [g.name, g.inputs.policy, g.inputs.stack])).toEqual([["prod-schema", "fail", "prod"]]);
+    expect(byType(":DriftGate").map((g) => [g.name, g.inputs.policy])).toEqual([
+      ["prod-drift-gate", "fail"],
+    ]);
+    expect(byType(":SchemaSnapshot").map((g) => [g.name, g.inputs.policy, g.inputs.stack])).toEqual(
+      [["prod-schema", "fail", "prod"]],
+    );
 
     // GitHub: one environment with reviewers, self-review prevented, protected branches only.
     expect(byType("pulumi:providers:github")).toHaveLength(1);
@@ -144,18 +185,29 @@ describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)"
     expect(environment[0]!.provider).toContain("pulumi:providers:github::prod-ci-github");
 
     const secrets = byType(":ActionsEnvironmentSecret");
-    expect(secrets.map((s) => s.inputs.secretName).sort()).toEqual(["SUPABASE_ANON_KEY", "SUPABASE_DB_URL", "SUPABASE_SERVICE_ROLE_KEY"]);
+    expect(secrets.map((s) => s.inputs.secretName).sort()).toEqual([
+      "SUPABASE_ANON_KEY",
+      "SUPABASE_DB_URL",
+      "SUPABASE_SERVICE_ROLE_KEY",
+    ]);
     for (const s of secrets) {
       expect(s.inputs).toMatchObject({ repository: "bookings", environment: "production" });
       expect(s.name).toBe(`prod-ci-secret-${s.inputs.secretName}`);
     }
     // Every secret value reaches the provider wrapped as a Pulumi secret (the engine's secret sentinel).
     const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-    for (const s of secrets) expect(s.inputs.value[SECRET_SIG], `${s.inputs.secretName} must be secret`).toBe("1b47061264138c4ac30d75fd1eb44270");
-    expect(secrets.find((s) => s.inputs.secretName === "SUPABASE_DB_URL")!.inputs.value.value).toBe("postgresql://postgres:pw@127.0.0.1:54322/sp_prod");
+    for (const s of secrets)
+      expect(s.inputs.value[SECRET_SIG], `${s.inputs.secretName} must be secret`).toBe(
+        "1b47061264138c4ac30d75fd1eb44270",
+      );
+    expect(secrets.find((s) => s.inputs.secretName === "SUPABASE_DB_URL")!.inputs.value.value).toBe(
+      "postgresql://postgres:pw@127.0.0.1:54322/sp_prod",
+    );
 
     const variables = byType(":ActionsEnvironmentVariable");
-    expect(Object.fromEntries(variables.map((v) => [v.inputs.variableName, v.inputs.value]))).toEqual({
+    expect(
+      Object.fromEntries(variables.map((v) => [v.inputs.variableName, v.inputs.value])),
+    ).toEqual({
       SUPABASE_PROJECT_REF: "local-prod",
       // The local platform serves PostgreSQL only: there is no API URL to give CI.
       SUPABASE_URL: "",
@@ -180,7 +232,9 @@ describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)"
     });
     await value(ci.urn);
     await new Promise((r) => setTimeout(r, 50));
-    expect(registered.filter((r) => r.type.startsWith("github:") || r.type.includes("providers:github"))).toEqual([]);
+    expect(
+      registered.filter((r) => r.type.startsWith("github:") || r.type.includes("providers:github")),
+    ).toEqual([]);
     const dotenv = registered.filter((r) => r.type.endsWith(":DotenvFile"));
     expect(dotenv.map((r) => r.name)).toEqual(["dev-ci-dotenv"]);
     expect(dotenv[0]!.inputs.path).toBe(".env.dev");

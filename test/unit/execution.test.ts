@@ -38,11 +38,23 @@ beforeAll(async () => {
 describe("concurrentIndexOf: the index a CREATE INDEX CONCURRENTLY makes, from the parse tree", () => {
   it.each<{ sql: string; expected: { index: string; table: string } | undefined }>([
     { sql: "create index concurrently i on t (a)", expected: { index: "i", table: '"t"' } },
-    { sql: "CREATE UNIQUE INDEX CONCURRENTLY Idx ON Public.Bookings (a)", expected: { index: "idx", table: '"public"."bookings"' } },
-    { sql: "create index concurrently if not exists i on s.t (a)", expected: { index: "i", table: '"s"."t"' } },
-    { sql: 'create index concurrently "My ""Idx""" on "My Schema"."T" (a)', expected: { index: 'My "Idx"', table: '"My Schema"."T"' } },
+    {
+      sql: "CREATE UNIQUE INDEX CONCURRENTLY Idx ON Public.Bookings (a)",
+      expected: { index: "idx", table: '"public"."bookings"' },
+    },
+    {
+      sql: "create index concurrently if not exists i on s.t (a)",
+      expected: { index: "i", table: '"s"."t"' },
+    },
+    {
+      sql: 'create index concurrently "My ""Idx""" on "My Schema"."T" (a)',
+      expected: { index: 'My "Idx"', table: '"My Schema"."T"' },
+    },
     { sql: "create index concurrently i on only t (a)", expected: { index: "i", table: '"t"' } },
-    { sql: "create index /* why */ concurrently i on t (a)", expected: { index: "i", table: '"t"' } },
+    {
+      sql: "create index /* why */ concurrently i on t (a)",
+      expected: { index: "i", table: '"t"' },
+    },
     // PostgreSQL names an unnamed index itself: nothing to look for.
     { sql: "create index concurrently on t (a)", expected: undefined },
     { sql: "create index i on t (a)", expected: undefined },
@@ -54,8 +66,18 @@ describe("concurrentIndexOf: the index a CREATE INDEX CONCURRENTLY makes, from t
 });
 
 describe("stepsToApply and stepIsAtomic: one transaction, or steps", () => {
-  it.each<{ name: string; text: string; resumeAt: number; steps: Array<{ transactional: boolean; atomic: boolean; statements: number }> | null }>([
-    { name: "a transactional file runs in one transaction", text: "create table t (a int);\ninsert into t values (1);\n", resumeAt: 0, steps: null },
+  it.each<{
+    name: string;
+    text: string;
+    resumeAt: number;
+    steps: Array<{ transactional: boolean; atomic: boolean; statements: number }> | null;
+  }>([
+    {
+      name: "a transactional file runs in one transaction",
+      text: "create table t (a int);\ninsert into t values (1);\n",
+      resumeAt: 0,
+      steps: null,
+    },
     {
       name: "a resumed transactional file still runs in steps",
       text: "create table t (a int);\ninsert into t values (1);\n",
@@ -92,11 +114,20 @@ describe("stepsToApply and stepIsAtomic: one transaction, or steps", () => {
     },
   ])("$name", ({ text, resumeAt, steps }) => {
     const planned = stepsToApply(migrationOf(text), resumeAt);
-    expect(planned?.map((s) => ({ transactional: s.transactional, atomic: stepIsAtomic(s), statements: s.statements.length })) ?? null).toEqual(steps);
+    expect(
+      planned?.map((s) => ({
+        transactional: s.transactional,
+        atomic: stepIsAtomic(s),
+        statements: s.statements.length,
+      })) ?? null,
+    ).toEqual(steps);
   });
 
   it("names a step in its audit row", () => {
-    const steps = planSteps(migrationOf("create table t (a int);\ncreate index concurrently i on t (a);\n").up, false);
+    const steps = planSteps(
+      migrationOf("create table t (a int);\ncreate index concurrently i on t (a);\n").up,
+      false,
+    );
     expect(steps.map((s) => stepRowMessage(s, steps.length))).toEqual([
       "step 1 of 2: 1 statement(s) in one transaction",
       "step 2 of 2: CREATE INDEX CONCURRENTLY outside a transaction",
@@ -111,7 +142,11 @@ describe("sessionStatementsOf: what a resumed migration replays", () => {
         "/* c */ SET ROLE app;\nreset role;\nselect resetting_is_not_a_verb();\n",
     );
     const skipped = planSteps(migration.up, migration.noTransaction);
-    expect(sessionStatementsOf(skipped).map((s) => s.sql)).toEqual(["set search_path = app, public", "SET ROLE app", "reset role"]);
+    expect(sessionStatementsOf(skipped).map((s) => s.sql)).toEqual([
+      "set search_path = app, public",
+      "SET ROLE app",
+      "reset role",
+    ]);
   });
 });
 
@@ -128,25 +163,45 @@ describe("stripLeadingComments", () => {
 });
 
 describe("batches: the text sent and the statement that gave up", () => {
-  const migration = () => migrationOf("create table t (a int); -- trailing\ninsert into t values (1);\n-- migrate:verify\nselect 1 from t;\n");
+  const migration = () =>
+    migrationOf(
+      "create table t (a int); -- trailing\ninsert into t values (1);\n-- migrate:verify\nselect 1 from t;\n",
+    );
 
   it("ends each statement on its own line, so a trailing comment cannot swallow the separator", () => {
-    expect(batchText([statement("select 1 -- c"), statement("select 2")])).toBe("select 1 -- c\n;\nselect 2");
+    expect(batchText([statement("select 1 -- c"), statement("select 2")])).toBe(
+      "select 1 -- c\n;\nselect 2",
+    );
   });
 
-  it.each<{ completed: number; expected: { section: string; ordinal: number; count: number; sql: string } | undefined }>([
-    { completed: 0, expected: { section: "up", ordinal: 1, count: 2, sql: "create table t (a int)" } },
-    { completed: 1, expected: { section: "up", ordinal: 2, count: 2, sql: "insert into t values (1)" } },
+  it.each<{
+    completed: number;
+    expected: { section: string; ordinal: number; count: number; sql: string } | undefined;
+  }>([
+    {
+      completed: 0,
+      expected: { section: "up", ordinal: 1, count: 2, sql: "create table t (a int)" },
+    },
+    {
+      completed: 1,
+      expected: { section: "up", ordinal: 2, count: 2, sql: "insert into t values (1)" },
+    },
     { completed: 2, expected: { section: "verify", ordinal: 1, count: 1, sql: "select 1 from t" } },
     { completed: 3, expected: undefined },
   ])("after $completed completed", ({ completed, expected }) => {
     const at = batchStatementAt(migration(), completed);
-    expect(at && { section: at.section, ordinal: at.ordinal, count: at.count, sql: at.statement.sql }).toEqual(expected);
+    expect(
+      at && { section: at.section, ordinal: at.ordinal, count: at.count, sql: at.statement.sql },
+    ).toEqual(expected);
   });
 });
 
 describe("sessionSettings", () => {
-  it.each<{ options: { lockTimeout?: string; statementTimeout?: string }; checksClient: boolean; expected: Array<[string, string]> }>([
+  it.each<{
+    options: { lockTimeout?: string; statementTimeout?: string };
+    checksClient: boolean;
+    expected: Array<[string, string]>;
+  }>([
     { options: {}, checksClient: false, expected: [["application_name", "supabase-promotion"]] },
     {
       options: { lockTimeout: "5s", statementTimeout: "10min" },
@@ -168,23 +223,31 @@ describe("planProblems: what the apply refuses before any SQL", () => {
   let irreversible: Migration;
   let bundle: Bundle;
   beforeAll(() => {
-    revertible = migrationOf("create table t (a int);\n-- migrate:down\ndrop table t;\n", "20240101000001");
+    revertible = migrationOf(
+      "create table t (a int);\n-- migrate:down\ndrop table t;\n",
+      "20240101000001",
+    );
     irreversible = migrationOf("update t set a = 1;\n", "20240101000002");
     bundle = { migrations: [revertible, irreversible], digest: irreversible.digest };
   });
 
   it("lets a plain plan run", () => {
-    expect(planProblems(bundle, noLedger, { ...emptyPlan, apply: [revertible] }, "dev")).toEqual([]);
+    expect(planProblems(bundle, noLedger, { ...emptyPlan, apply: [revertible] }, "dev")).toEqual(
+      [],
+    );
   });
 
   it("refuses to revert a migration without a down section", () => {
-    expect(planProblems(bundle, noLedger, { ...emptyPlan, revert: [irreversible] }, "dev")).toEqual([
-      "20240101000002_m.sql: has no down section, so it cannot be reverted.",
-    ]);
+    expect(planProblems(bundle, noLedger, { ...emptyPlan, revert: [irreversible] }, "dev")).toEqual(
+      ["20240101000002_m.sql: has no down section, so it cannot be reverted."],
+    );
   });
 
   it("refuses a plan that does not finish the migration stopped between steps first, and says what it would do", () => {
-    const ledger: Ledger = { entries: [], inProgress: { version: "20240101000009", digest: "d", nextStep: 1 } };
+    const ledger: Ledger = {
+      entries: [],
+      inProgress: { version: "20240101000009", digest: "d", nextStep: 1 },
+    };
     expect(planProblems(bundle, ledger, { ...emptyPlan, apply: [revertible] }, "dev")).toEqual([
       "Migration 20240101000009 stopped after step 1 of its non-transactional steps and must be finished first, but it is not in the bundle; " +
         "the plan would instead apply 20240101000001. Apply it with a target that includes 20240101000009.",
@@ -193,11 +256,23 @@ describe("planProblems: what the apply refuses before any SQL", () => {
 
   it.each<{ plan: () => Plan; expected: string }>([
     { plan: () => emptyPlan, expected: "do nothing" },
-    { plan: () => ({ ...emptyPlan, apply: [revertible, irreversible] }), expected: "apply 20240101000001, 20240101000002" },
-    { plan: () => ({ ...emptyPlan, revert: [irreversible], apply: [revertible] }), expected: "revert 20240101000002 and apply 20240101000001" },
+    {
+      plan: () => ({ ...emptyPlan, apply: [revertible, irreversible] }),
+      expected: "apply 20240101000001, 20240101000002",
+    },
+    {
+      plan: () => ({ ...emptyPlan, revert: [irreversible], apply: [revertible] }),
+      expected: "revert 20240101000002 and apply 20240101000001",
+    },
     {
       // Two hundred pending migrations are not listed one by one in an error message.
-      plan: () => ({ ...emptyPlan, apply: Array.from({ length: 200 }, (_, i) => ({ ...revertible, version: String(1000 + i) })) }),
+      plan: () => ({
+        ...emptyPlan,
+        apply: Array.from({ length: 200 }, (_, i) => ({
+          ...revertible,
+          version: String(1000 + i),
+        })),
+      }),
       expected: "apply 1000, 1001, 1002 and 197 more",
     },
   ])("describePlan → $expected", ({ plan, expected }) => {
@@ -206,7 +281,9 @@ describe("planProblems: what the apply refuses before any SQL", () => {
 
   it("counts amendments as work", () => {
     expect(planIsEmpty(emptyPlan)).toBe(true);
-    expect(planIsEmpty({ ...emptyPlan, amend: [{ migration: revertible, reason: "down", note: "n" }] })).toBe(false);
+    expect(
+      planIsEmpty({ ...emptyPlan, amend: [{ migration: revertible, reason: "down", note: "n" }] }),
+    ).toBe(false);
   });
 });
 

@@ -21,7 +21,9 @@ describe("explainPulumiFailure: a stack locked by an update that was killed", ()
 
   it("warns that an old language host or provider may still run, and how to find it", () => {
     expect(advice).toMatch(/old language host or provider of that update may still be running/);
-    expect(advice).toContain("pgrep -af 'pulumi-language-nodejs|pulumi-resource-pulumi-nodejs|@pulumi/pulumi/cmd/(run|dynamic-provider)'");
+    expect(advice).toContain(
+      "pgrep -af 'pulumi-language-nodejs|pulumi-resource-pulumi-nodejs|@pulumi/pulumi/cmd/(run|dynamic-provider)'",
+    );
   });
 
   it("says what to run after cancelling", () => {
@@ -29,13 +31,17 @@ describe("explainPulumiFailure: a stack locked by an update that was killed", ()
   });
 
   it("tells to wait, not cancel, while the holder still runs on this machine", () => {
-    const running = explainPulumiFailure(locked(hostname(), 4242), { processAlive: (pid) => pid === 4242 })!;
+    const running = explainPulumiFailure(locked(hostname(), 4242), {
+      processAlive: (pid) => pid === 4242,
+    })!;
     expect(running).toMatch(/still running \(pid 4242 on this machine\)/);
     expect(running).toMatch(/Wait for it to finish/);
   });
 
   it("names the other machine when the lock was taken elsewhere", () => {
-    expect(explainPulumiFailure(locked("build-runner-7", 99), { processAlive: () => true })).toMatch(/pid 99 on build-runner-7/);
+    expect(
+      explainPulumiFailure(locked("build-runner-7", 99), { processAlive: () => true }),
+    ).toMatch(/pid 99 on build-runner-7/);
   });
 });
 
@@ -46,21 +52,30 @@ describe("explainPulumiFailure: secrets the passphrase in use cannot open", () =
   it("with this clone's passphrase: names it, and gives the way forward for stacks made with the former shared one", () => {
     const advice = explainPulumiFailure(failed, {
       stack: "dev",
-      env: { SUPABASE_PROMOTION_PASSPHRASE: "clone", PULUMI_BACKEND_URL: "file:///elsewhere/.pulumi-state" },
+      env: {
+        SUPABASE_PROMOTION_PASSPHRASE: "clone",
+        PULUMI_BACKEND_URL: "file:///elsewhere/.pulumi-state",
+      },
     })!;
     expect(advice).toContain("this clone's passphrase (/elsewhere/.pulumi-state/passphrase");
     expect(advice).toContain(
       "PULUMI_CONFIG_PASSPHRASE=supabase-promotion-local npm run pulumi -- stack change-secrets-provider passphrase --stack dev < /elsewhere/.pulumi-state/passphrase",
     );
-    expect(advice).toMatch(/Set PULUMI_CONFIG_PASSPHRASE \(or PULUMI_CONFIG_PASSPHRASE_FILE\) to the passphrase the stack was created with/);
+    expect(advice).toMatch(
+      /Set PULUMI_CONFIG_PASSPHRASE \(or PULUMI_CONFIG_PASSPHRASE_FILE\) to the passphrase the stack was created with/,
+    );
   });
 
   it("with a passphrase the user set: says so", () => {
-    expect(explainPulumiFailure(failed, { env: { SUPABASE_PROMOTION_PASSPHRASE: "yours" } })).toMatch(/with the passphrase you set/);
+    expect(
+      explainPulumiFailure(failed, { env: { SUPABASE_PROMOTION_PASSPHRASE: "yours" } }),
+    ).toMatch(/with the passphrase you set/);
   });
 
   it("without any passphrase (a backend of one's own): says the default covers only the project's backend", () => {
-    const advice = explainPulumiFailure("error: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables")!;
+    const advice = explainPulumiFailure(
+      "error: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables",
+    )!;
     expect(advice).toMatch(/applies only to its own file backend/);
     expect(advice).toMatch(/set PULUMI_CONFIG_PASSPHRASE \(or PULUMI_CONFIG_PASSPHRASE_FILE\)/);
   });

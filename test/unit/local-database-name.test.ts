@@ -12,21 +12,23 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 describe("localDatabaseName", () => {
   it("keeps the database of plain stack names (existing stacks are not moved)", () => {
-    expect(["dev", "staging", "prod", "qa_1", "pr123", "t1k2x9dev"].map(localDatabaseName)).toEqual([
-      "sp_dev",
-      "sp_staging",
-      "sp_prod",
-      "sp_qa_1",
-      "sp_pr123",
-      "sp_t1k2x9dev",
-    ]);
+    expect(["dev", "staging", "prod", "qa_1", "pr123", "t1k2x9dev"].map(localDatabaseName)).toEqual(
+      ["sp_dev", "sp_staging", "sp_prod", "sp_qa_1", "sp_pr123", "sp_t1k2x9dev"],
+    );
   });
 
   it.each([
     ["qa-1", "qa_1", "qa.1", "QA_1", "Qa-1", "qa__1", "qa_1_", "_qa_1"],
     ["dev", "Dev", "DEV", "dev-", "dev.", "-dev", "dev_"],
     ["a-b", "a_b", "a.b", "a_2db", "a__2db", "a_2d_b"],
-    ["x".repeat(60), "x".repeat(61), "x".repeat(100), `${"x".repeat(99)}y`, `${"x".repeat(58)}-`, `${"x".repeat(58)}_`],
+    [
+      "x".repeat(60),
+      "x".repeat(61),
+      "x".repeat(100),
+      `${"x".repeat(99)}y`,
+      `${"x".repeat(58)}-`,
+      `${"x".repeat(58)}_`,
+    ],
     ["-".repeat(20), "_".repeat(20), ".".repeat(20), "-".repeat(21)],
   ])("gives each of a table of colliding stacks its own database: %s …", (...stacks: string[]) => {
     const names = stacks.map(localDatabaseName);
@@ -47,7 +49,10 @@ describe("localDatabaseName", () => {
     // Pulumi stack names: letters, digits, `-`, `_`, `.`; biased towards the characters that used to collide.
     const stackName = fc.stringMatching(/^[a-zA-Z0-9_.-]{1,100}$/);
     const confusable = fc
-      .array(fc.constantFrom("a", "b", "1", "-", "_", ".", "A", "2d", "_2d", "5f"), { minLength: 1, maxLength: 40 })
+      .array(fc.constantFrom("a", "b", "1", "-", "_", ".", "A", "2d", "_2d", "5f"), {
+        minLength: 1,
+        maxLength: 40,
+      })
       .map((parts) => parts.join(""));
     fc.assert(
       fc.property(fc.oneof(stackName, confusable), fc.oneof(stackName, confusable), (a, b) => {
@@ -63,10 +68,14 @@ describe("localDatabaseName", () => {
 
   it("keeps every name a plain stack name would produce away from the escaped forms", () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[a-z0-9]+(?:_[a-z0-9]+)*$/), fc.stringMatching(/^[a-zA-Z0-9_.-]{1,60}$/), (plain, other) => {
-        if (plain === other) return;
-        expect(localDatabaseName(plain)).not.toBe(localDatabaseName(other));
-      }),
+      fc.property(
+        fc.stringMatching(/^[a-z0-9]+(?:_[a-z0-9]+)*$/),
+        fc.stringMatching(/^[a-zA-Z0-9_.-]{1,60}$/),
+        (plain, other) => {
+          if (plain === other) return;
+          expect(localDatabaseName(plain)).not.toBe(localDatabaseName(other));
+        },
+      ),
       { numRuns: 20_000 },
     );
   });

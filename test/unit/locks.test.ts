@@ -10,14 +10,21 @@ beforeAll(async () => {
   await initParser();
 });
 
-const locks = (sql: string) => tableLocks([{ sql, line: 1, transactional: true }]).map(({ table, mode }) => [table, mode]);
+const locks = (sql: string) =>
+  tableLocks([{ sql, line: 1, transactional: true }]).map(({ table, mode }) => [table, mode]);
 
 describe("tableLocks", () => {
   it.each<[string, string[][]]>([
-    ["alter table public.bookings add column note text not null default ''", [["public.bookings", "ACCESS EXCLUSIVE"]]],
+    [
+      "alter table public.bookings add column note text not null default ''",
+      [["public.bookings", "ACCESS EXCLUSIVE"]],
+    ],
     ["alter table bookings enable row level security", [["public.bookings", "ACCESS EXCLUSIVE"]]],
     ["alter table public.b validate constraint c", [["public.b", "SHARE UPDATE EXCLUSIVE"]]],
-    ["alter table public.b validate constraint c, add column x int", [["public.b", "ACCESS EXCLUSIVE"]]],
+    [
+      "alter table public.b validate constraint c, add column x int",
+      [["public.b", "ACCESS EXCLUSIVE"]],
+    ],
     [
       "alter table public.b add constraint f foreign key (a) references public.a (id)",
       [
@@ -28,12 +35,21 @@ describe("tableLocks", () => {
     ["alter table public.b add constraint u unique (a)", [["public.b", "ACCESS EXCLUSIVE"]]],
     ["create index i on public.b (a)", [["public.b", "SHARE"]]],
     ["create index concurrently i on public.b (a)", [["public.b", "SHARE UPDATE EXCLUSIVE"]]],
-    ["drop table public.x, y", [["public.x", "ACCESS EXCLUSIVE"], ["public.y", "ACCESS EXCLUSIVE"]]],
+    [
+      "drop table public.x, y",
+      [
+        ["public.x", "ACCESS EXCLUSIVE"],
+        ["public.y", "ACCESS EXCLUSIVE"],
+      ],
+    ],
     ["truncate public.t", [["public.t", "ACCESS EXCLUSIVE"]]],
     ["update public.t set a = 1", [["public.t", "ROW EXCLUSIVE"]]],
     ["insert into public.t select 1", [["public.t", "ROW EXCLUSIVE"]]],
     ["delete from public.t", [["public.t", "ROW EXCLUSIVE"]]],
-    ["create trigger tr before insert on public.t for each row execute function f()", [["public.t", "SHARE ROW EXCLUSIVE"]]],
+    [
+      "create trigger tr before insert on public.t for each row execute function f()",
+      [["public.t", "SHARE ROW EXCLUSIVE"]],
+    ],
     ["create policy p on public.t for select using (true)", [["public.t", "ACCESS EXCLUSIVE"]]],
     ["refresh materialized view public.mv", [["public.mv", "ACCESS EXCLUSIVE"]]],
     ["refresh materialized view concurrently public.mv", [["public.mv", "EXCLUSIVE"]]],

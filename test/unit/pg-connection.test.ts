@@ -4,12 +4,20 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { databaseUrlProblem, describeConnection, explainConnectError, parseDatabaseUrl, parseDuration } from "../../lib/pg";
+import {
+  databaseUrlProblem,
+  describeConnection,
+  explainConnectError,
+  parseDatabaseUrl,
+  parseDuration,
+} from "../../lib/pg";
 
 describe("databaseUrlProblem (what a provider's check refuses)", () => {
   it.each([
     ["postgresql://postgres:pw@db.abcdefghijklmnopqrst.supabase.co:5432/postgres"],
-    ["postgres://postgres.abcdefghijklmnopqrst:pw@aws-0-eu-central-1.pooler.supabase.com:5432/postgres"],
+    [
+      "postgres://postgres.abcdefghijklmnopqrst:pw@aws-0-eu-central-1.pooler.supabase.com:5432/postgres",
+    ],
     ["postgresql://postgres:postgres@127.0.0.1:54322/sp_dev"],
     ["postgresql://postgres:p%23ss%60word@db.x.supabase.co/postgres?sslmode=require"],
     ["postgresql://u:p@[::1]:5432/db"],
@@ -38,7 +46,11 @@ describe("databaseUrlProblem (what a provider's check refuses)", () => {
     fc.assert(
       fc.property(digits, fc.constantFrom("/", "?", "#"), letters, (head, separator, tail) => {
         const url = `postgresql://postgres:${head}${separator}${tail}@db.abc.supabase.co:5432/postgres`;
-        const texts = [databaseUrlProblem(url) ?? "", describeConnection(url), explainConnectError(url, new Error("x"))];
+        const texts = [
+          databaseUrlProblem(url) ?? "",
+          describeConnection(url),
+          explainConnectError(url, new Error("x")),
+        ];
         for (const text of texts) {
           expect(text).not.toContain(head);
           expect(text).not.toContain(tail);
@@ -49,17 +61,27 @@ describe("databaseUrlProblem (what a provider's check refuses)", () => {
   });
 
   it("never shows the password, whatever the URL (property)", () => {
-    const password = fc.stringMatching(/^[A-Za-z0-9#`?/@%$&!*()_+=-]{6,24}$/).filter((p) => /[A-Za-z]{2}/.test(p));
+    const password = fc
+      .stringMatching(/^[A-Za-z0-9#`?/@%$&!*()_+=-]{6,24}$/)
+      .filter((p) => /[A-Za-z]{2}/.test(p));
     fc.assert(
-      fc.property(password, fc.constantFrom("db.abc.supabase.co", "127.0.0.1", "x`y", ""), fc.constantFrom("5432", "6543", "99999", "x"), (pw, host, port) => {
-        const url = `postgresql://postgres:${pw}@${host}:${port}/postgres`;
-        const texts = [
-          databaseUrlProblem(url) ?? "",
-          describeConnection(url),
-          explainConnectError(url, Object.assign(new Error(`connect ECONNREFUSED ${url}`), { code: "ECONNREFUSED" })),
-        ];
-        for (const text of texts) expect(text).not.toContain(pw);
-      }),
+      fc.property(
+        password,
+        fc.constantFrom("db.abc.supabase.co", "127.0.0.1", "x`y", ""),
+        fc.constantFrom("5432", "6543", "99999", "x"),
+        (pw, host, port) => {
+          const url = `postgresql://postgres:${pw}@${host}:${port}/postgres`;
+          const texts = [
+            databaseUrlProblem(url) ?? "",
+            describeConnection(url),
+            explainConnectError(
+              url,
+              Object.assign(new Error(`connect ECONNREFUSED ${url}`), { code: "ECONNREFUSED" }),
+            ),
+          ];
+          for (const text of texts) expect(text).not.toContain(pw);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });
@@ -67,9 +89,16 @@ describe("databaseUrlProblem (what a provider's check refuses)", () => {
 
 describe("parseDatabaseUrl", () => {
   it("reads host, port, database and user the way the driver does", () => {
-    expect(parseDatabaseUrl("postgresql://postgres.ref:pw@aws-0-eu.pooler.supabase.com:5432/postgres")).toEqual({
+    expect(
+      parseDatabaseUrl("postgresql://postgres.ref:pw@aws-0-eu.pooler.supabase.com:5432/postgres"),
+    ).toEqual({
       ok: true,
-      target: { host: "aws-0-eu.pooler.supabase.com", port: 5432, database: "postgres", user: "postgres.ref" },
+      target: {
+        host: "aws-0-eu.pooler.supabase.com",
+        port: 5432,
+        database: "postgres",
+        user: "postgres.ref",
+      },
     });
     expect(parseDatabaseUrl("postgresql://me@db.example.com")).toEqual({
       ok: true,
@@ -80,17 +109,57 @@ describe("parseDatabaseUrl", () => {
 
 describe("explainConnectError", () => {
   const local = "postgresql://postgres:postgres@127.0.0.1:55111/sp_dev";
-  const hosted = "postgresql://postgres:Sup3rS3cret@db.abcdefghijklmnopqrst.supabase.co:5432/postgres";
+  const hosted =
+    "postgresql://postgres:Sup3rS3cret@db.abcdefghijklmnopqrst.supabase.co:5432/postgres";
   const err = (code: string, message: string) => Object.assign(new Error(message), { code });
 
   it.each([
-    [local, err("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:55111"), ["127.0.0.1:55111", "database sp_dev", "supabase-promotion:localPort", "SP_PG_PORT", "npm run platform -- start"]],
-    [hosted, err("ENOTFOUND", "getaddrinfo ENOTFOUND db.abcdefghijklmnopqrst.supabase.co"), ["does not resolve", "supabase-promotion:databaseUrl", "session pooler", "config set --stack <stack> --secret databaseUrl"]],
-    [hosted, err("ENETUNREACH", "connect ENETUNREACH 2a05::1:5432"), ["IPv6-only", "session pooler"]],
-    [hosted, err("28P01", 'password authentication failed for user "postgres"'), ["refused the credentials of user postgres", "database password"]],
-    [hosted, new Error("Connection terminated unexpectedly"), ["closed the connection before PostgreSQL answered", "Check the port"]],
-    [hosted, new Error("Connection terminated due to connection timeout"), ["did not answer in time"]],
-    [local, err("3D000", 'database "sp_dev" does not exist'), ["database sp_dev does not exist", "up --refresh --stack <stack>"]],
+    [
+      local,
+      err("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:55111"),
+      [
+        "127.0.0.1:55111",
+        "database sp_dev",
+        "supabase-promotion:localPort",
+        "SP_PG_PORT",
+        "npm run platform -- start",
+      ],
+    ],
+    [
+      hosted,
+      err("ENOTFOUND", "getaddrinfo ENOTFOUND db.abcdefghijklmnopqrst.supabase.co"),
+      [
+        "does not resolve",
+        "supabase-promotion:databaseUrl",
+        "session pooler",
+        "config set --stack <stack> --secret databaseUrl",
+      ],
+    ],
+    [
+      hosted,
+      err("ENETUNREACH", "connect ENETUNREACH 2a05::1:5432"),
+      ["IPv6-only", "session pooler"],
+    ],
+    [
+      hosted,
+      err("28P01", 'password authentication failed for user "postgres"'),
+      ["refused the credentials of user postgres", "database password"],
+    ],
+    [
+      hosted,
+      new Error("Connection terminated unexpectedly"),
+      ["closed the connection before PostgreSQL answered", "Check the port"],
+    ],
+    [
+      hosted,
+      new Error("Connection terminated due to connection timeout"),
+      ["did not answer in time"],
+    ],
+    [
+      local,
+      err("3D000", 'database "sp_dev" does not exist'),
+      ["database sp_dev does not exist", "up --refresh --stack <stack>"],
+    ],
     [hosted, err("28000", "no pg_hba.conf entry for host, no encryption"), ["sslmode=require"]],
   ])("%s: %s", (url, error, expected) => {
     const message = explainConnectError(url, error);
@@ -99,7 +168,9 @@ describe("explainConnectError", () => {
   });
 
   it("names the stack in the commands when it is known", () => {
-    expect(explainConnectError(local, err("ECONNREFUSED", "connect ECONNREFUSED"), { stack: "qa" })).toContain("config set --stack qa localPort <port>");
+    expect(
+      explainConnectError(local, err("ECONNREFUSED", "connect ECONNREFUSED"), { stack: "qa" }),
+    ).toContain("config set --stack qa localPort <port>");
   });
 });
 

@@ -12,11 +12,17 @@ const REVERTIBLE = "create table t (a int);\n-- migrate:down\ndrop table t;\n";
 const IRREVERSIBLE = "update t set a = 1;\n";
 
 /** A bundle of migrations `v` named `m<v>`; versions listed in `irreversible` have no down section. */
-function bundleOf(versions: string[], irreversible: string[] = [], edits: Record<string, string> = {}): Bundle {
+function bundleOf(
+  versions: string[],
+  irreversible: string[] = [],
+  edits: Record<string, string> = {},
+): Bundle {
   return parseBundle(
     versions.map((v) => ({
       file: `${v}_m${v}.sql`,
-      bytes: new TextEncoder().encode(edits[v] ?? `-- ${v}\n${irreversible.includes(v) ? IRREVERSIBLE : REVERTIBLE}`),
+      bytes: new TextEncoder().encode(
+        edits[v] ?? `-- ${v}\n${irreversible.includes(v) ? IRREVERSIBLE : REVERTIBLE}`,
+      ),
     })),
   );
 }
@@ -26,7 +32,12 @@ function appliedBy(bundle: Bundle, versions: string[]): LedgerEntry[] {
   return versions.map((v) => {
     const m = bundle.migrations.find((x) => x.version === v);
     if (m === undefined) throw new Error(`no migration ${v} in the test bundle`);
-    return { version: v, name: m.name, digest: m.digest, statementsHash: ledgerStatementsHash(m.up.map((s) => s.sql)) };
+    return {
+      version: v,
+      name: m.name,
+      digest: m.digest,
+      statementsHash: ledgerStatementsHash(m.up.map((s) => s.sql)),
+    };
   });
 }
 
@@ -35,7 +46,10 @@ function appliedByCli(versions: string[], name = (v: string) => `m${v}`): Ledger
   return versions.map((v) => ({ version: v, name: name(v), digest: null, statementsHash: "h" }));
 }
 
-const ledgerOf = (entries: LedgerEntry[], inProgress: Ledger["inProgress"] = null): Ledger => ({ entries, inProgress });
+const ledgerOf = (entries: LedgerEntry[], inProgress: Ledger["inProgress"] = null): Ledger => ({
+  entries,
+  inProgress,
+});
 const versionsOf = (plan: Plan) => ({
   apply: plan.apply.map((m) => m.version),
   revert: plan.revert.map((m) => m.version),
@@ -58,8 +72,17 @@ beforeAll(async () => {
 
 describe("planMigrations: plans", () => {
   const all = ["101", "102", "103", "104"];
-  it.each<{ name: string; ledger: (b: Bundle) => Ledger; opts?: PlanOptions; expected: { apply: string[]; revert: string[]; adopt: string[] } }>([
-    { name: "a fresh database applies everything in order", ledger: () => ledgerOf([]), expected: { apply: all, revert: [], adopt: [] } },
+  it.each<{
+    name: string;
+    ledger: (b: Bundle) => Ledger;
+    opts?: PlanOptions;
+    expected: { apply: string[]; revert: string[]; adopt: string[] };
+  }>([
+    {
+      name: "a fresh database applies everything in order",
+      ledger: () => ledgerOf([]),
+      expected: { apply: all, revert: [], adopt: [] },
+    },
     {
       name: "an up-to-date database does nothing",
       ledger: (b) => ledgerOf(appliedBy(b, all)),
@@ -112,7 +135,12 @@ describe("planMigrations: plans", () => {
     },
     {
       name: "a migration stopped midway is resumed (it is in apply)",
-      ledger: (b) => ledgerOf(appliedBy(b, ["101", "102"]), { version: "103", digest: b.migrations[2]?.digest ?? "", nextStep: 1 }),
+      ledger: (b) =>
+        ledgerOf(appliedBy(b, ["101", "102"]), {
+          version: "103",
+          digest: b.migrations[2]?.digest ?? "",
+          nextStep: 1,
+        }),
       expected: { apply: ["103", "104"], revert: [], adopt: [] },
     },
   ])("$name", ({ ledger, opts, expected }) => {
@@ -121,15 +149,22 @@ describe("planMigrations: plans", () => {
   });
 
   it("reverts a migration whose down section is empty", () => {
-    const bundle = bundleOf(["1", "2"], [], { "2": "refresh materialized view m;\n-- migrate:down\n" });
-    expect(versionsOf(planMigrations(bundle, ledgerOf(appliedBy(bundle, ["1", "2"])), { through: "1" })).revert).toEqual(["2"]);
+    const bundle = bundleOf(["1", "2"], [], {
+      "2": "refresh materialized view m;\n-- migrate:down\n",
+    });
+    expect(
+      versionsOf(planMigrations(bundle, ledgerOf(appliedBy(bundle, ["1", "2"])), { through: "1" }))
+        .revert,
+    ).toEqual(["2"]);
   });
 });
 
 describe("planMigrations: refusals", () => {
   it("refuses to revert a migration without a down section", () => {
     const bundle = bundleOf(["101", "102", "103"], ["102"]);
-    expect(problemsOf(bundle, ledgerOf(appliedBy(bundle, ["101", "102", "103"])), { through: "101" })).toEqual([
+    expect(
+      problemsOf(bundle, ledgerOf(appliedBy(bundle, ["101", "102", "103"])), { through: "101" }),
+    ).toEqual([
       {
         version: "102",
         file: "102_m102.sql",
@@ -142,7 +177,9 @@ describe("planMigrations: refusals", () => {
 
   it("refuses a migration edited after it was applied, naming both digests and the fix — and only it, not the unchanged one after it", () => {
     const applied = bundleOf(["101", "102"]);
-    const edited = bundleOf(["101", "102"], [], { "101": "create table t (a bigint);\n-- migrate:down\ndrop table t;\n" });
+    const edited = bundleOf(["101", "102"], [], {
+      "101": "create table t (a bigint);\n-- migrate:down\ndrop table t;\n",
+    });
     const problems = problemsOf(edited, ledgerOf(appliedBy(applied, ["101", "102"])));
     const was = (v: number) => applied.migrations[v]?.digest.slice(0, 12) ?? "";
     const now = (v: number) => edited.migrations[v]?.digest.slice(0, 12) ?? "";
@@ -159,22 +196,35 @@ describe("planMigrations: refusals", () => {
 
   it("refuses a version applied to the database but missing from the bundle", () => {
     const bundle = bundleOf(["101", "103"]);
-    const [problem, ...rest] = problemsOf(bundle, ledgerOf([...appliedBy(bundle, ["101"]), ...appliedByCli(["102"])]));
+    const [problem, ...rest] = problemsOf(
+      bundle,
+      ledgerOf([...appliedBy(bundle, ["101"]), ...appliedByCli(["102"])]),
+    );
     expect(rest).toEqual([]);
     expect(problem).toMatchObject({ version: "102" });
-    expect(problem?.message).toMatch(/^version 102 \(m102\) is applied to the database but missing from the bundle; restore its file from git/);
+    expect(problem?.message).toMatch(
+      /^version 102 \(m102\) is applied to the database but missing from the bundle; restore its file from git/,
+    );
     expect(problem?.message).toContain("supabase migration repair --status reverted 102");
   });
 
   it("refuses a missing version above through (it would need its down section)", () => {
     const bundle = bundleOf(["101", "102"]);
-    expect(problemsOf(bundle, ledgerOf([...appliedBy(bundle, ["101", "102"]), ...appliedByCli(["103"])]), { through: "101" }).map((p) => p.version)).toEqual(["103"]);
+    expect(
+      problemsOf(
+        bundle,
+        ledgerOf([...appliedBy(bundle, ["101", "102"]), ...appliedByCli(["103"])]),
+        { through: "101" },
+      ).map((p) => p.version),
+    ).toEqual(["103"]);
   });
 
   it("refuses a pending migration older than the newest applied one (out of order), naming it — not the applied file after it", () => {
     const before = bundleOf(["101", "103"]);
     const after = bundleOf(["101", "102", "103"]);
-    const problems = problemsOf(after, ledgerOf(appliedBy(before, ["101", "103"])), { stack: "dev" });
+    const problems = problemsOf(after, ledgerOf(appliedBy(before, ["101", "103"])), {
+      stack: "dev",
+    });
     expect(problems.map((p) => p.version)).toEqual(["102"]);
     expect(problems[0]?.message).toBe(
       "pending migration 102_m102.sql is older than 103_m103.sql, which the database already applied (a branch merged after a newer migration was applied, say); " +
@@ -185,7 +235,9 @@ describe("planMigrations: refusals", () => {
 
   it("refuses an out-of-order migration even among CLI rows (no digest to compare)", () => {
     const bundle = bundleOf(["101", "102", "103"]);
-    expect(problemsOf(bundle, ledgerOf(appliedByCli(["101", "103"]))).map((p) => p.version)).toEqual(["102"]);
+    expect(
+      problemsOf(bundle, ledgerOf(appliedByCli(["101", "103"]))).map((p) => p.version),
+    ).toEqual(["102"]);
   });
 
   it.each<{ name: string; recordedName: string | undefined; message: string }>([
@@ -199,7 +251,8 @@ describe("planMigrations: refusals", () => {
     {
       name: "a file renamed after it was applied (our audit recorded the row's name): rename the file back",
       recordedName: "create_tenants",
-      message: "version 101 was applied as 'create_tenants' but the file is now named 'm101'; rename the file back to 101_create_tenants.sql (its content must stay as applied)",
+      message:
+        "version 101 was applied as 'create_tenants' but the file is now named 'm101'; rename the file back to 101_create_tenants.sql (its content must stay as applied)",
     },
     {
       name: "a row another tool wrote (nothing recorded): either fix",
@@ -209,33 +262,65 @@ describe("planMigrations: refusals", () => {
         "(its content must stay as applied); if the ledger row was edited, restore the row's name: " +
         "`update supabase_migrations.schema_migrations set name = 'm101' where version = '101'`, then run the update again",
     },
-  ])("refuses a ledger name that differs from the file name: $name", ({ recordedName, message }) => {
-    const bundle = bundleOf(["101"]);
-    const [entry] = recordedName === undefined ? appliedByCli(["101"], () => "create_tenants") : appliedBy(bundle, ["101"]);
-    const row = { ...entry!, name: "create_tenants", ...(recordedName === undefined ? {} : { recordedName }) };
-    expect(problemsOf(bundle, ledgerOf([row]))).toEqual([{ version: "101", file: "101_m101.sql", message }]);
-  });
+  ])(
+    "refuses a ledger name that differs from the file name: $name",
+    ({ recordedName, message }) => {
+      const bundle = bundleOf(["101"]);
+      const [entry] =
+        recordedName === undefined
+          ? appliedByCli(["101"], () => "create_tenants")
+          : appliedBy(bundle, ["101"]);
+      const row = {
+        ...entry!,
+        name: "create_tenants",
+        ...(recordedName === undefined ? {} : { recordedName }),
+      };
+      expect(problemsOf(bundle, ledgerOf([row]))).toEqual([
+        { version: "101", file: "101_m101.sql", message },
+      ]);
+    },
+  );
 
   it.each<{ name: string; opts: PlanOptions; message: RegExp }>([
     {
       name: "through that is not a version of the bundle",
       opts: { through: "150" },
-      message: /^migrations\.through is 150, which names no migration in the bundle; the newest version is 103; set it to a version of the bundle, or remove it/,
+      message:
+        /^migrations\.through is 150, which names no migration in the bundle; the newest version is 103; set it to a version of the bundle, or remove it/,
     },
-    { name: "through that is not a number", opts: { through: "latest" }, message: /^migrations\.through must be a migration version \(digits only\), got 'latest'/ },
-    { name: "baseline that is not a version of the bundle", opts: { baseline: "1" }, message: /^migrations\.baseline is 1, which names no migration in the bundle; the oldest version is 101/ },
-    { name: "baseline above through", opts: { baseline: "103", through: "102" }, message: /^migrations\.baseline \(103\) is above migrations\.through \(102\)/ },
+    {
+      name: "through that is not a number",
+      opts: { through: "latest" },
+      message: /^migrations\.through must be a migration version \(digits only\), got 'latest'/,
+    },
+    {
+      name: "baseline that is not a version of the bundle",
+      opts: { baseline: "1" },
+      message:
+        /^migrations\.baseline is 1, which names no migration in the bundle; the oldest version is 101/,
+    },
+    {
+      name: "baseline above through",
+      opts: { baseline: "103", through: "102" },
+      message: /^migrations\.baseline \(103\) is above migrations\.through \(102\)/,
+    },
   ])("refuses $name", ({ opts, message }) => {
     const [problem, ...rest] = problemsOf(bundleOf(["101", "102", "103"]), ledgerOf([]), opts);
     expect(rest).toEqual([]);
     expect(problem?.message).toMatch(message);
   });
 
-  it.each<{ name: string; inProgress: (b: Bundle) => Ledger["inProgress"]; opts?: PlanOptions; message: RegExp }>([
+  it.each<{
+    name: string;
+    inProgress: (b: Bundle) => Ledger["inProgress"];
+    opts?: PlanOptions;
+    message: RegExp;
+  }>([
     {
       name: "whose file changed since",
       inProgress: () => ({ version: "102", digest: "0".repeat(64), nextStep: 2 }),
-      message: /^migration 102 stopped before step 3 of 1 and the bundle changed since \(database sha256:000000000000….*resolve <stack> 102 --rolled-back/,
+      message:
+        /^migration 102 stopped before step 3 of 1 and the bundle changed since \(database sha256:000000000000….*resolve <stack> 102 --rolled-back/,
     },
     {
       name: "whose file is gone",
@@ -250,20 +335,32 @@ describe("planMigrations: refusals", () => {
     },
   ])("refuses a migration stopped midway $name", ({ inProgress, opts, message }) => {
     const bundle = bundleOf(["101", "102", "103"]);
-    const [problem, ...rest] = problemsOf(bundle, ledgerOf(appliedBy(bundle, ["101"]), inProgress(bundle)), opts);
+    const [problem, ...rest] = problemsOf(
+      bundle,
+      ledgerOf(appliedBy(bundle, ["101"]), inProgress(bundle)),
+      opts,
+    );
     expect(rest).toEqual([]);
     expect(problem?.message).toMatch(message);
   });
 
   it("refuses a ledger version that is not a number", () => {
     const [problem] = problemsOf(bundleOf(["101"]), ledgerOf(appliedByCli(["abc"])));
-    expect(problem).toMatchObject({ version: "abc", message: expect.stringMatching(/is not a number/) });
+    expect(problem).toMatchObject({
+      version: "abc",
+      message: expect.stringMatching(/is not a number/),
+    });
   });
 
   it("lists every problem at once, ordered by version, in one PlanError", () => {
     const applied = bundleOf(["101", "102", "104", "106"], ["106"]);
-    const now = bundleOf(["101", "102", "103", "104", "106"], ["106"], { "102": "select 'edited';\n-- migrate:down\nselect 1;\n" });
-    const ledger = ledgerOf([...appliedBy(applied, ["101", "102", "104", "106"]), ...appliedByCli(["105"])]);
+    const now = bundleOf(["101", "102", "103", "104", "106"], ["106"], {
+      "102": "select 'edited';\n-- migrate:down\nselect 1;\n",
+    });
+    const ledger = ledgerOf([
+      ...appliedBy(applied, ["101", "102", "104", "106"]),
+      ...appliedByCli(["105"]),
+    ]);
     let thrown: unknown;
     try {
       planMigrations(now, ledger, { through: "104" });
@@ -274,19 +371,33 @@ describe("planMigrations: refusals", () => {
     const error = thrown as PlanError;
     // 104 and 106 are as applied: only their chained digests moved (because of 102 and 103), so they are not blamed.
     expect(error.problems.map((p) => p.version)).toEqual(["102", "103", "105", "106"]);
-    expect(error.message.split("\n")[0]).toBe("Cannot plan the migrations (4 problems); nothing was applied:");
-    expect(error.message).toContain("\n  105: version 105 (m105) is applied to the database but missing from the bundle");
-    expect(error.message).toContain("\n  106_m106.sql: migration 106_m106 has no -- migrate:down section");
+    expect(error.message.split("\n")[0]).toBe(
+      "Cannot plan the migrations (4 problems); nothing was applied:",
+    );
+    expect(error.message).toContain(
+      "\n  105: version 105 (m105) is applied to the database but missing from the bundle",
+    );
+    expect(error.message).toContain(
+      "\n  106_m106.sql: migration 106_m106 has no -- migrate:down section",
+    );
   });
 });
 
 describe("describeMigration", () => {
   it.each<{ text: string; expected: RegExp }>([
-    { text: "create table t (a int);\ninsert into t values (1);", expected: /^sha256:[0-9a-f]{8}… · 2 statements · transactional$/ },
-    { text: "create index concurrently i on t (a);", expected: /^sha256:[0-9a-f]{8}… · 1 statement · non-transactional \(CREATE INDEX CONCURRENTLY\)$/ },
+    {
+      text: "create table t (a int);\ninsert into t values (1);",
+      expected: /^sha256:[0-9a-f]{8}… · 2 statements · transactional$/,
+    },
+    {
+      text: "create index concurrently i on t (a);",
+      expected:
+        /^sha256:[0-9a-f]{8}… · 1 statement · non-transactional \(CREATE INDEX CONCURRENTLY\)$/,
+    },
     {
       text: "-- migrate:no-transaction\nvacuum t;\nupdate t set a = 1;\nvacuum t;",
-      expected: /^sha256:[0-9a-f]{8}… · 3 statements · non-transactional \(VACUUM, -- migrate:no-transaction\)$/,
+      expected:
+        /^sha256:[0-9a-f]{8}… · 3 statements · non-transactional \(VACUUM, -- migrate:no-transaction\)$/,
     },
   ])("$expected", ({ text, expected }) => {
     const bundle = bundleOf(["1"], [], { "1": text });
@@ -294,7 +405,9 @@ describe("describeMigration", () => {
     expect(migration).toBeDefined();
     if (migration === undefined) return;
     expect(describeMigration(migration)).toMatch(expected);
-    expect(describeMigration(migration).startsWith(`sha256:${migration.digest.slice(0, 8)}…`)).toBe(true);
+    expect(describeMigration(migration).startsWith(`sha256:${migration.digest.slice(0, 8)}…`)).toBe(
+      true,
+    );
   });
 });
 
@@ -325,9 +438,13 @@ describe("planMigrations: properties", () => {
     fc.assert(
       fc.property(scenario, ({ versions, applied, cli, irreversible, through, baseline }) => {
         const bundle = bundleOf(versions, irreversible);
-        const entries = [...appliedBy(bundle, applied.filter((v) => !cli.includes(v))), ...appliedByCli(applied.filter((v) => cli.includes(v)))].sort(
-          (a, b) => Number(BigInt(a.version) - BigInt(b.version)),
-        );
+        const entries = [
+          ...appliedBy(
+            bundle,
+            applied.filter((v) => !cli.includes(v)),
+          ),
+          ...appliedByCli(applied.filter((v) => cli.includes(v))),
+        ].sort((a, b) => Number(BigInt(a.version) - BigInt(b.version)));
         let plan: Plan;
         try {
           plan = planMigrations(bundle, ledgerOf(entries), { through, baseline });
@@ -364,7 +481,10 @@ describe("planMigrations: properties", () => {
           throw error;
         }
         const reverted = new Set(plan.revert.map((m) => m.version));
-        const after = [...applied.filter((v) => !reverted.has(v)), ...plan.apply.map((m) => m.version)].sort();
+        const after = [
+          ...applied.filter((v) => !reverted.has(v)),
+          ...plan.apply.map((m) => m.version),
+        ].sort();
         const next = planMigrations(bundle, ledgerOf(appliedBy(bundle, after)), { through });
         expect(versionsOf(next)).toEqual({ apply: [], revert: [], adopt: [] });
       }),

@@ -8,7 +8,16 @@
  * loading must not mask them.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -20,8 +29,17 @@ afterAll(() => {
 });
 
 /** Runs a CommonJS snippet in a fresh node with `cwd`; returns its stdout (fails the test on a non-zero exit). */
-function node(cwd: string, code: string, env: Record<string, string> = {}, args: string[] = []): string {
-  const r = spawnSync(process.execPath, [...args, "-e", code], { cwd, encoding: "utf8", env: { ...process.env, ...env } });
+function node(
+  cwd: string,
+  code: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): string {
+  const r = spawnSync(process.execPath, [...args, "-e", code], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
   if (r.status !== 0) throw new Error(`node exited with ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout.trim();
 }
@@ -33,8 +51,14 @@ function miniProject(files: Record<string, string>): string {
   mkdirSync(join(dir, "lib"));
   mkdirSync(join(dir, "components"));
   cpSync(join(repoRoot, "lib", "program.cjs"), join(dir, "lib", "program.cjs"));
-  cpSync(join(repoRoot, "components", "pulumi-startup.cjs"), join(dir, "components", "pulumi-startup.cjs"));
-  cpSync(join(repoRoot, "components", "struct-codec.cjs"), join(dir, "components", "struct-codec.cjs"));
+  cpSync(
+    join(repoRoot, "components", "pulumi-startup.cjs"),
+    join(dir, "components", "pulumi-startup.cjs"),
+  );
+  cpSync(
+    join(repoRoot, "components", "struct-codec.cjs"),
+    join(dir, "components", "struct-codec.cjs"),
+  );
   cpSync(join(repoRoot, "tsconfig.json"), join(dir, "tsconfig.json"));
   symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir");
   for (const [path, text] of Object.entries(files)) writeFileSync(join(dir, path), text);
@@ -55,7 +79,9 @@ describe("lib/program.cjs (the program's entry)", () => {
     // A change that keeps the size and the second (what an mtime check could miss) is seen too.
     writeFileSync(join(dir, "components", "word.ts"), `export const word: string = "afteR";\n`);
     expect(run()).toBe("afteR");
-    expect(readdirSync(join(dir, ".cache", "program")).filter((f) => f.endsWith(".js"))).toHaveLength(2);
+    expect(
+      readdirSync(join(dir, ".cache", "program")).filter((f) => f.endsWith(".js")),
+    ).toHaveLength(2);
   });
 
   it("emits exactly what ts-node emitted for the trampolines (their text is serialized into every resource's state)", () => {
@@ -83,7 +109,9 @@ describe("lib/program.cjs (the program's entry)", () => {
   it("PULUMI_NODEJS_TRANSPILE_ONLY=false type-checks (through ts-node), as Pulumi's own TypeScript support does", () => {
     const dir = miniProject({ "index.ts": `const n: number = "not a number";\nexport = n;\n` });
     expect(node(dir, `console.log(require("./lib/program.cjs"))`)).toBe("not a number");
-    expect(() => node(dir, `require("./lib/program.cjs")`, { PULUMI_NODEJS_TRANSPILE_ONLY: "false" })).toThrow(/TS2322/);
+    expect(() =>
+      node(dir, `require("./lib/program.cjs")`, { PULUMI_NODEJS_TRANSPILE_ONLY: "false" }),
+    ).toThrow(/TS2322/);
   });
 });
 
@@ -99,7 +127,10 @@ describe("components/pulumi-startup.cjs (deferred @pulumi/pulumi modules)", () =
          console.log(JSON.stringify({ sdk: require("@pulumi/pulumi/package.json").version, pinned: PULUMI_SDK_VERSION, real, listed }));`,
       ),
     );
-    expect(out.sdk, "the SDK changed: check DEFERRABLE's export lists and bump PULUMI_SDK_VERSION").toBe(out.pinned);
+    expect(
+      out.sdk,
+      "the SDK changed: check DEFERRABLE's export lists and bump PULUMI_SDK_VERSION",
+    ).toBe(out.pinned);
     expect(out.listed).toEqual(out.real);
   });
 
@@ -120,7 +151,11 @@ describe("components/pulumi-startup.cjs (deferred @pulumi/pulumi modules)", () =
         ["--require", join(repoRoot, "components", "provider-preload.cjs")],
       ),
     );
-    expect(out).toEqual({ before: { arborist: false, sdkIndex: false }, serialized: true, codePaths: true });
+    expect(out).toEqual({
+      before: { arborist: false, sdkIndex: false },
+      serialized: true,
+      codePaths: true,
+    });
   });
 
   it("defers nothing for another SDK version", () => {

@@ -17,7 +17,8 @@ function folder(name: string, files: Record<string, string | Buffer | { link: st
   const dir = join(scratch, name);
   mkdirSync(dir, { recursive: true });
   for (const [file, content] of Object.entries(files)) {
-    if (typeof content === "object" && "link" in content) symlinkSync(content.link, join(dir, file));
+    if (typeof content === "object" && "link" in content)
+      symlinkSync(content.link, join(dir, file));
     else writeFileSync(join(dir, file), content);
   }
   return dir;
@@ -33,9 +34,16 @@ const three = () =>
 class Refused extends Error {}
 
 /** Runs the program with this stack config; resolves to the refusal message, or undefined when it ran through. */
-async function run(config: Record<string, unknown>): Promise<{ refusal?: string; exitCode?: number }> {
+async function run(
+  config: Record<string, unknown>,
+): Promise<{ refusal?: string; exitCode?: number }> {
   pulumi.runtime.setAllConfig(
-    Object.fromEntries(Object.entries(config).map(([k, v]) => [`supabase-promotion:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+    Object.fromEntries(
+      Object.entries(config).map(([k, v]) => [
+        `supabase-promotion:${k}`,
+        typeof v === "string" ? v : JSON.stringify(v),
+      ]),
+    ),
   );
   const messages: string[] = [];
   let exitCode: number | undefined;
@@ -62,7 +70,10 @@ beforeAll(async () => {
     {
       newResource(args) {
         registered.push(`${args.type}::${args.name}`);
-        return { id: `${args.name}-id`, state: { ...args.inputs, applied: {}, appliedThrough: "", appliedCount: 0 } };
+        return {
+          id: `${args.name}-id`,
+          state: { ...args.inputs, applied: {}, appliedThrough: "", appliedCount: 0 },
+        };
       },
       call: (args) => {
         throw new Error(`unexpected call ${args.token}`);
@@ -85,7 +96,9 @@ describe("the program refuses, before any resource registers", () => {
     {
       name: "a migrationsDir that does not exist",
       config: () => ({ migrationsDir: join(scratch, "nope") }),
-      message: [/Cannot read the migrations folder .*nope: it does not exist\. Create it \(`mkdir -p .*nope`\), or set the stack config `migrationsDir`/],
+      message: [
+        /Cannot read the migrations folder .*nope: it does not exist\. Create it \(`mkdir -p .*nope`\), or set the stack config `migrationsDir`/,
+      ],
     },
     {
       name: "a migrationsDir that is a file",
@@ -94,12 +107,18 @@ describe("the program refuses, before any resource registers", () => {
         writeFileSync(file, "select 1;\n");
         return { migrationsDir: file };
       },
-      message: [/Cannot read the migrations folder .*a-file\.sql: it is a file, not a folder\. Set the stack config `migrationsDir` to the folder/],
+      message: [
+        /Cannot read the migrations folder .*a-file\.sql: it is a file, not a folder\. Set the stack config `migrationsDir` to the folder/,
+      ],
     },
     {
       name: "an unqualified realtime table",
       config: () => ({ migrationsDir: three(), realtime: { tables: ["public.a", "t2"] } }),
-      message: [/realtime table "t2" must be schema-qualified, e\.g\. "public\.t2"/, /Pulumi\.dev\.yaml/, /config set --stack dev/],
+      message: [
+        /realtime table "t2" must be schema-qualified, e\.g\. "public\.t2"/,
+        /Pulumi\.dev\.yaml/,
+        /config set --stack dev/,
+      ],
     },
     {
       name: "a through pin one digit off (it would plan a revert)",
@@ -112,17 +131,26 @@ describe("the program refuses, before any resource registers", () => {
     {
       name: "a through pin past the newest migration (it would fail only in up)",
       config: () => ({ migrationsDir: three(), migrations: { through: "20991231000000" } }),
-      message: [/migrations\.through is 20991231000000, which names no migration in the bundle; the newest version is 20250102000000/],
+      message: [
+        /migrations\.through is 20991231000000, which names no migration in the bundle; the newest version is 20250102000000/,
+      ],
     },
     {
       name: "a baseline that names no migration",
       config: () => ({ migrationsDir: three(), migrations: { baseline: "20250101000001" } }),
-      message: [/migrations\.baseline is 20250101000001, which names no migration in the bundle; the nearest versions are 20250101000000 \(below\) and 20250101050000 \(above\)/],
+      message: [
+        /migrations\.baseline is 20250101000001, which names no migration in the bundle; the nearest versions are 20250101000000 \(below\) and 20250101050000 \(above\)/,
+      ],
     },
     {
       name: "a baseline above through",
-      config: () => ({ migrationsDir: three(), migrations: { baseline: "20250102000000", through: "20250101050000" } }),
-      message: [/migrations\.baseline \(20250102000000\) is above migrations\.through \(20250101050000\)/],
+      config: () => ({
+        migrationsDir: three(),
+        migrations: { baseline: "20250102000000", through: "20250101050000" },
+      }),
+      message: [
+        /migrations\.baseline \(20250102000000\) is above migrations\.through \(20250101050000\)/,
+      ],
     },
     {
       name: "a folder with a dangling link, an outside link, a non-UTF-8 name and a bad file, all at once",
@@ -135,7 +163,14 @@ describe("the program refuses, before any resource registers", () => {
           "20250103000000_out.sql": { link: outside },
           "20250105000000_bad.sql": "create tabel oops;\n",
         });
-        writeFileSync(Buffer.concat([Buffer.from(`${dir}/20250104000000_caf`), Buffer.from([0xe9]), Buffer.from(".sql")]), "select 1;\n");
+        writeFileSync(
+          Buffer.concat([
+            Buffer.from(`${dir}/20250104000000_caf`),
+            Buffer.from([0xe9]),
+            Buffer.from(".sql"),
+          ]),
+          "select 1;\n",
+        );
         return { migrationsDir: dir };
       },
       message: [
@@ -156,8 +191,13 @@ describe("the program refuses, before any resource registers", () => {
   });
 
   it("and runs through for a good stack (its resources register)", async () => {
-    const { refusal } = await run({ migrationsDir: three(), migrations: { through: "20250101050000" } });
+    const { refusal } = await run({
+      migrationsDir: three(),
+      migrations: { through: "20250101050000" },
+    });
     expect(refusal).toBeUndefined();
-    expect(registered).toContain("pulumi-nodejs:dynamic/supabase-promotion:MigrationBundle::dev-migrations");
+    expect(registered).toContain(
+      "pulumi-nodejs:dynamic/supabase-promotion:MigrationBundle::dev-migrations",
+    );
   });
 });

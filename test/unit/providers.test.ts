@@ -27,16 +27,24 @@ describe("dynamic providers", () => {
     ]);
   });
 
-  it.each(registered.map((r) => [r.implPath, r.methods] as const))("%s exports %j", async (implPath, methods) => {
-    const module = (await import(join(repoRoot, implPath))) as Record<string, unknown>;
-    for (const method of methods) expect(typeof module[method], `${implPath}.${method}`).toBe("function");
-  });
+  it.each(registered.map((r) => [r.implPath, r.methods] as const))(
+    "%s exports %j",
+    async (implPath, methods) => {
+      const module = (await import(join(repoRoot, implPath))) as Record<string, unknown>;
+      for (const method of methods)
+        expect(typeof module[method], `${implPath}.${method}`).toBe("function");
+    },
+  );
 
   it.each(registered.filter((r) => r.methods.includes("read")).map((r) => r.implPath))(
     "%s refuses a read without state (pulumi import, .get) with the way forward",
     async (implPath) => {
-      const module = (await import(join(repoRoot, implPath))) as { read: (id: string, props?: unknown) => Promise<unknown> };
-      await expect(module.read("some-id", undefined)).rejects.toThrow(/cannot be read from its id alone.*npm run pulumi -- up/s);
+      const module = (await import(join(repoRoot, implPath))) as {
+        read: (id: string, props?: unknown) => Promise<unknown>;
+      };
+      await expect(module.read("some-id", undefined)).rejects.toThrow(
+        /cannot be read from its id alone.*npm run pulumi -- up/s,
+      );
     },
   );
 
@@ -65,7 +73,6 @@ describe("provider host", () => {
   it("passes results through", async () => {
     expect(await invoke(fixture, "read", ["ok"], load)).toEqual({ id: "x", props: {} });
   });
-
 });
 
 describe("provider preload", () => {
@@ -81,7 +88,9 @@ describe("provider preload", () => {
       ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
-    const providerPid = await new Promise<number>((resolve) => cli.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
+    const providerPid = await new Promise<number>((resolve) =>
+      cli.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim()))),
+    );
     const alive = (pid: number) => {
       try {
         process.kill(pid, 0);
@@ -94,7 +103,8 @@ describe("provider preload", () => {
     expect(alive(providerPid), "the provider runs while its CLI lives").toBe(true);
     cli.kill("SIGKILL");
     const deadline = Date.now() + 5_000;
-    while (alive(providerPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (alive(providerPid) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const survived = alive(providerPid);
     if (survived) process.kill(providerPid, "SIGKILL");
     expect(survived, "the provider outlived its CLI").toBe(false);

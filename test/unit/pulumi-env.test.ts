@@ -4,7 +4,16 @@
  * default passphrase is this clone's own; an explicit passphrase always wins.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -17,7 +26,13 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const saved = { ...process.env };
 const savedUmask = process.umask();
 beforeEach(() => {
-  for (const k of ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_BACKEND_URL", "PULUMI_HOME"]) delete process.env[k];
+  for (const k of [
+    "PULUMI_CONFIG_PASSPHRASE",
+    "PULUMI_CONFIG_PASSPHRASE_FILE",
+    "PULUMI_BACKEND_URL",
+    "PULUMI_HOME",
+  ])
+    delete process.env[k];
 });
 afterEach(() => {
   process.env = { ...saved };
@@ -34,21 +49,30 @@ function clone(): { stateDir: string; home: string } {
 }
 
 function walk(dir: string): string[] {
-  return [dir, ...readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]))];
+  return [
+    dir,
+    ...readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
+    ),
+  ];
 }
 
 describe("pulumiEnv: state only its owner can read", () => {
   it("tightens existing folders to 0700 and files to owner-only, keeping an executable executable", () => {
     const c = clone();
     // What earlier versions and the CLI without a umask left: 0755 folders, 0644 files.
-    for (const d of [join(c.stateDir, ".pulumi", "stacks", "supabase-promotion"), join(c.home, "plugins", "resource-x")]) {
+    for (const d of [
+      join(c.stateDir, ".pulumi", "stacks", "supabase-promotion"),
+      join(c.home, "plugins", "resource-x"),
+    ]) {
       mkdirSync(d, { recursive: true, mode: 0o755 });
     }
     const checkpoint = join(c.stateDir, ".pulumi", "stacks", "supabase-promotion", "dev.json");
     const plugin = join(c.home, "plugins", "resource-x", "pulumi-resource-x");
     writeFileSync(checkpoint, "{}", { mode: 0o644 });
     writeFileSync(plugin, "#!/bin/sh\n", { mode: 0o755 });
-    for (const p of walk(c.stateDir).concat(walk(c.home))) if (statSync(p).isDirectory()) chmodSync(p, 0o755);
+    for (const p of walk(c.stateDir).concat(walk(c.home)))
+      if (statSync(p).isDirectory()) chmodSync(p, 0o755);
     chmodSync(checkpoint, 0o644);
     chmodSync(plugin, 0o755);
 
@@ -82,7 +106,12 @@ describe("pulumiEnv: the default passphrase is this clone's own", () => {
     expect(phrase).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(phrase).not.toBe(SHARED_LOCAL_PASSPHRASE);
 
-    expect(readFileSync(pulumiEnv({ binDir: "/nonexistent", ...a }).PULUMI_CONFIG_PASSPHRASE_FILE!, "utf8").trim()).toBe(phrase);
+    expect(
+      readFileSync(
+        pulumiEnv({ binDir: "/nonexistent", ...a }).PULUMI_CONFIG_PASSPHRASE_FILE!,
+        "utf8",
+      ).trim(),
+    ).toBe(phrase);
     const other = pulumiEnv({ binDir: "/nonexistent", ...clone() });
     expect(readFileSync(other.PULUMI_CONFIG_PASSPHRASE_FILE!, "utf8").trim()).not.toBe(phrase);
   });
@@ -90,8 +119,13 @@ describe("pulumiEnv: the default passphrase is this clone's own", () => {
   it("an explicit PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE wins, and no passphrase file is made", () => {
     const a = clone();
     process.env.PULUMI_CONFIG_PASSPHRASE = "mine";
-    expect(pulumiEnv({ binDir: "/nonexistent", ...a })).toMatchObject({ PULUMI_CONFIG_PASSPHRASE: "mine", SUPABASE_PROMOTION_PASSPHRASE: "yours" });
-    expect(pulumiEnv({ binDir: "/nonexistent", ...a }).PULUMI_CONFIG_PASSPHRASE_FILE).toBeUndefined();
+    expect(pulumiEnv({ binDir: "/nonexistent", ...a })).toMatchObject({
+      PULUMI_CONFIG_PASSPHRASE: "mine",
+      SUPABASE_PROMOTION_PASSPHRASE: "yours",
+    });
+    expect(
+      pulumiEnv({ binDir: "/nonexistent", ...a }).PULUMI_CONFIG_PASSPHRASE_FILE,
+    ).toBeUndefined();
     delete process.env.PULUMI_CONFIG_PASSPHRASE;
     process.env.PULUMI_CONFIG_PASSPHRASE = "";
     expect(pulumiEnv({ binDir: "/nonexistent", ...a }).PULUMI_CONFIG_PASSPHRASE).toBe("");
@@ -134,16 +168,25 @@ describe("pulumiEnv: the default passphrase is this clone's own", () => {
   });
 
   it("asks Pulumi to take a stack's salt from its state, never to make a new one", () => {
-    expect(pulumiEnv({ binDir: "/nonexistent", ...clone() }).PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER).toBe("true");
+    expect(
+      pulumiEnv({ binDir: "/nonexistent", ...clone() }).PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER,
+    ).toBe("true");
   });
 });
 
 describe("the shipped stack settings", () => {
   it("carry no encryptionsalt: a salt in git is bound to a passphrase every clone would have to share", () => {
     const shipped = readdirSync(repoRoot).filter((f) => /^Pulumi\.[^.]+\.ya?ml$/.test(f));
-    for (const file of ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]) expect(shipped).toContain(file);
-    const tracked = spawnSync("git", ["ls-files", "Pulumi.*.yaml"], { cwd: repoRoot, encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+    for (const file of ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"])
+      expect(shipped).toContain(file);
+    const tracked = spawnSync("git", ["ls-files", "Pulumi.*.yaml"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+    })
+      .stdout.split("\n")
+      .filter(Boolean);
     expect(tracked.length).toBeGreaterThanOrEqual(3);
-    for (const file of tracked) expect(readFileSync(join(repoRoot, file), "utf8"), file).not.toMatch(/^encryptionsalt:/m);
+    for (const file of tracked)
+      expect(readFileSync(join(repoRoot, file), "utf8"), file).not.toMatch(/^encryptionsalt:/m);
   });
 });

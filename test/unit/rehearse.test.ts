@@ -3,17 +3,34 @@
  * CLI's subcommand, and the shadow database's name.
  */
 import { describe, expect, it } from "vitest";
-import { cliCommand, rehearsalRefusal, shadowName, subcommand } from "../../components/migrations/rehearse";
+import {
+  cliCommand,
+  rehearsalRefusal,
+  shadowName,
+  subcommand,
+} from "../../components/migrations/rehearse";
 
 describe("rehearsalRefusal", () => {
   const local = "postgresql://postgres:pw@127.0.0.1:54322/sp_dev";
   it.each<[string, string, unknown, string | undefined, RegExp | undefined]>([
     ["a preview of a local database", local, undefined, "preview", undefined],
-    ["localhost counts as this machine", "postgresql://u:p@localhost:5432/db", undefined, "preview", undefined],
+    [
+      "localhost counts as this machine",
+      "postgresql://u:p@localhost:5432/db",
+      undefined,
+      "preview",
+      undefined,
+    ],
     ["switched off", local, "off", "preview", /migrations\.rehearse is off/],
     ["an up applies for real right after", local, undefined, "up", /not a preview \(up\)/],
     ["an unknown CLI", local, undefined, undefined, /not a preview \(unknown command\)/],
-    ["a hosted database", "postgresql://postgres.abc:pw@db.abcdefghijklmnop.supabase.co:5432/postgres", undefined, "preview", /not on this machine \(db\.abcdefghijklmnop\.supabase\.co\)/],
+    [
+      "a hosted database",
+      "postgresql://postgres.abc:pw@db.abcdefghijklmnop.supabase.co:5432/postgres",
+      undefined,
+      "preview",
+      /not on this machine \(db\.abcdefghijklmnop\.supabase\.co\)/,
+    ],
     ["not a URL", "host=127.0.0.1 dbname=x", undefined, "preview", /not a URL/],
   ])("%s", (_, connection, setting, command, refusal) => {
     const got = rehearsalRefusal(connection, setting, command);
@@ -36,12 +53,16 @@ describe("subcommand and cliCommand", () => {
 
   it("reads the parent's command line, and only a pulumi binary's", () => {
     const proc = (cmdline: string) => () => cmdline;
-    expect(cliCommand(7, proc("/work/.tools/pulumi/bin/pulumi\0preview\0--stack\0dev\0"))).toBe("preview");
+    expect(cliCommand(7, proc("/work/.tools/pulumi/bin/pulumi\0preview\0--stack\0dev\0"))).toBe(
+      "preview",
+    );
     expect(cliCommand(7, proc("pulumi\0up\0--yes\0"))).toBe("up");
     expect(cliCommand(7, proc("/usr/bin/node\0preview\0"))).toBeUndefined();
-    expect(cliCommand(7, () => {
-      throw new Error("ENOENT");
-    })).toBeUndefined();
+    expect(
+      cliCommand(7, () => {
+        throw new Error("ENOENT");
+      }),
+    ).toBeUndefined();
   });
 });
 

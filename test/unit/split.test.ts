@@ -42,7 +42,10 @@ describe("splitStatements: statement boundaries and text", () => {
       name: "tagged dollar quotes with a nested $$ and ';'",
       sql: "create function f() returns text language plpgsql as $fn$\nbegin\n  return $$a;b$$;\nend;\n$fn$;\nselect 2;",
       expected: [
-        { sql: "create function f() returns text language plpgsql as $fn$\nbegin\n  return $$a;b$$;\nend;\n$fn$", line: 1 },
+        {
+          sql: "create function f() returns text language plpgsql as $fn$\nbegin\n  return $$a;b$$;\nend;\n$fn$",
+          line: 1,
+        },
         { sql: "select 2", line: 6 },
       ],
     },
@@ -50,7 +53,10 @@ describe("splitStatements: statement boundaries and text", () => {
       name: "BEGIN ATOMIC function bodies",
       sql: "create function f() returns int language sql\nbegin atomic\n  select 1;\n  select 2;\nend;\nselect 3;",
       expected: [
-        { sql: "create function f() returns int language sql\nbegin atomic\n  select 1;\n  select 2;\nend", line: 1 },
+        {
+          sql: "create function f() returns int language sql\nbegin atomic\n  select 1;\n  select 2;\nend",
+          line: 1,
+        },
         { sql: "select 3", line: 6 },
       ],
     },
@@ -160,7 +166,10 @@ describe("splitStatements: transaction classification", () => {
     ["alter type public.status rename value 'x' to 'y'", undefined],
     ["discard all", "DISCARD ALL"],
     ["discard plans", undefined],
-    ["alter table p detach partition c concurrently", "ALTER TABLE … DETACH PARTITION … CONCURRENTLY"],
+    [
+      "alter table p detach partition c concurrently",
+      "ALTER TABLE … DETACH PARTITION … CONCURRENTLY",
+    ],
     ["alter table p detach partition c", undefined],
     ["create subscription s connection 'host=x' publication p", "CREATE SUBSCRIPTION"],
     ["create subscription s connection 'host=x' publication p with (connect = false)", undefined],
@@ -203,7 +212,13 @@ describe("splitStatements: rejections", () => {
     "abort",
   ])("rejects %s with the fix", (sql) => {
     expect(problemsOf(`select 1;\n${sql};`)).toEqual([
-      { file: at.file, line: 2, message: expect.stringContaining("remove BEGIN/COMMIT: each migration already runs in a transaction") },
+      {
+        file: at.file,
+        line: 2,
+        message: expect.stringContaining(
+          "remove BEGIN/COMMIT: each migration already runs in a transaction",
+        ),
+      },
     ]);
   });
 
@@ -220,17 +235,56 @@ describe("splitStatements: rejections", () => {
   });
 
   it("lists every transaction-control statement at once, each with its line", () => {
-    const problems = problemsOf("begin;\nset local statement_timeout = '5min';\nselect 1;\ncommit;", { file: "f.sql", lineOffset: 4 });
+    const problems = problemsOf(
+      "begin;\nset local statement_timeout = '5min';\nselect 1;\ncommit;",
+      { file: "f.sql", lineOffset: 4 },
+    );
     expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual(["f.sql:5", "f.sql:8"]);
   });
 
   it.each<{ name: string; sql: string; offset: number; line: number; message: RegExp }>([
-    { name: "a syntax error", sql: "select 1;\nselect x frm y;", offset: 0, line: 2, message: /syntax error at or near "y"/ },
-    { name: "multi-byte text before the error", sql: "select 'ééé ✓';\n\nselect x frm y;", offset: 0, line: 3, message: /at or near "y"/ },
-    { name: "a line offset", sql: "\nselec 1;", offset: 7, line: 9, message: /syntax error at or near "selec"/ },
-    { name: "an unterminated dollar quote", sql: "select 1;\ndo $$ begin\nperform 1;", offset: 0, line: 2, message: /unterminated dollar-quoted string/ },
-    { name: "an unterminated block comment", sql: "select 1;\n/* never closed", offset: 0, line: 2, message: /unterminated \/\* comment/ },
-    { name: "a psql meta-command", sql: "\\set ON_ERROR_STOP 1\nselect 1;", offset: 0, line: 1, message: /psql meta-commands .* are not supported/ },
+    {
+      name: "a syntax error",
+      sql: "select 1;\nselect x frm y;",
+      offset: 0,
+      line: 2,
+      message: /syntax error at or near "y"/,
+    },
+    {
+      name: "multi-byte text before the error",
+      sql: "select 'ééé ✓';\n\nselect x frm y;",
+      offset: 0,
+      line: 3,
+      message: /at or near "y"/,
+    },
+    {
+      name: "a line offset",
+      sql: "\nselec 1;",
+      offset: 7,
+      line: 9,
+      message: /syntax error at or near "selec"/,
+    },
+    {
+      name: "an unterminated dollar quote",
+      sql: "select 1;\ndo $$ begin\nperform 1;",
+      offset: 0,
+      line: 2,
+      message: /unterminated dollar-quoted string/,
+    },
+    {
+      name: "an unterminated block comment",
+      sql: "select 1;\n/* never closed",
+      offset: 0,
+      line: 2,
+      message: /unterminated \/\* comment/,
+    },
+    {
+      name: "a psql meta-command",
+      sql: "\\set ON_ERROR_STOP 1\nselect 1;",
+      offset: 0,
+      line: 1,
+      message: /psql meta-commands .* are not supported/,
+    },
   ])("reports $name as file:line with the parser's message", ({ sql, offset, line, message }) => {
     const problems = problemsOf(sql, { file: "m.sql", lineOffset: offset });
     expect(problems).toHaveLength(1);
@@ -243,15 +297,27 @@ describe("splitStatements: rejections", () => {
     ["copy public.t from stdin;", /^m\.sql:2: replace COPY … FROM STDIN with INSERT … VALUES/],
     ["copy (select 1) to stdout;", /^m\.sql:2: remove COPY … TO STDOUT/],
   ])("refuses %s: a migration has no client data stream", (copy, message) => {
-    expect(() => splitStatements(`create table public.t (id int);\n${copy}\n`, { file: "m.sql", lineOffset: 0 })).toThrow(message);
+    expect(() =>
+      splitStatements(`create table public.t (id int);\n${copy}\n`, {
+        file: "m.sql",
+        lineOffset: 0,
+      }),
+    ).toThrow(message);
   });
 
   it("leaves COPY with a server-side file to PostgreSQL", () => {
-    expect(splitStatements("copy public.t from '/var/lib/data.csv' with (format csv);", { file: "m.sql", lineOffset: 0 })).toHaveLength(1);
+    expect(
+      splitStatements("copy public.t from '/var/lib/data.csv' with (format csv);", {
+        file: "m.sql",
+        lineOffset: 0,
+      }),
+    ).toHaveLength(1);
   });
 
   it("formats SqlSplitError messages as file:line: message", () => {
-    expect(() => splitStatements("commit;", { file: "f.sql", lineOffset: 0 })).toThrow(/^f\.sql:1: remove BEGIN\/COMMIT/);
+    expect(() => splitStatements("commit;", { file: "f.sql", lineOffset: 0 })).toThrow(
+      /^f\.sql:1: remove BEGIN\/COMMIT/,
+    );
   });
 });
 

@@ -7,11 +7,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { holdStackSettings, settingsAfterCommand, stateSalt, withoutSalt } from "../../lib/stack-settings";
+import {
+  holdStackSettings,
+  settingsAfterCommand,
+  stateSalt,
+  withoutSalt,
+} from "../../lib/stack-settings";
 
 const SALT = "v1:RmsXQay3NF4=:v1:3KLPIR2CysmWg+wf:c/6TGUjCcmhn4K3sd/Q7VcFwSaalwA==";
 const OTHER = "v1:5mcAqqy8s+E=:v1:eGBaFbKmmJxiFMZD:jJdZlj6pPAG0oYK63RxUttfVMamvpg==";
-const SHIPPED = "# dev: the embedded local platform.\nconfig:\n  supabase-promotion:platform: local   # spacing Pulumi would not keep\n";
+const SHIPPED =
+  "# dev: the embedded local platform.\nconfig:\n  supabase-promotion:platform: local   # spacing Pulumi would not keep\n";
 const REEMITTED = `# dev: the embedded local platform.\nconfig:\n  supabase-promotion:platform: local # spacing Pulumi would not keep\nencryptionsalt: ${SALT}\n`;
 
 describe("withoutSalt", () => {
@@ -21,7 +27,12 @@ describe("withoutSalt", () => {
     ["salt first", `encryptionsalt: ${SALT}\nconfig: {}\n`, "config: {}\n", SALT],
     ["no final newline", `config: {}\nencryptionsalt: ${SALT}`, "config: {}\n", SALT],
     ["CRLF", `config: {}\r\nencryptionsalt: ${SALT}\r\n`, "config: {}\r\n", SALT],
-    ["an indented key is not the salt", "config:\n  x:encryptionsalt: 1\n", "config:\n  x:encryptionsalt: 1\n", undefined],
+    [
+      "an indented key is not the salt",
+      "config:\n  x:encryptionsalt: 1\n",
+      "config:\n  x:encryptionsalt: 1\n",
+      undefined,
+    ],
   ])("%s", (_, input, text, salt) => {
     expect(withoutSalt(input)).toEqual(salt === undefined ? { text } : { text, salt });
   });
@@ -29,20 +40,50 @@ describe("withoutSalt", () => {
 
 describe("settingsAfterCommand", () => {
   it.each<[string, string | undefined, string, string | undefined, string | undefined]>([
-    ["Pulumi added the state's salt to unchanged settings: the original bytes come back", SHIPPED, REEMITTED, SALT, SHIPPED],
+    [
+      "Pulumi added the state's salt to unchanged settings: the original bytes come back",
+      SHIPPED,
+      REEMITTED,
+      SALT,
+      SHIPPED,
+    ],
     ["no salt added: left alone", SHIPPED, SHIPPED, SALT, undefined],
-    ["a number re-emitted as the string Pulumi reads: still unchanged", "config:\n  a:port: 5432\n", `config:\n  a:port: "5432"\nencryptionsalt: ${SALT}\n`, SALT, "config:\n  a:port: 5432\n"],
+    [
+      "a number re-emitted as the string Pulumi reads: still unchanged",
+      "config:\n  a:port: 5432\n",
+      `config:\n  a:port: "5432"\nencryptionsalt: ${SALT}\n`,
+      SALT,
+      "config:\n  a:port: 5432\n",
+    ],
     [
       "the settings changed too (config set): kept, salt out",
       SHIPPED,
-      `${REEMITTED}`.replace("config:\n", "config:\n  supabase-promotion:x: \"1\"\n"),
+      `${REEMITTED}`.replace("config:\n", 'config:\n  supabase-promotion:x: "1"\n'),
       SALT,
-      "# dev: the embedded local platform.\nconfig:\n  supabase-promotion:x: \"1\"\n  supabase-promotion:platform: local # spacing Pulumi would not keep\n",
+      '# dev: the embedded local platform.\nconfig:\n  supabase-promotion:x: "1"\n  supabase-promotion:platform: local # spacing Pulumi would not keep\n',
     ],
-    ["a new settings file (stack init of a stack without one): salt out", undefined, `config: {}\nencryptionsalt: ${SALT}\n`, SALT, "config: {}\n"],
-    ["the state holds another salt: left alone, nothing unrecoverable is removed", SHIPPED, REEMITTED, OTHER, undefined],
+    [
+      "a new settings file (stack init of a stack without one): salt out",
+      undefined,
+      `config: {}\nencryptionsalt: ${SALT}\n`,
+      SALT,
+      "config: {}\n",
+    ],
+    [
+      "the state holds another salt: left alone, nothing unrecoverable is removed",
+      SHIPPED,
+      REEMITTED,
+      OTHER,
+      undefined,
+    ],
     ["the state's salt cannot be read: left alone", SHIPPED, REEMITTED, undefined, undefined],
-    ["the salt was there before the command (committed on purpose): left alone", REEMITTED, REEMITTED, SALT, undefined],
+    [
+      "the salt was there before the command (committed on purpose): left alone",
+      REEMITTED,
+      REEMITTED,
+      SALT,
+      undefined,
+    ],
   ])("%s", (_, before, after, state, want) => {
     expect(settingsAfterCommand(before, after, state)).toBe(want);
   });
@@ -56,7 +97,13 @@ describe("holdStackSettings on a file backend", () => {
     mkdirSync(join(state, ".pulumi", "stacks", "supabase-promotion"), { recursive: true });
     writeFileSync(
       join(state, ".pulumi", "stacks", "supabase-promotion", `${stack}.json`),
-      JSON.stringify({ version: 3, checkpoint: { stack: `organization/supabase-promotion/${stack}`, latest: { secrets_providers: { type: "passphrase", state: { salt } } } } }),
+      JSON.stringify({
+        version: 3,
+        checkpoint: {
+          stack: `organization/supabase-promotion/${stack}`,
+          latest: { secrets_providers: { type: "passphrase", state: { salt } } },
+        },
+      }),
     );
   };
 

@@ -5,7 +5,11 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BundleError, parseBundle } from "../../components/migrations/bundle";
-import { describePending, isMigrationKey, migrationKey } from "../../components/migrations/describe";
+import {
+  describePending,
+  isMigrationKey,
+  migrationKey,
+} from "../../components/migrations/describe";
 import { pinProblems, planMigrations } from "../../components/migrations/plan";
 import * as provider from "../../components/migrations/provider";
 import type { MigrationInputs } from "../../components/migrations/provider";
@@ -28,7 +32,12 @@ const sign = (n: number) => Math.sign(n);
 
 function bundleOf(versions: string[]): Bundle {
   return parseBundle(
-    versions.map((v) => ({ file: `${v}_m${v}.sql`, bytes: new TextEncoder().encode(`create table public.t${v} (id int);\n-- migrate:down\ndrop table public.t${v};\n`) })),
+    versions.map((v) => ({
+      file: `${v}_m${v}.sql`,
+      bytes: new TextEncoder().encode(
+        `create table public.t${v} (id int);\n-- migrate:down\ndrop table public.t${v};\n`,
+      ),
+    })),
   );
 }
 
@@ -54,11 +63,18 @@ describe("compareVersions", () => {
 
   it("property: digit strings order exactly as their numbers (then by length)", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.nat({ max: 2 })), { maxLength: 20 }), (pairs) => {
-        const versions = pairs.map(([n, zeros]) => "0".repeat(zeros) + n.toString());
-        const expected = [...versions].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : a.length - b.length));
-        expect(sortVersions(versions)).toEqual(expected);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.nat({ max: 2 })), {
+          maxLength: 20,
+        }),
+        (pairs) => {
+          const versions = pairs.map(([n, zeros]) => "0".repeat(zeros) + n.toString());
+          const expected = [...versions].sort((a, b) =>
+            BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : a.length - b.length,
+          );
+          expect(sortVersions(versions)).toEqual(expected);
+        },
+      ),
     );
   });
 
@@ -72,7 +88,12 @@ describe("compareVersions", () => {
   });
 
   it("keys order by version, then name", () => {
-    expect(["200_c", "10_b", "9_a", "10_a"].sort(compareMigrationKeys)).toEqual(["9_a", "10_a", "10_b", "200_c"]);
+    expect(["200_c", "10_b", "9_a", "10_a"].sort(compareMigrationKeys)).toEqual([
+      "9_a",
+      "10_a",
+      "10_b",
+      "200_c",
+    ]);
     expect(versionOfKey("20260101000000_create_tables")).toBe("20260101000000");
     expect(highestVersion(["9", "200", "10"])).toBe("200");
     expect(highestVersion([])).toBeUndefined();
@@ -116,14 +137,32 @@ describe("every consumer orders 9, 10, 200 as numbers", () => {
   });
 
   it("the planner (apply in order, revert newest first)", () => {
-    expect(planMigrations(bundle, { entries: [], inProgress: null }).apply.map((m) => m.version)).toEqual(["9", "10", "200"]);
-    const entries = bundle.migrations.map((m) => ({ version: m.version, name: m.name, digest: m.digest, statementsHash: "h" }));
-    expect(planMigrations(bundle, { entries, inProgress: null }, { through: "9" }).revert.map((m) => m.version)).toEqual(["200", "10"]);
+    expect(
+      planMigrations(bundle, { entries: [], inProgress: null }).apply.map((m) => m.version),
+    ).toEqual(["9", "10", "200"]);
+    const entries = bundle.migrations.map((m) => ({
+      version: m.version,
+      name: m.name,
+      digest: m.digest,
+      statementsHash: "h",
+    }));
+    expect(
+      planMigrations(bundle, { entries, inProgress: null }, { through: "9" }).revert.map(
+        (m) => m.version,
+      ),
+    ).toEqual(["200", "10"]);
   });
 
   it("the provider's check names the earliest edited migration by version (9, not 10)", async () => {
     const edited = parseBundle(
-      bundle.migrations.map((m) => ({ file: m.file, bytes: new TextEncoder().encode(m.version === "9" ? "select 'edited';\n" : `create table public.t${m.version} (id int);\n`) })),
+      bundle.migrations.map((m) => ({
+        file: m.file,
+        bytes: new TextEncoder().encode(
+          m.version === "9"
+            ? "select 'edited';\n"
+            : `create table public.t${m.version} (id int);\n`,
+        ),
+      })),
     );
     const inputs = (b: Bundle): MigrationInputs => ({
       connection: "postgresql://u:p@127.0.0.1:5432/db",
@@ -142,14 +181,23 @@ describe("every consumer orders 9, 10, 200 as numbers", () => {
 
   it("the gate lists problems and the promotion delta in version order", () => {
     const d = (c: string) => c.repeat(64);
-    const release = (migrations: Record<string, string>): Release => ({ migrations, buckets: bucketsRelease([]), realtime: realtimeRelease({ tables: [], replicaIdentityFull: [] }), overrides: [] });
+    const release = (migrations: Record<string, string>): Release => ({
+      migrations,
+      buckets: bucketsRelease([]),
+      realtime: realtimeRelease({ tables: [], replicaIdentityFull: [] }),
+      overrides: [],
+    });
     const upstream = release({});
     const wanted = release({ "200_c": d("c"), "10_b": d("b"), "9_a": d("a") });
-    expect(gateProblems({ stack: "staging", upstream: "dev", wanted, upstreamRelease: upstream, upstreamFrom: "" }).map((p) => p.split(" ")[1])).toEqual([
-      "9_a",
-      "10_b",
-      "200_c",
-    ]);
+    expect(
+      gateProblems({
+        stack: "staging",
+        upstream: "dev",
+        wanted,
+        upstreamRelease: upstream,
+        upstreamFrom: "",
+      }).map((p) => p.split(" ")[1]),
+    ).toEqual(["9_a", "10_b", "200_c"]);
     expect(releaseDelta(wanted, undefined).migrations).toEqual(["9_a", "10_b", "200_c"]);
   });
 });
@@ -158,8 +206,16 @@ describe("pinProblems: a pin must name a migration of the bundle", () => {
   const versions = ["20250101000000", "20250101050000", "20250102000000"];
   it.each<{ name: string; pins: { through?: string; baseline?: string }; expected: string[] }>([
     { name: "no pins", pins: {}, expected: [] },
-    { name: "pins that name migrations", pins: { through: "20250101050000", baseline: "20250101000000" }, expected: [] },
-    { name: "baseline equal to through", pins: { through: "20250101050000", baseline: "20250101050000" }, expected: [] },
+    {
+      name: "pins that name migrations",
+      pins: { through: "20250101050000", baseline: "20250101000000" },
+      expected: [],
+    },
+    {
+      name: "baseline equal to through",
+      pins: { through: "20250101050000", baseline: "20250101050000" },
+      expected: [],
+    },
     {
       name: "through one digit off (between two versions; two others are one edit away)",
       pins: { through: "20250101500000" },
@@ -193,7 +249,9 @@ describe("pinProblems: a pin must name a migration of the bundle", () => {
     {
       name: "baseline above through",
       pins: { through: "20250101000000", baseline: "20250102000000" },
-      expected: ["migrations.baseline (20250102000000) is above migrations.through (20250101000000); lower the baseline or raise through"],
+      expected: [
+        "migrations.baseline (20250102000000) is above migrations.through (20250101000000); lower the baseline or raise through",
+      ],
     },
     {
       name: "both wrong at once",

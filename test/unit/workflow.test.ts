@@ -10,7 +10,9 @@ interface Job {
   steps: Array<{ uses?: string; run?: string }>;
 }
 
-const workflow = parse(readFileSync(join(__dirname, "..", "..", ".github", "workflows", "environments.yml"), "utf8")) as {
+const workflow = parse(
+  readFileSync(join(__dirname, "..", "..", ".github", "workflows", "environments.yml"), "utf8"),
+) as {
   on: Record<string, unknown>;
   jobs: Record<string, Job>;
 };
@@ -44,6 +46,7 @@ describe("the shipped CI workflow", () => {
   });
 
   it("installs with npm ci in every job", () => {
-    for (const [name, job] of Object.entries(workflow.jobs)) expect(runs(job), name).toContain("npm ci");
+    for (const [name, job] of Object.entries(workflow.jobs))
+      expect(runs(job), name).toContain("npm ci");
   });
 });

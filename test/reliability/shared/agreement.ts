@@ -36,7 +36,9 @@ export interface LedgerState {
 export async function readLedgerState(url: string): Promise<LedgerState> {
   return withClient(url, async (client) => {
     const ledger = await readLedger(client);
-    const present = await client.query<{ audit: string | null }>("select to_regclass('supabase_migrations.promotion_audit')::text as audit");
+    const present = await client.query<{ audit: string | null }>(
+      "select to_regclass('supabase_migrations.promotion_audit')::text as audit",
+    );
     const appliesAudited = new Map<string, number>();
     const failed: string[] = [];
     if (present.rows[0]?.audit) {
@@ -48,19 +50,33 @@ export async function readLedgerState(url: string): Promise<LedgerState> {
         if (row.outcome === "failed") failed.push(row.version);
       }
     }
-    return { applied: ledger.entries.map((e) => e.version), appliesAudited, failed, inProgress: ledger.inProgress };
+    return {
+      applied: ledger.entries.map((e) => e.version),
+      appliesAudited,
+      failed,
+      inProgress: ledger.inProgress,
+    };
   });
 }
 
 /** Everything on which the database at `url` and its ledger disagree (empty: they agree). */
-export async function disagreements(url: string, generated: GeneratedBundle, clean: SchemaFingerprint): Promise<string[]> {
+export async function disagreements(
+  url: string,
+  generated: GeneratedBundle,
+  clean: SchemaFingerprint,
+): Promise<string[]> {
   const state = await readLedgerState(url);
   const actual = await appFingerprint(url);
   return compareWithLedger(state, actual, generated, clean);
 }
 
 /** The pure part of {@link disagreements}. */
-export function compareWithLedger(state: LedgerState, actual: SchemaFingerprint, generated: GeneratedBundle, clean: SchemaFingerprint): string[] {
+export function compareWithLedger(
+  state: LedgerState,
+  actual: SchemaFingerprint,
+  generated: GeneratedBundle,
+  clean: SchemaFingerprint,
+): string[] {
   const problems: string[] = [];
   const versions = generated.migrations.map((m) => m.version);
   const k = state.applied.length;
@@ -70,16 +86,31 @@ export function compareWithLedger(state: LedgerState, actual: SchemaFingerprint,
   for (const [i, version] of versions.entries()) {
     const audited = state.appliesAudited.get(version) ?? 0;
     const expected = i < k ? 1 : 0;
-    if (audited !== expected) problems.push(`migration ${version} has ${audited} succeeded apply audit rows; the ledger says it should have ${expected}`);
+    if (audited !== expected)
+      problems.push(
+        `migration ${version} has ${audited} succeeded apply audit rows; the ledger says it should have ${expected}`,
+      );
   }
-  if (state.failed.length > 0) problems.push(`failed apply audit rows (a kill must not look like a failure): ${state.failed.join(", ")}`);
+  if (state.failed.length > 0)
+    problems.push(
+      `failed apply audit rows (a kill must not look like a failure): ${state.failed.join(", ")}`,
+    );
 
   const next = generated.migrations[k];
   const progress = state.inProgress;
   if (progress) {
-    if (!next || progress.version !== next.version) problems.push(`the migration in progress is ${progress.version}, not the next one (${next?.version ?? "none"})`);
-    else if (!next.steps) problems.push(`migration ${next.version} runs in one transaction but the ledger has it in progress at step ${progress.nextStep}`);
-    else if (progress.nextStep > next.steps.length) problems.push(`migration ${next.version} is in progress at step ${progress.nextStep} of ${next.steps.length}`);
+    if (!next || progress.version !== next.version)
+      problems.push(
+        `the migration in progress is ${progress.version}, not the next one (${next?.version ?? "none"})`,
+      );
+    else if (!next.steps)
+      problems.push(
+        `migration ${next.version} runs in one transaction but the ledger has it in progress at step ${progress.nextStep}`,
+      );
+    else if (progress.nextStep > next.steps.length)
+      problems.push(
+        `migration ${next.version} is in progress at step ${progress.nextStep} of ${next.steps.length}`,
+      );
   }
 
   const group = (fp: SchemaFingerprint) => {
@@ -100,8 +131,11 @@ export function compareWithLedger(state: LedgerState, actual: SchemaFingerprint,
   const want = group(clean);
   const have = group(actual);
 
-  for (const [key, def] of want.untagged) if (have.untagged.get(key) !== def) problems.push(`untagged ${key}: ${have.untagged.get(key) ?? "missing"} (clean: ${def})`);
-  for (const key of have.untagged.keys()) if (!want.untagged.has(key)) problems.push(`untagged ${key} exists; a clean apply has none`);
+  for (const [key, def] of want.untagged)
+    if (have.untagged.get(key) !== def)
+      problems.push(`untagged ${key}: ${have.untagged.get(key) ?? "missing"} (clean: ${def})`);
+  for (const key of have.untagged.keys())
+    if (!want.untagged.has(key)) problems.push(`untagged ${key} exists; a clean apply has none`);
 
   for (const migration of generated.migrations) {
     const i = migration.index;
@@ -111,9 +145,16 @@ export function compareWithLedger(state: LedgerState, actual: SchemaFingerprint,
     const same = (key: string) => {
       const w = wantPart.get(key);
       const h = havePart.get(key);
-      if (w === undefined && h !== undefined && !transient(key)) problems.push(`${key} exists, but a clean apply of ${migration.version} has none: ${h.def}`);
-      else if (w !== undefined && h === undefined) problems.push(`${key} is missing, although ${migration.version} is applied as far as it goes (clean: ${w.def})`);
-      else if (w !== undefined && h !== undefined && w.def !== h.def) problems.push(`${key} differs from a clean apply: ${h.def} (clean: ${w.def})`);
+      if (w === undefined && h !== undefined && !transient(key))
+        problems.push(
+          `${key} exists, but a clean apply of ${migration.version} has none: ${h.def}`,
+        );
+      else if (w !== undefined && h === undefined)
+        problems.push(
+          `${key} is missing, although ${migration.version} is applied as far as it goes (clean: ${w.def})`,
+        );
+      else if (w !== undefined && h !== undefined && w.def !== h.def)
+        problems.push(`${key} differs from a clean apply: ${h.def} (clean: ${w.def})`);
     };
     const absent = (key: string, why: string) => {
       if (havePart.has(key)) problems.push(`${key} exists, but ${why}: ${havePart.get(key)!.def}`);
@@ -121,22 +162,34 @@ export function compareWithLedger(state: LedgerState, actual: SchemaFingerprint,
     const keys = new Set([...wantPart.keys(), ...havePart.keys()]);
     if (i <= k) {
       for (const key of keys) if (!(transient(key) && !havePart.has(key))) same(key);
-      for (const key of havePart.keys()) if (transient(key)) problems.push(`${key} (dropped again by ${migration.version}) still exists`);
-    } else if (i === k + 1 && progress && progress.version === migration.version && migration.steps) {
+      for (const key of havePart.keys())
+        if (transient(key))
+          problems.push(`${key} (dropped again by ${migration.version}) still exists`);
+    } else if (
+      i === k + 1 &&
+      progress &&
+      progress.version === migration.version &&
+      migration.steps
+    ) {
       const s = progress.nextStep;
       for (const key of keys) {
         const step = (wantPart.get(key) ?? havePart.get(key))!.step;
-        if (step === null) absent(key, `migration ${migration.version} runs in steps and this object carries none`);
+        if (step === null)
+          absent(key, `migration ${migration.version} runs in steps and this object carries none`);
         else if (step < s) {
           if (!transient(key)) same(key);
         } else if (step === s && migration.steps[s] === false) {
           // The non-transactional statement in flight: it may be partly done; the next apply retries it.
         } else {
-          absent(key, `the ledger says ${migration.version} committed steps 1–${s} only (this is step ${step + 1})`);
+          absent(
+            key,
+            `the ledger says ${migration.version} committed steps 1–${s} only (this is step ${step + 1})`,
+          );
         }
       }
     } else {
-      for (const key of havePart.keys()) absent(key, `the ledger does not list ${migration.version} as applied or in progress`);
+      for (const key of havePart.keys())
+        absent(key, `the ledger does not list ${migration.version} as applied or in progress`);
     }
   }
   return problems;

@@ -16,7 +16,13 @@ import { loadBundle } from "../../../components/migrations/bundle";
 export interface RunnerSpec {
   url: string;
   dir: string;
-  options?: { through?: string; lockWaitMs?: number; lockTimeout?: string; statementTimeout?: string; stack?: string };
+  options?: {
+    through?: string;
+    lockWaitMs?: number;
+    lockTimeout?: string;
+    statementTimeout?: string;
+    stack?: string;
+  };
 }
 
 async function main(specPath: string): Promise<void> {

@@ -13,9 +13,26 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBundle } from "../../../components/migrations/bundle";
 import { planSteps } from "../../../components/migrations/steps";
-import { diffFingerprints, schemaFingerprint, type SchemaFingerprint } from "../../helpers/fingerprint";
-import { appFingerprint, compareWithLedger, disagreements, readLedgerState, type LedgerState } from "./agreement";
-import { generateBundle, prng, tagOf, versionAt, type GeneratedBundle, type GeneratedMigration } from "./generated-bundle";
+import {
+  diffFingerprints,
+  schemaFingerprint,
+  type SchemaFingerprint,
+} from "../../helpers/fingerprint";
+import {
+  appFingerprint,
+  compareWithLedger,
+  disagreements,
+  readLedgerState,
+  type LedgerState,
+} from "./agreement";
+import {
+  generateBundle,
+  prng,
+  tagOf,
+  versionAt,
+  type GeneratedBundle,
+  type GeneratedMigration,
+} from "./generated-bundle";
 import {
   applyDir,
   applySessionsGone,
@@ -75,16 +92,34 @@ export function defineCrashSuite(scale: Scale): void {
     }, 300_000);
 
     afterAll(async () => {
-      for (const runner of runners) if (runner.child.exitCode === null && runner.child.signalCode === null) runner.child.kill("SIGKILL");
+      for (const runner of runners)
+        if (runner.child.exitCode === null && runner.child.signalCode === null)
+          runner.child.kill("SIGKILL");
       await template?.drop();
       rmSync(scratch, { recursive: true, force: true });
       if (kills.length > 0) {
         const by = (f: (k: KillPoint) => boolean) => kills.filter(f).length;
         recordCount("crash", "kill points (SIGKILL of the applying process)", kills.length);
-        recordCount("crash", "kill points at a random moment", by((k) => k.mode === "time"));
-        recordCount("crash", "kill points as a non-transactional migration's step starts", by((k) => k.mode === "step"));
-        recordCount("crash", "kill points while CREATE INDEX CONCURRENTLY waits for an older snapshot", by((k) => k.mode === "snapshot-wait"));
-        recordCount("crash", "kills that left a migration between steps", by((k) => k.inProgress !== null));
+        recordCount(
+          "crash",
+          "kill points at a random moment",
+          by((k) => k.mode === "time"),
+        );
+        recordCount(
+          "crash",
+          "kill points as a non-transactional migration's step starts",
+          by((k) => k.mode === "step"),
+        );
+        recordCount(
+          "crash",
+          "kill points while CREATE INDEX CONCURRENTLY waits for an older snapshot",
+          by((k) => k.mode === "snapshot-wait"),
+        );
+        recordCount(
+          "crash",
+          "kills that left a migration between steps",
+          by((k) => k.inProgress !== null),
+        );
         recordCount("crash", "migrations in the bundle", counts.migrations);
       }
     });
@@ -97,19 +132,29 @@ export function defineCrashSuite(scale: Scale): void {
         const steps =
           migration.transactional && !migration.noTransaction
             ? null
-            : planSteps(migration.up, migration.noTransaction).map((s) => s.transactional || s.statements.every((st) => st.reason === "-- migrate:no-transaction"));
+            : planSteps(migration.up, migration.noTransaction).map(
+                (s) =>
+                  s.transactional ||
+                  s.statements.every((st) => st.reason === "-- migrate:no-transaction"),
+              );
         expect({ file: migration.file, steps }).toEqual({ file: meta.file, steps: meta.steps });
       }
-      expect(generated.migrations.filter((m) => m.steps).length).toBeGreaterThanOrEqual(counts.migrations / 12);
+      expect(generated.migrations.filter((m) => m.steps).length).toBeGreaterThanOrEqual(
+        counts.migrations / 12,
+      );
     });
 
     it("the agreement check finds what a broken apply would leave (and accepts what a correct one leaves)", () => {
       const versions = generated.migrations.map((m) => m.version);
       const stepped = generated.migrations.find((m) => m.kind === "concurrent")!;
       const k = stepped.index - 1;
-      const only = (keep: (key: string) => boolean, change?: (key: string, def: string) => string): SchemaFingerprint => {
+      const only = (
+        keep: (key: string) => boolean,
+        change?: (key: string, def: string) => string,
+      ): SchemaFingerprint => {
         const byKey = new Map<string, string>();
-        for (const [key, def] of cleanApp.byKey) if (keep(key)) byKey.set(key, change ? change(key, def) : def);
+        for (const [key, def] of cleanApp.byKey)
+          if (keep(key)) byKey.set(key, change ? change(key, def) : def);
         return { digest: "", rows: [], byKey };
       };
       const upTo = (n: number) => (key: string) => (tagOf(key)?.index ?? 0) <= n;
@@ -120,25 +165,60 @@ export function defineCrashSuite(scale: Scale): void {
         inProgress: null,
         ...extra,
       });
-      const check = (s: LedgerState, fp: SchemaFingerprint) => compareWithLedger(s, fp, generated, cleanApp);
+      const check = (s: LedgerState, fp: SchemaFingerprint) =>
+        compareWithLedger(s, fp, generated, cleanApp);
 
       expect(check(state(k), only(upTo(k)))).toEqual([]);
-      expect(check(state(k), only(upTo(k + 1))).join("\n")).toMatch(new RegExp(`does not list ${stepped.version} as applied`));
+      expect(check(state(k), only(upTo(k + 1))).join("\n")).toMatch(
+        new RegExp(`does not list ${stepped.version} as applied`),
+      );
       expect(check(state(k), only(upTo(k - 1))).join("\n")).toMatch(/is missing/);
-      expect(check(state(k, { appliesAudited: new Map(versions.slice(0, k).map((v, i) => [v, i === 0 ? 2 : 1])) }), only(upTo(k))).join("\n")).toMatch(/2 succeeded apply audit rows/);
-      expect(check(state(k, { failed: [versions[0]!] }), only(upTo(k))).join("\n")).toMatch(/failed apply audit rows/);
+      expect(
+        check(
+          state(k, {
+            appliesAudited: new Map(versions.slice(0, k).map((v, i) => [v, i === 0 ? 2 : 1])),
+          }),
+          only(upTo(k)),
+        ).join("\n"),
+      ).toMatch(/2 succeeded apply audit rows/);
+      expect(check(state(k, { failed: [versions[0]!] }), only(upTo(k))).join("\n")).toMatch(
+        /failed apply audit rows/,
+      );
       // In progress after step 2 (a CREATE INDEX CONCURRENTLY): its index must be there and valid.
-      const inStep = (nextStep: number) => state(k, { inProgress: { version: stepped.version, digest: "", nextStep } });
+      const inStep = (nextStep: number) =>
+        state(k, { inProgress: { version: stepped.version, digest: "", nextStep } });
       const throughStep = (n: number) => (key: string) => {
         const tag = tagOf(key);
-        return !tag || tag.index < stepped.index || (tag.index === stepped.index && tag.step !== null && tag.step < n);
+        return (
+          !tag ||
+          tag.index < stepped.index ||
+          (tag.index === stepped.index && tag.step !== null && tag.step < n)
+        );
       };
       expect(check(inStep(2), only(throughStep(2)))).toEqual([]);
-      expect(check(inStep(2), only(throughStep(2), (key, def) => (key.startsWith("index ") && tagOf(key)?.index === stepped.index ? def.replace("|t|t|t|", "|f|t|t|") : def))).join("\n")).toMatch(/differs from a clean apply/);
+      expect(
+        check(
+          inStep(2),
+          only(throughStep(2), (key, def) =>
+            key.startsWith("index ") && tagOf(key)?.index === stepped.index
+              ? def.replace("|t|t|t|", "|f|t|t|")
+              : def,
+          ),
+        ).join("\n"),
+      ).toMatch(/differs from a clean apply/);
       expect(check(inStep(2), only(throughStep(1))).join("\n")).toMatch(/is missing/);
       // The step in flight (3, transactional) must leave nothing; step 2 (non-transactional) may be partial.
       expect(check(inStep(2), only(throughStep(3))).join("\n")).toMatch(/committed steps 1–2 only/);
-      expect(check(inStep(1), only(throughStep(2), (key, def) => (key.startsWith("index ") && tagOf(key)?.step === 1 ? def.replace("|t|t|t|", "|f|t|t|") : def)))).toEqual([]);
+      expect(
+        check(
+          inStep(1),
+          only(throughStep(2), (key, def) =>
+            key.startsWith("index ") && tagOf(key)?.step === 1
+              ? def.replace("|t|t|t|", "|f|t|t|")
+              : def,
+          ),
+        ),
+      ).toEqual([]);
     });
 
     it("reproduction: a `-- migrate:no-transaction` statement killed after it committed but before its step row did — ledger and schema agree, the rerun completes", async () => {
@@ -153,13 +233,25 @@ export function defineCrashSuite(scale: Scale): void {
       await applyDir(db.url, small, { through: "20250201000001" });
       const runner = startRunner(scratch, { url: db.url, dir: small });
       runners.push(runner);
-      await untilEvent(runner, (e) => e.type === "step" && e.version === "20250201000002" && e.step === 0);
+      await untilEvent(
+        runner,
+        (e) => e.type === "step" && e.version === "20250201000002" && e.step === 0,
+      );
       // Holds back the step row (an INSERT into the audit table) while the statement itself runs on.
-      const blocker = new Client({ connectionString: db.url, application_name: "reliability-audit-lock" });
+      const blocker = new Client({
+        connectionString: db.url,
+        application_name: "reliability-audit-lock",
+      });
       blocker.on("error", () => undefined);
       await blocker.connect();
-      await blocker.query("begin; lock table supabase_migrations.promotion_audit in share row exclusive mode");
-      await waitFor("the step row to wait for the audit table", () => waitingBackend(db.url, db.name, "%promotion_audit%", "relation"), 30_000);
+      await blocker.query(
+        "begin; lock table supabase_migrations.promotion_audit in share row exclusive mode",
+      );
+      await waitFor(
+        "the step row to wait for the audit table",
+        () => waitingBackend(db.url, db.name, "%promotion_audit%", "relation"),
+        30_000,
+      );
       runner.child.kill("SIGKILL");
       await runner.exited;
       await blocker.query("rollback");
@@ -178,11 +270,15 @@ export function defineCrashSuite(scale: Scale): void {
 
     it("after every kill ledger and schema agree; every rerun completes; the final schema is a clean apply's", async () => {
       const random = prng(seed);
-      const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
+      const pick = <T>(values: readonly T[]): T =>
+        values[Math.floor(random() * values.length)] as T;
       let trial = 0;
       while (kills.length < counts.killPoints) {
         trial += 1;
-        expect(trial, "too many trials without reaching the kill count: kills keep missing").toBeLessThan(counts.killPoints * 3);
+        expect(
+          trial,
+          "too many trials without reaching the kill count: kills keep missing",
+        ).toBeLessThan(counts.killPoints * 3);
         const db = await template.clone(`crash_t${trial}`);
         const prefix = Math.floor(random() * random() * counts.migrations * 0.95);
         if (prefix > 0) await applyDir(db.url, dir, { through: versionAt(prefix) });
@@ -195,44 +291,83 @@ export function defineCrashSuite(scale: Scale): void {
           const stepped = pending.filter((m) => m.steps);
           const concurrent = pending.filter((m) => m.concurrentSteps.length > 0);
           // Every kind of kill point in turn (a random moment twice as often), as far as the pending migrations allow.
-          const wanted: Mode = (["time", "step", "time", "snapshot-wait"] as const)[kills.length % 4] ?? "time";
-          const mode: Mode = wanted === "snapshot-wait" && concurrent.length === 0 ? "time" : wanted === "step" && stepped.length === 0 ? "time" : wanted;
-          const runner = startRunner(scratch, { url: db.url, dir, options: { lockWaitMs: 60_000 } });
+          const wanted: Mode =
+            (["time", "step", "time", "snapshot-wait"] as const)[kills.length % 4] ?? "time";
+          const mode: Mode =
+            wanted === "snapshot-wait" && concurrent.length === 0
+              ? "time"
+              : wanted === "step" && stepped.length === 0
+                ? "time"
+                : wanted;
+          const runner = startRunner(scratch, {
+            url: db.url,
+            dir,
+            options: { lockWaitMs: 60_000 },
+          });
           runners.push(runner);
           let target: string;
           let blocker: Client | undefined;
           try {
             if (mode === "time") {
-              const delay = Math.floor(random() * Math.min(pending.length * msPerMigration * 1.2, 6_000));
+              const delay = Math.floor(
+                random() * Math.min(pending.length * msPerMigration * 1.2, 6_000),
+              );
               target = `${delay} ms after the lock`;
               await untilEvent(runner, (e) => e.type === "lock-acquired");
               await sleep(delay);
             } else if (mode === "step") {
               // The first pending migration that runs in steps is resumed, later ones start at step 0.
               const migration = pick(stepped.slice(0, 6));
-              const from = state.inProgress?.version === migration.version ? state.inProgress.nextStep : 0;
+              const from =
+                state.inProgress?.version === migration.version ? state.inProgress.nextStep : 0;
               const step = from + Math.floor(random() * (migration.steps!.length - from));
               const delay = Math.floor(random() * 20);
               target = `${delay} ms into step ${step + 1} of ${migration.version}`;
-              await untilEvent(runner, (e) => e.type === "step" && e.version === migration.version && e.step === step);
+              await untilEvent(
+                runner,
+                (e) => e.type === "step" && e.version === migration.version && e.step === step,
+              );
               await sleep(delay);
             } else {
               // The first pending CREATE INDEX CONCURRENTLY meets a repeatable-read snapshot opened as its step starts.
               const migration = concurrent[0] as GeneratedMigration;
-              const from = state.inProgress?.version === migration.version ? state.inProgress.nextStep : 0;
-              const step = migration.concurrentSteps.find((s) => s >= from) ?? migration.concurrentSteps[0]!;
+              const from =
+                state.inProgress?.version === migration.version ? state.inProgress.nextStep : 0;
+              const step =
+                migration.concurrentSteps.find((s) => s >= from) ?? migration.concurrentSteps[0]!;
               target = `the first pending CREATE INDEX CONCURRENTLY (from ${migration.version}, step ${step + 1}) waiting for an older snapshot`;
-              await untilEvent(runner, (e) => e.type === "step" && e.version === migration.version && (e.step as number) >= from && migration.concurrentSteps.includes(e.step as number));
-              blocker = new Client({ connectionString: db.url, application_name: "reliability-old-snapshot" });
+              await untilEvent(
+                runner,
+                (e) =>
+                  e.type === "step" &&
+                  e.version === migration.version &&
+                  (e.step as number) >= from &&
+                  migration.concurrentSteps.includes(e.step as number),
+              );
+              blocker = new Client({
+                connectionString: db.url,
+                application_name: "reliability-old-snapshot",
+              });
               blocker.on("error", () => undefined);
               await blocker.connect();
               await blocker.query("begin isolation level repeatable read; select 1");
               // That index build, or the next one when it was done before the snapshot was taken.
-              await waitFor("an index build to wait for the old snapshot", () => waitingBackend(db.url, db.name, "%concurrently%", "virtualxid"), 60_000);
+              await waitFor(
+                "an index build to wait for the old snapshot",
+                () => waitingBackend(db.url, db.name, "%concurrently%", "virtualxid"),
+                60_000,
+              );
               // The apply names what it waits for while it waits.
-              const says = /Migration \d+ is waiting for .* held by backend pid \d+ \(application_name "reliability-old-snapshot"/;
-              await waitFor("the apply to say what it waits for", () => (says.test(runner.stderr()) ? true : null), 10_000).catch(() => {
-                expect(runner.stderr(), "the waiting apply did not say what it waits for").toMatch(says);
+              const says =
+                /Migration \d+ is waiting for .* held by backend pid \d+ \(application_name "reliability-old-snapshot"/;
+              await waitFor(
+                "the apply to say what it waits for",
+                () => (says.test(runner.stderr()) ? true : null),
+                10_000,
+              ).catch(() => {
+                expect(runner.stderr(), "the waiting apply did not say what it waits for").toMatch(
+                  says,
+                );
               });
               await sleep(Math.floor(random() * 200));
             }
@@ -251,7 +386,10 @@ export function defineCrashSuite(scale: Scale): void {
           await blocker?.query("rollback").catch(() => undefined);
           await blocker?.end();
           if (exit.signal !== "SIGKILL") {
-            expect(exit.code, `the runner failed instead of being killed:\n${runner.stderr()}`).toBe(0);
+            expect(
+              exit.code,
+              `the runner failed instead of being killed:\n${runner.stderr()}`,
+            ).toBe(0);
             break;
           }
           const after = await readLedgerState(db.url);
@@ -260,20 +398,35 @@ export function defineCrashSuite(scale: Scale): void {
             mode,
             target,
             appliedAfter: after.applied.length,
-            inProgress: after.inProgress ? `${after.inProgress.version} at step ${after.inProgress.nextStep + 1}` : null,
+            inProgress: after.inProgress
+              ? `${after.inProgress.version} at step ${after.inProgress.nextStep + 1}`
+              : null,
           });
           const problems = await disagreements(db.url, generated, cleanApp);
-          expect(problems, `seed ${seed}, trial ${trial}, kill ${kills.length} (${mode}: ${target}): ledger and schema disagree`).toEqual([]);
+          expect(
+            problems,
+            `seed ${seed}, trial ${trial}, kill ${kills.length} (${mode}: ${target}): ledger and schema disagree`,
+          ).toEqual([]);
         }
         const rerun = await applyDir(db.url, dir);
-        expect(rerun.applied.length + (await readLedgerState(db.url)).applied.length).toBeGreaterThan(0);
-        expect(await disagreements(db.url, generated, cleanApp), `seed ${seed}, trial ${trial}: after the rerun`).toEqual([]);
+        expect(
+          rerun.applied.length + (await readLedgerState(db.url)).applied.length,
+        ).toBeGreaterThan(0);
+        expect(
+          await disagreements(db.url, generated, cleanApp),
+          `seed ${seed}, trial ${trial}: after the rerun`,
+        ).toEqual([]);
         const final = await schemaFingerprint(db.url, { dataSchemas: ["public"] });
-        expect(diffFingerprints(cleanFull, final), `seed ${seed}, trial ${trial}: the final schema differs from a clean apply's`).toEqual([]);
+        expect(
+          diffFingerprints(cleanFull, final),
+          `seed ${seed}, trial ${trial}: the final schema differs from a clean apply's`,
+        ).toEqual([]);
         expect(final.digest).toBe(cleanFull.digest);
         await db.drop();
       }
-      console.log(`[reliability] crash kill points (seed ${seed}):\n${kills.map((k) => `  trial ${k.trial} ${k.mode}: ${k.target} → ${k.appliedAfter} applied${k.inProgress ? `, ${k.inProgress} next` : ""}`).join("\n")}`);
+      console.log(
+        `[reliability] crash kill points (seed ${seed}):\n${kills.map((k) => `  trial ${k.trial} ${k.mode}: ${k.target} → ${k.appliedAfter} applied${k.inProgress ? `, ${k.inProgress} next` : ""}`).join("\n")}`,
+      );
       expect(kills.length).toBeGreaterThanOrEqual(counts.killPoints);
     });
   });
@@ -290,10 +443,17 @@ async function withUrl(url: string, sql: string): Promise<Array<Record<string, s
 }
 
 /** Resolves at the first event (already seen or still to come) that matches; rejects when the runner exits first. */
-function untilEvent(runner: Runner, match: (event: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<void> {
+function untilEvent(
+  runner: Runner,
+  match: (event: Record<string, unknown>) => boolean,
+  timeoutMs = 120_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     if (runner.events.some((e) => match(e.event))) return resolve();
-    const timer = setTimeout(() => reject(new Error(`no matching event from the runner within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no matching event from the runner within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     runner.onEvent((e) => {
       if (match(e.event)) {
         clearTimeout(timer);

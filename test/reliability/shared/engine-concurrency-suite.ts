@@ -23,7 +23,17 @@ import { testServerUrl, urlForDatabase, withClient, type TestDatabase } from "..
 import { appFingerprint, readLedgerState } from "./agreement";
 import { startCli } from "./engine";
 import { generateBundle, type GeneratedBundle } from "./generated-bundle";
-import { applyDir, createTemplate, recordCount, seedFor, sleep, waitFor, writeBundleDir, type Scale, type Template } from "./harness";
+import {
+  applyDir,
+  createTemplate,
+  recordCount,
+  seedFor,
+  sleep,
+  waitFor,
+  writeBundleDir,
+  type Scale,
+  type Template,
+} from "./harness";
 
 const COUNTS: Record<Scale, { ups: number; stacks: number; rounds: number; perRound: number }> = {
   full: { ups: 8, stacks: 4, rounds: 3, perRound: 30 },
@@ -31,12 +41,16 @@ const COUNTS: Record<Scale, { ups: number; stacks: number; rounds: number; perRo
 };
 
 async function dropDatabase(name: string): Promise<void> {
-  await withClient(testServerUrl(), (c) => c.query(`drop database if exists "${name}" with (force)`));
+  await withClient(testServerUrl(), (c) =>
+    c.query(`drop database if exists "${name}" with (force)`),
+  );
 }
 
 /** The bundle of round `round` (each round adds `perRound` migrations). */
 function roundFiles(generated: GeneratedBundle, through: number): Record<string, string> {
-  return Object.fromEntries(generated.migrations.slice(0, through).map((m) => [m.file, generated.files[m.file]!]));
+  return Object.fromEntries(
+    generated.migrations.slice(0, through).map((m) => [m.file, generated.files[m.file]!]),
+  );
 }
 
 /** Clean-apply fingerprint of a bundle folder, on a copy of the template. */
@@ -62,10 +76,26 @@ export function defineEngineConcurrencySuite(scale: Scale): void {
     template = await createTemplate("engine_conc");
   });
   afterAll(async () => {
-    recordCount("engine-concurrency", `rounds of ${counts.ups} \`up\` of one stack at once`, tally.oneStackRounds);
-    recordCount("engine-concurrency", "of those ups: refused by the stack lock (each naming the holder and the fix) / succeeded", `${tally.refused} / ${tally.succeeded}`);
-    recordCount("engine-concurrency", `rounds of ${counts.stacks} stacks on one database at once`, tally.sharedRounds);
-    recordCount("engine-concurrency", "stack updates that waited for the migration lock (each said so)", tally.waiters);
+    recordCount(
+      "engine-concurrency",
+      `rounds of ${counts.ups} \`up\` of one stack at once`,
+      tally.oneStackRounds,
+    );
+    recordCount(
+      "engine-concurrency",
+      "of those ups: refused by the stack lock (each naming the holder and the fix) / succeeded",
+      `${tally.refused} / ${tally.succeeded}`,
+    );
+    recordCount(
+      "engine-concurrency",
+      `rounds of ${counts.stacks} stacks on one database at once`,
+      tally.sharedRounds,
+    );
+    recordCount(
+      "engine-concurrency",
+      "stack updates that waited for the migration lock (each said so)",
+      tally.waiters,
+    );
     await template?.drop();
     rmSync(scratch, { recursive: true, force: true });
   });
@@ -90,16 +120,25 @@ export function defineEngineConcurrencySuite(scale: Scale): void {
       it(`round ${round}: at most one update runs; the others are refused with the holder and the fix; each migration applied and audited once`, async () => {
         const through = round * counts.perRound;
         const files = roundFiles(generated, through);
-        for (const [file, sql] of Object.entries(files)) project.write(`sql/migrations/${file}`, sql);
-        const runs = Array.from({ length: counts.ups }, () => startCli(project, ["up", "--yes", "--skip-preview", "--stack", name]));
+        for (const [file, sql] of Object.entries(files))
+          project.write(`sql/migrations/${file}`, sql);
+        const runs = Array.from({ length: counts.ups }, () =>
+          startCli(project, ["up", "--yes", "--skip-preview", "--stack", name]),
+        );
         const exits = await Promise.all(runs.map((run) => run.exited));
         const succeeded = runs.filter((_, i) => exits[i]!.code === 0);
         const refused = runs.filter((_, i) => exits[i]!.code !== 0);
         expect(succeeded.length, "two updates of one stack ran at once").toBeLessThanOrEqual(1);
         for (const run of refused) {
           const output = run.output();
-          expect(output, "a refused update must say the stack is locked").toMatch(/the stack is currently locked by \d+ lock/);
-          expect(output).toMatch(new RegExp(`The stack ${name} is locked by (an update that is still running \\(pid \\d+ on this machine\\)|pid \\d+)`));
+          expect(output, "a refused update must say the stack is locked").toMatch(
+            /the stack is currently locked by \d+ lock/,
+          );
+          expect(output).toMatch(
+            new RegExp(
+              `The stack ${name} is locked by (an update that is still running \\(pid \\d+ on this machine\\)|pid \\d+)`,
+            ),
+          );
           expect(output).toContain(`npm run pulumi -- cancel --stack ${name} --yes`);
         }
         tally.refused += refused.length;
@@ -111,9 +150,13 @@ export function defineEngineConcurrencySuite(scale: Scale): void {
         }
         const state = await readLedgerState(url);
         expect(state.applied).toEqual(generated.migrations.slice(0, through).map((m) => m.version));
-        for (const version of state.applied) expect(state.appliesAudited.get(version), `audit rows of ${version}`).toBe(1);
+        for (const version of state.applied)
+          expect(state.appliesAudited.get(version), `audit rows of ${version}`).toBe(1);
         expect(state.failed).toEqual([]);
-        const want = await cleanFingerprint(template, writeBundleDir(scratch, `one-stack-${round}`, files));
+        const want = await cleanFingerprint(
+          template,
+          writeBundleDir(scratch, `one-stack-${round}`, files),
+        );
         expect(diffFingerprints(want, await appFingerprint(url))).toEqual([]);
         tally.oneStackRounds += 1;
       });
@@ -139,9 +182,15 @@ export function defineEngineConcurrencySuite(scale: Scale): void {
           buckets: { avatars: { remove: true }, "equipment-media": { remove: true } },
           migrations: { lockWait: "5min" },
         });
-        await stack.setConfig("supabase-promotion:databaseUrl", { value: database.url, secret: true });
+        await stack.setConfig("supabase-promotion:databaseUrl", {
+          value: database.url,
+          secret: true,
+        });
         await stack.setConfig("supabase-promotion:anonKey", { value: "anon-key", secret: true });
-        await stack.setConfig("supabase-promotion:serviceRoleKey", { value: "service-role-key", secret: true });
+        await stack.setConfig("supabase-promotion:serviceRoleKey", {
+          value: "service-role-key",
+          secret: true,
+        });
         stacks.push(stack);
       }
     });
@@ -155,24 +204,39 @@ export function defineEngineConcurrencySuite(scale: Scale): void {
       it(`round ${round}: every stack says it waits for the migration lock of the database and who holds it; each migration applied and audited once`, async () => {
         const through = round * counts.perRound;
         const files = roundFiles(generated, through);
-        for (const [file, sql] of Object.entries(files)) project.write(`sql/migrations/${file}`, sql);
-        const holder = new Client({ connectionString: database.url, application_name: "reliability-barrier" });
+        for (const [file, sql] of Object.entries(files))
+          project.write(`sql/migrations/${file}`, sql);
+        const holder = new Client({
+          connectionString: database.url,
+          application_name: "reliability-barrier",
+        });
         await holder.connect();
-        const holderPid = (await holder.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!.pid;
-        await holder.query("select pg_advisory_lock($1::bigint)", [advisoryLockKey(database.name).toString()]);
+        const holderPid = (await holder.query<{ pid: number }>("select pg_backend_pid() as pid"))
+          .rows[0]!.pid;
+        await holder.query("select pg_advisory_lock($1::bigint)", [
+          advisoryLockKey(database.name).toString(),
+        ]);
         const outputs = names.map(() => [] as string[]);
         let results: UpResult[];
         try {
           const ups = stacks.map((stack, i) => stack.up({ onOutput: (s) => outputs[i]!.push(s) }));
-          const said = (i: number) => outputs[i]!.join("").includes(`for the migration lock of database ${database.name}`);
+          const said = (i: number) =>
+            outputs[i]!.join("").includes(`for the migration lock of database ${database.name}`);
           const failedEarly = Promise.all(ups).then(() => {
             throw new Error("every update finished while the migration lock was held");
           });
           await Promise.race([
-            waitFor("every stack's update to say it waits for the migration lock", () => (names.every((_, i) => said(i)) ? true : null), 480_000, 200),
+            waitFor(
+              "every stack's update to say it waits for the migration lock",
+              () => (names.every((_, i) => said(i)) ? true : null),
+              480_000,
+              200,
+            ),
             failedEarly,
           ]).catch((error: Error) => {
-            throw new Error(`${error.message}\n${names.map((n, i) => `── ${n}:\n${outputs[i]!.join("").slice(-3000)}`).join("\n")}`);
+            throw new Error(
+              `${error.message}\n${names.map((n, i) => `── ${n}:\n${outputs[i]!.join("").slice(-3000)}`).join("\n")}`,
+            );
           });
           await sleep(1_200);
           await holder.query("select pg_advisory_unlock_all()");
@@ -189,20 +253,32 @@ export function defineEngineConcurrencySuite(scale: Scale): void {
                 `backend pid ${holderPid} \\(application_name "reliability-barrier"`,
             ),
           );
-          expect(text).toMatch(new RegExp(`Got the migration lock of database ${database.name} after \\d+\\.\\ds`));
+          expect(text).toMatch(
+            new RegExp(`Got the migration lock of database ${database.name} after \\d+\\.\\ds`),
+          );
           tally.waiters += 1;
         }
         const state = await readLedgerState(database.url);
         expect(state.applied).toEqual(generated.migrations.slice(0, through).map((m) => m.version));
-        for (const version of state.applied) expect(state.appliesAudited.get(version), `audit rows of ${version}`).toBe(1);
+        for (const version of state.applied)
+          expect(state.appliesAudited.get(version), `audit rows of ${version}`).toBe(1);
         expect(state.failed).toEqual([]);
         // Each apply row names the one stack that ran it.
-        const by = await withClient(database.url, async (c) =>
-          (await c.query<{ stack: string; n: number }>("select stack, count(*)::int as n from supabase_migrations.promotion_audit where kind = 'apply' group by 1")).rows,
+        const by = await withClient(
+          database.url,
+          async (c) =>
+            (
+              await c.query<{ stack: string; n: number }>(
+                "select stack, count(*)::int as n from supabase_migrations.promotion_audit where kind = 'apply' group by 1",
+              )
+            ).rows,
         );
         expect(by.every((row) => names.includes(row.stack))).toBe(true);
         expect(by.reduce((n, row) => n + row.n, 0)).toBe(through);
-        const want = await cleanFingerprint(template, writeBundleDir(scratch, `shared-${round}`, files));
+        const want = await cleanFingerprint(
+          template,
+          writeBundleDir(scratch, `shared-${round}`, files),
+        );
         expect(diffFingerprints(want, await appFingerprint(database.url))).toEqual([]);
         tally.sharedRounds += 1;
       });

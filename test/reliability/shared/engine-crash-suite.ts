@@ -20,7 +20,18 @@ import { testServerUrl, urlForDatabase, withClient } from "../../helpers/pg";
 import { appFingerprint, disagreements, readLedgerState } from "./agreement";
 import { killGroup, projectProcessesGone, startCli } from "./engine";
 import { generateBundle, prng, type GeneratedBundle } from "./generated-bundle";
-import { applyDir, applySessionsGone, createTemplate, recordCount, seedFor, sleep, waitFor, waitingBackend, writeBundleDir, type Scale } from "./harness";
+import {
+  applyDir,
+  applySessionsGone,
+  createTemplate,
+  recordCount,
+  seedFor,
+  sleep,
+  waitFor,
+  waitingBackend,
+  writeBundleDir,
+  type Scale,
+} from "./harness";
 
 const COUNTS: Record<Scale, { migrations: number; killPoints: number }> = {
   // The provider notices its CLI is gone within about a second and goes on meanwhile, so each kill
@@ -45,7 +56,13 @@ export function defineEngineCrashSuite(scale: Scale): void {
     let project: E2EProject;
     let stack: Stack;
     let clean: SchemaFingerprint;
-    const kills: Array<{ mode: Mode; target: string; atKill: number; appliedAfter: number; inProgress: string | null }> = [];
+    const kills: Array<{
+      mode: Mode;
+      target: string;
+      atKill: number;
+      appliedAfter: number;
+      inProgress: string | null;
+    }> = [];
 
     beforeAll(async () => {
       const template = await createTemplate("engine_crash");
@@ -63,15 +80,33 @@ export function defineEngineCrashSuite(scale: Scale): void {
 
     afterAll(async () => {
       if (kills.length > 0) {
-        recordCount("engine-crash", "kill points (kill -9 of the process group of `npm run pulumi -- up`)", kills.length);
-        recordCount("engine-crash", "kill points while CREATE INDEX CONCURRENTLY waits for an older snapshot", kills.filter((k) => k.mode === "snapshot-wait").length);
-        recordCount("engine-crash", "kills that left a migration between steps", kills.filter((k) => k.inProgress !== null).length);
+        recordCount(
+          "engine-crash",
+          "kill points (kill -9 of the process group of `npm run pulumi -- up`)",
+          kills.length,
+        );
+        recordCount(
+          "engine-crash",
+          "kill points while CREATE INDEX CONCURRENTLY waits for an older snapshot",
+          kills.filter((k) => k.mode === "snapshot-wait").length,
+        );
+        recordCount(
+          "engine-crash",
+          "kills that left a migration between steps",
+          kills.filter((k) => k.inProgress !== null).length,
+        );
         recordCount("engine-crash", "migrations in the bundle", counts.migrations);
-        recordCount("engine-crash", "most migrations committed after a kill -9 (the provider ends within ~1 s)", Math.max(...kills.map((k) => k.appliedAfter - k.atKill)));
+        recordCount(
+          "engine-crash",
+          "most migrations committed after a kill -9 (the provider ends within ~1 s)",
+          Math.max(...kills.map((k) => k.appliedAfter - k.atKill)),
+        );
       }
       // The backend lives in the project copy; the stack's database is dropped here (faster than a destroy).
       project?.cleanup();
-      await withClient(testServerUrl(), (c) => c.query(`drop database if exists "${database}" with (force)`));
+      await withClient(testServerUrl(), (c) =>
+        c.query(`drop database if exists "${database}" with (force)`),
+      );
       rmSync(scratch, { recursive: true, force: true });
     });
 
@@ -82,7 +117,9 @@ export function defineEngineCrashSuite(scale: Scale): void {
       let attempts = 0;
       while (kills.length < counts.killPoints) {
         attempts += 1;
-        expect(attempts, "too many updates without reaching the kill count").toBeLessThan(counts.killPoints * 3);
+        expect(attempts, "too many updates without reaching the kill count").toBeLessThan(
+          counts.killPoints * 3,
+        );
         const before = await readLedgerState(url).catch(() => undefined);
         const applied = before?.applied.length ?? 0;
         const remaining = counts.migrations - applied;
@@ -90,10 +127,14 @@ export function defineEngineCrashSuite(scale: Scale): void {
         const mode = modes[kills.length % modes.length]!;
         // Kill points spread over what is left, keeping room for the kills still to come.
         const left = counts.killPoints - kills.length;
-        const threshold = applied + 1 + Math.floor(random() * Math.max(1, Math.min(10, remaining / (left + 1))));
+        const threshold =
+          applied + 1 + Math.floor(random() * Math.max(1, Math.min(10, remaining / (left + 1))));
         let blocker: Client | undefined;
         if (mode === "snapshot-wait" && before) {
-          blocker = new Client({ connectionString: url, application_name: "reliability-old-snapshot" });
+          blocker = new Client({
+            connectionString: url,
+            application_name: "reliability-old-snapshot",
+          });
           blocker.on("error", () => undefined);
           await blocker.connect();
           await blocker.query("begin isolation level repeatable read; select 1");
@@ -103,19 +144,52 @@ export function defineEngineCrashSuite(scale: Scale): void {
         try {
           if (mode === "snapshot-wait" && blocker) {
             target = "a CREATE INDEX CONCURRENTLY waiting for an older snapshot";
-            await raceExit(run, waitFor("an index build to wait for the old snapshot", () => waitingBackend(url, database, "%concurrently%", "virtualxid"), 300_000, 100));
+            await raceExit(
+              run,
+              waitFor(
+                "an index build to wait for the old snapshot",
+                () => waitingBackend(url, database, "%concurrently%", "virtualxid"),
+                300_000,
+                100,
+              ),
+            );
             // The update says, while it lasts, what its migration waits for and who holds it.
-            const says = /Migration \d+ is waiting for .* held by backend pid \d+ \(application_name "reliability-old-snapshot"/;
-            await raceExit(run, waitFor("the update to say what its migration waits for", () => (says.test(run.output()) ? true : null), 20_000, 100));
+            const says =
+              /Migration \d+ is waiting for .* held by backend pid \d+ \(application_name "reliability-old-snapshot"/;
+            await raceExit(
+              run,
+              waitFor(
+                "the update to say what its migration waits for",
+                () => (says.test(run.output()) ? true : null),
+                20_000,
+                100,
+              ),
+            );
             await sleep(Math.floor(random() * 300));
           } else if (mode === "time") {
             const delay = Math.floor(random() * 1500);
             target = `${delay} ms after the provider connected`;
-            await raceExit(run, waitFor("the provider's apply to connect", () => applySession(url, database), 300_000, 50));
+            await raceExit(
+              run,
+              waitFor(
+                "the provider's apply to connect",
+                () => applySession(url, database),
+                300_000,
+                50,
+              ),
+            );
             await sleep(delay);
           } else {
             target = `the ledger holding ${threshold} migrations`;
-            await raceExit(run, waitFor(`the ledger to hold ${threshold} migrations`, () => ledgerCount(url).then((n) => (n >= threshold ? n : null)), 300_000, 20));
+            await raceExit(
+              run,
+              waitFor(
+                `the ledger to hold ${threshold} migrations`,
+                () => ledgerCount(url).then((n) => (n >= threshold ? n : null)),
+                300_000,
+                20,
+              ),
+            );
           }
         } catch (error) {
           killGroup(run);
@@ -138,10 +212,17 @@ export function defineEngineCrashSuite(scale: Scale): void {
           target,
           atKill,
           appliedAfter: after.applied.length,
-          inProgress: after.inProgress ? `${after.inProgress.version} at step ${after.inProgress.nextStep + 1}` : null,
+          inProgress: after.inProgress
+            ? `${after.inProgress.version} at step ${after.inProgress.nextStep + 1}`
+            : null,
         });
-        console.log(`[reliability] engine kill ${kills.length} (${mode}): ${target}; ledger ${atKill} at the kill, ${after.applied.length} once everything had ended`);
-        expect(await disagreements(url, generated, clean), `seed ${seed}, kill ${kills.length} (${mode}: ${target}): ledger and schema disagree`).toEqual([]);
+        console.log(
+          `[reliability] engine kill ${kills.length} (${mode}): ${target}; ledger ${atKill} at the kill, ${after.applied.length} once everything had ended`,
+        );
+        expect(
+          await disagreements(url, generated, clean),
+          `seed ${seed}, kill ${kills.length} (${mode}: ${target}): ledger and schema disagree`,
+        ).toEqual([]);
 
         // The killed CLI left the stack locked: the next command says so and names the fix (shown once, in
         // the full run; test/e2e/killed-up.test.ts shows it in every run).
@@ -164,15 +245,23 @@ export function defineEngineCrashSuite(scale: Scale): void {
       expect(state.applied).toHaveLength(counts.migrations);
       expect(await disagreements(url, generated, clean)).toEqual([]);
       const fingerprint = await appFingerprint(url);
-      expect(diffFingerprints(clean, fingerprint), "the final schema differs from a clean apply's").toEqual([]);
+      expect(
+        diffFingerprints(clean, fingerprint),
+        "the final schema differs from a clean apply's",
+      ).toEqual([]);
       expect(fingerprint.digest).toBe(clean.digest);
-      console.log(`[reliability] engine kill points (seed ${seed}):\n${kills.map((k) => `  ${k.mode}: ${k.target} → ${k.atKill} applied at the kill, ${k.appliedAfter} after${k.inProgress ? `, ${k.inProgress} next` : ""}`).join("\n")}`);
+      console.log(
+        `[reliability] engine kill points (seed ${seed}):\n${kills.map((k) => `  ${k.mode}: ${k.target} → ${k.atKill} applied at the kill, ${k.appliedAfter} after${k.inProgress ? `, ${k.inProgress} next` : ""}`).join("\n")}`,
+      );
       expect(kills.length).toBeGreaterThanOrEqual(counts.killPoints);
     });
   });
 }
 
-async function raceExit<T>(run: { exited: Promise<{ code: number | null }> }, waiting: Promise<T>): Promise<T> {
+async function raceExit<T>(
+  run: { exited: Promise<{ code: number | null }> },
+  waiting: Promise<T>,
+): Promise<T> {
   return Promise.race([
     waiting,
     run.exited.then((exit) => {
@@ -197,7 +286,10 @@ async function ledgerCount(url: string): Promise<number> {
 async function applySession(url: string, database: string): Promise<true | null> {
   try {
     return await withClient(url, async (c) => {
-      const { rows } = await c.query("select 1 from pg_stat_activity where datname = $1 and application_name = 'supabase-promotion'", [database]);
+      const { rows } = await c.query(
+        "select 1 from pg_stat_activity where datname = $1 and application_name = 'supabase-promotion'",
+        [database],
+      );
       return rows.length > 0 ? true : null;
     });
   } catch {

@@ -18,16 +18,26 @@ export interface CliRun {
 
 /** `npm run pulumi -- <args>` in the project copy, detached (its own process group), output captured. */
 export function startCli(project: E2EProject, args: string[]): CliRun {
-  const child = spawn(process.execPath, [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(project.dir, "scripts", "pulumi.ts"), ...args], {
-    cwd: project.dir,
-    env: project.env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"),
+      join(project.dir, "scripts", "pulumi.ts"),
+      ...args,
+    ],
+    {
+      cwd: project.dir,
+      env: project.env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on("close", (code, signal) => done({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on("close", (code, signal) => done({ code, signal })),
+  );
   return { child, exited, output: () => output };
 }
 
@@ -45,7 +55,10 @@ export function processesWithHome(home: string): number[] {
   const found: number[] = [];
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
-      if (readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(`PULUMI_HOME=${home}`)) found.push(Number(pid));
+      if (
+        readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(`PULUMI_HOME=${home}`)
+      )
+        found.push(Number(pid));
     } catch {
       // ended while we looked
     }
@@ -56,7 +69,12 @@ export function processesWithHome(home: string): number[] {
 /** Waits until nothing the project's CLI started is left running; fails naming what still runs. */
 export async function projectProcessesGone(project: E2EProject, timeoutMs = 20_000): Promise<void> {
   const home = project.env.PULUMI_HOME!;
-  await waitFor("every process of the killed update to end", () => (processesWithHome(home).length === 0 ? true : null), timeoutMs, 100).catch((err: Error) => {
+  await waitFor(
+    "every process of the killed update to end",
+    () => (processesWithHome(home).length === 0 ? true : null),
+    timeoutMs,
+    100,
+  ).catch((err: Error) => {
     const left = processesWithHome(home).map((pid) => {
       try {
         return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0/g, " ").slice(0, 160)}`;

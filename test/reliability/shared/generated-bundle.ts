@@ -70,7 +70,20 @@ export function prng(seed: number): () => number {
 }
 
 /** The order kinds cycle through (a cycle of 12 keeps every shape in every stretch of the bundle). */
-const CYCLE: Kind[] = ["table", "rls", "backfill", "function", "concurrent", "trigger", "view", "enum", "bulk", "matview", "no-transaction", "backfill"];
+const CYCLE: Kind[] = [
+  "table",
+  "rls",
+  "backfill",
+  "function",
+  "concurrent",
+  "trigger",
+  "view",
+  "enum",
+  "bulk",
+  "matview",
+  "no-transaction",
+  "backfill",
+];
 
 export function generateBundle(count: number, seed = 1): GeneratedBundle {
   const random = prng(seed);
@@ -84,7 +97,8 @@ export function generateBundle(count: number, seed = 1): GeneratedBundle {
   for (let i = 1; i <= count; i += 1) {
     const tag = `m${String(i).padStart(3, "0")}`;
     // The first migrations create what later ones build on.
-    const kind: Kind = i === 1 ? "table" : i === 2 ? "enum" : (CYCLE[(i - 1) % CYCLE.length] as Kind);
+    const kind: Kind =
+      i === 1 ? "table" : i === 2 ? "enum" : (CYCLE[(i - 1) % CYCLE.length] as Kind);
     const rows = 100 + Math.floor(random() * 200);
     let sql: string;
     let steps: boolean[] | null = null;
@@ -159,7 +173,8 @@ export function generateBundle(count: number, seed = 1): GeneratedBundle {
       }
       case "enum": {
         const e = `e_${tag}`;
-        sql = `create type public.${e} as enum ('a', 'b');\ncreate table public.te_${tag} (id bigint primary key, v public.${e} not null default 'a');\n` +
+        sql =
+          `create type public.${e} as enum ('a', 'b');\ncreate table public.te_${tag} (id bigint primary key, v public.${e} not null default 'a');\n` +
           `insert into public.te_${tag} select g, case when g % 2 = 0 then 'a' else 'b' end::public.${e} from generate_series(1, ${rows}) g;\n`;
         enums.push(e);
         tables.push(`te_${tag}`);
@@ -191,7 +206,9 @@ export function generateBundle(count: number, seed = 1): GeneratedBundle {
           `create table public.${t} as select g::bigint as id, (g % 5)::int as n from generate_series(1, ${rows * 5}) g`,
           `create index concurrently if not exists ixc_${tag}s1 on public.${t} (n)`,
           `alter type public.${pick(enums)} add value if not exists 'x_${tag}s2'`,
-          matviews.length > 0 ? `refresh materialized view concurrently public.${pick(matviews)}` : `analyze public.${t}`,
+          matviews.length > 0
+            ? `refresh materialized view concurrently public.${pick(matviews)}`
+            : `analyze public.${t}`,
           `vacuum (analyze) public.${t}`,
           `create index concurrently if not exists ixtmp_${tag}s5 on public.${t} (id)`,
           `drop index concurrently if exists public.ixtmp_${tag}s5`,

@@ -8,9 +8,19 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as crypto from "node:crypto";
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { applyBundle, type ApplyOptions, type ApplyReport } from "../../../components/migrations/apply";
+import {
+  applyBundle,
+  type ApplyOptions,
+  type ApplyReport,
+} from "../../../components/migrations/apply";
 import { loadBundle } from "../../../components/migrations/bundle";
-import { createTestDatabase, testServerUrl, urlForDatabase, withClient, type TestDatabase } from "../../helpers/pg";
+import {
+  createTestDatabase,
+  testServerUrl,
+  urlForDatabase,
+  withClient,
+  type TestDatabase,
+} from "../../helpers/pg";
 import type { RunnerSpec } from "./apply-runner";
 
 export const REPO = resolve(__dirname, "../../..");
@@ -31,7 +41,11 @@ export function scaleFor(defaultScale: Scale): Scale {
 /** The seed of every random choice; `SP_RELIABILITY_SEED` reproduces a run. */
 export function seedFor(suite: string): number {
   const base = Number(process.env.SP_RELIABILITY_SEED ?? 20250101);
-  return (base ^ Number.parseInt(crypto.createHash("sha256").update(suite).digest("hex").slice(0, 8), 16)) >>> 0;
+  return (
+    (base ^
+      Number.parseInt(crypto.createHash("sha256").update(suite).digest("hex").slice(0, 8), 16)) >>>
+    0
+  );
 }
 
 /** Records a count for the closing report (see test/reliability/report.ts) and prints it. */
@@ -52,7 +66,10 @@ export interface Template {
   drop(): Promise<void>;
 }
 
-export async function createTemplate(prefix: string, prepare?: (url: string) => Promise<void>): Promise<Template> {
+export async function createTemplate(
+  prefix: string,
+  prepare?: (url: string) => Promise<void>,
+): Promise<Template> {
   const db = await createTestDatabase(`${prefix}_tpl`, { bootstrap: true });
   if (prepare) await prepare(db.url);
   const serverUrl = testServerUrl();
@@ -60,8 +77,14 @@ export async function createTemplate(prefix: string, prepare?: (url: string) => 
   return {
     db,
     async clone(clonePrefix) {
-      const name = `${clonePrefix}_${Date.now().toString(36)}_${crypto.randomBytes(3).toString("hex")}`.slice(0, 63);
-      await withClient(serverUrl, (c) => c.query(`create database "${name}" template "${db.name}" strategy = file_copy`));
+      const name =
+        `${clonePrefix}_${Date.now().toString(36)}_${crypto.randomBytes(3).toString("hex")}`.slice(
+          0,
+          63,
+        );
+      await withClient(serverUrl, (c) =>
+        c.query(`create database "${name}" template "${db.name}" strategy = file_copy`),
+      );
       let dropped = false;
       const clone: TestDatabase = {
         name,
@@ -70,7 +93,9 @@ export async function createTemplate(prefix: string, prepare?: (url: string) => 
         async drop() {
           if (dropped) return;
           dropped = true;
-          await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
+          await withClient(serverUrl, (c) =>
+            c.query(`drop database if exists "${name}" with (force)`),
+          );
         },
       };
       clones.push(clone);
@@ -92,7 +117,11 @@ export function writeBundleDir(root: string, name: string, files: Record<string,
 }
 
 /** applyBundle in this process, on a folder as the provider loads it. */
-export async function applyDir(url: string, dir: string, options: Partial<ApplyOptions> = {}): Promise<ApplyReport> {
+export async function applyDir(
+  url: string,
+  dir: string,
+  options: Partial<ApplyOptions> = {},
+): Promise<ApplyReport> {
   const bundle = await loadBundle(dir, { cacheFile: null });
   return applyBundle(url, bundle, { stack: "reliability", ...options });
 }
@@ -122,7 +151,10 @@ let specCounter = 0;
 export function startRunner(scratch: string, spec: RunnerSpec): Runner {
   const file = join(scratch, `runner-spec-${process.pid}-${specCounter++}.json`);
   writeFileSync(file, JSON.stringify(spec));
-  const child = spawn(process.execPath, ["--import", "tsx", RUNNER, file], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", RUNNER, file], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const events: RunnerEvent[] = [];
   const listeners: Array<(event: RunnerEvent) => void> = [];
   let out = "";
@@ -162,12 +194,18 @@ export function startRunner(scratch: string, spec: RunnerSpec): Runner {
 
 // ─── Waiting ─────────────────────────────────────────────────────────────────────────────────────
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined> | T | null | undefined, timeoutMs = 30_000, everyMs = 25): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined> | T | null | undefined,
+  timeoutMs = 30_000,
+  everyMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await probe();
     if (found !== null && found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
 }
@@ -177,7 +215,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** True once no backend of `database` belongs to an apply (its own session or its lock watcher). */
-export async function applySessionsGone(url: string, database: string, timeoutMs = 20_000): Promise<void> {
+export async function applySessionsGone(
+  url: string,
+  database: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   await waitFor(
     `the killed apply's sessions on ${database} to end`,
     () =>
@@ -194,7 +236,12 @@ export async function applySessionsGone(url: string, database: string, timeoutMs
 }
 
 /** The pid of a backend of `database` running a statement like `pattern` while it waits on `waitEvent`, or null. */
-export async function waitingBackend(url: string, database: string, pattern: string, waitEvent: string): Promise<number | null> {
+export async function waitingBackend(
+  url: string,
+  database: string,
+  pattern: string,
+  waitEvent: string,
+): Promise<number | null> {
   return withClient(url, async (c) => {
     const { rows } = await c.query<{ pid: number }>(
       "select pid from pg_stat_activity where datname = $1 and state = 'active' and query ilike $2 and wait_event = $3 and pid <> pg_backend_pid()",

@@ -12,20 +12,39 @@ import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApplyError, applyBundle, MigrationError } from "../../../components/migrations/apply";
-import { BundleError, loadBundle, MigrationsFolderError } from "../../../components/migrations/bundle";
+import {
+  BundleError,
+  loadBundle,
+  MigrationsFolderError,
+} from "../../../components/migrations/bundle";
 import { PlanError } from "../../../components/migrations/plan";
 import { ConfigError, parseStackConfig } from "../../../components/config";
 import { compareVersions } from "../../../components/migrations/version";
-import { diffFingerprints, schemaFingerprint, type SchemaFingerprint } from "../../helpers/fingerprint";
+import {
+  diffFingerprints,
+  schemaFingerprint,
+  type SchemaFingerprint,
+} from "../../helpers/fingerprint";
 import type { TestDatabase } from "../../helpers/pg";
 import { readLedgerState } from "./agreement";
-import { BASE_FILES, BASE_VERSIONS, CORPUS, writeCaseFolder, type HostileCase } from "./hostile-corpus";
+import {
+  BASE_FILES,
+  BASE_VERSIONS,
+  CORPUS,
+  writeCaseFolder,
+  type HostileCase,
+} from "./hostile-corpus";
 import { applyDir, createTemplate, recordCount, writeBundleDir, type Template } from "./harness";
 
 /** What must not change under a refusal: every schema, and the data of the app and of the ledger. */
-const everything = (url: string): Promise<SchemaFingerprint> => schemaFingerprint(url, { dataSchemas: ["public", "supabase_migrations"] });
+const everything = (url: string): Promise<SchemaFingerprint> =>
+  schemaFingerprint(url, { dataSchemas: ["public", "supabase_migrations"] });
 /** What an accepted bundle is compared on with its twin. */
-const app = (url: string): Promise<SchemaFingerprint> => schemaFingerprint(url, { schemas: ["public", "extensions", "we'ird schema"], dataSchemas: ["public"] });
+const app = (url: string): Promise<SchemaFingerprint> =>
+  schemaFingerprint(url, {
+    schemas: ["public", "extensions", "we'ird schema"],
+    dataSchemas: ["public"],
+  });
 
 export function defineHostileSuite(): void {
   describe(`hostile input: ${CORPUS.length} bad (and odd but valid) bundles, folders, ledgers, options and configs`, () => {
@@ -68,7 +87,11 @@ export function defineHostileSuite(): void {
         writeCaseFolder(c, dir, scratch);
         const folder = c.folder ? c.folder(scratch) : dir;
         if ("refused" in c.expect) {
-          await runRefusedCase(c, folder, c.setup ? await withBase.clone(`hostile_c${index + 1}`) : shared);
+          await runRefusedCase(
+            c,
+            folder,
+            c.setup ? await withBase.clone(`hostile_c${index + 1}`) : shared,
+          );
           tally.refused += 1;
         } else if ("applied" in c.expect) {
           await runAppliedCase(c, folder, c.base === false ? bare : withBase, index + 1);
@@ -116,9 +139,14 @@ async function runRefusedCase(c: HostileCase, folder: string, db: TestDatabase):
   lastSeen.set(db.name, after);
   expect(outcome, "the input was accepted").toBeInstanceOf(Error);
   const error = outcome as Error;
-  const known = [BundleError, MigrationsFolderError, PlanError, ApplyError].some((type) => error instanceof type) || /connect|connection|database|password/i.test(error.message);
+  const known =
+    [BundleError, MigrationsFolderError, PlanError, ApplyError].some(
+      (type) => error instanceof type,
+    ) || /connect|connection|database|password/i.test(error.message);
   expect(known, `refused with an unexpected error (${error.name}): ${error.stack}`).toBe(true);
-  expect(error, "a refusal must come before any migration SQL runs").not.toBeInstanceOf(MigrationError);
+  expect(error, "a refusal must come before any migration SQL runs").not.toBeInstanceOf(
+    MigrationError,
+  );
   const { what, where, fix } = c.expect.refused;
   expect(error.message, `what is wrong, in:\n${error.message}\n`).toMatch(what);
   expect(error.message, `where, in:\n${error.message}\n`).toMatch(where);
@@ -128,15 +156,26 @@ async function runRefusedCase(c: HostileCase, folder: string, db: TestDatabase):
   if (c.setup) await db.drop();
 }
 
-async function runAppliedCase(c: HostileCase, folder: string, template: Template, n: number): Promise<void> {
+async function runAppliedCase(
+  c: HostileCase,
+  folder: string,
+  template: Template,
+  n: number,
+): Promise<void> {
   if (!("applied" in c.expect)) throw new Error("not an accepted case");
   // Both dropped with their template, after the corpus.
-  const [db, twin] = await Promise.all([template.clone(`hostile_a${n}`), template.clone(`hostile_t${n}`)]);
+  const [db, twin] = await Promise.all([
+    template.clone(`hostile_a${n}`),
+    template.clone(`hostile_t${n}`),
+  ]);
   {
     if (c.setup) await withClient(db.url, c.setup);
     const ledgerBefore = await readLedgerState(db.url);
     const outcome = await attempt(c, folder, db.url);
-    if (outcome instanceof Error) throw new Error(`expected the input to be accepted, but: ${outcome.message}`, { cause: outcome });
+    if (outcome instanceof Error)
+      throw new Error(`expected the input to be accepted, but: ${outcome.message}`, {
+        cause: outcome,
+      });
     const report = outcome as Awaited<ReturnType<typeof applyBundle>>;
     expect(report.applied.map((m) => m.version)).toEqual(c.expect.applied);
 
@@ -144,16 +183,24 @@ async function runAppliedCase(c: HostileCase, folder: string, template: Template
     const ledger = await readLedgerState(db.url);
     const expected = [...ledgerBefore.applied, ...c.expect.applied].sort(compareVersions);
     expect(ledger.applied).toEqual(expected);
-    for (const version of c.expect.applied) expect(ledger.appliesAudited.get(version), `audit rows of ${version}`).toBe(1);
+    for (const version of c.expect.applied)
+      expect(ledger.appliesAudited.get(version), `audit rows of ${version}`).toBe(1);
     expect(ledger.inProgress).toBeNull();
     expect(ledger.failed).toEqual([]);
 
     // The schema and data are what PostgreSQL builds from the same SQL, sent as it is.
-    const texts = c.expect.twin ?? Object.entries(c.files ?? {}).filter(([, v]) => v !== null).map(([, v]) => String(v));
+    const texts =
+      c.expect.twin ??
+      Object.entries(c.files ?? {})
+        .filter(([, v]) => v !== null)
+        .map(([, v]) => String(v));
     for (const text of texts) await withClient(twin.url, (client) => client.query(text));
     const want = await app(twin.url);
     const have = await app(db.url);
-    expect(diffFingerprints(want, have), "the apply built something else than PostgreSQL runs from the same SQL").toEqual([]);
+    expect(
+      diffFingerprints(want, have),
+      "the apply built something else than PostgreSQL runs from the same SQL",
+    ).toEqual([]);
     expect(ledgerBefore.applied).toEqual(c.base === false ? [] : BASE_VERSIONS);
   }
 }
@@ -168,7 +215,9 @@ async function runFailingCase(c: HostileCase, folder: string, db: TestDatabase):
     const error = outcome as MigrationError;
     expect(error.message, `what, in:\n${error.message}\n`).toMatch(c.expect.fails.what);
     expect(error.message, `where, in:\n${error.message}\n`).toMatch(c.expect.fails.where);
-    expect(error.message, "the consequence and the way on").toMatch(/rolled back|nothing from this migration was applied|apply again|Fix the file/);
+    expect(error.message, "the consequence and the way on").toMatch(
+      /rolled back|nothing from this migration was applied|apply again|Fix the file/,
+    );
     const after = await app(db.url);
     expect(diffFingerprints(before, after), "a failed migration changed the schema").toEqual([]);
     const ledger = await readLedgerState(db.url);
@@ -182,7 +231,10 @@ async function runFailingCase(c: HostileCase, folder: string, db: TestDatabase):
 function runConfigCase(c: HostileCase, tally: { config: number }): void {
   if (!("config" in c.expect)) throw new Error("not a config case");
   const raw = Object.fromEntries(
-    Object.entries(c.config ?? {}).map(([key, value]) => [`supabase-promotion:${key}`, typeof value === "string" ? value : JSON.stringify(value)]),
+    Object.entries(c.config ?? {}).map(([key, value]) => [
+      `supabase-promotion:${key}`,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]),
   );
   let error: unknown;
   try {

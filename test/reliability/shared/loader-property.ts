@@ -25,7 +25,10 @@ const RUNS: Record<Scale, { mutated: number; bytes: number }> = {
 };
 
 /** What PostgreSQL would run of `text` that is in none of `statements`, or why a statement is not the file's text. */
-export function uncoveredByParser(text: string, statements: readonly Pick<Statement, "sql" | "line">[]): string | undefined {
+export function uncoveredByParser(
+  text: string,
+  statements: readonly Pick<Statement, "sql" | "line">[],
+): string | undefined {
   const lineStarts = [0];
   for (let i = 0; i < text.length; i += 1) if (text[i] === "\n") lineStarts.push(i + 1);
   const lineOf = (offset: number) => {
@@ -42,9 +45,14 @@ export function uncoveredByParser(text: string, statements: readonly Pick<Statem
   let from = 0;
   for (const statement of [...statements].sort((a, b) => a.line - b.line)) {
     if (statement.sql.length === 0) return "an empty statement";
-    const start = text.indexOf(statement.sql, Math.max(from, lineStarts[statement.line - 1] ?? text.length));
-    if (start < 0 || lineOf(start) !== statement.line) return `statement ${JSON.stringify(statement.sql.slice(0, 60))} is not in the file on line ${statement.line}`;
-    for (let i = start; i < start + statement.sql.length; i += 1) if (chars[i] !== "\n") chars[i] = " ";
+    const start = text.indexOf(
+      statement.sql,
+      Math.max(from, lineStarts[statement.line - 1] ?? text.length),
+    );
+    if (start < 0 || lineOf(start) !== statement.line)
+      return `statement ${JSON.stringify(statement.sql.slice(0, 60))} is not in the file on line ${statement.line}`;
+    for (let i = start; i < start + statement.sql.length; i += 1)
+      if (chars[i] !== "\n") chars[i] = " ";
     from = start + statement.sql.length;
   }
   const rest = chars.join("");
@@ -64,7 +72,11 @@ export function uncoveredByParser(text: string, statements: readonly Pick<Statem
 }
 
 const decode = (bytes: Uint8Array) => new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-const statementsOf = (m: Migration): Statement[] => [...m.up, ...(m.verify ?? []), ...(m.down ?? [])];
+const statementsOf = (m: Migration): Statement[] => [
+  ...m.up,
+  ...(m.verify ?? []),
+  ...(m.down ?? []),
+];
 
 /** Real files to mutate: the shipped bundle, a slice of the generated one, the corpus' valid files. */
 function seedFiles(): Uint8Array[] {
@@ -77,7 +89,8 @@ function seedFiles(): Uint8Array[] {
   for (const c of CORPUS) {
     if (!("applied" in c.expect)) continue;
     for (const content of Object.values(c.files ?? {})) {
-      if (typeof content === "string" && content.length < 20_000) files.push(new TextEncoder().encode(content));
+      if (typeof content === "string" && content.length < 20_000)
+        files.push(new TextEncoder().encode(content));
     }
   }
   return files;
@@ -85,17 +98,60 @@ function seedFiles(): Uint8Array[] {
 
 /** Byte sequences that break naive splitters. */
 const HOSTILE = [
-  "\0", ";", "'", '"', "$$", "$a$", "--", "/*", "*/", "\n", "\r\n", "\\", "E'", "\n-- migrate:down\n", "\n-- migrate:verify\n", "\n-- migrate:no-transaction\n",
-  "\u00a0", "\u2028", "\ufeff", "\u3000", "\v", "\f", "begin;", "commit;", "é",
+  "\0",
+  ";",
+  "'",
+  '"',
+  "$$",
+  "$a$",
+  "--",
+  "/*",
+  "*/",
+  "\n",
+  "\r\n",
+  "\\",
+  "E'",
+  "\n-- migrate:down\n",
+  "\n-- migrate:verify\n",
+  "\n-- migrate:no-transaction\n",
+  "\u00a0",
+  "\u2028",
+  "\ufeff",
+  "\u3000",
+  "\v",
+  "\f",
+  "begin;",
+  "commit;",
+  "é",
 ].map((s) => new TextEncoder().encode(s));
 
-type Edit = { at: number; kind: "insert"; piece: Uint8Array } | { at: number; kind: "delete"; length: number } | { at: number; kind: "byte"; value: number } | { at: number; kind: "duplicate"; length: number };
+type Edit =
+  | { at: number; kind: "insert"; piece: Uint8Array }
+  | { at: number; kind: "delete"; length: number }
+  | { at: number; kind: "byte"; value: number }
+  | { at: number; kind: "duplicate"; length: number };
 
 const edit = fc.oneof(
-  fc.record({ at: fc.nat(), kind: fc.constant("insert" as const), piece: fc.oneof(fc.constantFrom(...HOSTILE), fc.uint8Array({ minLength: 1, maxLength: 4 })) }),
-  fc.record({ at: fc.nat(), kind: fc.constant("delete" as const), length: fc.integer({ min: 1, max: 40 }) }),
-  fc.record({ at: fc.nat(), kind: fc.constant("byte" as const), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ at: fc.nat(), kind: fc.constant("duplicate" as const), length: fc.integer({ min: 1, max: 80 }) }),
+  fc.record({
+    at: fc.nat(),
+    kind: fc.constant("insert" as const),
+    piece: fc.oneof(fc.constantFrom(...HOSTILE), fc.uint8Array({ minLength: 1, maxLength: 4 })),
+  }),
+  fc.record({
+    at: fc.nat(),
+    kind: fc.constant("delete" as const),
+    length: fc.integer({ min: 1, max: 40 }),
+  }),
+  fc.record({
+    at: fc.nat(),
+    kind: fc.constant("byte" as const),
+    value: fc.integer({ min: 0, max: 255 }),
+  }),
+  fc.record({
+    at: fc.nat(),
+    kind: fc.constant("duplicate" as const),
+    length: fc.integer({ min: 1, max: 80 }),
+  }),
 );
 
 function mutate(bytes: Uint8Array, edits: Edit[]): Uint8Array {
@@ -123,18 +179,32 @@ export function defineLoaderProperty(scale: Scale): void {
     });
 
     it("the oracle itself: it finds a dropped statement, a trimmed character and a statement on the wrong line", () => {
-      expect(uncoveredByParser("select 1;\nselect 2;\n", [{ sql: "select 1", line: 1 }])).toMatch(/outside the accepted ones/);
-      expect(uncoveredByParser("select 1 as a\u00a0;\n", [{ sql: "select 1 as a", line: 1 }])).toMatch(/does not parse|outside/);
-      expect(uncoveredByParser("\nselect 1;\n", [{ sql: "select 1", line: 1 }])).toMatch(/not in the file on line 1/);
-      expect(uncoveredByParser("-- a\nselect 1; /* b */ ;\n", [{ sql: "select 1", line: 2 }])).toBeUndefined();
+      expect(uncoveredByParser("select 1;\nselect 2;\n", [{ sql: "select 1", line: 1 }])).toMatch(
+        /outside the accepted ones/,
+      );
+      expect(
+        uncoveredByParser("select 1 as a\u00a0;\n", [{ sql: "select 1 as a", line: 1 }]),
+      ).toMatch(/does not parse|outside/);
+      expect(uncoveredByParser("\nselect 1;\n", [{ sql: "select 1", line: 1 }])).toMatch(
+        /not in the file on line 1/,
+      );
+      expect(
+        uncoveredByParser("-- a\nselect 1; /* b */ ;\n", [{ sql: "select 1", line: 2 }]),
+      ).toBeUndefined();
     });
 
     it(`${runs.mutated} real migration files mutated byte by byte, three files to a bundle`, () => {
       fc.assert(
         fc.property(
-          fc.array(fc.tuple(fc.nat(), fc.array(edit, { maxLength: 4 })), { minLength: 1, maxLength: 3 }),
+          fc.array(fc.tuple(fc.nat(), fc.array(edit, { maxLength: 4 })), {
+            minLength: 1,
+            maxLength: 3,
+          }),
           (picks) => {
-            const files = picks.map(([i, edits], n) => ({ file: `2026030100000${n}_m.sql`, bytes: mutate(seeds[i % seeds.length]!, edits) }));
+            const files = picks.map(([i, edits], n) => ({
+              file: `2026030100000${n}_m.sql`,
+              bytes: mutate(seeds[i % seeds.length]!, edits),
+            }));
             tally.tried += 1;
             let migrations: Migration[];
             try {
@@ -146,7 +216,10 @@ export function defineLoaderProperty(scale: Scale): void {
             tally.accepted += 1;
             for (const [n, migration] of migrations.entries()) {
               const problem = uncoveredByParser(decode(files[n]!.bytes), statementsOf(migration));
-              expect(problem, `accepted ${JSON.stringify(decode(files[n]!.bytes).slice(0, 400))}`).toBeUndefined();
+              expect(
+                problem,
+                `accepted ${JSON.stringify(decode(files[n]!.bytes).slice(0, 400))}`,
+              ).toBeUndefined();
             }
           },
         ),
@@ -167,11 +240,19 @@ export function defineLoaderProperty(scale: Scale): void {
             if (error instanceof BundleError) return;
             throw error;
           }
-          if (migration) expect(uncoveredByParser(decode(bytes), statementsOf(migration)), `accepted ${JSON.stringify(decode(bytes))}`).toBeUndefined();
+          if (migration)
+            expect(
+              uncoveredByParser(decode(bytes), statementsOf(migration)),
+              `accepted ${JSON.stringify(decode(bytes))}`,
+            ).toBeUndefined();
         }),
         { numRuns: runs.bytes, seed },
       );
-      recordCount("loader-property", "mutated bundles tried / accepted and checked by PostgreSQL's parser", `${tally.tried} / ${tally.accepted}`);
+      recordCount(
+        "loader-property",
+        "mutated bundles tried / accepted and checked by PostgreSQL's parser",
+        `${tally.tried} / ${tally.accepted}`,
+      );
       recordCount("loader-property", "arbitrary-byte files tried", runs.bytes);
     });
   });

@@ -7,6 +7,7 @@
  * none, and the driver's own errors are never echoed with the URL they were given.
  */
 import type { Client, ClientBase } from "pg";
+import { LOOPBACK_HOSTS } from "./sql-text";
 
 /** What every connection reports as `application_name`, so a waiting apply can name the lock holder. */
 export const APPLICATION_NAME = "supabase-promotion";
@@ -149,11 +150,9 @@ export class ConnectionError extends Error {
   }
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
-
 function platformOf(target: DatabaseTarget, context: ConnectionContext): "local" | "supabase" {
   if (context.platform) return context.platform;
-  return LOOPBACK.has(target.host) && /^sp_/.test(target.database) ? "local" : "supabase";
+  return LOOPBACK_HOSTS.has(target.host) && /^sp_/.test(target.database) ? "local" : "supabase";
 }
 
 /** Where the URL comes from, and how to point it elsewhere. */
@@ -404,7 +403,4 @@ export function parseDuration(text: string | undefined): number | undefined {
   return Math.round(Number(m[1]) * unit[m[2] ?? "ms"]!);
 }
 
-/** An identifier, double-quoted for SQL (`my "x"` → `"my ""x"""`); values go in parameters instead. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+export { quoteIdent } from "./sql-text";

@@ -65,6 +65,7 @@ import { legacyClusterMessage, RESET_COMMAND } from "../../lib/platform-roles";
 import { planSteps, stepHash, type Step } from "./steps";
 import type { Amendment, Bundle, Ledger, Migration, Plan, Statement } from "./types";
 import { quoteIdent, withDatabase, withTransaction } from "../../lib/pg";
+import { isLoopbackUrl } from "../../lib/sql-text";
 
 export { ApplyError, MigrationError, type ApplyErrorReason, type LockHolder } from "./failure";
 export { describeProgress, reportProgress, type ApplyEvent } from "./progress";
@@ -241,7 +242,7 @@ async function openSession(
   options: ApplyOptions,
 ): Promise<Session> {
   const facts = await readSessionFacts(client);
-  if (facts.legacySuperuser && isLoopback(url)) {
+  if (facts.legacySuperuser && isLoopbackUrl(url)) {
     throw new Error(
       `${legacyClusterMessage(".platform/postgres", `run \`${RESET_COMMAND}\``)} Nothing was applied.`,
     );
@@ -260,15 +261,6 @@ async function openSession(
     blocked: null,
     hostedModel: facts.hostedModel,
   };
-}
-
-/** A database on this machine (the local platform), where an old data dir may still have `postgres` as its superuser. */
-function isLoopback(url: string): boolean {
-  try {
-    return ["127.0.0.1", "localhost", "::1", "[::1]"].includes(new URL(url).hostname);
-  } catch {
-    return false;
-  }
 }
 
 // ─── Adopt and amend: bookkeeping, no SQL from the files ─────────────────────────────────────────

@@ -25,6 +25,8 @@
 import { parseSync } from "libpg-query";
 import type { Node, ParseResult, RangeVar } from "libpg-query";
 import type { Statement } from "./types";
+import { sqlLiteral as literal } from "./apply-message";
+import { quoteIdent } from "../../lib/sql-text";
 
 /**
  * `supautils.policy_grants` (= `drop_trigger_grants`) for `postgres` on hosted projects:
@@ -197,12 +199,4 @@ function rangeVarText(rel: RangeVar | undefined): string | undefined {
   return rel.schemaname
     ? `${quoteIdent(rel.schemaname)}.${quoteIdent(rel.relname)}`
     : quoteIdent(rel.relname);
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }

@@ -16,6 +16,7 @@ import type { ClientBase } from "pg";
 import { ledgerStatementsHash } from "./integrity";
 import type { Ledger, LedgerEntry } from "./types";
 import { compareVersions } from "./version";
+import { quoteIdent } from "../../lib/sql-text";
 
 /** The schema the Supabase CLI keeps its history in. */
 export const LEDGER_SCHEMA = "supabase_migrations";
@@ -103,11 +104,6 @@ export interface HistoryRow {
   createdBy?: string | null;
   /** Written to `rollback` when the hosted platform's column exists (the down section's statements). */
   rollback?: string[] | null;
-}
-
-/** Same result as `pg`'s `escapeIdentifier`; kept local so this module loads no driver code. */
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 const HISTORY = `${quoteIdent(LEDGER_SCHEMA)}.${quoteIdent(HISTORY_TABLE)}`;

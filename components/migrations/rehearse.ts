@@ -23,6 +23,7 @@ import { quoteIdent, withDatabase } from "../../lib/pg";
 import { applyBundle, type ApplyOptions, type ApplyReport } from "./apply";
 import { rehearsalModeOf } from "./rehearse-mode";
 import type { Bundle } from "./types";
+import { LOOPBACK_HOSTS } from "../../lib/sql-text";
 
 /**
  * What a rehearsal found. `notes` (scratch and target rehearsals) say where it ran and what it could
@@ -47,9 +48,6 @@ export type RehearsalOutcome<T = undefined> =
     }
   | { kind: "skipped"; reason: string };
 
-/** Hosts that are this machine. */
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
-
 /**
  * Why this check should not rehearse, or undefined when it should. Pure apart from the defaults:
  * `command` is the CLI's subcommand, `setting` the stack's `migrations.rehearse`.
@@ -70,7 +68,7 @@ export function rehearsalRefusal(
   } catch {
     return "the connection string is not a URL";
   }
-  if (!LOOPBACK.has(host))
+  if (!LOOPBACK_HOSTS.has(host))
     return `the database is not on this machine (${host}); copies are made on the local platform only`;
   return undefined;
 }

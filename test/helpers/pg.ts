@@ -7,7 +7,7 @@ import type { Client } from "pg";
 import { inject } from "vitest";
 import { bootstrapSupabase } from "../../lib/bootstrap";
 import { quoteIdent, withDatabase } from "../../lib/pg";
-import { APP_ROLE, appUrlOf } from "../../lib/platform-roles";
+import { APP_ROLE, appUrlOf, withDatabaseName } from "../../lib/platform-roles";
 
 /** Superuser URL of the test server's `postgres` database. Throws (never skips) when absent. */
 export function testServerUrl(): string {
@@ -27,12 +27,8 @@ export function testServerUrl(): string {
   return url;
 }
 
-/** The same server URL with another database name. */
-export function urlForDatabase(serverUrl: string, database: string): string {
-  const u = new URL(serverUrl);
-  u.pathname = `/${encodeURIComponent(database)}`;
-  return u.toString();
-}
+/** The same server URL with another database name (lib/platform-roles.ts). */
+export const urlForDatabase = withDatabaseName;
 
 /**
  * Connect, run fn, always disconnect (lib/pg.ts `withDatabase`), as `application_name` sp-test: not

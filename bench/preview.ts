@@ -4,6 +4,8 @@
  *
  *   npx tsx bench/preview.ts            5 repetitions (npm run bench:preview)
  *   options: --reps <k>  --n <migrations> (default 1000)
+ * `npm run bench` (bench/run.ts) runs the same measurement ({@link measurePreviews}) as its
+ * second part, so one run reports every goal of issue 11.
  *
  * Measures, side by side:
  *   - no-op preview of an N-migration stack and of an empty-program stack, with the live-database
@@ -45,16 +47,21 @@ import { stringify } from "yaml";
 import { ensureSupabaseCli } from "../lib/supabase-cli";
 import { repoRoot } from "../lib/toolchain";
 
-const argv = process.argv.slice(2);
-const option = (name: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const reps = Number(option("reps") ?? 5);
-const n = Number(option("n") ?? 1000);
-
-const log = (line: string) =>
+const defaultLog = (line: string) =>
   console.log(`[bench:preview ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** What {@link measurePreviews} returns: every case's samples, the ratios and a Markdown summary. */
+export interface PreviewResults {
+  startedAt: string;
+  machine: { nproc: number; cpu?: string; node: string };
+  reps: number;
+  n: number;
+  /** Case name → wall-time statistics (ms). */
+  cases: Record<string, Stat>;
+  ratios: Record<string, number>;
+  /** The Markdown summary (also printed by the standalone run). */
+  lines: string[];
+}
 
 /** A minimal Pulumi program with one dynamic resource: the engine's own floor. */
 function writeFloorProgram(root: string, language: "js" | "ts"): string {
@@ -95,7 +102,17 @@ new pulumi.dynamic.Resource(provider, "floor", { value: "one" });
   return dir;
 }
 
-async function main(): Promise<void> {
+/**
+ * The no-op previews, the engine's floor and the Supabase CLI, interleaved on their own freshly
+ * started PostgreSQL 17 (stopped before returning, also on failure).
+ */
+export async function measurePreviews(opts: {
+  reps: number;
+  n: number;
+  log?: (line: string) => void;
+}): Promise<PreviewResults> {
+  const { reps, n } = opts;
+  const log = opts.log ?? defaultLog;
   const started = new Date();
   const workRoot = mkdtempSync(join(tmpdir(), "sp-bench-preview-"));
   const supabase = ensureSupabaseCli(log);
@@ -108,8 +125,8 @@ async function main(): Promise<void> {
     project.cleanup();
     rmSync(workRoot, { recursive: true, force: true });
   };
-  for (const signal of ["SIGINT", "SIGTERM"] as const)
-    process.once(signal, () => void stop().then(() => process.exit(130)));
+  const onSignal = () => void stop().then(() => process.exit(130));
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, onSignal);
 
   try {
     const corpus = writeCorpus(workRoot, n);
@@ -272,7 +289,7 @@ async function main(): Promise<void> {
 
     const s = (name: string): Stat => stat(samples.get(name)!);
     const m = (name: string) => s(name).median;
-    const results = {
+    const results: Omit<PreviewResults, "lines"> = {
       startedAt: started.toISOString(),
       machine: { nproc: cpus().length, cpu: cpus()[0]?.model, node: process.version },
       reps,
@@ -316,18 +333,34 @@ async function main(): Promise<void> {
       "",
       ...Object.entries(results.ratios).map(([k, v]) => `- ${k}: ${v}`),
     ];
-    const outDir = join(repoRoot, "bench", "results");
-    mkdirSync(outDir, { recursive: true });
-    const base = join(outDir, `${started.toISOString().replace(/[:.]/g, "-")}-preview`);
-    writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
-    writeFileSync(`${base}.md`, lines.join("\n") + "\n");
-    console.log("\n" + lines.join("\n"));
+    return { ...results, lines };
   } finally {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.off(signal, onSignal);
     await stop();
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const option = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const results = await measurePreviews({
+    reps: Number(option("reps") ?? 5),
+    n: Number(option("n") ?? 1000),
+  });
+  const outDir = join(repoRoot, "bench", "results");
+  mkdirSync(outDir, { recursive: true });
+  const base = join(outDir, `${results.startedAt.replace(/[:.]/g, "-")}-preview`);
+  writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(`${base}.md`, results.lines.join("\n") + "\n");
+  console.log("\n" + results.lines.join("\n"));
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

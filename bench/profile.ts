@@ -23,6 +23,8 @@ export type QueryCategory = string;
 
 export function categorize(sql: string): QueryCategory {
   const s = sql.trimStart().toLowerCase();
+  if (s.startsWith("begin\n;\n"))
+    return "one message per migration: begin, statements, role reset, ledger rows, commit, reset (apply-message.ts)";
   if (/^begin;\s*reset all/.test(s)) return "BEGIN + RESET ALL + set_config (one round trip)";
   if (s === "begin" || s === "commit" || s === "rollback") return "begin/commit";
   if (s.startsWith("reset all") || s.startsWith("select set_config("))
@@ -95,13 +97,20 @@ export async function profileApply(dir: string, url: string): Promise<QueryProfi
         : categorize(text);
     const started = performance.now();
     const result = original.apply(this, args);
-    if (result && typeof (result as Promise<unknown>).then === "function") {
-      const done = () => {
-        const entry = (byCategory[category] ??= { count: 0, ms: 0 });
-        entry.count++;
-        entry.ms += performance.now() - started;
-      };
+    const done = () => {
+      const entry = (byCategory[category] ??= { count: 0, ms: 0 });
+      entry.count++;
+      entry.ms += performance.now() - started;
+    };
+    if (result && typeof (result as Promise<unknown>).then === "function")
       (result as Promise<unknown>).then(done, done);
+    // A submitted Query object (session.ts's queryCountingStatements) is returned as is: it ends by event.
+    else if (result && typeof (result as { once?: unknown }).once === "function") {
+      const q = result as { once(event: string, f: () => void): void };
+      let ended = false;
+      const once = () => (ended ? undefined : ((ended = true), done()));
+      q.once("end", once);
+      q.once("error", once);
     }
     return result;
   };

@@ -52,6 +52,8 @@ export function renderSummary(r: any): string {
       `${r.options.reps} repetition(s), ${r.durationSeconds} s total.`,
   );
   lines.push("");
+  lines.push(...renderGoals(r));
+  lines.push("");
   lines.push("Seconds, median (min–max). Ratios are medians over the psql floor.");
   lines.push("");
   lines.push(
@@ -217,6 +219,25 @@ export function renderSummary(r: any): string {
       }
     }
   }
+  if (r.previews) {
+    lines.push("");
+    lines.push(
+      `No-op previews, interleaved on their own fresh server (bench/preview.ts, ${r.previews.reps} repetitions; seconds, median (min–max)):`,
+    );
+    lines.push("");
+    lines.push("| case | s |");
+    lines.push("|---|---|");
+    for (const [name, x] of Object.entries(r.previews.cases) as Array<[string, Stat]>)
+      lines.push(`| ${name} | ${cell(x)} |`);
+    lines.push("");
+    lines.push(
+      "Ratios: " +
+        Object.entries(r.previews.ratios)
+          .map(([k, v]) => `${k} ${v}`)
+          .join("; ") +
+        ".",
+    );
+  }
   if (r.coldBundleLoad) {
     lines.push("");
     lines.push(
@@ -233,6 +254,84 @@ export function renderSummary(r: any): string {
   lines.push("");
   return lines.join("\n");
 }
+
+const verdict = (met: boolean) => (met ? "met" : "**missed**");
+
+/**
+ * Issue 11's five goals, each with the run's measured figure, its range and met/missed — the
+ * table BENCHMARKS.md quotes. Every figure comes from this one run.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function renderGoals(r: any): string[] {
+  const rows: string[] = [];
+  const maxN = Math.max(...r.options.sizes);
+  const big = r.perN[String(maxN)];
+  if (big) {
+    const npm = big.nodePgMigrateOverFloor;
+    rows.push(
+      `| 1. fresh apply N=${maxN}: (up − empty) ÷ psql floor ≤ ${r.goals.oursNetOverFloor}×, ahead of node-pg-migrate | ` +
+        `**${big.oursNetOverFloor.toFixed(2)}×** (paired per repetition ${big.oursNetOverFloorPaired.min.toFixed(2)}–${big.oursNetOverFloorPaired.max.toFixed(2)}×; apply loop alone ${big.applyLoopOverFloor.toFixed(2)}×); node-pg-migrate ${npm.toFixed(2)}× (one tx ${big.nodePgMigrateSingleTxOverFloor.toFixed(2)}×) | ` +
+        `${verdict(big.oursNetOverFloor <= r.goals.oursNetOverFloor && big.oursNetOverFloor <= npm)} |`,
+    );
+  }
+  const pv = r.previews;
+  const c = (name: string): Stat | undefined => pv?.cases?.[name];
+  if (r.preview) {
+    const extra = r.preview.extraSeconds;
+    rows.push(
+      `| 2. no-op preview at N=${r.preview.n} ≤ empty program + ${r.goals.previewExtraSeconds} s (live-database read included) | ` +
+        `**+${extra.toFixed(2)} s** (${cell(r.preview.bigMs)} vs ${cell(r.preview.emptyMs)} s) | ${verdict(extra <= r.goals.previewExtraSeconds)} |`,
+    );
+  }
+  const dev = c("preview pdev");
+  const floor = c("floor program (js)");
+  const cli = c("supabase db push --dry-run");
+  if (dev && floor) {
+    const ratio = dev.median / floor.median;
+    rows.push(
+      `| 3. no-op preview of dev ≤ ${GOAL_DEV_OVER_FLOOR}× the engine's floor (JS program, one dynamic resource) | ` +
+        `**${ratio.toFixed(2)}×** (${cell(dev)} vs ${cell(floor)} s) | ${verdict(ratio <= GOAL_DEV_OVER_FLOOR)} |`,
+    );
+  }
+  if (dev && cli) {
+    const ratio = dev.median / cli.median;
+    rows.push(
+      `| 4. no-op preview of dev ≤ ${GOAL_DEV_OVER_SUPABASE_CLI}× \`supabase db push --dry-run\` on the same database | ` +
+        `**${ratio.toFixed(2)}×** (${cell(cli)} s; the engine's floor alone ${floor ? (floor.median / cli.median).toFixed(2) : "–"}×) | ${verdict(ratio <= GOAL_DEV_OVER_SUPABASE_CLI)} |`,
+    );
+  }
+  const lf = r.largeFile;
+  if (lf) {
+    const ratio = lf.peakRssBytes / lf.fileBytes;
+    rows.push(
+      `| 5a. loading one ${(lf.fileBytes / 1024 ** 2).toFixed(0)} MiB migration file: peak RSS ≤ ${GOAL_LARGE_FILE_RSS_OVER_SIZE}× its size | ` +
+        `**${ratio.toFixed(2)}×** (${(lf.peakRssBytes / 1024 ** 2).toFixed(0)} MiB${lf.peakRssRange ? `, ${lf.peakRssRange}` : ""}) | ${verdict(ratio <= GOAL_LARGE_FILE_RSS_OVER_SIZE)} |`,
+    );
+  }
+  const peak = r.memory?.[`oursN${r.preview?.n}`] ?? r.memory?.ours;
+  if (peak) {
+    const worst = Math.max(...(Object.values(peak.peakByKind) as number[]));
+    rows.push(
+      `| 5b. peak RSS of every process ≤ ${r.goals.peakRssMiB} MB at N=${r.memory[`oursN${r.preview?.n}`] ? r.preview.n : r.memory.n} | ` +
+        `largest **${worst} MiB** (${Object.entries(peak.peakByKind)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}) | ${verdict(worst <= r.goals.peakRssMiB)} |`,
+    );
+  }
+  if (rows.length === 0) return [];
+  return [
+    "## Issue 11's goals in this run",
+    "",
+    "| goal | measured (median, range) | verdict |",
+    "|---|---|---|",
+    ...rows,
+  ];
+}
+
+/** Goals 3–5 of issue 11 (goals 1, 2 and the per-process memory are run.ts's GOALS). */
+export const GOAL_DEV_OVER_FLOOR = 1.3;
+export const GOAL_DEV_OVER_SUPABASE_CLI = 4;
+export const GOAL_LARGE_FILE_RSS_OVER_SIZE = 3;
 
 /** Per N: medians over the steps the hypervisor barely disturbed, and the ratios from them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

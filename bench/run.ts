@@ -9,7 +9,9 @@
  * Measures (a) fresh apply through `pulumi up` vs psql, an empty-program up and node-pg-migrate;
  * (b) no-op preview at N=1000 vs an empty program; (c) state bytes per migration; (d) peak memory
  * of the processes of an N=max up; plus, to explain the numbers, a query-level profile of the
- * project's own applyBundle and the cold bundle-load cost of a fresh process.
+ * project's own applyBundle and the cold bundle-load cost of a fresh process. Then, on their own
+ * fresh server, bench/preview.ts's interleaved previews (goal 2's timing, the dev stack against the
+ * engine's floor and against `supabase db push --dry-run`). The summary opens with issue 11's goals.
  * Results: bench/results/<timestamp>.json (+ .md summary), git-ignored.
  */
 import { execFileSync } from "node:child_process";
@@ -39,6 +41,7 @@ import {
   waitForQuiet,
 } from "./harness";
 import { PHASES, renderSummary, type Phases } from "./report";
+import { measurePreviews, type PreviewResults } from "./preview";
 import { summarizeProfiles as summarizeCpuProfiles, type ProcessProfile } from "./cpuprof";
 import type { QueryProfile } from "./profile";
 import { isPsqlWhatIf, WHAT_IFS, type WhatIf } from "./whatif";
@@ -147,7 +150,8 @@ async function main(): Promise<void> {
 
   const samples: Sample[] = [];
   let machine: Record<string, unknown> = {};
-  let preview: { empty: Stat; big: Stat; oneTimeUpMs: number } | undefined;
+  let previewOneTimeUpMs: number | undefined;
+  let previews: PreviewResults | undefined;
   let state: Record<string, number> = {};
   let memory: { n: number; ours: MemoryReport; empty: MemoryReport } | undefined;
   let memoryPreviewN: MemoryReport | undefined;
@@ -374,26 +378,9 @@ async function main(): Promise<void> {
     const pe = await pulumiUp("pempty", 0, { keepDb: true });
     state[`checkpointBytesN${previewN}`] = big.checkpointBytes;
     state.checkpointBytesEmptyPreviewStack = pe.checkpointBytes;
-    const pvEmpty: number[] = [];
-    const pvBig: number[] = [];
-    for (let rep = 1; rep <= previewReps; rep++) {
-      for (const [stack, into] of (rep % 2
-        ? [
-            ["pempty", pvEmpty],
-            [`p${previewN}`, pvBig],
-          ]
-        : [
-            [`p${previewN}`, pvBig],
-            ["pempty", pvEmpty],
-          ]) as Array<[string, number[]]>) {
-        await prepareParseCache(stack === "pempty" ? 0 : previewN);
-        await settle();
-        const r = await proj.pulumi(["preview", "--expect-no-changes", "--stack", stack]);
-        into.push(r.ms);
-        log(`preview rep ${rep}: ${stack} ${(r.ms / 1000).toFixed(2)} s`);
-      }
-    }
-    preview = { empty: stat(pvEmpty), big: stat(pvBig), oneTimeUpMs: big.ms };
+    // The timed no-op previews (goal 2) are the second part's: measurePreviews, interleaved with
+    // the engine's floor and the Supabase CLI on their own server.
+    previewOneTimeUpMs = big.ms;
 
     // Diagnostics (not timed for the goals): CPU seconds per process of a no-op preview (the Go CLI
     // included), then V8 CPU profiles of every node process of a command.
@@ -493,6 +480,21 @@ async function main(): Promise<void> {
     await stopAll();
     removeTemp();
   }
+
+  // Second part, on its own fresh server: no-op previews (goal 2), the dev stack against the
+  // engine's floor (goal 3) and against `supabase db push --dry-run` (goal 4).
+  log("previews: no-op previews, the engine's floor and the Supabase CLI (bench/preview.ts)");
+  previews = await measurePreviews({ reps: previewReps, n: previewN, log });
+  const previewCase = (name: string) => {
+    const c = previews?.cases[name];
+    if (!c) throw new Error(`bench/preview.ts measured no case named "${name}"`);
+    return c;
+  };
+  const preview = {
+    empty: previewCase("preview pempty"),
+    big: previewCase(`preview p${previewN}`),
+    oneTimeUpMs: previewOneTimeUpMs ?? Number.NaN,
+  };
 
   // ─── Results ───────────────────────────────────────────────────────────────────────────────────
   const of = (tool: Tool, n: number) => samples.filter((s) => s.tool === tool && s.n === n);
@@ -608,7 +610,7 @@ async function main(): Promise<void> {
       [...corpora].map(([n, c]) => [n, { bytes: c.bytes, kib: round1(c.bytes / 1024), files: n }]),
     ),
     perN,
-    preview: preview && {
+    preview: {
       n: previewN,
       emptyMs: preview.empty,
       bigMs: preview.big,
@@ -632,6 +634,7 @@ async function main(): Promise<void> {
     })),
     cpuProfiles,
     previewCpu,
+    previews: previews && { cases: previews.cases, ratios: previews.ratios, reps: previews.reps },
     load: {
       median: stat(samples.map((x) => x.load1)).median,
       max: Math.max(...samples.map((x) => x.load1)),

@@ -248,7 +248,10 @@ export async function watched<T>(
   return watchLocks(
     watch,
     (blocked) => {
-      session.blocked = blocked;
+      // A look at the instant the wait ends (the lock timeout) still sees the holders but no longer
+      // the lock it waited for: keep what an earlier look of this wait saw, so the message names it.
+      const waitingFor = blocked.waitingFor ?? session.blocked?.waitingFor ?? null;
+      session.blocked = { ...blocked, waitingFor };
       if (!reported)
         session.emit({
           type: "blocked",

@@ -2,8 +2,8 @@
  * How an apply runs a plan, decided before any SQL runs: whether a plan may run at all, whether a
  * migration runs in one transaction or in steps, which steps commit together with their step row,
  * what a resumed migration replays, which statement of a batch gave up, and the session settings
- * (the ledger rows it writes are ledger-rows.ts's). Pure (the parse tree comes from libpg-query, loaded by `initParser`);
- * the pg shell that carries it out is apply.ts.
+ * (the ledger rows it writes are ledger-rows.ts's). Pure (the parse tree comes from libpg-query,
+ * loaded by `initParser`); the pg shell that carries it out is apply.ts, apply-steps.ts and revert.ts.
  */
 import { expectedObjects, parseStatement } from "./objects";
 import { planSteps, resumeRefusal, type Step } from "./steps";

@@ -20,6 +20,7 @@ import {
 } from "./bundle-inputs";
 import { rebuildFromLedger, summary } from "./bundle-state";
 import { insertAuditRow, readLedgerSnapshot, type AuditRow } from "./ledger";
+import { auditContext } from "./ledger-rows";
 import { waiversIn } from "./lint";
 import { planMigrations } from "./plan";
 import type { Bundle } from "./types";
@@ -91,14 +92,9 @@ async function recordWaivers(
       readFileSync(resolve(process.cwd(), inputs.migrationsDir, m.file), "utf8"),
     )) {
       rows.push({
-        version: m.version,
-        name: m.name,
-        digest: m.digest,
+        ...auditContext(m, options),
         kind: "waiver",
         outcome: "succeeded",
-        stack: options.stack ?? null,
-        updateId: options.updateId ?? null,
-        appliedBy: options.appliedBy ?? null,
         message: `squawk-ignore ${w.rules.join(", ")} at ${m.file}:${w.line}${w.reason ? ` — ${w.reason}` : " — no reason given (a comment on the line above says why)"}`,
       });
     }

@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CiSecrets, ciValues } from "./ci-secrets/ci-secrets";
 import type { StackConfig } from "./config";
-import { MigrationBundle } from "./migrations/resource";
+import { MigrationBundle } from "./migrations/migration-bundle";
 import type { Bundle } from "./migrations/types";
 import { Project } from "./project/project";
 import { RealtimePublication } from "./realtime/publication";
-import { DriftGate, SchemaSnapshot } from "./schema/resource";
+import { DriftGate } from "./schema/drift-gate";
+import { SchemaSnapshot } from "./schema/schema-snapshot";
 import { StorageBucket } from "./storage/bucket";
 import type { ResolvedBucket } from "./storage/buckets";
 

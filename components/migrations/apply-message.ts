@@ -42,7 +42,7 @@ export function sqlLiteral(value: string | number | readonly string[] | null): s
 export interface ApplyMessageInput {
   /** The session settings re-applied after `RESET ALL` (execution.ts's `sessionSettings`). */
   settings: ReadonlyArray<readonly [string, string]>;
-  /** The up and verify statements, in order (execution.ts's `batchOf`; with the hosted model, apply.ts's `serverStatements` adds its role switches around some). */
+  /** The up and verify statements, in order (execution.ts's `batchOf`; with the hosted model, hosted-privileges.ts's `sentStatements` adds its role switches around some). */
   statements: readonly Pick<Statement, "sql">[];
   /** The columns `schema_migrations` has on this database (ledger.ts's `historyColumns`). */
   historyColumns: ReadonlySet<string>;

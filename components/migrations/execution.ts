@@ -1,12 +1,11 @@
 /**
  * How an apply runs a plan, decided before any SQL runs: whether a plan may run at all, whether a
  * migration runs in one transaction or in steps, which steps commit together with their step row,
- * what a resumed migration replays, which statement of a batch gave up, the session settings, and
- * the ledger rows it writes. Pure (the parse tree comes from libpg-query, loaded by `initParser`);
- * the pg shell that carries it out is apply.ts.
+ * what a resumed migration replays, which statement of a batch gave up, and the session settings
+ * (the ledger rows it writes are ledger-rows.ts's). Pure (the parse tree comes from libpg-query,
+ * loaded by `initParser`); the pg shell that carries it out is apply.ts, apply-steps.ts and revert.ts.
  */
-import type { AuditRow } from "./ledger";
-import { expectedObjects } from "./objects";
+import { expectedObjects, parseStatement } from "./objects";
 import { planSteps, resumeRefusal, type Step } from "./steps";
 import type { Bundle, Ledger, Migration, Plan, Statement } from "./types";
 import type { Section } from "./failure";
@@ -144,11 +143,14 @@ export function stepRowMessage(step: Step, steps: number): string {
  * replayed so the resumed steps see the same settings (e.g. `search_path`). `SET LOCAL` ended with its step.
  */
 export function sessionStatementsOf(skipped: readonly Step[]): Statement[] {
-  return skipped.flatMap((step) =>
-    step.statements.filter((statement) =>
-      /^(set\s+(?!local\b)|reset\s)/i.test(stripLeadingComments(statement.sql)),
-    ),
-  );
+  return skipped.flatMap((step) => step.statements.filter(setsTheSession));
+}
+
+/** `SET` (not `SET LOCAL`) or `RESET` of a setting, read from the statement's parse tree. */
+function setsTheSession(statement: Statement): boolean {
+  const set = (parseStatement(statement.sql) as { VariableSetStmt?: { is_local?: boolean } })
+    ?.VariableSetStmt;
+  return set !== undefined && set.is_local !== true;
 }
 
 /**
@@ -226,63 +228,7 @@ export function sessionSettings(
   return settings;
 }
 
-// ─── Ledger rows ─────────────────────────────────────────────────────────────────────────────────
-
-/** The Supabase history row of an applied (or baselined) migration. */
-export function historyRow(migration: Migration, options: ExecutionOptions) {
-  return {
-    version: migration.version,
-    name: migration.name,
-    statements: migration.up.map((statement) => statement.sql),
-    digest: migration.digest,
-    createdBy: options.appliedBy ?? null,
-    rollback: migration.down ? migration.down.map((statement) => statement.sql) : null,
-  };
-}
-
-/** The columns every audit row of `migration` shares. */
-export function auditContext(
-  migration: Migration,
-  options: ExecutionOptions,
-): Pick<AuditRow, "version" | "name" | "digest" | "appliedBy" | "stack" | "updateId"> {
-  return {
-    version: migration.version,
-    name: migration.name,
-    digest: migration.digest,
-    appliedBy: options.appliedBy ?? null,
-    stack: options.stack ?? null,
-    updateId: options.updateId ?? null,
-  };
-}
-
 // ─── Small helpers ───────────────────────────────────────────────────────────────────────────────
-
-/** Leading whitespace, `--` and (nested) block comments removed, for recognising a statement's verb. */
-export function stripLeadingComments(sql: string): string {
-  let text = sql.trimStart();
-  for (;;) {
-    if (text.startsWith("--")) {
-      const end = text.indexOf("\n");
-      text = end < 0 ? "" : text.slice(end + 1).trimStart();
-    } else if (text.startsWith("/*")) {
-      let depth = 0;
-      let i = 0;
-      for (; i < text.length; i++) {
-        if (text.startsWith("/*", i)) {
-          depth++;
-          i++;
-        } else if (text.startsWith("*/", i)) {
-          depth--;
-          i++;
-          if (depth === 0) break;
-        }
-      }
-      text = text.slice(i + 1).trimStart();
-    } else {
-      return text;
-    }
-  }
-}
 
 function short(digest: string): string {
   return digest.slice(0, 12);

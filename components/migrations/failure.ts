@@ -3,7 +3,8 @@
  * a failing statement is (file:line, section, ordinal, a caret under the error position), the
  * SQLSTATE with Postgres' detail, hint and context, why a statement gave up (lock or statement
  * timeout) and who held the lock, what happened to the database, and how to go on. Pure: data in,
- * text out; the apply shell (apply.ts) only records the message in the audit table and throws it.
+ * text out; the apply shell only records the message in the audit table and throws it (session.ts's
+ * `failMigration`, called by apply.ts, apply-steps.ts and revert.ts).
  */
 import type { DatabaseError } from "pg";
 import type { Migration, Statement } from "./types";

@@ -110,6 +110,24 @@ export function hostedRun(statement: Statement): HostedRun {
 }
 
 /**
+ * A batch's statements as sent to the server: with the hosted model, what {@link hostedRun} puts
+ * around a statement (or in its place) is sent with it; `of` is the index of the file's statement,
+ * so a failure located in the message maps back to the file.
+ */
+export function sentStatements(
+  statements: readonly Statement[],
+  hostedModel: boolean,
+): Array<Pick<Statement, "sql"> & { of: number }> {
+  if (!hostedModel) return statements.map((statement, of) => ({ sql: statement.sql, of }));
+  return statements.flatMap((statement, of) => {
+    const run = hostedRun(statement);
+    return [run.before, run.sql, run.after]
+      .filter((sql): sql is string => sql !== undefined)
+      .map((sql) => ({ sql, of }));
+  });
+}
+
+/**
  * The statements around granted policy DDL on `table` (within a transaction): switch to the executor
  * when supautils would (current user `postgres`, a granted table), and back after it. For a session of
  * the local platform's hosted model only (lib/platform-roles.ts `isHostedModelSession`): on hosted,

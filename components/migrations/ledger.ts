@@ -16,6 +16,7 @@ import type { ClientBase } from "pg";
 import { ledgerStatementsHash } from "./integrity";
 import type { Ledger, LedgerEntry } from "./types";
 import { compareVersions } from "./version";
+import { withTransaction } from "../../lib/pg";
 import { quoteIdent } from "../../lib/sql-text";
 
 /** The schema the Supabase CLI keeps its history in. */
@@ -115,8 +116,22 @@ export { ledgerStatementsHash };
 
 const inList = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(", ");
 
-/** Ledger rows are ordered like the bundle (components/migrations/version.ts); re-exported for the apply shell. */
-export { compareVersions } from "./version";
+/**
+ * A migration may have switched roles (`SET ROLE`, `SET LOCAL ROLE`): the ledger is always written
+ * as the connecting user, whose tables they are. Issued first in every transaction that writes it.
+ */
+export const AS_CONNECTING_USER = "set local role none";
+
+/** `write` in a transaction of its own, as the connecting user ({@link AS_CONNECTING_USER}). */
+export async function writeAsConnectingUser<T>(
+  client: ClientBase,
+  write: () => Promise<T>,
+): Promise<T> {
+  return withTransaction(client, async () => {
+    await client.query(AS_CONNECTING_USER);
+    return write();
+  });
+}
 
 /**
  * Creates the ledger when missing: exactly the Supabase CLI's DDL (so the CLI and we agree on the
@@ -500,7 +515,7 @@ export interface AuditExpressions {
   statementsHash?: string;
 }
 
-/** The audit table's columns and value expressions for one row. */
+/** The SQL type of each audit value, in column order (see {@link auditValues}). */
 const AUDIT_TYPES = [
   "text",
   "text",
@@ -518,6 +533,7 @@ const AUDIT_TYPES = [
   "text",
 ];
 
+/** The audit table's columns and value expressions for one row. */
 function auditValues(
   row: AuditRow,
   bind: Bind,

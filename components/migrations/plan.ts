@@ -297,20 +297,6 @@ export function nextFreeVersions(versions: readonly string[], count: number): st
 }
 
 /**
- * A one-line summary of a migration for previews, e.g.
- * `sha256:3f2a9c1b… · 4 statements · transactional` or
- * `sha256:0b7e51d2… · 1 statement · non-transactional (CREATE INDEX CONCURRENTLY)`.
- */
-export function describeMigration(m: Migration): string {
-  const count = m.up.length === 1 ? "1 statement" : `${m.up.length} statements`;
-  const reasons = [
-    ...new Set(m.up.filter((s) => !s.transactional).map((s) => s.reason ?? "non-transactional")),
-  ];
-  const mode = m.transactional ? "transactional" : `non-transactional (${reasons.join(", ")})`;
-  return `sha256:${m.digest.slice(0, 8)}… · ${count} · ${mode}`;
-}
-
-/**
  * Problems with a stack's pins, checked against the bundle's versions alone (no ledger needed, so the
  * program refuses them in preview already): `through` and `baseline` must each name a migration of
  * the bundle — a pin one digit off would otherwise plan reverts, or a pin past the newest migration

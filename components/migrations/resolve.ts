@@ -18,12 +18,14 @@ import { performance } from "node:perf_hooks";
 import type { ClientBase } from "pg";
 import { downHash, ledgerStatementsHash, protectedHash } from "./integrity";
 import {
+  AS_CONNECTING_USER,
   deleteHistoryRow,
   ensureLedger,
   insertAppliedRows,
   insertAuditRow,
   readLedger,
 } from "./ledger";
+import { auditContext, historyRow } from "./ledger-rows";
 import { advisoryLockKey, withAdvisoryLock } from "./lock";
 import { expectedObjects, qualified, type ObjectExpectation } from "./objects";
 import { assertSessionConnection } from "./session";
@@ -231,15 +233,12 @@ async function resolveLocked(
         );
       }
     }
-    await client.query("set local role none");
+    await client.query(AS_CONNECTING_USER);
+    const recorded = { appliedBy: request.appliedBy, stack: request.stack };
     const audit = {
-      version: migration.version,
-      name: migration.name,
-      digest: migration.digest,
+      ...auditContext(migration, recorded),
       kind: "resolve" as const,
       outcome: request.resolution === "applied" ? ("applied" as const) : ("rolled_back" as const),
-      appliedBy: request.appliedBy ?? null,
-      stack: request.stack ?? null,
       durationMs: performance.now() - started,
       statementsHash: ledgerStatementsHash(migration.up.map((s) => s.sql)),
       protectedHash: protectedHash(migration),
@@ -249,18 +248,7 @@ async function resolveLocked(
     // A row written outside supabase-promotion is replaced by the file's, so the ledger says what the file says.
     if (entry) await deleteHistoryRow(client, migration.version);
     if (request.resolution === "applied") {
-      await insertAppliedRows(
-        client,
-        {
-          version: migration.version,
-          name: migration.name,
-          statements: migration.up.map((s) => s.sql),
-          digest: migration.digest,
-          createdBy: request.appliedBy ?? null,
-          rollback: migration.down ? migration.down.map((s) => s.sql) : null,
-        },
-        audit,
-      );
+      await insertAppliedRows(client, historyRow(migration, recorded), audit);
     } else {
       await insertAuditRow(client, audit);
     }

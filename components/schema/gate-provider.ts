@@ -3,7 +3,7 @@
  * `policy.drift`. The resource is registered before the migrations (they depend on it), so its
  * check runs — in `up` — before any migration applies: under `fail` it refuses, naming each hand
  * change and both ways forward; under `warn` it says what it found and lets the update go on.
- * A preview compares nothing here: the refresh and {@link ./provider} list the drift there.
+ * A preview compares nothing here: the refresh and {@link ./schema-snapshot-provider} list the drift there.
  * Loaded by the trampoline (components/dynamic.ts); never serialized.
  */
 import type * as pulumi from "@pulumi/pulumi";

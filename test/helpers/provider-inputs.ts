@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
 import { loadBundle } from "../../components/migrations/bundle";
-import { describePending, migrationKey } from "../../components/migrations/describe";
-import type { MigrationInputs } from "../../components/migrations/provider";
-import { selectMigrations } from "../../components/migrations/resource";
+import { describePending, migrationKey } from "../../components/migrations/bundle-inputs";
+import type { MigrationInputs } from "../../components/migrations/bundle-provider";
+import { selectMigrations } from "../../components/migrations/migration-bundle";
 import type { TestDatabase } from "./pg";
 
 /** Migrations folders under one scratch directory, removed after the test file. */

@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyBundle } from "../../components/migrations/apply";
 import { parseBundle } from "../../components/migrations/bundle";
-import * as migrationsProvider from "../../components/migrations/provider";
+import * as migrationsProvider from "../../components/migrations/bundle-provider";
 import { initParser } from "../../components/migrations/split";
 import * as localDatabase from "../../components/project/local-database-provider";
 import * as buckets from "../../components/storage/bucket-provider";

@@ -7,7 +7,7 @@ import type { Client } from "pg";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { advisoryLockKey } from "../../components/migrations/lock";
 import { describeProgress } from "../../components/migrations/progress";
-import * as provider from "../../components/migrations/provider";
+import * as provider from "../../components/migrations/bundle-provider";
 import { inputsFor, migrationFolders } from "../helpers/provider-inputs";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
 

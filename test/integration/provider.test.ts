@@ -5,9 +5,12 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as provider from "../../components/migrations/provider";
-import type { MigrationInputs, MigrationOutputs } from "../../components/migrations/provider";
-import { parseAppliedDigests } from "../../components/migrations/resource";
+import * as provider from "../../components/migrations/bundle-provider";
+import type {
+  MigrationInputs,
+  MigrationOutputs,
+} from "../../components/migrations/bundle-provider";
+import { parseAppliedDigests } from "../../components/migrations/migration-bundle";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
 import { inputsFor, migrationFolders } from "../helpers/provider-inputs";
 

@@ -23,8 +23,8 @@ import {
   readLedger,
 } from "../../components/migrations/ledger";
 import { planMigrations } from "../../components/migrations/plan";
-import * as provider from "../../components/migrations/provider";
-import type { MigrationInputs } from "../../components/migrations/provider";
+import * as provider from "../../components/migrations/bundle-provider";
+import type { MigrationInputs } from "../../components/migrations/bundle-provider";
 import {
   resolveMigration,
   ResolveError,

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { parseBundle } from "../../components/migrations/bundle";
 import { ledgerStatementsHash } from "../../components/migrations/integrity";
-import { describeMigration, planMigrations, PlanError } from "../../components/migrations/plan";
+import { planMigrations, PlanError } from "../../components/migrations/plan";
 import type { PlanOptions, PlanProblem } from "../../components/migrations/plan";
 import { initParser } from "../../components/migrations/split";
 import type { Bundle, Ledger, LedgerEntry, Plan } from "../../components/migrations/types";
@@ -379,34 +379,6 @@ describe("planMigrations: refusals", () => {
     );
     expect(error.message).toContain(
       "\n  106_m106.sql: migration 106_m106 has no -- migrate:down section",
-    );
-  });
-});
-
-describe("describeMigration", () => {
-  it.each<{ text: string; expected: RegExp }>([
-    {
-      text: "create table t (a int);\ninsert into t values (1);",
-      expected: /^sha256:[0-9a-f]{8}… · 2 statements · transactional$/,
-    },
-    {
-      text: "create index concurrently i on t (a);",
-      expected:
-        /^sha256:[0-9a-f]{8}… · 1 statement · non-transactional \(CREATE INDEX CONCURRENTLY\)$/,
-    },
-    {
-      text: "-- migrate:no-transaction\nvacuum t;\nupdate t set a = 1;\nvacuum t;",
-      expected:
-        /^sha256:[0-9a-f]{8}… · 3 statements · non-transactional \(VACUUM, -- migrate:no-transaction\)$/,
-    },
-  ])("$expected", ({ text, expected }) => {
-    const bundle = bundleOf(["1"], [], { "1": text });
-    const [migration] = bundle.migrations;
-    expect(migration).toBeDefined();
-    if (migration === undefined) return;
-    expect(describeMigration(migration)).toMatch(expected);
-    expect(describeMigration(migration).startsWith(`sha256:${migration.digest.slice(0, 8)}…`)).toBe(
-      true,
     );
   });
 });

@@ -11,20 +11,40 @@ import { invoke } from "../../components/provider-host";
 import { repoRoot } from "../../lib/toolchain";
 // Each resource module makes its trampoline when it loads.
 import "../../components/ci-secrets/dotenv-file";
-import "../../components/migrations/resource";
+import "../../components/migrations/migration-bundle";
 import "../../components/project/local-database";
 import "../../components/realtime/publication";
+import "../../components/schema/drift-gate";
+import "../../components/schema/schema-snapshot";
 import "../../components/storage/bucket";
 
 describe("dynamic providers", () => {
-  it("declares the five provider modules", () => {
+  it("declares the provider modules", () => {
     expect(registered.map((r) => r.implPath).sort()).toEqual([
       "components/ci-secrets/dotenv-provider",
       "components/migrations/provider",
       "components/project/local-database-provider",
       "components/realtime/publication-provider",
+      "components/schema/gate-provider",
+      "components/schema/provider",
       "components/storage/bucket-provider",
     ]);
+  });
+
+  // States name the implPath; the code moved to a module named for its role. The alias must stay
+  // and hand out the very same methods, or refresh and delete of every existing state break.
+  it.each([
+    ["components/migrations/provider", "components/migrations/bundle-provider"],
+    ["components/schema/provider", "components/schema/schema-snapshot-provider"],
+  ])("%s is an alias of %s", async (implPath, home) => {
+    const alias = (await import(join(repoRoot, implPath))) as Record<string, unknown>;
+    const module = (await import(join(repoRoot, home))) as Record<string, unknown>;
+    const { methods } = registered.find((r) => r.implPath === implPath)!;
+    for (const method of methods) {
+      expect(typeof module[method], `${home}.${method}`).toBe("function");
+      expect(alias[method], `${implPath}.${method}`).toBe(module[method]);
+    }
+    expect(alias.provider).toBe(module.provider);
   });
 
   it.each(registered.map((r) => [r.implPath, r.methods] as const))(

@@ -13,7 +13,7 @@ import {
   parseDescription,
   withNote,
   withoutNote,
-} from "../../components/migrations/describe";
+} from "../../components/migrations/bundle-inputs";
 import {
   classifyAppliedChange,
   EMPTY_BUNDLE_DIGEST,

@@ -9,11 +9,11 @@ import {
   describePending,
   isMigrationKey,
   migrationKey,
-} from "../../components/migrations/describe";
+} from "../../components/migrations/bundle-inputs";
 import { pinProblems, planMigrations } from "../../components/migrations/plan";
-import * as provider from "../../components/migrations/provider";
-import type { MigrationInputs } from "../../components/migrations/provider";
-import { selectMigrations } from "../../components/migrations/resource";
+import * as provider from "../../components/migrations/bundle-provider";
+import type { MigrationInputs } from "../../components/migrations/bundle-provider";
+import { selectMigrations } from "../../components/migrations/migration-bundle";
 import { initParser } from "../../components/migrations/split";
 import type { Bundle } from "../../components/migrations/types";
 import {

@@ -11,15 +11,10 @@ export interface SchemaSnapshotArgs {
   applied: pulumi.Input<string>;
 }
 
-// No `diff`: the engine diffs the inputs itself, so a preview lists each `drift: …` key.
+// No `diff`: the engine diffs the inputs itself, so a preview lists each `drift: …` key. The implPath
+// every state written since names (the trampoline carries it): it must never move. provider.ts
+// re-exports schema-snapshot-provider.ts, where the code is.
 const snapshotProvider = trampolineProvider("components/schema/provider", [
-  "check",
-  "create",
-  "read",
-  "update",
-  "delete",
-]);
-const gateProvider = trampolineProvider("components/schema/gate-provider", [
   "check",
   "create",
   "read",
@@ -30,7 +25,7 @@ const gateProvider = trampolineProvider("components/schema/gate-provider", [
 /**
  * What the migrations left in the managed schemas, recorded after every apply; every refresh and
  * preview shows each difference from it as a key of its own (`drift: + column public.x.note text
- * (outside migrations)`). See provider.ts.
+ * (outside migrations)`). See schema-snapshot-provider.ts.
  */
 export class SchemaSnapshot extends pulumi.dynamic.Resource {
   /** sha256 of the recorded snapshot. */
@@ -57,29 +52,6 @@ export class SchemaSnapshot extends pulumi.dynamic.Resource {
       },
       "supabase-promotion",
       "SchemaSnapshot",
-    );
-  }
-}
-
-export interface DriftGateArgs {
-  connection: pulumi.Input<string>;
-  stack: string;
-  policy: "fail" | "warn";
-}
-
-/** Registered before the migrations: in `up`, refuses a drifted stack under `policy.drift: fail` before anything applies (gate-provider.ts). */
-export class DriftGate extends pulumi.dynamic.Resource {
-  constructor(name: string, args: DriftGateArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      gateProvider,
-      name,
-      { connection: pulumi.secret(args.connection), stack: args.stack, policy: args.policy },
-      {
-        ...opts,
-        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
-      },
-      "supabase-promotion",
-      "DriftGate",
     );
   }
 }

@@ -30,6 +30,8 @@ export type MemoryPhase = (typeof MEMORY_PHASES)[number];
 export interface PhaseSample {
   /** VmHWM of the process at the end of the phase, bytes. */
   peakRssBytes: number;
+  /** VmHWM of the same process just before the phase's work (modules and parser loaded), bytes. */
+  startRssBytes: number;
   /** Wall time of the phase's work (not node's start-up), seconds. */
   seconds: number;
 }
@@ -136,6 +138,7 @@ async function runPhase(phase: MemoryPhase, dir: string): Promise<void> {
   await initParser();
   const migrations = join(dir, "migrations");
   const cacheFile = join(dir, "cache", "parsed-migrations.json");
+  const startRssBytes = ownPeakRss();
   const started = performance.now();
   let statements = 0;
   let messageBytes = 0;
@@ -166,12 +169,24 @@ async function runPhase(phase: MemoryPhase, dir: string): Promise<void> {
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  console.log(JSON.stringify({ peakRssBytes: ownPeakRss(), seconds, statements, messageBytes }));
+  console.log(
+    JSON.stringify({
+      peakRssBytes: ownPeakRss(),
+      startRssBytes,
+      seconds,
+      statements,
+      messageBytes,
+    }),
+  );
 }
 
 const TSX_CLI = resolve(__dirname, "..", "node_modules", "tsx", "dist", "cli.mjs");
 
-function runChild(phase: MemoryPhase, dir: string): Promise<PhaseSample & { statements: number }> {
+/** One phase in a fresh node process running through tsx (as the program's providers do). */
+export function measurePhaseInChild(
+  phase: MemoryPhase,
+  dir: string,
+): Promise<PhaseSample & { statements: number }> {
   return new Promise((done, fail) => {
     execFile(
       process.execPath,
@@ -208,9 +223,9 @@ export async function measureLargeFile(
   try {
     for (let rep = 0; rep < (opts.reps ?? 3); rep += 1) {
       for (const phase of MEMORY_PHASES) {
-        const sample = await runChild(phase, dir);
-        if (phase !== "baseline") statements = sample.statements;
-        samples[phase].push({ peakRssBytes: sample.peakRssBytes, seconds: sample.seconds });
+        const { statements: count, ...sample } = await measurePhaseInChild(phase, dir);
+        if (phase !== "baseline") statements = count;
+        samples[phase].push(sample);
       }
     }
   } finally {

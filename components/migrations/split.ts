@@ -123,13 +123,14 @@ interface ParsedPiece {
 
 /**
  * The SQL in pieces of about `chunkSize` characters, each parsed on its own. The parser's memory is
- * a WASM heap that grows to fit the largest text ever parsed and never shrinks (a whole 50 MB file
- * took 1.5 GB), so a large file is parsed a piece at a time.
+ * a WASM heap that grows to fit the largest text ever parsed and never shrinks, and its result is a
+ * JSON tree many times the text (parsing a whole 50 MB file at once took 1.5 GB), so a large file is
+ * parsed a piece at a time.
  *
  * A piece ends after a `;` that {@link nextCut}'s small scanner sees outside quotes and comments. The
  * parser is the judge: a piece is taken only when its last statement ends at that `;` (otherwise the
- * cut was inside something — a `BEGIN ATOMIC` body, a quote the scanner misread — and the piece is
- * parsed again with the next one). A cut the parser accepts is a boundary of the whole text too: the
+ * cut was inside something — a `BEGIN ATOMIC` body, a quote the scanner misread — and a piece
+ * twice as long is parsed instead). A cut the parser accepts is a boundary of the whole text too: the
  * lexer and grammar are at a statement start after a top-level `;` whatever follows it.
  *
  * @throws SqlSplitError with the parser's error, from the piece that reaches the end of the text
@@ -157,7 +158,9 @@ function* parsedPieces(sql: string, opts: SplitOptions): Generator<ParsedPiece> 
           break;
         }
       }
-      to = nextCut(sql, to, size);
+      // Twice as long each time: a piece that keeps failing (a syntax error early in a large file)
+      // costs at most twice one parse of the text from here on, not one parse per statement.
+      to = nextCut(sql, from, 2 * (to - from));
     }
     from = to;
   }

@@ -24,11 +24,17 @@ import {
   type Stats,
   statSync,
 } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 
 import { coverageGap, type CoverageGap } from "./coverage";
 import { chainDigest, EMPTY_BUNDLE_DIGEST, sha256Hex } from "./integrity";
+import {
+  defaultParseCacheFile,
+  type MigrationFile,
+  openParseCache,
+  type ParseCache,
+  type ParsedMigration,
+} from "./parse-cache";
 import { initParser, splitStatements, SqlSplitError } from "./split";
 import type { Problem } from "./split";
 import type { Bundle, Migration, Statement } from "./types";
@@ -42,14 +48,8 @@ export const MIGRATION_FILE_PATTERN = /^([0-9]+)_([A-Za-z0-9_\-.]+)\.sql$/;
 /** The digest of a bundle with no migrations; also the "previous digest" of the first migration. */
 export { EMPTY_BUNDLE_DIGEST } from "./integrity";
 
-/** One file handed to {@link parseBundle}: its path relative to the bundle folder and its raw bytes. */
-export interface MigrationFile {
-  file: string;
-  bytes: Uint8Array;
-}
-
-/** A parsed migration before it is placed in a bundle (the chained digest needs its predecessors). */
-export type ParsedMigration = Omit<Migration, "digest">;
+export type { MigrationFile, ParseCache, ParsedMigration } from "./parse-cache";
+export { defaultParseCacheFile, PARSE_CACHE_ENTRIES } from "./parse-cache";
 
 /** Thrown when a bundle (or one file) is invalid; lists every problem found, not just the first. */
 export class BundleError extends Error {
@@ -125,7 +125,7 @@ export function parseBundle(files: MigrationFile[], cache?: ParseCache): Bundle 
     problems.push(...result.problems);
     if (result.migration !== undefined) {
       parsed.push(result.migration);
-      cache?.set(file, bytes, result.migration);
+      cache?.set(file, bytes, result.migration, result.text);
     }
   }
 
@@ -143,17 +143,6 @@ export function parseBundle(files: MigrationFile[], cache?: ParseCache): Bundle 
   return { migrations, digest: previous };
 }
 
-/**
- * Parsed migrations remembered by file name and content, so an unchanged file is not parsed again.
- * Only valid files are remembered; a file with problems is parsed (and reported) every time.
- */
-export interface ParseCache {
-  get(file: string, bytes: Uint8Array): ParsedMigration | undefined;
-  set(file: string, bytes: Uint8Array, migration: ParsedMigration): void;
-  /** True when every one of these files is remembered (then the SQL parser need not load). */
-  covers(files: MigrationFile[]): boolean;
-}
-
 // The digest formulas have one home (integrity.ts, next to the rules that compare them); re-exported here.
 export { chainDigest, sha256Hex } from "./integrity";
 
@@ -167,19 +156,36 @@ interface Section {
   markerLine?: number;
   /** 0-based index of the section's first line in the file (= lines before it). */
   firstLine: number;
-  lines: string[];
+  lineCount: number;
+  /**
+   * The section's lines, joined by `\n`, a marker line inside it (`-- migrate:no-transaction`, an
+   * unknown one) left blank so line numbers stay true to the file. A slice of the file's text when
+   * nothing is blanked, so a large file is not copied.
+   */
+  text: string;
   /** True when another marker ends the section (an unterminated quote may then be a misplaced marker). */
   endedByMarker: boolean;
 }
 
+/** A section while its lines are read: where its text starts, and the `[start, end)` of blanked lines. */
+type OpenSection = Omit<Section, "lineCount" | "text"> & {
+  start: number;
+  blanks: [number, number][];
+};
+
 const MARKER = /^\s*--\s*migrate:\s*([A-Za-z-]*)(.*)$/i;
 const SECTION_KINDS: readonly string[] = ["up", "down", "verify"];
 
-/** Parses one file without throwing: the migration when it is valid, and every problem found. */
+/**
+ * Parses one file without throwing: the migration and the file's text (its statements are slices of
+ * it) when it is valid, otherwise every problem found.
+ */
 function readMigration(
   file: string,
   bytes: Uint8Array,
-): { migration?: ParsedMigration; problems: Problem[] } {
+):
+  | { migration: ParsedMigration; text: string; problems: [] }
+  | { migration?: undefined; problems: Problem[] } {
   const match = MIGRATION_FILE_PATTERN.exec(
     file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1),
   );
@@ -226,7 +232,7 @@ function readMigration(
 
   const statementsOf = (section: Section): Statement[] => {
     try {
-      return splitStatements(section.lines.join("\n"), { file, lineOffset: section.firstLine });
+      return splitStatements(section.text, { file, lineOffset: section.firstLine });
     } catch (error) {
       if (!(error instanceof SqlSplitError)) throw error;
       for (const problem of error.problems) {
@@ -345,6 +351,7 @@ function readMigration(
 
   return {
     problems: [],
+    text,
     migration: {
       version,
       name,
@@ -366,23 +373,21 @@ function readSections(
   problems: Problem[],
 ): { sections: Section[]; noTransactionLine?: number } {
   const sections: Section[] = [];
-  let current: Section = {
+  let current: OpenSection = {
     kind: "up",
     implicit: true,
     firstLine: 0,
-    lines: [],
+    start: 0,
+    blanks: [],
     endedByMarker: false,
   };
   const seen = new Map<string, number>();
   let noTransactionLine: number | undefined;
 
-  text.split("\n").forEach((lineText, index) => {
+  const lineCount = forEachMarkerCandidate(text, (lineText, index, start, end) => {
     const lineNumber = index + 1;
     const marker = MARKER.exec(lineText.trimEnd());
-    if (marker === null) {
-      current.lines.push(lineText);
-      return;
-    }
+    if (marker === null) return;
     const keyword = (marker[1] ?? "").toLowerCase();
     const rest = (marker[2] ?? "").trim();
     const known = keyword === "no-transaction" || SECTION_KINDS.includes(keyword);
@@ -394,7 +399,7 @@ function readSections(
           `unknown marker \`${lineText.trim()}\`; lines starting with \`-- migrate:\` are reserved for ` +
           "`-- migrate:up`, `-- migrate:down`, `-- migrate:verify` and `-- migrate:no-transaction`",
       });
-      current.lines.push("");
+      current.blanks.push([start, end]);
       return;
     }
     if (rest !== "") {
@@ -420,22 +425,60 @@ function readSections(
     if (keyword === "no-transaction") {
       noTransactionLine ??= lineNumber;
       // Keep the line (blank) so statement line numbers stay true to the file.
-      current.lines.push("");
+      current.blanks.push([start, end]);
       return;
     }
     current.endedByMarker = true;
-    sections.push(current);
+    // The section ends before the newline that precedes its marker.
+    sections.push(closeSection(text, current, start - 1, index));
     current = {
       kind: keyword as SectionKind,
       implicit: false,
       markerLine: lineNumber,
       firstLine: index + 1,
-      lines: [],
+      start: end + 1,
+      blanks: [],
       endedByMarker: false,
     };
   });
-  sections.push(current);
+  sections.push(closeSection(text, current, text.length, lineCount));
   return noTransactionLine === undefined ? { sections } : { sections, noTransactionLine };
+}
+
+/**
+ * Calls `visit` with every line of `text` (split at `\n`) that may be a marker, and its `[start,
+ * end)`; returns the number of lines. A line whose first character other than ASCII whitespace is
+ * not `-` (nor a non-ASCII character, which `\s` may match) cannot match {@link MARKER} and is not
+ * even sliced: a large file's lines would cost more than the file.
+ */
+function forEachMarkerCandidate(
+  text: string,
+  visit: (line: string, index: number, start: number, end: number) => void,
+): number {
+  let index = 0;
+  for (let start = 0; ; index += 1) {
+    const newline = text.indexOf("\n", start);
+    const end = newline < 0 ? text.length : newline;
+    let first = start;
+    while (first < end && " \t\v\f\r".includes(text[first]!)) first += 1;
+    const c = text.charCodeAt(first);
+    if (first < end && (c === 0x2d || c >= 0x80)) visit(text.slice(start, end), index, start, end);
+    if (newline < 0) return index + 1;
+    start = newline + 1;
+  }
+}
+
+/** The section whose text runs to `end` (exclusive) and whose lines end before line index `endLine`. */
+function closeSection(text: string, open: OpenSection, end: number, endLine: number): Section {
+  const { start, blanks, ...section } = open;
+  let body = "";
+  let from = start;
+  for (const [blankStart, blankEnd] of blanks) {
+    body += text.slice(from, blankStart);
+    from = blankEnd;
+  }
+  body += text.slice(from, Math.max(from, end));
+  return { ...section, lineCount: endLine - open.firstLine, text: body };
 }
 
 /** Duplicate versions (equal as numbers) and prefix collisions (`1` vs `10`), one problem per clash. */
@@ -515,7 +558,7 @@ function coverageProblem(file: string, gap: CoverageGap): Problem {
 
 /** True when a problem already points inside the section (so "empty section" would be noise). */
 function hasProblemIn(problems: Problem[], section: Section): boolean {
-  const last = section.firstLine + section.lines.length;
+  const last = section.firstLine + section.lineCount;
   return problems.some((p) => p.line !== undefined && p.line > section.firstLine && p.line <= last);
 }
 
@@ -566,7 +609,11 @@ export async function loadBundle(
     opts.cacheFile === null
       ? undefined
       : await openParseCache(opts.cacheFile ?? defaultParseCacheFile());
-  if (!cache?.covers(files)) await initParser();
+  // Every migration remembered: the SQL parser (a WASM module) need not load at all.
+  const covered = files.every(
+    (f) => !MIGRATION_FILE_PATTERN.test(f.file) || cache?.has(f.file, f.bytes),
+  );
+  if (!covered) await initParser();
   let bundle: Bundle | undefined;
   try {
     bundle = parseBundle(files, cache);
@@ -578,89 +625,6 @@ export async function loadBundle(
   // Every problem at once: the folder's entries that could not be read, with those of the files that could.
   if (problems.length > 0) throw new BundleError(sortProblems(problems), { dir });
   return bundle;
-}
-
-/** How many parsed migrations the parse cache keeps across bundles (this bundle's always). */
-export const PARSE_CACHE_ENTRIES = 5000;
-
-/** `.cache/parsed-migrations.json` in the program directory (git-ignored). */
-export function defaultParseCacheFile(): string {
-  return path.join(process.cwd(), ".cache", "parsed-migrations.json");
-}
-
-/**
- * A {@link ParseCache} kept in a JSON file. Entries are keyed by file name, content hash and the
- * source of the parsing code itself, so a change to the parser or the classification rules
- * invalidates them. A cache that cannot be read or written is simply not used.
- */
-async function openParseCache(file: string): Promise<ParseCache & { save(): Promise<void> }> {
-  const codeVersion = sha256Hex(
-    [
-      __filename,
-      ...["split.ts", "coverage.ts", "version.ts", "types.ts"].map((f) => path.join(__dirname, f)),
-    ]
-      .map((f) => {
-        try {
-          return readFileSync(f, "utf8");
-        } catch {
-          return f;
-        }
-      })
-      .join("\0"),
-  );
-  let entries: Record<string, ParsedMigration> = {};
-  try {
-    const stored = JSON.parse(await readFile(file, "utf8")) as {
-      codeVersion?: string;
-      entries?: Record<string, ParsedMigration>;
-    };
-    if (stored.codeVersion === codeVersion && stored.entries) entries = stored.entries;
-  } catch {
-    // no cache yet (or unreadable): start empty
-  }
-  const used: Record<string, ParsedMigration> = {};
-  let changed = false;
-  const key = (name: string, bytes: Uint8Array) => `${name}:${sha256Hex(bytes)}`;
-  return {
-    get(name, bytes) {
-      const hit = entries[key(name, bytes)];
-      if (hit) used[key(name, bytes)] = hit;
-      return hit;
-    },
-    set(name, bytes, migration) {
-      used[key(name, bytes)] = migration;
-      changed = true;
-    },
-    covers(files) {
-      return files.every(
-        (f) => !MIGRATION_FILE_PATTERN.test(f.file) || entries[key(f.file, f.bytes)] !== undefined,
-      );
-    },
-    async save() {
-      // Nothing new parsed: the file already holds everything this bundle used.
-      if (!changed) return;
-      // What this bundle used first, then other bundles' entries up to a bound: stacks with their own
-      // migration folders (and the dev stack next to them) take turns without evicting each other —
-      // keeping only the last bundle's entries re-parsed 1,000 files (≈0.6 s) after every other
-      // stack's preview — while the file cannot grow without end with old edits.
-      const kept: Record<string, ParsedMigration> = { ...used };
-      let room = Math.max(PARSE_CACHE_ENTRIES - Object.keys(used).length, 0);
-      for (const [k, v] of Object.entries(entries)) {
-        if (room === 0) break;
-        if (k in kept) continue;
-        kept[k] = v;
-        room--;
-      }
-      try {
-        await mkdir(path.dirname(file), { recursive: true });
-        const temp = `${file}.${process.pid}.tmp`;
-        await writeFile(temp, JSON.stringify({ codeVersion, entries: kept }));
-        await rename(temp, file);
-      } catch {
-        // a read-only checkout just parses every time
-      }
-    },
-  };
 }
 
 /**
@@ -704,7 +668,12 @@ function readMigrationFiles(dir: string): { files: MigrationFile[]; problems: Pr
       continue;
     }
     try {
-      files.push({ file: name, bytes: new Uint8Array(readFileSync(full)) });
+      // A plain Uint8Array view of the file's bytes, not a copy (a large file would be held twice).
+      const data = readFileSync(full);
+      files.push({
+        file: name,
+        bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      });
     } catch (error) {
       problems.push({
         file: name,

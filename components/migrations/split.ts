@@ -27,6 +27,12 @@ export interface SplitOptions {
   file: string;
   /** How many lines of the file come before `sql` (0 when `sql` is the whole file). */
   lineOffset: number;
+  /**
+   * About how many characters the parser reads at once; large SQL is parsed in pieces cut at
+   * statement boundaries, so the parser's memory stays small. Tests set small values.
+   * @default 65536
+   */
+  chunkSize?: number;
 }
 
 /** Thrown by {@link splitStatements}: every problem found in the SQL (parse error, `BEGIN`/`COMMIT`, …). */
@@ -91,19 +97,86 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
     ]);
   }
 
-  let parsed: ParseResult;
-  try {
-    parsed = parseSync(sql) as ParseResult;
-  } catch (error) {
-    throw new SqlSplitError([parseProblem(error, sql, opts)]);
-  }
-
-  const bytes = Buffer.from(sql, "utf8");
   const statements: Statement[] = [];
   const problems: Problem[] = [];
+  for (const piece of parsedPieces(sql, opts)) {
+    collectStatements(
+      piece,
+      { file: opts.file, lineOffset: piece.lineOffset },
+      statements,
+      problems,
+    );
+  }
+  if (problems.length > 0) throw new SqlSplitError(problems);
+  return statements;
+}
+
+/** A piece of the SQL, cut at a statement boundary, with the parser's view of it. */
+interface ParsedPiece {
+  text: string;
+  /** `text` as UTF-8: the parser's locations are byte offsets. */
+  bytes: Buffer;
+  parsed: ParseResult;
+  /** Lines of the file before the piece. */
+  lineOffset: number;
+}
+
+/**
+ * The SQL in pieces of about `chunkSize` characters, each parsed on its own. The parser's memory is
+ * a WASM heap that grows to fit the largest text ever parsed and never shrinks, and its result is a
+ * JSON tree many times the text (parsing a whole 50 MB file at once took 1.5 GB), so a large file is
+ * parsed a piece at a time.
+ *
+ * A piece ends after a `;` that {@link nextCut}'s small scanner sees outside quotes and comments. The
+ * parser is the judge: a piece is taken only when its last statement ends at that `;` (otherwise the
+ * cut was inside something — a `BEGIN ATOMIC` body, a quote the scanner misread — and a piece
+ * twice as long is parsed instead). A cut the parser accepts is a boundary of the whole text too: the
+ * lexer and grammar are at a statement start after a top-level `;` whatever follows it.
+ *
+ * @throws SqlSplitError with the parser's error, from the piece that reaches the end of the text
+ */
+function* parsedPieces(sql: string, opts: SplitOptions): Generator<ParsedPiece> {
+  const size = opts.chunkSize ?? CHUNK_SIZE;
+  let from = 0;
+  let lineOffset = opts.lineOffset;
+  while (from < sql.length) {
+    let to = nextCut(sql, from, size);
+    for (;;) {
+      const text = sql.slice(from, to);
+      const last = to >= sql.length;
+      let parsed: ParseResult | undefined;
+      try {
+        parsed = parseSync(text) as ParseResult;
+      } catch (error) {
+        if (last) throw new SqlSplitError([parseProblem(error, text, { ...opts, lineOffset })]);
+      }
+      if (parsed !== undefined) {
+        const bytes = Buffer.from(text, "utf8");
+        if (last || endsAtTerminator(bytes, parsed)) {
+          yield { text, bytes, parsed, lineOffset };
+          lineOffset += countNewlines(bytes, 0, bytes.length);
+          break;
+        }
+      }
+      // Twice as long each time: a piece that keeps failing (a syntax error early in a large file)
+      // costs at most twice one parse of the text from here on, not one parse per statement.
+      to = nextCut(sql, from, 2 * (to - from));
+    }
+    from = to;
+  }
+}
+
+/** Appends the statements of one parsed piece (refusals go to `problems`). */
+function collectStatements(
+  { text: sql, bytes, parsed }: Pick<ParsedPiece, "text" | "bytes" | "parsed">,
+  opts: SplitOptions,
+  statements: Statement[],
+  problems: Problem[],
+): void {
   // Statements come in text order, so newlines are counted once, incrementally (large dumps stay linear).
   let counted = 0;
   let newlines = 0;
+  const charIndex = charIndexOf(sql, bytes);
   for (const raw of parsed.stmts ?? []) {
     if (raw.stmt === undefined) continue;
     const begin = raw.stmt_location ?? 0;
@@ -114,7 +187,8 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
     newlines += countNewlines(bytes, counted, start);
     counted = start;
     const line = opts.lineOffset + 1 + newlines;
-    let text = trimSqlSpace(bytes.subarray(start, end).toString("utf8"));
+    // A slice of the SQL, not a copy: the statements of a large file share the file's text.
+    let text = trimSqlSpace(sql.slice(charIndex(start), charIndex(end)));
     if (raw.stmt_len === undefined || raw.stmt_len === 0) text = dropTrailingLineComments(text);
 
     const refusal = transactionControl(raw.stmt) ?? clientCopy(raw.stmt);
@@ -129,8 +203,118 @@ export function splitStatements(sql: string, opts: SplitOptions): Statement[] {
         : { sql: text, line, transactional: false, reason },
     );
   }
-  if (problems.length > 0) throw new SqlSplitError(problems);
-  return statements;
+}
+
+/**
+ * Maps byte offsets of `bytes` (= `text` as UTF-8) to indexes in `text`, for offsets given in
+ * ascending order (linear in all, and nothing to map when the text is ASCII).
+ */
+function charIndexOf(text: string, bytes: Buffer): (byteOffset: number) => number {
+  if (bytes.length === text.length) return (byteOffset) => byteOffset;
+  let byteAt = 0;
+  let charAt = 0;
+  return (byteOffset) => {
+    charAt += bytes.toString("utf8", byteAt, byteOffset).length;
+    byteAt = byteOffset;
+    return charAt;
+  };
+}
+
+/** True when the piece's last statement ends at a `;` followed only by `;` and whitespace. */
+function endsAtTerminator(bytes: Buffer, parsed: ParseResult): boolean {
+  const last = parsed.stmts?.[parsed.stmts.length - 1];
+  if (last === undefined || !last.stmt_len) return false;
+  const end = (last.stmt_location ?? 0) + last.stmt_len;
+  if (bytes[end] !== 0x3b) return false;
+  for (let i = end; i < bytes.length; i += 1)
+    if (bytes[i] !== 0x3b && !isSqlSpace(bytes[i]!)) return false;
+  return true;
+}
+
+/**
+ * Where the piece starting at `from` ends: just after the first `;` at least `size` characters on
+ * that lies outside quotes, quoted identifiers, dollar quotes and comments; the end of `sql` when
+ * there is none. A scanner only good enough to find cuts quickly — {@link parsedPieces} has the
+ * parser check every cut.
+ */
+export function nextCut(sql: string, from: number, size: number): number {
+  const length = sql.length;
+  let i = from;
+  while (i < length) {
+    const c = sql.charCodeAt(i);
+    if (c === 0x3b) {
+      i += 1;
+      // Never leave a piece of whitespace alone: the parser refuses empty text.
+      if (i - from >= size) return sql.slice(i).trim() === "" ? length : i;
+    } else if (c === 0x27) {
+      // 'text', '' inside it; E'…' also has backslash escapes.
+      const escapes = i > 0 && (sql.charCodeAt(i - 1) | 0x20) === 0x65;
+      i += 1;
+      while (i < length) {
+        const q = sql.charCodeAt(i);
+        if (escapes && q === 0x5c) i += 2;
+        else if (q === 0x27 && sql.charCodeAt(i + 1) === 0x27) i += 2;
+        else if (q === 0x27) break;
+        else i += 1;
+      }
+      i += 1;
+    } else if (c === 0x22) {
+      const close = sql.indexOf('"', i + 1);
+      i = close < 0 ? length : close + 1;
+    } else if (c === 0x2d && sql.charCodeAt(i + 1) === 0x2d) {
+      const close = sql.indexOf("\n", i);
+      i = close < 0 ? length : close + 1;
+    } else if (c === 0x2f && sql.charCodeAt(i + 1) === 0x2a) {
+      // Block comments nest in PostgreSQL.
+      let depth = 1;
+      i += 2;
+      while (i < length && depth > 0) {
+        if (sql.startsWith("/*", i)) {
+          depth += 1;
+          i += 2;
+        } else if (sql.startsWith("*/", i)) {
+          depth -= 1;
+          i += 2;
+        } else {
+          i += 1;
+        }
+      }
+    } else if (c === 0x24 && !(i > 0 && isIdentifierChar(sql.charCodeAt(i - 1)))) {
+      const tag = DOLLAR_TAG.exec(sql.slice(i, i + 64));
+      if (tag === null) {
+        i += 1;
+      } else {
+        const close = sql.indexOf(tag[0], i + tag[0].length);
+        i = close < 0 ? length : close + tag[0].length;
+      }
+    } else {
+      i += 1;
+    }
+  }
+  return length;
+}
+
+/** Characters parsed at once (see {@link parsedPieces}); the parser's heap grows to ≈ 30× this. */
+const CHUNK_SIZE = 64 * 1024;
+
+/** A dollar quote's opening tag: `$$` or `$tag$` (scan.l `dolqdelim`). */
+const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
+
+/** scan.l `ident_cont`: a `$` after one of these is part of an identifier (`a$b`), not a quote. */
+function isIdentifierChar(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    c === 0x5f ||
+    c === 0x24 ||
+    c >= 0x80
+  );
+}
+
+/** PostgreSQL's whitespace bytes: space, \t, \n, \r, \f, \v. */
+function isSqlSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c || c === 0x0b;
 }
 
 /**
@@ -273,7 +457,7 @@ function skipSpaceAndComments(bytes: Buffer, from: number, end: number): number 
   let i = from;
   while (i < end) {
     const c = bytes[i];
-    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c || c === 0x0b) {
+    if (isSqlSpace(c!)) {
       i += 1;
     } else if (c === 0x2d && bytes[i + 1] === 0x2d) {
       while (i < end && bytes[i] !== 0x0a) i += 1;

@@ -676,4 +676,33 @@ describe("the parse cache across bundles", () => {
     await loadBundle(b, { cacheFile });
     expect(statSync(cacheFile).mtimeMs).toBe(before);
   });
+
+  it("gives back exactly the parsed bundle, keeping statement positions rather than their text", async () => {
+    const { mkdtempSync, mkdirSync, readFileSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { loadBundle } = await import("../../components/migrations/bundle");
+    const root = mkdtempSync(join(tmpdir(), "sp-parse-cache-"));
+    const dir = join(root, "migrations");
+    mkdirSync(dir);
+    const files: Record<string, string> = {
+      "1_sections.sql":
+        "-- migrate:up\ncreate table t_one (id int); select 1; select 1;\n-- migrate:verify\ndo $$ begin perform 1; end $$;\n-- migrate:down\ndrop table t_one;\n",
+      "2_alone.sql":
+        "-- migrate:no-transaction\ncreate index concurrently i_two on t_one (id);\nvacuum t_one;\n",
+      "3_text.sql":
+        "insert into t_one values (1); -- café; ünï\r\nselect 'ß😀;' as x_three\r\n-- end\r\n",
+    };
+    for (const [file, sql] of Object.entries(files)) writeFileSync(join(dir, file), sql);
+    const cacheFile = join(root, "cache.json");
+    const uncached = await loadBundle(dir, { cacheFile: null });
+    const cold = await loadBundle(dir, { cacheFile });
+    const warm = await loadBundle(dir, { cacheFile });
+    expect(cold).toEqual(uncached);
+    expect(warm).toEqual(uncached);
+    expect(JSON.stringify(warm)).toBe(JSON.stringify(uncached));
+    const stored = readFileSync(cacheFile, "utf8");
+    expect(stored).toContain("1_sections.sql");
+    for (const name of ["t_one", "i_two", "x_three"]) expect(stored).not.toContain(name);
+  });
 });

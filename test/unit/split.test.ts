@@ -1,6 +1,11 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
 
-import { initParser, splitStatements, SqlSplitError } from "../../components/migrations/split";
+import {
+  initParser,
+  nextCut,
+  splitStatements,
+  SqlSplitError,
+} from "../../components/migrations/split";
 import type { Problem } from "../../components/migrations/split";
 
 const at = { file: "20260101000000_x.sql", lineOffset: 0 };
@@ -318,6 +323,84 @@ describe("splitStatements: rejections", () => {
     expect(() => splitStatements("commit;", { file: "f.sql", lineOffset: 0 })).toThrow(
       /^f\.sql:1: remove BEGIN\/COMMIT/,
     );
+  });
+});
+
+/** What a split gives: its statements, or the problems it throws. */
+function outcome(sql: string, chunkSize: number, lineOffset = 0): unknown {
+  try {
+    return { statements: splitStatements(sql, { file: "m.sql", lineOffset, chunkSize }) };
+  } catch (error) {
+    if (error instanceof SqlSplitError) return { problems: error.problems };
+    throw error;
+  }
+}
+
+describe("splitStatements in pieces: the same result as one parse of the whole text", () => {
+  // chunkSize 1 cuts after every `;` the scanner sees; a size larger than the text parses it whole.
+  it.each<{ name: string; sql: string }>([
+    { name: "plain statements", sql: "create table t (a int);\ninsert into t values (1);\n" },
+    {
+      name: "dollar quotes containing ';'",
+      sql: "do $$ begin perform 1; perform 2; end $$;\nselect 1;\ncreate function f() returns int language plpgsql as $fn$ begin return 1; end; $fn$;\nselect $q$ ; $$ ; $q$;",
+    },
+    {
+      name: "BEGIN ATOMIC bodies",
+      sql: "select 0;\ncreate function f() returns int language sql\nbegin atomic\n  select 1;\n  select 2;\nend;\nselect 3;",
+    },
+    {
+      name: "comments containing ';'",
+      sql: "-- a; b\nselect 1; -- trailing; comment\n/* x; /* nested; */ y; */ select 2;\nselect 3 -- c;\n;",
+    },
+    {
+      name: "strings and identifiers containing ';'",
+      sql: "select 'a;b', 'it''s; here', E'esc\\'; still', \"we;ird\" from t;\nselect 2;",
+    },
+    {
+      name: "$ in identifiers and parameters",
+      sql: "select a$b$ from t;\nprepare p as select $1;\nselect 2;",
+    },
+    {
+      // The scanner reads fe'…' as an E'…' string; the parser does not take its cut inside the comment.
+      name: "a cut the scanner gets wrong",
+      sql: "select fe'a\\'; -- '; select 3;\nselect 2;",
+    },
+    { name: "empty statements", sql: ";;;select 1;;\n;select 2;;" },
+    {
+      name: "a last statement without ';' and trailing comments",
+      sql: "select 1;\nselect 2\n-- one\n-- two\n",
+    },
+    { name: "non-ASCII text", sql: "select 'café; ünïcode';\nselect '😀;', 'ß';\n select 3;" },
+    { name: "only whitespace after the last ';'", sql: "select 1;\n\n   \t\n" },
+    { name: "a non-breaking space after the last ';'", sql: "select 1;\u00a0" },
+    {
+      name: "a syntax error in a later statement",
+      sql: "select 1;\nselect 2;\nselct 3;\nselect 4;",
+    },
+    { name: "an unterminated string", sql: "select 1;\nselect 'abc;\nselect 2;" },
+    { name: "an unterminated dollar quote", sql: "select 1;\ndo $$ begin; select 2;" },
+    { name: "an unterminated block comment", sql: "select 1;\n/* open; select 2;" },
+    { name: "a psql meta-command", sql: "select 1;\n\\set x 1\nselect 2;" },
+    {
+      name: "transaction control and COPY",
+      sql: "select 1;\nbegin;\nselect 2;\ncommit;\ncopy t from stdin;",
+    },
+    {
+      name: "transaction classification",
+      sql: "create index concurrently i on t (a);\nvacuum t;\nalter type e add value 'x';\nselect 1;",
+    },
+  ])("$name", ({ sql }) => {
+    const whole = outcome(sql, sql.length + 1, 7);
+    for (const size of [1, 5, 12]) expect(outcome(sql, size, 7)).toEqual(whole);
+  });
+
+  it("cuts after a ';' outside quotes and comments, once the piece is long enough", () => {
+    const sql = "select ';'; -- ;\nselect $$;$$; /* ; */ select \"a;\"; select 4;";
+    const cuts: number[] = [];
+    for (let from = 0; from < sql.length;) cuts.push((from = nextCut(sql, from, 1)));
+    expect(cuts.map((cut) => sql.slice(0, cut).split(";").length - 1)).toEqual([2, 5, 8, 9]);
+    expect(nextCut(sql, 0, sql.length)).toBe(sql.length);
+    expect(nextCut("select 1;   \n", 0, 1)).toBe("select 1;   \n".length);
   });
 });
 

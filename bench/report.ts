@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { stat, type Stat } from "./harness";
+import { memoryTable } from "./memory";
 
 /**
  * An up in four phases, timed from the CLI's spawn and exit and the server's session log:
@@ -238,6 +239,14 @@ export function renderSummary(r: any): string {
         ".",
     );
   }
+  if (r.largeFile) {
+    lines.push("");
+    lines.push(
+      `Memory of one large migration file (bench/memory.ts, ${r.largeFile.samples.cold.length} repetitions, every phase in a fresh process):`,
+    );
+    lines.push("");
+    lines.push(memoryTable(r.largeFile));
+  }
   if (r.coldBundleLoad) {
     lines.push("");
     lines.push(
@@ -302,10 +311,19 @@ export function renderGoals(r: any): string[] {
   }
   const lf = r.largeFile;
   if (lf) {
-    const ratio = lf.peakRssBytes / lf.fileBytes;
+    const mib = (b: number) => (b / 1024 ** 2).toFixed(0);
+    const phase = (p: string) => {
+      const rss: number[] = lf.samples[p].map((x: { peakRssBytes: number }) => x.peakRssBytes);
+      return (
+        `${p} cache ${mib(lf.peakRssBytes[p])} MiB (${mib(Math.min(...rss))}–${mib(Math.max(...rss))}) = ` +
+        `${(lf.peakRssBytes[p] / lf.fileBytes).toFixed(2)}× the file, ` +
+        `${((lf.peakRssBytes[p] - lf.peakRssBytes.baseline) / lf.fileBytes).toFixed(2)}× over node's own ${mib(lf.peakRssBytes.baseline)} MiB`
+      );
+    };
+    const worst = Math.max(lf.peakRssBytes.cold, lf.peakRssBytes.warm) / lf.fileBytes;
     rows.push(
-      `| 5a. loading one ${(lf.fileBytes / 1024 ** 2).toFixed(0)} MiB migration file: peak RSS ≤ ${GOAL_LARGE_FILE_RSS_OVER_SIZE}× its size | ` +
-        `**${ratio.toFixed(2)}×** (${(lf.peakRssBytes / 1024 ** 2).toFixed(0)} MiB${lf.peakRssRange ? `, ${lf.peakRssRange}` : ""}) | ${verdict(ratio <= GOAL_LARGE_FILE_RSS_OVER_SIZE)} |`,
+      `| 5a. loading one ${mib(lf.fileBytes)} MiB migration file (fresh process, VmHWM): peak RSS ≤ ${GOAL_LARGE_FILE_RSS_OVER_SIZE}× its size | ` +
+        `**${worst.toFixed(2)}×** — ${phase("cold")}; ${phase("warm")} | ${verdict(worst <= GOAL_LARGE_FILE_RSS_OVER_SIZE)} |`,
     );
   }
   const peak = r.memory?.[`oursN${r.preview?.n}`] ?? r.memory?.ours;

@@ -42,6 +42,7 @@ import {
 } from "./harness";
 import { PHASES, renderSummary, type Phases } from "./report";
 import { measurePreviews, type PreviewResults } from "./preview";
+import { measureLargeFile } from "./memory";
 import { summarizeProfiles as summarizeCpuProfiles, type ProcessProfile } from "./cpuprof";
 import type { QueryProfile } from "./profile";
 import { isPsqlWhatIf, WHAT_IFS, type WhatIf } from "./whatif";
@@ -485,6 +486,9 @@ async function main(): Promise<void> {
   // engine's floor (goal 3) and against `supabase db push --dry-run` (goal 4).
   log("previews: no-op previews, the engine's floor and the Supabase CLI (bench/preview.ts)");
   previews = await measurePreviews({ reps: previewReps, n: previewN, log });
+  // Third part: one 50 MB migration file loaded in fresh processes (goal 5), peak RSS per phase.
+  log("memory: one 50 MB migration file (bench/memory.ts)");
+  const largeFile = await measureLargeFile({ mb: 50, reps: quick ? 1 : Math.min(reps, 3) });
   const previewCase = (name: string) => {
     const c = previews?.cases[name];
     if (!c) throw new Error(`bench/preview.ts measured no case named "${name}"`);
@@ -634,6 +638,7 @@ async function main(): Promise<void> {
     })),
     cpuProfiles,
     previewCpu,
+    largeFile,
     previews: previews && { cases: previews.cases, ratios: previews.ratios, reps: previews.reps },
     load: {
       median: stat(samples.map((x) => x.load1)).median,

@@ -9,6 +9,7 @@
  *
  * Both run as the cluster superuser, each in its own transaction.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
@@ -23,6 +24,14 @@ export function readBootstrapSql(name: "roles" | "supabase"): string {
   } catch (e) {
     throw new Error(`Supabase bootstrap SQL not found at ${file}: ${(e as Error).message}`);
   }
+}
+
+/** SHA-256 of sql/bootstrap (roles, then supabase): a change re-runs the idempotent bootstrap. */
+export function bootstrapDigest(): string {
+  return createHash("sha256")
+    .update(readBootstrapSql("roles"))
+    .update(readBootstrapSql("supabase"))
+    .digest("hex");
 }
 
 export interface BootstrapResult {

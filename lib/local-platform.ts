@@ -12,6 +12,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { DEFAULT_LOCAL_PORT } from "../components/config";
 import { resolveOsIdentity } from "./os-user";
 import { PostgresServerError } from "./postgres-errors";
 import {
@@ -25,7 +26,8 @@ import {
 import { buildUrl, startPostgres, stopPostgresByPid } from "./postgres-server";
 import { isPostgresListening, isProcessAlive, readPostmasterPid } from "./ports";
 
-export const DEFAULT_PLATFORM_PORT = 54322;
+/** The same default as a stack's `localPort`, so a fresh clone's stacks find the platform. */
+export const DEFAULT_PLATFORM_PORT = DEFAULT_LOCAL_PORT;
 /** The cluster superuser (initdb's user). */
 export const PLATFORM_USER = CLUSTER_SUPERUSER;
 export const PLATFORM_PASSWORD = LOCAL_PASSWORD;

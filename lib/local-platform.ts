@@ -28,9 +28,6 @@ import { isPostgresListening, isProcessAlive, readPostmasterPid } from "./ports"
 
 /** The same default as a stack's `localPort`, so a fresh clone's stacks find the platform. */
 export const DEFAULT_PLATFORM_PORT = DEFAULT_LOCAL_PORT;
-/** The cluster superuser (initdb's user). */
-export const PLATFORM_USER = CLUSTER_SUPERUSER;
-export const PLATFORM_PASSWORD = LOCAL_PASSWORD;
 
 export interface PlatformOptions {
   /** Folder holding postgres/ and postgres.json. Default <repo>/.platform. */
@@ -95,7 +92,7 @@ export function platformUrl(port: number, db = "postgres"): string {
 
 /** postgresql://supabase_admin:postgres@127.0.0.1:<port>/<db>: the cluster superuser, for what needs one. */
 export function platformAdminUrl(port: number, db = "postgres"): string {
-  return buildUrl(PLATFORM_USER, PLATFORM_PASSWORD, port, db);
+  return buildUrl(CLUSTER_SUPERUSER, LOCAL_PASSWORD, port, db);
 }
 
 export function readPlatformState(opts: PlatformOptions = {}): PlatformState | undefined {
@@ -230,8 +227,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<StartRe
     server = await startPostgres({
       dataDir,
       port: wantedPort,
-      user: PLATFORM_USER,
-      password: PLATFORM_PASSWORD,
+      user: CLUSTER_SUPERUSER,
+      password: LOCAL_PASSWORD,
       persistent: true,
       detached: true,
     });

@@ -7,6 +7,9 @@ import { allowanceProblem } from "./promotion/settings";
 
 export const PROJECT = "supabase-promotion";
 
+/** The local platform's PostgreSQL port (`localPort`; lib/local-platform.ts listens there unless SP_PG_PORT says otherwise). */
+export const DEFAULT_LOCAL_PORT = 54322;
+
 /** A bucket declared in code or overridden per stack. */
 export interface BucketOverride {
   public?: boolean;
@@ -287,7 +290,7 @@ export function parseStackConfig(stack: string, raw: Record<string, string>): St
   const platform = (values.platform as string | undefined) ?? "local";
   if (platform !== "local" && platform !== "supabase")
     problems.push(`"platform" must be "local" or "supabase", got "${platform}"`);
-  const localPort = (values.localPort as number | undefined) ?? 54322;
+  const localPort = (values.localPort as number | undefined) ?? DEFAULT_LOCAL_PORT;
   if (!(localPort > 0 && localPort < 65536))
     problems.push(`"localPort" must be a TCP port (1–65535), got ${localPort}`);
   const migrations = Object.fromEntries(

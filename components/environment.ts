@@ -40,7 +40,14 @@ export class Environment extends pulumi.ComponentResource {
 
     this.project = new Project(
       name,
-      { config, bootstrapDigest: args.bootstrapDigest },
+      {
+        stack: config.stack,
+        platform: config.platform,
+        localPort: config.localPort,
+        supabase: config.supabase,
+        secrets: config.secrets,
+        bootstrapDigest: args.bootstrapDigest,
+      },
       { parent: this },
     );
 
@@ -130,7 +137,7 @@ export class Environment extends pulumi.ComponentResource {
     // The CI values are written only once the migrations proved the database URL works.
     this.ciSecrets = new CiSecrets(
       `${name}-ci`,
-      { config, ...ciValues(this.project) },
+      { stack: config.stack, github: config.github, ...ciValues(this.project) },
       { parent: this, dependsOn: [this.migrations] },
     );
     // Last: a destroy of a created project's environment stops here, before anything is deleted.

@@ -9,9 +9,11 @@
  *
  * Both run as the cluster superuser, each in its own transaction.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
+import { withTransaction } from "./pg";
 
 /** sql/bootstrap, found from this file (lib/) */
 export const BOOTSTRAP_SQL_DIR = path.resolve(__dirname, "..", "sql", "bootstrap");
@@ -25,6 +27,14 @@ export function readBootstrapSql(name: "roles" | "supabase"): string {
   }
 }
 
+/** SHA-256 of sql/bootstrap (roles, then supabase): a change re-runs the idempotent bootstrap. */
+export function bootstrapDigest(): string {
+  return createHash("sha256")
+    .update(readBootstrapSql("roles"))
+    .update(readBootstrapSql("supabase"))
+    .digest("hex");
+}
+
 export interface BootstrapResult {
   /** Wall time of the roles step, in ms. */
   rolesMs: number;
@@ -34,20 +44,17 @@ export interface BootstrapResult {
   notices: string[];
 }
 
+/** One script in one transaction (lib/pg.ts); a failure names the script and PostgreSQL's context. */
 async function runInTransaction(client: Client, sql: string, what: string): Promise<void> {
-  await client.query("BEGIN");
   try {
-    await client.query(sql);
-    await client.query("COMMIT");
+    await withTransaction(client, () => client.query(sql));
   } catch (e) {
-    await client.query("ROLLBACK").catch(() => undefined);
     const err = e as Error & { code?: string; position?: string; where?: string };
     const where = err.where ? ` (${err.where.split("\n")[0]})` : "";
-    const wrapped = new Error(
+    throw new Error(
       `Supabase bootstrap (${what}) failed: ${err.message}${where}${err.code ? ` [SQLSTATE ${err.code}]` : ""}`,
+      { cause: e },
     );
-    (wrapped as Error & { cause?: unknown }).cause = e;
-    throw wrapped;
   }
 }
 
@@ -57,27 +64,6 @@ function collectNotices(client: Client, into: string[]): void {
     if (!/already exists, skipping|does not exist, skipping/.test(n.message ?? ""))
       into.push(n.message ?? String(n));
   });
-}
-
-/** Create/align the Supabase cluster roles (roles.sql). `databaseUrl` may point at any database of the cluster. */
-export async function bootstrapRoles(
-  databaseUrl: string,
-): Promise<{ ms: number; notices: string[] }> {
-  const notices: string[] = [];
-  const client = new Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    collectNotices(client, notices);
-    const t0 = performance.now();
-    await runInTransaction(
-      client,
-      readBootstrapSql("roles"),
-      "cluster roles, sql/bootstrap/roles.sql",
-    );
-    return { ms: performance.now() - t0, notices };
-  } finally {
-    await client.end();
-  }
 }
 
 /**

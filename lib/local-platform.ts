@@ -12,6 +12,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { DEFAULT_LOCAL_PORT } from "../components/config";
 import { resolveOsIdentity } from "./os-user";
 import { PostgresServerError } from "./postgres-errors";
 import {
@@ -25,10 +26,8 @@ import {
 import { buildUrl, startPostgres, stopPostgresByPid } from "./postgres-server";
 import { isPostgresListening, isProcessAlive, readPostmasterPid } from "./ports";
 
-export const DEFAULT_PLATFORM_PORT = 54322;
-/** The cluster superuser (initdb's user). */
-export const PLATFORM_USER = CLUSTER_SUPERUSER;
-export const PLATFORM_PASSWORD = LOCAL_PASSWORD;
+/** The same default as a stack's `localPort`, so a fresh clone's stacks find the platform. */
+export const DEFAULT_PLATFORM_PORT = DEFAULT_LOCAL_PORT;
 
 export interface PlatformOptions {
   /** Folder holding postgres/ and postgres.json. Default <repo>/.platform. */
@@ -93,7 +92,7 @@ export function platformUrl(port: number, db = "postgres"): string {
 
 /** postgresql://supabase_admin:postgres@127.0.0.1:<port>/<db>: the cluster superuser, for what needs one. */
 export function platformAdminUrl(port: number, db = "postgres"): string {
-  return buildUrl(PLATFORM_USER, PLATFORM_PASSWORD, port, db);
+  return buildUrl(CLUSTER_SUPERUSER, LOCAL_PASSWORD, port, db);
 }
 
 export function readPlatformState(opts: PlatformOptions = {}): PlatformState | undefined {
@@ -228,8 +227,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<StartRe
     server = await startPostgres({
       dataDir,
       port: wantedPort,
-      user: PLATFORM_USER,
-      password: PLATFORM_PASSWORD,
+      user: CLUSTER_SUPERUSER,
+      password: LOCAL_PASSWORD,
       persistent: true,
       detached: true,
     });

@@ -354,18 +354,26 @@ export async function withDatabase<T>(
   }
 }
 
+/**
+ * The `lock_timeout` of the providers' short DDL transactions (buckets and their policies, the
+ * realtime publication): `create policy`, `alter table … replica identity` and the like take strong
+ * locks, so they never queue behind a long transaction on a busy project (and stall everything queued
+ * behind them).
+ */
+export const DDL_LOCK_TIMEOUT = "10s";
+
 export interface TransactionOptions {
   /** What the transaction locks, for the message when `lock_timeout` gives up, e.g. "storage.buckets". */
   locks: string;
-  /** The `lock_timeout` in force, for that message. */
+  /** The transaction's `lock_timeout` (set local, after `serializeOn`'s lock), and named in that message. */
   lockTimeout: string;
   /** Serialize transactions of this kind per database with a transaction-level advisory lock. */
   serializeOn?: string;
 }
 
 /**
- * BEGIN … COMMIT around `fn`; ROLLBACK on any error, rethrown — with `opts`, a `lock_timeout` that
- * gave up is rethrown as a message naming what was locked.
+ * BEGIN … COMMIT around `fn`; ROLLBACK on any error, rethrown — with `opts`, the transaction's
+ * `lock_timeout` is set, and a lock wait that gave up is rethrown as a message naming what was locked.
  */
 export async function withTransaction<T>(
   client: ClientBase,
@@ -378,6 +386,8 @@ export async function withTransaction<T>(
       await client.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [
         opts.serializeOn,
       ]);
+    // After the advisory lock, which waits for the other transaction of its kind however long it takes.
+    if (opts) await client.query("select set_config('lock_timeout', $1, true)", [opts.lockTimeout]);
     const result = await fn();
     await client.query("commit");
     return result;

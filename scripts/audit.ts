@@ -4,35 +4,37 @@
  * the in-database ledger), and whether the ledger and the state agree.
  * The report itself is lib/audit.ts; this file reads its inputs.
  */
-import { auditReport, renderAudit, type AuditEvent, type HistoryEntry } from "../lib/audit";
-import { projectCli, runMain, stackDatabaseUrl, UsageError, type ProjectCli } from "../lib/cli";
-import { connect } from "../lib/pg";
+import { auditReport, renderAudit } from "../lib/audit";
+import {
+  parseArguments,
+  projectCli,
+  runMain,
+  stackDatabaseUrl,
+  stackHistory,
+  UsageError,
+} from "../lib/cli";
+import { withDatabase } from "../lib/pg";
 import { readAuditTrail, readLedgerSnapshot } from "../components/migrations/ledger";
 
+const USAGE = "usage: npm run audit -- <stack> [--json]   (e.g. npm run audit -- prod)";
+
 runMain(async () => {
-  const args = process.argv.slice(2);
-  const json = args.includes("--json");
-  const [stack, ...extra] = args.filter((a) => !a.startsWith("-"));
-  if (!stack || extra.length > 0 || args.some((a) => a.startsWith("-") && a !== "--json")) {
-    throw new UsageError("usage: npm run audit -- <stack> [--json]   (e.g. npm run audit -- prod)");
-  }
+  const args = parseArguments(process.argv.slice(2), { flags: ["--json"], usage: USAGE });
+  const [stack, ...extra] = args.positional;
+  if (!stack || extra.length > 0) throw new UsageError(USAGE);
+  const json = args.flags.has("--json");
   const cli = await projectCli();
   // Without outputs (no update finished) the database is where the stack's config points.
   const { url: databaseUrl, outputs } = stackDatabaseUrl(cli, stack);
-  const history = readHistory(cli, stack);
-
-  const client = await connect(databaseUrl, {
-    applicationName: "supabase-promotion-audit",
-    context: { stack },
-  });
-  let events: AuditEvent[];
-  let ledger: Awaited<ReturnType<typeof readLedgerSnapshot>>;
-  try {
-    ledger = await readLedgerSnapshot(client);
-    events = await readAuditTrail(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  const history = stackHistory(cli, stack);
+  const { ledger, events } = await withDatabase(
+    databaseUrl,
+    async (client) => ({
+      ledger: await readLedgerSnapshot(client),
+      events: await readAuditTrail(client),
+    }),
+    { applicationName: "supabase-promotion-audit", context: { stack } },
+  );
 
   const report = auditReport({ stack, outputs, history, events, ledger: ledger.entries });
   if (json) {
@@ -43,13 +45,3 @@ runMain(async () => {
   }
   return report.exitCode;
 });
-
-/** `pulumi stack history`; a stack that was never initialised in this backend has none. */
-function readHistory(cli: ProjectCli, stack: string): HistoryEntry[] {
-  const result = cli.pulumi(["stack", "history", "--stack", stack, "--json"], {
-    capture: true,
-    allowFailure: true,
-  });
-  if (result.status !== 0) return [];
-  return JSON.parse(result.stdout || "[]") as HistoryEntry[];
-}

@@ -5,18 +5,10 @@
  * bringing back what that update's migrations took away: dropped tables, dropped columns (filled by
  * primary key), deleted rows. The stack's database is found as `npm run audit` finds it.
  */
-import { userInfo } from "node:os";
 import { BACKUP_SCHEMA, listBackups, restoreBackup } from "../components/migrations/backup";
+import { actorName } from "../lib/actor";
 import { projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
 import { withDatabase } from "../lib/pg";
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return "unknown";
-  }
-}
 
 const USAGE =
   "usage: npm run backup -- list <stack> | restore <stack> <update>   (the update id as `list` shows it, or its first characters)";
@@ -50,7 +42,7 @@ runMain(async () => {
     );
     return 0;
   }
-  const appliedBy = process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser();
+  const appliedBy = actorName();
   const restored = await withDatabase(
     url,
     (client) => restoreBackup(client, update!, { stack, appliedBy }),

@@ -13,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import { gatherBoard } from "../lib/board/gather";
 import { buildBoard } from "../lib/board/model";
 import { renderBoard } from "../lib/board/render";
-import { projectCli, runMain, UsageError } from "../lib/cli";
+import { parseArguments, projectCli, runMain, UsageError } from "../lib/cli";
 import { repoRoot } from "../lib/toolchain";
 
 const USAGE =
@@ -57,18 +57,17 @@ function parseArgs(args: string[]): {
   json: boolean;
   advisors: boolean;
 } {
-  const options = { out: DEFAULT_OUT, open: false, json: false, advisors: false };
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i]!;
-    if (arg === "--open") options.open = true;
-    else if (arg === "--json") options.json = true;
-    else if (arg === "--advisors") options.advisors = true;
-    else if (arg === "--out") {
-      const value = args[++i];
-      if (!value) throw new UsageError(`--out needs a file\n${USAGE}`);
-      options.out = value;
-    } else if (arg.startsWith("--out=")) options.out = arg.slice("--out=".length);
-    else throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
-  }
-  return options;
+  const parsed = parseArguments(args, {
+    flags: ["--open", "--json", "--advisors"],
+    values: { "--out": "a file" },
+    usage: USAGE,
+  });
+  if (parsed.positional.length > 0)
+    throw new UsageError(`unknown argument ${parsed.positional[0]}\n${USAGE}`);
+  return {
+    out: parsed.values["--out"] ?? DEFAULT_OUT,
+    open: parsed.flags.has("--open"),
+    json: parsed.flags.has("--json"),
+    advisors: parsed.flags.has("--advisors"),
+  };
 }

@@ -6,18 +6,17 @@
  */
 import { readEnvironment } from "../components/schema/catalog";
 import { compareEnvironments, renderEnvironmentDiff } from "../components/schema/compare";
-import { projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
+import { parseArguments, projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
 import { withDatabase } from "../lib/pg";
 
+const USAGE =
+  "usage: npm run diff -- <stackA> <stackB> [--json]   (e.g. npm run diff -- staging prod)";
+
 runMain(async () => {
-  const args = process.argv.slice(2);
-  const json = args.includes("--json");
-  const [a, b, ...extra] = args.filter((x) => !x.startsWith("-"));
-  if (!a || !b || extra.length > 0 || args.some((x) => x.startsWith("-") && x !== "--json")) {
-    throw new UsageError(
-      "usage: npm run diff -- <stackA> <stackB> [--json]   (e.g. npm run diff -- staging prod)",
-    );
-  }
+  const args = parseArguments(process.argv.slice(2), { flags: ["--json"], usage: USAGE });
+  const [a, b, ...extra] = args.positional;
+  if (!a || !b || extra.length > 0) throw new UsageError(USAGE);
+  const json = args.flags.has("--json");
   const cli = await projectCli();
   const read = (stack: string) =>
     withDatabase(stackDatabaseUrl(cli, stack).url, readEnvironment, { context: { stack } });

@@ -8,10 +8,10 @@
  * refresh is clean again and `up` under `policy.drift: fail` goes on. The database is found as
  * `npm run audit` finds it: the stack's `databaseUrl` output, else where its configuration points.
  */
-import { userInfo } from "node:os";
 import { acceptDrift } from "../components/schema/accept";
 import { listFindings, readDriftReport } from "../components/schema/drift";
-import { projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
+import { actorName } from "../lib/actor";
+import { parseArguments, projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
 
 const USAGE =
   'usage: npm run drift -- show <stack> [--json]\n       npm run drift -- accept <stack> [--reason "…"]\n' +
@@ -46,7 +46,7 @@ runMain(async () => {
   const report = await acceptDrift(url, {
     stack,
     ...(reason ? { reason } : {}),
-    appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
+    appliedBy: actorName(),
   });
   console.log(
     `✔ ${stack}: the live schema is now the recorded snapshot (${report.digest.slice(0, 12)}…); recorded in supabase_migrations.promotion_audit (kind drift-accept).`,
@@ -71,30 +71,15 @@ function parseArgs(args: string[]): {
   reason?: string;
   json: boolean;
 } {
-  const positional: string[] = [];
-  let reason: string | undefined;
-  let json = false;
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] as string;
-    if (arg === "--reason") {
-      reason = args[++i];
-      if (reason === undefined) throw new UsageError(`--reason needs a text\n${USAGE}`);
-    } else if (arg.startsWith("--reason=")) reason = arg.slice("--reason=".length);
-    else if (arg === "--json") json = true;
-    else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}\n${USAGE}`);
-    else positional.push(arg);
-  }
-  const [command, stack, ...extra] = positional;
+  const parsed = parseArguments(args, {
+    flags: ["--json"],
+    values: { "--reason": "a text" },
+    usage: USAGE,
+  });
+  const reason = parsed.values["--reason"];
+  const [command, stack, ...extra] = parsed.positional;
   if ((command !== "show" && command !== "accept") || !stack || extra.length > 0)
     throw new UsageError(USAGE);
   if (command === "show" && reason) throw new UsageError(`--reason belongs to accept\n${USAGE}`);
-  return { command, stack, json, ...(reason ? { reason } : {}) };
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return "unknown";
-  }
+  return { command, stack, json: parsed.flags.has("--json"), ...(reason ? { reason } : {}) };
 }

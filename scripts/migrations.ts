@@ -8,13 +8,13 @@
  * who, why and what was checked. The stack's database is found as `npm run audit` finds it: the
  * stack's `databaseUrl` output, else where its configuration points.
  */
-import { userInfo } from "node:os";
 import { resolve as resolvePath } from "node:path";
 import { loadBundle } from "../components/migrations/bundle";
 import { resolveMigration, ResolveError, type Resolution } from "../components/migrations/resolve";
 import { acceptDrift } from "../components/schema/accept";
 import { isVersion } from "../components/migrations/version";
-import { projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
+import { actorName } from "../lib/actor";
+import { parseArguments, projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
 import { repoRoot } from "../lib/toolchain";
 
 const USAGE =
@@ -33,7 +33,7 @@ runMain(async () => {
       resolution,
       reason,
       stack,
-      appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
+      appliedBy: actorName(),
     });
     console.log(
       `✔ ${report.version}_${report.name} resolved as ${report.resolution} (it was ${report.before}); recorded in supabase_migrations.promotion_audit (kind resolve).`,
@@ -47,7 +47,7 @@ runMain(async () => {
     const accepted = await acceptDrift(databaseUrl, {
       stack,
       reason: `resolve ${report.version} --${report.resolution}${reason ? `: ${reason}` : ""}`,
-      appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
+      appliedBy: actorName(),
     });
     if (accepted.accepted.length > 0) {
       console.log(
@@ -79,28 +79,20 @@ function parseArgs(args: string[]): {
   resolution: Resolution;
   reason?: string;
 } {
-  const positional: string[] = [];
-  let resolution: Resolution | undefined;
-  let reason: string | undefined;
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] as string;
-    if (arg === "--applied" || arg === "--rolled-back") {
-      const given = arg === "--applied" ? "applied" : "rolled-back";
-      if (resolution && resolution !== given)
-        throw new UsageError(`give one of --applied and --rolled-back, not both\n${USAGE}`);
-      resolution = given;
-    } else if (arg === "--reason") {
-      reason = args[++i];
-      if (reason === undefined) throw new UsageError(`--reason needs a text\n${USAGE}`);
-    } else if (arg.startsWith("--reason=")) {
-      reason = arg.slice("--reason=".length);
-    } else if (arg.startsWith("-")) {
-      throw new UsageError(`unknown option ${arg}\n${USAGE}`);
-    } else {
-      positional.push(arg);
-    }
-  }
-  const [command, stack, version, ...extra] = positional;
+  const parsed = parseArguments(args, {
+    flags: ["--applied", "--rolled-back"],
+    values: { "--reason": "a text" },
+    usage: USAGE,
+  });
+  if (parsed.flags.size > 1)
+    throw new UsageError(`give one of --applied and --rolled-back, not both\n${USAGE}`);
+  const resolution: Resolution | undefined = parsed.flags.has("--applied")
+    ? "applied"
+    : parsed.flags.has("--rolled-back")
+      ? "rolled-back"
+      : undefined;
+  const reason = parsed.values["--reason"];
+  const [command, stack, version, ...extra] = parsed.positional;
   if (command !== "resolve" || !stack || !version || extra.length > 0 || !resolution)
     throw new UsageError(USAGE);
   if (!isVersion(version))
@@ -108,12 +100,4 @@ function parseArgs(args: string[]): {
       `"${version}" is not a migration version (the digits before the first _ of its file name)\n${USAGE}`,
     );
   return { stack, version, resolution, ...(reason ? { reason } : {}) };
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return "unknown";
-  }
 }

@@ -26,6 +26,7 @@ import {
   startPlatform,
   stopPlatform,
 } from "../lib/local-platform";
+import { runMain } from "../lib/cli";
 import { startManagementApiStandin } from "../lib/management-api-standin";
 
 const USAGE =
@@ -132,10 +133,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`✘ ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+runMain(() => main(process.argv.slice(2)));

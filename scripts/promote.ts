@@ -8,21 +8,22 @@
  */
 import { spawnSync } from "node:child_process";
 import { releaseDelta, releaseDigest, type Release } from "../components/promotion/gate";
-import { projectCli, runMain, UsageError } from "../lib/cli";
+import { parseArguments, projectCli, requireStack, runMain, UsageError } from "../lib/cli";
 import { foldStackReferences } from "../lib/preview-text";
 import { repoRoot } from "../lib/toolchain";
 
+const USAGE =
+  "usage: npm run promote -- <stack> [--yes] [--allow-dirty]   (e.g. npm run promote -- staging)";
+
 runMain(async () => {
-  const args = process.argv.slice(2);
-  const yes = args.includes("--yes");
-  const allowDirty = args.includes("--allow-dirty");
-  const unknown = args.filter((a) => a.startsWith("-") && a !== "--yes" && a !== "--allow-dirty");
-  const [stack, ...extra] = args.filter((a) => !a.startsWith("-"));
-  if (!stack || extra.length > 0 || unknown.length > 0) {
-    throw new UsageError(
-      "usage: npm run promote -- <stack> [--yes] [--allow-dirty]   (e.g. npm run promote -- staging)",
-    );
-  }
+  const args = parseArguments(process.argv.slice(2), {
+    flags: ["--yes", "--allow-dirty"],
+    usage: USAGE,
+  });
+  const [stack, ...extra] = args.positional;
+  if (!stack || extra.length > 0) throw new UsageError(USAGE);
+  const yes = args.flags.has("--yes");
+  const allowDirty = args.flags.has("--allow-dirty");
 
   // Checked first: a promotion that will be refused should not make anyone wait for a preview.
   const dirty = yes && !allowDirty ? workingTreeChanges() : "";
@@ -34,12 +35,7 @@ runMain(async () => {
   }
 
   const cli = await projectCli();
-  const config = cli.stackConfig(stack);
-  if (!config) {
-    throw new UsageError(
-      `unknown stack "${stack}": there is no Pulumi.${stack}.yaml. Known stacks: ${cli.knownStacks().join(", ")}`,
-    );
-  }
+  const config = requireStack(cli, stack);
   const from = (config["supabase-promotion:promotion"] as { from?: string } | undefined)?.from;
   if (!from) {
     throw new UsageError(

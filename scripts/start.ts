@@ -3,7 +3,7 @@
  * running — the toolchain, the local platform, `pulumi up` of the dev stack —
  * then its outputs and what to try next. Running it again changes nothing.
  */
-import { projectCli } from "../lib/cli";
+import { projectCli, runMain } from "../lib/cli";
 import { DEFAULT_PLATFORM_PORT, startPlatform } from "../lib/local-platform";
 
 const STACK = "dev";
@@ -80,7 +80,4 @@ function step(message: string): void {
   console.log(`› ${message}`);
 }
 
-main().catch((err: unknown) => {
-  console.error(`\n✘ ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+runMain(main);

@@ -4,7 +4,10 @@ import type { StackConfig } from "../config";
 import { DotenvFile } from "./dotenv-file";
 
 export interface CiSecretsArgs {
-  config: StackConfig;
+  /** The stack: the GitHub environment's default name, or the `.env.<stack>` file's. */
+  stack: string;
+  /** Where CI reads its values on GitHub (`github` config); without it, a dotenv file. */
+  github?: StackConfig["github"] | undefined;
   /** Secret values CI needs. */
   secrets: Record<string, pulumi.Input<string>>;
   /** Plain values CI needs. */
@@ -36,7 +39,7 @@ export class CiSecrets extends pulumi.ComponentResource {
       {},
       { ...opts, aliases: [...(opts?.aliases ?? []), { type: "supabase-promotion:ci:CiSecrets" }] },
     );
-    const gh = args.config.github;
+    const gh = args.github;
     // A component's dependsOn does not reach its children: pass it on, so that nothing is
     // written (or pushed to GitHub) before what proves the values good (the migrations) succeeded.
     const after = opts?.dependsOn;
@@ -94,7 +97,7 @@ export class CiSecrets extends pulumi.ComponentResource {
       }
       this.target = `github:${gh.repository}/${gh.environment}`;
     } else {
-      const path = `.env.${args.config.stack}`;
+      const path = `.env.${args.stack}`;
       new DotenvFile(
         `${name}-dotenv`,
         { path, values: { ...args.variables, ...args.secrets } },

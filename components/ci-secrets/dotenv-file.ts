@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
+import { withSecretOutputs } from "../secret-outputs";
 import { DOTENV_FORMAT } from "./dotenv-provider";
 
 export interface DotenvFileArgs {
@@ -26,7 +27,7 @@ export class DotenvFile extends pulumi.dynamic.Resource {
       provider,
       name,
       { path: args.path, values: pulumi.secret(args.values), format: DOTENV_FORMAT },
-      { ...opts, additionalSecretOutputs: ["values"] },
+      withSecretOutputs(opts, ["values"]),
       "supabase-promotion",
       "DotenvFile",
     );

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
+import { withSecretOutputs } from "../secret-outputs";
 
 export interface LocalDatabaseArgs {
   /** Superuser URL of the embedded PostgreSQL. */
@@ -42,16 +43,13 @@ export class LocalDatabase extends pulumi.dynamic.Resource {
         serviceRoleKey: undefined,
         jwtSecret: undefined,
       },
-      {
-        ...opts,
-        additionalSecretOutputs: [
-          "adminUrl",
-          "databaseUrl",
-          "anonKey",
-          "serviceRoleKey",
-          "jwtSecret",
-        ],
-      },
+      withSecretOutputs(opts, [
+        "adminUrl",
+        "databaseUrl",
+        "anonKey",
+        "serviceRoleKey",
+        "jwtSecret",
+      ]),
       "supabase-promotion",
       "LocalDatabase",
     );

@@ -7,8 +7,13 @@ import { SupabaseProject } from "./supabase-project";
 import { SupabaseAuthUrls } from "./supabase-project-auth";
 import { SupabaseProjectGuard } from "./supabase-project-guard";
 
-export interface ProjectArgs {
-  config: StackConfig;
+/** The stack settings a project is made from (the rest of {@link StackConfig} is not its business). */
+export type ProjectSettings = Pick<
+  StackConfig,
+  "stack" | "platform" | "localPort" | "supabase" | "secrets"
+>;
+
+export interface ProjectArgs extends ProjectSettings {
   /** Digest of sql/bootstrap (local platform): a change re-runs the idempotent bootstrap. */
   bootstrapDigest: string;
 }
@@ -42,16 +47,15 @@ export class Project extends pulumi.ComponentResource {
 
   constructor(name: string, args: ProjectArgs, opts?: pulumi.ComponentResourceOptions) {
     super("supabase-promotion:project:Project", name, {}, opts);
-    const { config } = args;
-    this.platform = config.platform;
+    this.platform = args.platform;
 
-    if (config.platform === "local") {
+    if (args.platform === "local") {
       const database = new LocalDatabase(
         `${name}-database`,
         {
-          adminUrl: localAdminUrl(config.localPort),
-          database: localDatabaseName(config.stack),
-          stack: config.stack,
+          adminUrl: localAdminUrl(args.localPort),
+          database: localDatabaseName(args.stack),
+          stack: args.stack,
           bootstrapDigest: args.bootstrapDigest,
         },
         { parent: this },
@@ -62,8 +66,8 @@ export class Project extends pulumi.ComponentResource {
       this.databaseUrl = pulumi.secret(database.databaseUrl);
       this.anonKey = pulumi.secret(database.anonKey);
       this.serviceRoleKey = pulumi.secret(database.serviceRoleKey);
-    } else if (config.supabase.create) {
-      const { create, allowDelete } = config.supabase;
+    } else if (args.supabase.create) {
+      const { create, allowDelete } = args.supabase;
       const project = new SupabaseProject(
         `${name}-supabase-project`,
         {
@@ -83,23 +87,23 @@ export class Project extends pulumi.ComponentResource {
       this.anonKey = pulumi.secret(project.anonKey);
       this.serviceRoleKey = pulumi.secret(project.serviceRoleKey);
     } else {
-      const ref = config.supabase.projectRef!;
+      const ref = args.supabase.projectRef!;
       this.projectRef = pulumi.output(ref);
-      this.apiUrl = pulumi.output(config.supabase.apiUrl ?? `https://${ref}.supabase.co`);
-      this.databaseUrl = pulumi.secret(config.secrets.databaseUrl ?? "");
-      this.anonKey = pulumi.secret(config.secrets.anonKey ?? "");
-      this.serviceRoleKey = pulumi.secret(config.secrets.serviceRoleKey ?? "");
+      this.apiUrl = pulumi.output(args.supabase.apiUrl ?? `https://${ref}.supabase.co`);
+      this.databaseUrl = pulumi.secret(args.secrets.databaseUrl ?? "");
+      this.anonKey = pulumi.secret(args.secrets.anonKey ?? "");
+      this.serviceRoleKey = pulumi.secret(args.secrets.serviceRoleKey ?? "");
     }
 
-    if (config.platform === "supabase" && config.supabase.auth) {
+    if (args.platform === "supabase" && args.supabase.auth) {
       this.authUrls = new SupabaseAuthUrls(
         `${name}-auth-urls`,
-        { projectRef: this.projectRef, ...config.supabase.auth },
+        { projectRef: this.projectRef, ...args.supabase.auth },
         { parent: this, dependsOn: this.database ? [this.database] : [] },
       );
     }
 
-    this.allowDelete = config.supabase.allowDelete;
+    this.allowDelete = args.supabase.allowDelete;
     this.baseName = name;
     this.registerOutputs({
       projectRef: this.projectRef,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
+import { withSecretOutputs } from "../secret-outputs";
 import { SECRET_OUTPUTS } from "./supabase-project-provider";
 
 export interface SupabaseProjectArgs {
@@ -68,10 +69,7 @@ export class SupabaseProject extends pulumi.dynamic.Resource {
         managementApiUrl: undefined,
         ...Object.fromEntries(SECRET_OUTPUTS.map((k) => [k, undefined])),
       },
-      {
-        ...opts,
-        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS],
-      },
+      withSecretOutputs(opts, SECRET_OUTPUTS),
       "supabase-promotion",
       "SupabaseProject",
     );

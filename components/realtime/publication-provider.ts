@@ -19,7 +19,7 @@
  * planned from the catalog, read in the same transaction that makes it.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { withDatabase, withTransaction } from "../../lib/pg";
+import { DDL_LOCK_TIMEOUT, withDatabase, withTransaction } from "../../lib/pg";
 import { type Client, escapeIdentifier } from "pg";
 import { isUnknown } from "../unknown";
 import { stateOrRefuse } from "../provider-state";
@@ -43,9 +43,6 @@ export type PublicationOutputs = PublicationInputs & {
 
 /** Keys that are not tables. Table keys always contain a dot; these never do. */
 const RESERVED = new Set(["connection", "publication", "tables", "__provider"]);
-
-/** ALTER TABLE … REPLICA IDENTITY takes an exclusive lock: never queue behind long transactions. */
-const LOCK_TIMEOUT = "10s";
 
 /** An unquoted PostgreSQL identifier (names are matched exactly as the catalog stores them). */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
@@ -179,7 +176,6 @@ async function remove(_id: string, props: PublicationOutputs): Promise<void> {
     withTransaction(
       client,
       async () => {
-        await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
         const members = await readMembers(client, props.publication);
         const leaving = [...managed.keys()].filter((t) => members.has(t));
         if (leaving.length > 0)
@@ -192,7 +188,7 @@ async function remove(_id: string, props: PublicationOutputs): Promise<void> {
             await client.query(`alter table ${quoteTable(table)} replica identity default`);
         }
       },
-      { locks: "a table being published or its publication", lockTimeout: LOCK_TIMEOUT },
+      { locks: "a table being published or its publication", lockTimeout: DDL_LOCK_TIMEOUT },
     ),
   );
 }
@@ -232,7 +228,6 @@ async function reconcile(
     withTransaction(
       client,
       async () => {
-        await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
         const relations = await readRelations(client, [
           ...new Set([...wanted.keys(), ...managed.keys()]),
         ]);
@@ -287,7 +282,7 @@ async function reconcile(
           }
         }
       },
-      { locks: "a table being published or its publication", lockTimeout: LOCK_TIMEOUT },
+      { locks: "a table being published or its publication", lockTimeout: DDL_LOCK_TIMEOUT },
     ),
   );
   const outs: PublicationOutputs = { ...news, tables: [...wanted.keys()].sort() };

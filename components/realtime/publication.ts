@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
+import { withSecretOutputs } from "../secret-outputs";
 import { DEFAULT_PUBLICATION, membershipInputs } from "./publication-provider";
 
 export interface RealtimePublicationArgs {
@@ -57,10 +58,7 @@ export class RealtimePublication extends pulumi.dynamic.Resource {
         ...inputs,
         tables: undefined,
       },
-      {
-        ...opts,
-        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
-      },
+      withSecretOutputs(opts, ["connection"]),
       "supabase-promotion",
       "RealtimePublication",
     );

@@ -10,6 +10,12 @@ export interface StreamedTables {
   replicaIdentityFull: string[];
 }
 
+/** The app tables that stream through Supabase Realtime, as every environment declares them (per-stack override: `realtime.tables`). */
+export const shippedRealtime: StreamedTables = {
+  tables: ["public.bookings", "public.equipment", "public.messages", "public.notifications"],
+  replicaIdentityFull: ["public.bookings"],
+};
+
 /**
  * Applies a stack's overrides to the code's declaration. Overriding `realtime.tables` alone keeps
  * `replica identity full` for every declared table that is still streamed; a declared one that is

@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { withDatabase, withTransaction } from "../../lib/pg";
+import { DDL_LOCK_TIMEOUT, withDatabase, withTransaction } from "../../lib/pg";
 import { isHostedModelSession } from "../../lib/platform-roles";
 import { policyGrantSwitch } from "../migrations/hosted-privileges";
 import { type Client, escapeIdentifier, escapeLiteral } from "pg";
@@ -34,9 +34,6 @@ export interface BucketInputs {
 
 /** Everything is both input and output. */
 export type BucketOutputs = BucketInputs;
-
-/** CREATE/DROP POLICY lock `storage.objects`; never queue behind long transactions on a busy project. */
-const LOCK_TIMEOUT = "10s";
 
 /** Validates every field at once; fills in defaults so the state always has every key. */
 export async function check(
@@ -129,7 +126,6 @@ async function remove(id: string, props: BucketOutputs): Promise<void> {
     withTransaction(
       client,
       async () => {
-        await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
         // The row lock conflicts with the FK check of concurrent uploads: the count stays true until commit.
         const bucket = await client.query(
           "select 1 from storage.buckets where id = $1 for update",
@@ -157,7 +153,7 @@ async function remove(id: string, props: BucketOutputs): Promise<void> {
       },
       {
         locks: "storage.buckets or storage.objects",
-        lockTimeout: LOCK_TIMEOUT,
+        lockTimeout: DDL_LOCK_TIMEOUT,
         serializeOn: "supabase-promotion:storage",
       },
     ),
@@ -202,7 +198,6 @@ async function upsertBucket(bucket: BucketInputs): Promise<void> {
     withTransaction(
       client,
       async () => {
-        await client.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
         try {
           await client.query(
             `insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
@@ -226,7 +221,7 @@ async function upsertBucket(bucket: BucketInputs): Promise<void> {
       },
       {
         locks: "storage.buckets or storage.objects",
-        lockTimeout: LOCK_TIMEOUT,
+        lockTimeout: DDL_LOCK_TIMEOUT,
         serializeOn: "supabase-promotion:storage",
       },
     ),

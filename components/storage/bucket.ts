@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
+import { withSecretOutputs } from "../secret-outputs";
 import type { BucketPolicies } from "./buckets";
 
 export interface StorageBucketArgs {
@@ -62,10 +63,7 @@ export class StorageBucket extends pulumi.dynamic.Resource {
         forceDestroy: args.forceDestroy ?? false,
         policies: args.policies ?? "none",
       },
-      {
-        ...opts,
-        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
-      },
+      withSecretOutputs(opts, ["connection"]),
       "supabase-promotion",
       "StorageBucket",
     );

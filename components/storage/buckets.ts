@@ -44,7 +44,6 @@ export interface ResolvedBucket {
   policies: BucketPolicies;
 }
 
-/** A problem with one field, named as the resource's input. */
 /**
  * A bucket in one line, as the stack's `buckets` output shows it and the board compares a live
  * `storage.buckets` row with it: `private · 52428800 bytes · image/png, image/jpeg`.
@@ -59,6 +58,12 @@ export function describeBucket(
   return `${bucket.public ? "public" : "private"} · ${bucket.fileSizeLimit === null ? "no size limit" : `${bucket.fileSizeLimit} bytes`} · ${types}`;
 }
 
+/** The stack's `buckets` output: bucket id → {@link describeBucket}. */
+export function describeBuckets(buckets: ResolvedBucket[]): Record<string, string> {
+  return Object.fromEntries(buckets.map((b) => [b.id, describeBucket(b)]));
+}
+
+/** A problem with one field, named as the resource's input. */
 export interface FieldProblem {
   property:
     "bucketId" | "public" | "fileSizeLimit" | "allowedMimeTypes" | "forceDestroy" | "policies";

@@ -12,9 +12,8 @@ import type { ClientBase } from "pg";
 import { runAdvisors, supabaseCliPath } from "../../components/migrations/advisors";
 import { loadBundle } from "../../components/migrations/bundle";
 import { readAuditTrail, readLedgerSnapshot } from "../../components/migrations/ledger";
-import type { HistoryEntry } from "../audit";
-import { stackDatabaseUrl, type ProjectCli } from "../cli";
-import { connect } from "../pg";
+import { stackDatabaseUrl, stackHistory, type ProjectCli } from "../cli";
+import { withDatabase } from "../pg";
 import { repoRoot } from "../toolchain";
 import { readDriftReport } from "../../components/schema/drift";
 import { ledgerLevelDrift } from "./drift";
@@ -92,7 +91,7 @@ async function readEnvironment(
   // The bundle comes before the database: a broken migrations folder fails the board, with its own message.
   const files = await bundleOf(config.migrationsDir);
   const state = recordedState(outputs);
-  const history = readHistory(cli, stack);
+  const history = stackHistory(cli, stack);
   const base = {
     stack,
     upstream: config.promotion.from,
@@ -146,33 +145,17 @@ function recordedState(outputs: Record<string, unknown> | undefined): RecordedSt
   };
 }
 
-/** `pulumi stack history`; a stack never initialised in this backend has none (as `npm run audit` reads it). */
-function readHistory(cli: ProjectCli, stack: string): HistoryEntry[] {
-  const result = cli.pulumi(["stack", "history", "--stack", stack, "--json"], {
-    capture: true,
-    allowFailure: true,
-  });
-  if (result.status !== 0) return [];
-  return JSON.parse(result.stdout || "[]") as HistoryEntry[];
-}
-
 async function readLiveDatabase(url: string, stack: string): Promise<LiveDatabase> {
-  const client = await connect(url, {
-    applicationName: "supabase-promotion-board",
-    context: { stack },
-  });
-  try {
-    const ledger = await readLedgerSnapshot(client);
-    const events = await readAuditTrail(client);
-    return {
-      ledger,
-      events,
+  return withDatabase(
+    url,
+    async (client) => ({
+      ledger: await readLedgerSnapshot(client),
+      events: await readAuditTrail(client),
       buckets: await readBuckets(client),
       realtime: await readRealtime(client),
-    };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+    }),
+    { applicationName: "supabase-promotion-board", context: { stack } },
+  );
 }
 
 async function readBuckets(client: ClientBase): Promise<LiveBucket[] | null> {

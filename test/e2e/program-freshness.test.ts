@@ -22,8 +22,8 @@ describe("the program after a source edit (real Pulumi CLI)", () => {
     const index = project.read("index.ts");
     const patched = index
       .replace(
-        `import { readBootstrapSql } from "./lib/bootstrap";`,
-        `import { readBootstrapSql } from "./lib/bootstrap";\nimport { reportProbe } from "./components/freshness-probe";`,
+        `import * as pulumi from "@pulumi/pulumi";`,
+        `import * as pulumi from "@pulumi/pulumi";\nimport { reportProbe } from "./components/freshness-probe";`,
       )
       .replace("export = async () => {\n", "export = async () => {\n  reportProbe();\n");
     expect(patched, "index.ts changed shape: update this test's patch").not.toBe(index);

@@ -226,7 +226,8 @@ describe("Environment wiring (Pulumi mocks; GitHub's API is not reachable here)"
     registered.length = 0;
     const config = parseStackConfig("dev", {});
     const ci = new CiSecrets("dev-ci", {
-      config,
+      stack: config.stack,
+      github: config.github,
       secrets: { SUPABASE_DB_URL: pulumi.secret("postgresql://x") },
       variables: { SUPABASE_PROJECT_REF: "local-dev" },
     });

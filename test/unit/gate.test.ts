@@ -16,14 +16,12 @@ import {
   configuredOverrides,
   realtimeRelease,
 } from "../../components/promotion/settings";
-import { resolveRealtime, type StreamedTables } from "../../components/realtime/streamed";
+import {
+  resolveRealtime,
+  shippedRealtime,
+  type StreamedTables,
+} from "../../components/realtime/streamed";
 import { resolveBuckets, shippedBuckets } from "../../components/storage/buckets";
-
-/** The program's realtime declaration (index.ts). */
-const declaredRealtime: StreamedTables = {
-  tables: ["public.bookings", "public.equipment", "public.messages", "public.notifications"],
-  replicaIdentityFull: ["public.bookings"],
-};
 
 /** A stack's release built as index.ts builds it: from its config's overrides, through the real resolvers. */
 function stackRelease(
@@ -32,7 +30,7 @@ function stackRelease(
 ): Release {
   const parsed = parseStackConfig("x", ns({ ...config }));
   const buckets = resolveBuckets(shippedBuckets, parsed.buckets, parsed.policy, "x");
-  const { streamed, problems } = resolveRealtime(declaredRealtime, parsed.realtime);
+  const { streamed, problems } = resolveRealtime(shippedRealtime, parsed.realtime);
   expect([...buckets.problems, ...problems]).toEqual([]);
   return {
     migrations,
@@ -326,7 +324,7 @@ describe("promotion gate: the settings each stack really runs", () => {
     const legacy: LegacyRelease = {
       migrations: { "1_a": d("a") },
       buckets: declarationDigest(shippedBuckets),
-      realtime: declarationDigest(declaredRealtime),
+      realtime: declarationDigest(shippedRealtime),
     };
     const result = checkGate({
       stack: "prod",
@@ -365,7 +363,7 @@ describe("realtime overrides keep replica identity", () => {
     streamed: StreamedTables;
     notes: RegExp[];
   }>([
-    { name: "no override", override: {}, streamed: declaredRealtime, notes: [] },
+    { name: "no override", override: {}, streamed: shippedRealtime, notes: [] },
     {
       name: "tables overridden, bookings still streamed: replica identity full kept",
       override: { tables: ["public.messages", "public.bookings"] },
@@ -396,7 +394,7 @@ describe("realtime overrides keep replica identity", () => {
       notes: [],
     },
   ])("$name", ({ override, streamed, notes }) => {
-    const result = resolveRealtime(declaredRealtime, override);
+    const result = resolveRealtime(shippedRealtime, override);
     expect(result.streamed).toEqual(streamed);
     expect(result.problems).toEqual([]);
     expect(result.notes).toHaveLength(notes.length);
@@ -405,7 +403,7 @@ describe("realtime overrides keep replica identity", () => {
 
   it("a replica identity table that is not streamed is a config problem", () => {
     expect(
-      resolveRealtime(declaredRealtime, {
+      resolveRealtime(shippedRealtime, {
         tables: ["public.messages"],
         replicaIdentityFull: ["public.bookings"],
       }).problems,

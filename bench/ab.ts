@@ -24,7 +24,7 @@ import {
   stat,
   type BenchProject,
 } from "./harness";
-import { repoRoot } from "../lib/toolchain";
+import { repoRoot } from "../tooling/toolchain";
 
 const argv = process.argv.slice(2);
 const all = (name: string) =>

@@ -10,7 +10,7 @@
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBenchProject, run, startBenchServer } from "./harness";
-import { repoRoot } from "../lib/toolchain";
+import { repoRoot } from "../tooling/toolchain";
 
 const argv = process.argv.slice(2);
 const reps = Number(argv[argv.indexOf("--reps") + 1] || 3);

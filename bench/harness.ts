@@ -24,8 +24,8 @@ import { stringify } from "yaml";
 import { bootstrapSupabase } from "../lib/bootstrap";
 import { quoteIdent, withDatabase } from "../lib/pg";
 import { startThrowawayPostgres, type RunningPostgres } from "../lib/postgres-server";
-import { pulumiEnv } from "../lib/pulumi-env";
-import { ensureToolchain, repoRoot } from "../lib/toolchain";
+import { pulumiEnv } from "../tooling/pulumi-env";
+import { ensureToolchain, repoRoot } from "../tooling/toolchain";
 
 // ─── PostgreSQL ──────────────────────────────────────────────────────────────────────────────────
 

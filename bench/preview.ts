@@ -44,8 +44,8 @@ import {
   type Stat,
 } from "./harness";
 import { stringify } from "yaml";
-import { ensureSupabaseCli } from "../lib/supabase-cli";
-import { repoRoot } from "../lib/toolchain";
+import { ensureSupabaseCli } from "../tooling/supabase-cli";
+import { repoRoot } from "../tooling/toolchain";
 
 const defaultLog = (line: string) =>
   console.log(`[bench:preview ${new Date().toISOString().slice(11, 19)}] ${line}`);

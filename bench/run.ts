@@ -46,7 +46,7 @@ import { measureLargeFile } from "./memory";
 import { summarizeProfiles as summarizeCpuProfiles, type ProcessProfile } from "./cpuprof";
 import type { QueryProfile } from "./profile";
 import { isPsqlWhatIf, WHAT_IFS, type WhatIf } from "./whatif";
-import { repoRoot } from "../lib/toolchain";
+import { repoRoot } from "../tooling/toolchain";
 import { APPLICATION_NAME } from "../lib/pg";
 
 // ─── Options ─────────────────────────────────────────────────────────────────────────────────────

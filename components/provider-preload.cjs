@@ -1,5 +1,5 @@
 // Loaded (`node --require`) into every dynamic-provider process by this project's provider shim
-// (lib/toolchain.ts writes it next to the CLI). Plain CommonJS: it runs before anything else.
+// (tooling/toolchain.ts writes it next to the CLI). Plain CommonJS: it runs before anything else.
 //
 // Why: the engine starts each provider as a plugin in a process group of its own. When the CLI
 // dies without closing its plugins — `kill -9` of a stuck CI job, a crash — a provider would go on

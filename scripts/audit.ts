@@ -2,9 +2,9 @@
  * `npm run audit -- <stack> [--json]`: per environment, who applied what,
  * when, in which update and with which digest (from the stack's history and
  * the in-database ledger), and whether the ledger and the state agree.
- * The report itself is lib/audit.ts; this file reads its inputs.
+ * The report itself is tooling/reports/audit.ts; this file reads its inputs.
  */
-import { auditReport, renderAudit } from "../lib/audit";
+import { auditReport, renderAudit } from "../tooling/reports/audit";
 import {
   parseArguments,
   projectCli,
@@ -12,7 +12,7 @@ import {
   stackDatabaseUrl,
   stackHistory,
   UsageError,
-} from "../lib/cli";
+} from "../tooling/cli";
 import { withDatabase } from "../lib/pg";
 import { readAuditTrail, readLedgerSnapshot } from "../components/migrations/ledger";
 

@@ -7,7 +7,7 @@
  */
 import { BACKUP_SCHEMA, listBackups, restoreBackup } from "../components/migrations/backup";
 import { actorName } from "../lib/actor";
-import { projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
+import { projectCli, runMain, stackDatabaseUrl, UsageError } from "../tooling/cli";
 import { withDatabase } from "../lib/pg";
 
 const USAGE =

@@ -10,11 +10,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { gatherBoard } from "../lib/board/gather";
-import { buildBoard } from "../lib/board/model";
-import { renderBoard } from "../lib/board/render";
-import { parseArguments, projectCli, runMain, UsageError } from "../lib/cli";
-import { repoRoot } from "../lib/toolchain";
+import { gatherBoard } from "../tooling/board/gather";
+import { buildBoard } from "../tooling/board/model";
+import { renderBoard } from "../tooling/board/render";
+import { parseArguments, projectCli, runMain, UsageError } from "../tooling/cli";
+import { repoRoot } from "../tooling/toolchain";
 
 const USAGE =
   "usage: npm run board -- [--out <file>] [--open] [--json] [--advisors]   (default --out .cache/board/index.html)";

@@ -6,7 +6,7 @@
  */
 import { readEnvironment } from "../components/schema/catalog";
 import { compareEnvironments, renderEnvironmentDiff } from "../components/schema/compare";
-import { parseArguments, projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
+import { parseArguments, projectCli, runMain, stackDatabaseUrl, UsageError } from "../tooling/cli";
 import { withDatabase } from "../lib/pg";
 
 const USAGE =

@@ -11,7 +11,7 @@
 import { acceptDrift } from "../components/schema/accept";
 import { listFindings, readDriftReport } from "../components/schema/drift";
 import { actorName } from "../lib/actor";
-import { parseArguments, projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
+import { parseArguments, projectCli, runMain, stackDatabaseUrl, UsageError } from "../tooling/cli";
 
 const USAGE =
   'usage: npm run drift -- show <stack> [--json]\n       npm run drift -- accept <stack> [--reason "…"]\n' +

@@ -14,8 +14,8 @@ import { resolveMigration, ResolveError, type Resolution } from "../components/m
 import { acceptDrift } from "../components/schema/accept";
 import { isVersion } from "../components/migrations/version";
 import { actorName } from "../lib/actor";
-import { parseArguments, projectCli, runMain, stackDatabaseUrl, UsageError } from "../lib/cli";
-import { repoRoot } from "../lib/toolchain";
+import { parseArguments, projectCli, runMain, stackDatabaseUrl, UsageError } from "../tooling/cli";
+import { repoRoot } from "../tooling/toolchain";
 
 const USAGE =
   'usage: npm run migrations -- resolve <stack> <version> --rolled-back | --applied [--reason "…"]\n' +

@@ -11,7 +11,7 @@
  *           stop and DELETE the data dir (all local databases): a fresh cluster with the hosted roles
  *           (the way forward from a data dir of an earlier version, whose superuser is `postgres`)
  *   management-api [--port N]
- *           serve a stand-in of the Supabase Management API on 127.0.0.1 (lib/management-api-standin.ts)
+ *           serve a stand-in of the Supabase Management API on 127.0.0.1 (tooling/management-api-standin.ts)
  *           until Ctrl-C: `supabase.create` projects become databases of this platform. Token: env
  *           SUPABASE_ACCESS_TOKEN, else one is generated and printed. Projects: .platform/management-api.json.
  *
@@ -26,8 +26,8 @@ import {
   startPlatform,
   stopPlatform,
 } from "../lib/local-platform";
-import { runMain } from "../lib/cli";
-import { startManagementApiStandin } from "../lib/management-api-standin";
+import { runMain } from "../tooling/cli";
+import { startManagementApiStandin } from "../tooling/management-api-standin";
 
 const USAGE =
   "usage: tsx scripts/platform.ts start|stop|status|url [--admin]|reset --yes|management-api [--port N]   (port: env SP_PG_PORT, default 54322)";

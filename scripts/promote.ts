@@ -8,9 +8,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { releaseDelta, releaseDigest, type Release } from "../components/promotion/gate";
-import { parseArguments, projectCli, requireStack, runMain, UsageError } from "../lib/cli";
-import { foldStackReferences } from "../lib/preview-text";
-import { repoRoot } from "../lib/toolchain";
+import { parseArguments, projectCli, requireStack, runMain, UsageError } from "../tooling/cli";
+import { foldStackReferences } from "../tooling/reports/preview-text";
+import { repoRoot } from "../tooling/toolchain";
 
 const USAGE =
   "usage: npm run promote -- <stack> [--yes] [--allow-dirty]   (e.g. npm run promote -- staging)";

@@ -6,7 +6,7 @@
  *
  *   npm run pulumi -- preview --stack staging --diff
  */
-import { projectCli, runMain, stackArgument } from "../lib/cli";
+import { projectCli, runMain, stackArgument } from "../tooling/cli";
 
 runMain(async () => {
   const cli = await projectCli();

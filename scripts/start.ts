@@ -3,7 +3,7 @@
  * running — the toolchain, the local platform, `pulumi up` of the dev stack —
  * then its outputs and what to try next. Running it again changes nothing.
  */
-import { projectCli, runMain } from "../lib/cli";
+import { projectCli, runMain } from "../tooling/cli";
 import { DEFAULT_PLATFORM_PORT, startPlatform } from "../lib/local-platform";
 
 const STACK = "dev";

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { ensureToolchain, repoRoot } from "../lib/toolchain";
+import { ensureToolchain, repoRoot } from "../tooling/toolchain";
 
 /** What the formatter keeps in one shape (package.json's `format`; .prettierignore names the exceptions). */
 const FORMATTED = "**/*.{ts,cjs,mjs}";

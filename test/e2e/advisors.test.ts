@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureSupabaseCli } from "../../lib/supabase-cli";
+import { ensureSupabaseCli } from "../../tooling/supabase-cli";
 import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { withClient } from "../helpers/pg";
 

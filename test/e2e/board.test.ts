@@ -15,9 +15,9 @@ import { pathToFileURL } from "node:url";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM_ARGS, ensureChromium } from "../../lib/chromium";
-import { ensureSupabaseCli } from "../../lib/supabase-cli";
-import { repoRoot } from "../../lib/toolchain";
+import { CHROMIUM_ARGS, ensureChromium } from "../../tooling/chromium";
+import { ensureSupabaseCli } from "../../tooling/supabase-cli";
+import { repoRoot } from "../../tooling/toolchain";
 import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { withClient } from "../helpers/pg";
 

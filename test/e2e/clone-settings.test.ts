@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SHARED_LOCAL_PASSPHRASE } from "../../lib/pulumi-env";
+import { SHARED_LOCAL_PASSPHRASE } from "../../tooling/pulumi-env";
 import { createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 
 describe("shipped stack settings in a clone (real Pulumi CLI through npm run pulumi)", () => {

@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureToolchain } from "../../lib/toolchain";
+import { ensureToolchain } from "../../tooling/toolchain";
 import {
   capture,
   changes,

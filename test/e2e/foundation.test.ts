@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyJwt } from "../../lib/jwt";
-import { repoRoot } from "../../lib/toolchain";
+import { repoRoot } from "../../tooling/toolchain";
 import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { testServerUrl, withClient } from "../helpers/pg";
 

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../../lib/toolchain";
+import { repoRoot } from "../../tooling/toolchain";
 import { capture, uniqueStackPrefix, useE2EStack } from "../helpers/e2e";
 import { withClient } from "../helpers/pg";
 

@@ -22,9 +22,9 @@ import { join } from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { pulumiEnv, SHARED_LOCAL_PASSPHRASE } from "../../lib/pulumi-env";
+import { pulumiEnv, SHARED_LOCAL_PASSPHRASE } from "../../tooling/pulumi-env";
 import { isRoot } from "../../lib/os-user";
-import { ensureToolchain, repoRoot } from "../../lib/toolchain";
+import { ensureToolchain, repoRoot } from "../../tooling/toolchain";
 import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { createTestDatabase, testServerUrl, withClient, type TestDatabase } from "../helpers/pg";
 

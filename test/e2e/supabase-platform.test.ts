@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBundle } from "../../components/migrations/bundle";
-import { repoRoot } from "../../lib/toolchain";
+import { repoRoot } from "../../tooling/toolchain";
 import { capture, createE2EProject, uniqueStackPrefix, type E2EProject } from "../helpers/e2e";
 import { createTestDatabase, withClient, type TestDatabase } from "../helpers/pg";
 

@@ -1,6 +1,6 @@
 /**
  * `supabase.create`: a Supabase project created through the Management API, against a stand-in
- * of that API over real HTTP on loopback (lib/management-api-standin.ts; api.supabase.com cannot
+ * of that API over real HTTP on loopback (tooling/management-api-standin.ts; api.supabase.com cannot
  * be reached from here). The real engine → the SupabaseProject resource → supabase-management-js →
  * HTTP → the stand-in, which creates and bootstraps a database on the test PostgreSQL. No
  * in-process HTTP mocking.
@@ -10,8 +10,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startManagementApiStandin, type RunningStandin } from "../../lib/management-api-standin";
-import { ensureToolchain } from "../../lib/toolchain";
+import {
+  startManagementApiStandin,
+  type RunningStandin,
+} from "../../tooling/management-api-standin";
+import { ensureToolchain } from "../../tooling/toolchain";
 import {
   capture,
   changes,

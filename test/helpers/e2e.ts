@@ -19,8 +19,8 @@ import { dirname, join } from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll } from "vitest";
 import { stringify } from "yaml";
-import { pulumiEnv } from "../../lib/pulumi-env";
-import { ensureToolchain, repoRoot } from "../../lib/toolchain";
+import { pulumiEnv } from "../../tooling/pulumi-env";
+import { ensureToolchain, repoRoot } from "../../tooling/toolchain";
 import { testServerUrl } from "./pg";
 
 const PROJECT_FILES = [
@@ -30,6 +30,7 @@ const PROJECT_FILES = [
   "package.json",
   "components",
   "lib",
+  "tooling",
   "sql",
   "scripts",
 ];

@@ -1,12 +1,15 @@
 /**
  * The SupabaseProject provider against the Management API stand-in (real HTTP on loopback,
- * lib/management-api-standin.ts) on the real test PostgreSQL: the paths an `up` through the engine
+ * tooling/management-api-standin.ts) on the real test PostgreSQL: the paths an `up` through the engine
  * does not take by itself — a create whose project never comes up is still recorded (by its ref,
  * without a password), and the next update finishes such a project with a new password.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as provider from "../../components/project/supabase-project-provider";
-import { startManagementApiStandin, type RunningStandin } from "../../lib/management-api-standin";
+import {
+  startManagementApiStandin,
+  type RunningStandin,
+} from "../../tooling/management-api-standin";
 import { testServerUrl, withClient } from "../helpers/pg";
 
 const TOKEN = "sbp_integration_token";

@@ -3,7 +3,7 @@
  * dependent, so it lives outside the unit tier (which proves the messages for machines without).
  */
 import { describe, expect, it } from "vitest";
-import { checkGo } from "../../lib/toolchain";
+import { checkGo } from "../../tooling/toolchain";
 
 describe("toolchain on this machine", () => {
   it("accepts this machine's Go and proxy", () => {

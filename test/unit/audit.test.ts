@@ -1,5 +1,5 @@
 /**
- * The audit report (lib/audit.ts): a stack is credited only with its own rows, joined to its
+ * The audit report (tooling/reports/audit.ts): a stack is credited only with its own rows, joined to its
  * updates by the update id they recorded, and a stack whose updates all failed is described as
  * it is — not as "never updated" while its ledger has rows.
  */
@@ -10,7 +10,7 @@ import {
   renderAudit,
   type AuditEvent,
   type HistoryEntry,
-} from "../../lib/audit";
+} from "../../tooling/reports/audit";
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, 0) + seconds * 1000);
 const iso = (seconds: number) => at(seconds).toISOString();

@@ -18,8 +18,8 @@ import {
   postgresBackendProblem,
   redactBackend,
   redactUrl,
-} from "../../lib/backend";
-import { explainPulumiFailure, pulumiEnv, teamPassphraseProblem } from "../../lib/pulumi-env";
+} from "../../tooling/backend";
+import { explainPulumiFailure, pulumiEnv, teamPassphraseProblem } from "../../tooling/pulumi-env";
 
 const URL_ =
   "postgres://team:s3cr%23t-pw@db.abcdefghijklmnopqrst.supabase.co:5432/postgres?sslmode=require";

@@ -11,12 +11,12 @@ import type { AuditEvent } from "../../components/migrations/ledger";
 import { initParser } from "../../components/migrations/split";
 import type { Bundle, LedgerEntry, Migration } from "../../components/migrations/types";
 import { appliedEntry } from "../helpers/ledger-rows";
-import { ledgerLevelDrift } from "../../lib/board/drift";
-import { environmentVerdicts } from "../../lib/board/migration-state";
-import { buildBoard } from "../../lib/board/model";
-import { promotionOrder } from "../../lib/board/order";
-import { escapeHtml, renderBoard } from "../../lib/board/render";
-import type { EnvironmentInput, LiveDatabase, MigrationState } from "../../lib/board/types";
+import { ledgerLevelDrift } from "../../tooling/board/drift";
+import { environmentVerdicts } from "../../tooling/board/migration-state";
+import { buildBoard } from "../../tooling/board/model";
+import { promotionOrder } from "../../tooling/board/order";
+import { escapeHtml, renderBoard } from "../../tooling/board/render";
+import type { EnvironmentInput, LiveDatabase, MigrationState } from "../../tooling/board/types";
 
 const files = {
   one: [

@@ -1,9 +1,9 @@
 /**
- * The project commands' argument parsing (lib/cli.ts), which every script in scripts/ uses: flags,
+ * The project commands' argument parsing (tooling/cli.ts), which every script in scripts/ uses: flags,
  * options with a value in both spellings, and a usage error for anything else.
  */
 import { describe, expect, it } from "vitest";
-import { parseArguments, stackArgument, UsageError } from "../../lib/cli";
+import { parseArguments, stackArgument, UsageError } from "../../tooling/cli";
 
 const spec = { flags: ["--json", "--yes"], values: { "--reason": "a text" }, usage: "usage: x" };
 

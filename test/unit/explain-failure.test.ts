@@ -4,7 +4,7 @@
  */
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
-import { explainPulumiFailure } from "../../lib/pulumi-env";
+import { explainPulumiFailure } from "../../tooling/pulumi-env";
 
 /** Verbatim from `pulumi up` after the `up` holding the lock was killed with SIGKILL. */
 const locked = (host: string, pid: number) =>

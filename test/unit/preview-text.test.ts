@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { foldStackReferences } from "../../lib/preview-text";
+import { foldStackReferences } from "../../tooling/reports/preview-text";
 
 const PREVIEW = `Previewing update (staging):
 + pulumi:pulumi:Stack: (create)

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { registered } from "../../components/dynamic";
 import { invoke } from "../../components/provider-host";
-import { repoRoot } from "../../lib/toolchain";
+import { repoRoot } from "../../tooling/toolchain";
 // Each resource module makes its trampoline when it loads.
 import "../../components/ci-secrets/dotenv-file";
 import "../../components/migrations/migration-bundle";

@@ -17,8 +17,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SHARED_LOCAL_PASSPHRASE, pulumiEnv } from "../../lib/pulumi-env";
-import { repoRoot } from "../../lib/toolchain";
+import { SHARED_LOCAL_PASSPHRASE, pulumiEnv } from "../../tooling/pulumi-env";
+import { repoRoot } from "../../tooling/toolchain";
 
 const root = mkdtempSync(join(tmpdir(), "sp-pulumi-env-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -12,7 +12,7 @@ import {
   settingsAfterCommand,
   stateSalt,
   withoutSalt,
-} from "../../lib/stack-settings";
+} from "../../tooling/stack-settings";
 
 const SALT = "v1:RmsXQay3NF4=:v1:3KLPIR2CysmWg+wf:c/6TGUjCcmhn4K3sd/Q7VcFwSaalwA==";
 const OTHER = "v1:5mcAqqy8s+E=:v1:eGBaFbKmmJxiFMZD:jJdZlj6pPAG0oYK63RxUttfVMamvpg==";

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../../lib/toolchain";
+import { repoRoot } from "../../tooling/toolchain";
 
 const require = createRequire(join(repoRoot, "package.json"));
 const codec = require("./components/struct-codec.cjs") as {

@@ -1,8 +1,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
-import { explainPulumiFailure } from "../../lib/pulumi-env";
-import { checkGo, ToolchainError } from "../../lib/toolchain";
+import { explainPulumiFailure } from "../../tooling/pulumi-env";
+import { checkGo, ToolchainError } from "../../tooling/toolchain";
 
 describe("toolchain preconditions", () => {
   it("without Go on PATH, says what to install", () => {

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../../../lib/toolchain";
+import { repoRoot } from "../../../tooling/toolchain";
 import type { E2EProject } from "../../helpers/e2e";
 import { waitFor } from "./harness";
 

@@ -1,9 +1,9 @@
 /**
  * The promotion board as data: environments in promotion order, a row per migration with its state
  * in each, the buckets and realtime tables per environment, drift and advisor findings. Pure: plain
- * inputs (lib/board/gather.ts reads them) in, a {@link Board} out.
+ * inputs (tooling/board/gather.ts reads them) in, a {@link Board} out.
  */
-import { joinHistory, type AuditLine } from "../audit";
+import { joinHistory, type AuditLine } from "../reports/audit";
 import { compareVersions } from "../../components/migrations/version";
 import { environmentVerdicts } from "./migration-state";
 import { promotionOrder } from "./order";

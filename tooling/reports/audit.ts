@@ -4,7 +4,7 @@
  * and whether the ledger and the state agree. Pure.
  */
 
-import type { AuditEvent } from "../components/migrations/ledger";
+import type { AuditEvent } from "../../components/migrations/ledger";
 
 /** A row of `supabase_migrations.promotion_audit` (components/migrations/ledger.ts reads them). */
 export type { AuditEvent };

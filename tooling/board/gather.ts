@@ -1,6 +1,6 @@
 /**
  * What `npm run board` reads, per stack of the project (every `Pulumi.<stack>.yaml`): its settings and
- * outputs (lib/cli.ts), its update history, its migration bundle on disk, and from its live database
+ * outputs (tooling/cli.ts), its update history, its migration bundle on disk, and from its live database
  * the ledger, the audit table, `storage.buckets` and the `supabase_realtime` publication — optionally
  * Supabase's advisors. An environment that cannot be read is recorded with why, never left out.
  *
@@ -13,7 +13,7 @@ import { runAdvisors, supabaseCliPath } from "../../components/migrations/adviso
 import { loadBundle } from "../../components/migrations/bundle";
 import { readAuditTrail, readLedgerSnapshot } from "../../components/migrations/ledger";
 import { stackDatabaseUrl, stackHistory, type ProjectCli } from "../cli";
-import { withDatabase } from "../pg";
+import { withDatabase } from "../../lib/pg";
 import { repoRoot } from "../toolchain";
 import { readDriftReport } from "../../components/schema/drift";
 import { ledgerLevelDrift } from "./drift";

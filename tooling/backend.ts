@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { parseDatabaseUrl } from "./pg";
+import { parseDatabaseUrl } from "../lib/pg";
 
 /** The git-ignored file (repository root) that may name the backend; one line, owner-only. */
 export const BACKEND_FILE = ".pulumi-backend";

@@ -129,7 +129,7 @@ function installShim(binDir: string): void {
 
 /** The engine runs this with the program directory as working directory. */
 const PROVIDER_SHIM = `#!/bin/sh
-# supabase-promotion's dynamic-provider shim (written by lib/toolchain.ts). Like the one in
+# supabase-promotion's dynamic-provider shim (written by tooling/toolchain.ts). Like the one in
 # @pulumi/pulumi, but node replaces this shell, the provider script is found without starting
 # a node just to resolve it (≈0.2 s per provider), and the project's preload ends the provider
 # once the Pulumi CLI that started it is gone.

@@ -10,7 +10,7 @@ import type { Readable, Writable } from "node:stream";
 import { parse } from "yaml";
 import { parseStackConfig, type StackConfig } from "../components/config";
 import { localDatabaseUrl } from "../components/project/project";
-import type { HistoryEntry } from "./audit";
+import type { HistoryEntry } from "./reports/audit";
 import { redactBackend } from "./backend";
 import { explainPulumiFailure, pulumiEnv } from "./pulumi-env";
 import { holdStackSettings, stateSaltSource } from "./stack-settings";
@@ -68,7 +68,7 @@ export async function projectCli(): Promise<ProjectCli> {
         maxBuffer: 256 * 1024 * 1024,
       });
       release();
-      // The CLI prints a team backend's URL as given, password included (lib/backend.ts).
+      // The CLI prints a team backend's URL as given, password included (tooling/backend.ts).
       const stderr = redactBackend(result.stderr ?? "", env.PULUMI_BACKEND_URL);
       if (!opts.capture && stderr) process.stderr.write(stderr);
       const status = result.status ?? 1;

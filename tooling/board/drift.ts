@@ -7,7 +7,7 @@
  * gone; buckets and realtime tables that differ from the stack's declared outputs.
  *
  * Schema drift (issue 13 part 1: tables, columns, policies, RLS, grants … against the snapshot the last
- * apply recorded) is read by `readDrift(...)`, built separately. It plugs in where lib/board/gather.ts
+ * apply recorded) is read by `readDrift(...)`, built separately. It plugs in where tooling/board/gather.ts
  * calls {@link ledgerLevelDrift}: its items are appended to the same `drift` list of the environment
  * (same `{object, change}` shape), and the board renders them with the rest.
  */

@@ -2,7 +2,7 @@
  * The shipped stack settings (`Pulumi.<stack>.yaml`) carry no `encryptionsalt`.
  *
  * A passphrase salt is bound to the passphrase that made it, and every clone has a passphrase of its
- * own (lib/pulumi-env.ts), so a salt in git would be either useless or a shared secret's anchor. Pulumi,
+ * own (tooling/pulumi-env.ts), so a salt in git would be either useless or a shared secret's anchor. Pulumi,
  * however, writes the salt into the settings file whenever it finds none there — on `stack init`, and
  * on every later command — which would leave every clone's tree dirty. Two things make that harmless:
  *
@@ -16,7 +16,7 @@
  * A salt that was in the file before the command, or that the state does not hold, is left alone:
  * nothing that cannot be restored is ever removed.
  *
- * The same holds with a team backend (PostgreSQL, lib/backend.ts): every clone that shares it reads
+ * The same holds with a team backend (PostgreSQL, tooling/backend.ts): every clone that shares it reads
  * the one salt its state records, so a settings file without a salt opens the same secrets in every
  * clone; the state's salt is then read through the CLI (`pulumi stack export`), only for a file that
  * gained one.

@@ -1,6 +1,6 @@
 /**
- * The data the promotion board is built from (read by lib/board/gather.ts) and the board itself
- * (built by lib/board/model.ts, drawn by lib/board/render.ts, printed by `npm run board -- --json`).
+ * The data the promotion board is built from (read by tooling/board/gather.ts) and the board itself
+ * (built by tooling/board/model.ts, drawn by tooling/board/render.ts, printed by `npm run board -- --json`).
  * Types only, so the pure parts and the I/O agree without importing each other.
  *
  * Nothing here holds a secret: the stack's outputs are read with their secrets (the database URL),
@@ -9,7 +9,7 @@
 import type { AdvisorFinding } from "../../components/migrations/advisors";
 import type { AuditEvent } from "../../components/migrations/ledger";
 import type { Ledger, Migration } from "../../components/migrations/types";
-import type { HistoryEntry } from "../audit";
+import type { HistoryEntry } from "../reports/audit";
 
 export type { AdvisorFinding, AuditEvent, HistoryEntry, Ledger, Migration };
 

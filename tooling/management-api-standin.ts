@@ -31,10 +31,10 @@ import type {
   V1ServiceHealthResponse,
 } from "supabase-management-js";
 import { escapeLiteral } from "pg";
-import { bootstrapSupabase } from "./bootstrap";
-import { mintProjectKeys } from "./jwt";
-import { quoteIdent, withDatabase } from "./pg";
-import { APP_ROLE } from "./platform-roles";
+import { bootstrapSupabase } from "../lib/bootstrap";
+import { mintProjectKeys } from "../lib/jwt";
+import { quoteIdent, withDatabase } from "../lib/pg";
+import { APP_ROLE } from "../lib/platform-roles";
 
 export interface StandinOptions {
   /** Superuser URL of the embedded PostgreSQL (any database). */

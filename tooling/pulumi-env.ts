@@ -2,7 +2,7 @@
  * The environment every Pulumi command of this project runs with: a file
  * backend and PULUMI_HOME inside the repository, readable by their owner only
  * (or the team backend configured in PULUMI_BACKEND_URL / .pulumi-backend, see
- * lib/backend.ts), passphrase secrets, and the settings that keep the engine off
+ * tooling/backend.ts), passphrase secrets, and the settings that keep the engine off
  * the network.
  */
 import { randomBytes, randomUUID } from "node:crypto";
@@ -115,7 +115,7 @@ export function pulumiEnv(opts: PulumiEnvOptions): Record<string, string> {
   }
   env.SUPABASE_PROMOTION_PASSPHRASE = source;
   // The shipped settings files carry no salt: Pulumi takes the stack's from its state instead of making
-  // a new one (which would orphan every `secure:` value). See lib/stack-settings.ts.
+  // a new one (which would orphan every `secure:` value). See tooling/stack-settings.ts.
   env.PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER = "true";
 
   // Recorded in the migration ledger's audit rows: which invocation applied a migration.

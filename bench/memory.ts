@@ -21,6 +21,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import { rng } from "./corpus";
 
 /** The phases {@link measureLargeFile} runs, in order. */
 export const MEMORY_PHASES = ["baseline", "cold", "warm", "message"] as const;
@@ -50,18 +51,6 @@ export interface LargeFileMeasurement {
 }
 
 const MIGRATION_FILE = "20260105090000_seed_large.sql";
-
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ["alpha", "beta; gamma", "it''s", "delta", "epsilon", "zeta", "eta", "theta"];
 

@@ -31,24 +31,20 @@ import {
   type ApplySession,
 } from "./session";
 import { initParser } from "./split";
-import type { Bundle, Ledger, Migration, Plan } from "./types";
+import type { Bundle, Ledger, Migration, MigrationTimeouts, Plan } from "./types";
 import { withDatabase } from "../../lib/pg";
 
 export { ApplyError, MigrationError, type ApplyErrorReason, type LockHolder } from "./failure";
 export { describeProgress, reportProgress, type ApplyEvent } from "./progress";
 
-/** Options of {@link applyBundle}. */
-export interface ApplyOptions {
+/** Options of {@link applyBundle}; the timeouts are {@link MigrationTimeouts}. */
+export interface ApplyOptions extends MigrationTimeouts {
   /** Apply up to and including this version (lowering it reverts). @default the whole bundle */
   through?: string;
   /** Record migrations up to this version as applied without running them. */
   baseline?: string;
   /** Apply pending migrations older than the newest applied one (`migrations.includeAll`, see plan.ts). */
   includeAll?: boolean;
-  /** `lock_timeout` for every migration statement, e.g. `"5s"`. @default the server's */
-  lockTimeout?: string;
-  /** `statement_timeout` for every migration statement, e.g. `"10min"`. @default the server's */
-  statementTimeout?: string;
   /** How long to wait for another apply of the same database to finish, in ms (`migrations.lockWait`). @default 60000 */
   lockWaitMs?: number;
   /** The Pulumi stack, recorded in the audit table. */

@@ -5,7 +5,7 @@
  * state from the ledger. Also the options a preview's rehearsal applies with, so both apply alike.
  */
 import { readFileSync } from "node:fs";
-import { userInfo } from "node:os";
+import { actorName } from "../../lib/actor";
 import { resolve } from "node:path";
 import { applyBundle, reportProgress, type ApplyOptions, type ApplyReport } from "./apply";
 import { BACKUP_SCHEMA, backUpTables, tablesToBackUp } from "./backup";
@@ -119,7 +119,7 @@ export function applyOptions(inputs: MigrationInputs): ApplyOptions {
     onProgress: reportProgress,
     stack: inputs.stack,
     updateId: process.env.SUPABASE_PROMOTION_UPDATE_ID,
-    appliedBy: process.env.SUPABASE_PROMOTION_ACTOR ?? safeUser(),
+    appliedBy: actorName(),
   };
 }
 
@@ -143,13 +143,5 @@ function assertBundleMatches(bundle: Bundle, inputs: MigrationInputs, declared: 
     throw new Error(
       `the migration files changed while the update ran; run the update again:\n  ${problems.join("\n  ")}`,
     );
-  }
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return "unknown";
   }
 }

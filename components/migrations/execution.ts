@@ -7,14 +7,12 @@
  */
 import { expectedObjects, parseStatement } from "./objects";
 import { planSteps, resumeRefusal, type Step } from "./steps";
-import type { Bundle, Ledger, Migration, Plan, Statement } from "./types";
+import type { Bundle, Ledger, Migration, MigrationTimeouts, Plan, Statement } from "./types";
 import type { Section } from "./failure";
 import { APPLICATION_NAME, quoteIdent } from "../../lib/pg";
 
 /** What an apply was asked to do, as far as this module needs to know. */
-export interface ExecutionOptions {
-  lockTimeout?: string;
-  statementTimeout?: string;
+export interface ExecutionOptions extends MigrationTimeouts {
   stack?: string;
   updateId?: string;
   appliedBy?: string;

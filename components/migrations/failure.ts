@@ -7,7 +7,7 @@
  * `failMigration`, called by apply.ts, apply-steps.ts and revert.ts).
  */
 import type { DatabaseError } from "pg";
-import type { Migration, Statement } from "./types";
+import type { Migration, MigrationTimeouts, Statement } from "./types";
 
 /** Why an apply refused to start or could not go on (not a failing migration statement). */
 export type ApplyErrorReason =
@@ -127,7 +127,7 @@ export function transactionPoolerError(host: string): ApplyError {
 /** The server refused `migrations.lockTimeout` / `migrations.statementTimeout`. */
 export function invalidSessionSettingsError(
   error: unknown,
-  options: { lockTimeout?: string; statementTimeout?: string },
+  options: MigrationTimeouts,
 ): ApplyError {
   return new ApplyError(
     "invalid-option",

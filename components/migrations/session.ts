@@ -26,7 +26,7 @@ import { failedRow } from "./ledger-rows";
 import { watchLocks } from "./lock";
 import type { ApplyEvent } from "./progress";
 import { initParser } from "./split";
-import type { Migration, Statement } from "./types";
+import type { Migration, MigrationTimeouts, Statement } from "./types";
 import {
   isHostedModelSession,
   legacyClusterMessage,
@@ -103,7 +103,7 @@ export async function readSessionFacts(client: ClientBase): Promise<SessionFacts
 export async function configureSession(
   client: ClientBase,
   settings: Array<[string, string]>,
-  options: { lockTimeout?: string; statementTimeout?: string },
+  options: MigrationTimeouts,
 ): Promise<void> {
   const calls = settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, false)`);
   try {

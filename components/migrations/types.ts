@@ -118,3 +118,14 @@ export interface Amendment {
   /** What the preview and the audit row say about it. */
   note: string;
 }
+
+/**
+ * The PostgreSQL timeouts every migration statement runs under (`migrations.lockTimeout` and
+ * `migrations.statementTimeout`, PostgreSQL durations such as `"5s"`); unset: the server's.
+ */
+export interface MigrationTimeouts {
+  /** `lock_timeout` for every migration statement, e.g. `"5s"`. */
+  lockTimeout?: string;
+  /** `statement_timeout` for every migration statement, e.g. `"10min"`. */
+  statementTimeout?: string;
+}

@@ -1,7 +1,8 @@
 /**
  * Reading a migrations folder into a {@link Bundle}: file names → versions, file text → sections →
- * statements, bytes → chained digests. Everything here is pure except {@link loadBundle}, whose file
- * reading lives in one small function at the bottom.
+ * statements, bytes → chained digests. {@link parseBundle} and everything above {@link loadBundle}
+ * are pure; the I/O is at the bottom: `loadBundle` opens the parse cache (parse-cache.ts, a file)
+ * and reads the folder through `readMigrationFiles` and its helpers (entries, links, names).
  *
  * A migration file is plain SQL (the "up" part) with optional whole-line markers, case-insensitive:
  *

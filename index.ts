@@ -10,7 +10,7 @@ import { promotionGate } from "./components/promotion/upstream";
 import { shippedRealtime } from "./components/realtime/streamed";
 import { userErrors } from "./components/refusal";
 import { readStackInputs } from "./components/stack-inputs";
-import { describeBuckets, shippedBuckets } from "./components/storage/buckets";
+import { describeBuckets, shippedBuckets } from "./components/storage/bucket-specs";
 import { bootstrapDigest } from "./lib/bootstrap";
 
 export = async () => {

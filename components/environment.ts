@@ -8,7 +8,7 @@ import { RealtimePublication } from "./realtime/publication";
 import { DriftGate } from "./schema/drift-gate";
 import { SchemaSnapshot } from "./schema/schema-snapshot";
 import { StorageBucket } from "./storage/bucket";
-import type { ResolvedBucket } from "./storage/buckets";
+import type { ResolvedBucket } from "./storage/bucket-specs";
 
 export interface EnvironmentArgs {
   config: StackConfig;

@@ -13,7 +13,7 @@ import { initParser } from "./migrations/split";
 import type { Bundle } from "./migrations/types";
 import { Refusal } from "./refusal";
 import { resolveRealtime, type StreamedTables } from "./realtime/streamed";
-import { resolveBuckets, type BucketSpec, type ResolvedBucket } from "./storage/buckets";
+import { resolveBuckets, type BucketSpec, type ResolvedBucket } from "./storage/bucket-specs";
 
 export interface StackInputs {
   config: StackConfig;

@@ -3,6 +3,7 @@
  * (bundle-inputs.ts). Its provider is bundle-provider.ts; what the program selects from a bundle and
  * reads back from the outputs is here too.
  */
+import { withSecretOutputs } from "../secret-outputs";
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
 import { describePending, migrationKey } from "./bundle-inputs";
@@ -122,7 +123,7 @@ export class MigrationBundle extends pulumi.dynamic.Resource {
           appliedCount: undefined,
           appliedDigests: undefined,
         },
-        { ...opts, additionalSecretOutputs: ["connection"] },
+        withSecretOutputs(opts, ["connection"]),
         "supabase-promotion",
         "MigrationBundle",
       );

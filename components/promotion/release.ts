@@ -8,7 +8,7 @@ import { migrationKey } from "../migrations/bundle-inputs";
 import { parseAppliedDigests, selectMigrations } from "../migrations/migration-bundle";
 import type { Bundle } from "../migrations/types";
 import type { StreamedTables } from "../realtime/streamed";
-import type { ResolvedBucket } from "../storage/buckets";
+import type { ResolvedBucket } from "../storage/bucket-specs";
 import type { Release } from "./gate";
 import { bucketsRelease, configuredOverrides, realtimeRelease } from "./settings";
 

@@ -8,7 +8,7 @@
  */
 import type { StackConfig } from "../config";
 import type { StreamedTables } from "../realtime/streamed";
-import type { BucketPolicies, ResolvedBucket } from "../storage/buckets";
+import type { BucketPolicies, ResolvedBucket } from "../storage/bucket-specs";
 import { declarationDigest } from "./digest";
 
 /**

@@ -1,3 +1,4 @@
+import { withSecretOutputs } from "../secret-outputs";
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
 
@@ -23,10 +24,7 @@ export class DriftGate extends pulumi.dynamic.Resource {
       gateProvider,
       name,
       { connection: pulumi.secret(args.connection), stack: args.stack, policy: args.policy },
-      {
-        ...opts,
-        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
-      },
+      withSecretOutputs(opts, ["connection"]),
       "supabase-promotion",
       "DriftGate",
     );

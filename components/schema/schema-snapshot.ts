@@ -1,3 +1,4 @@
+import { withSecretOutputs } from "../secret-outputs";
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
 
@@ -46,10 +47,7 @@ export class SchemaSnapshot extends pulumi.dynamic.Resource {
         digest: undefined,
         objects: undefined,
       },
-      {
-        ...opts,
-        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
-      },
+      withSecretOutputs(opts, ["connection"]),
       "supabase-promotion",
       "SchemaSnapshot",
     );

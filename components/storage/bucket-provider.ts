@@ -13,7 +13,7 @@ import { DDL_LOCK_TIMEOUT, withDatabase, withTransaction } from "../../lib/pg";
 import { isHostedModelSession } from "../../lib/platform-roles";
 import { policyGrantSwitch } from "../migrations/hosted-privileges";
 import { type Client, escapeIdentifier, escapeLiteral } from "pg";
-import { normalizeMimeTypes, validateBucket, type BucketPolicies } from "./buckets";
+import { normalizeMimeTypes, validateBucket, type BucketPolicies } from "./bucket-specs";
 import { isUnknown } from "../unknown";
 import { stateOrRefuse } from "../provider-state";
 

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { trampolineProvider } from "../dynamic";
 import { withSecretOutputs } from "../secret-outputs";
-import type { BucketPolicies } from "./buckets";
+import type { BucketPolicies } from "./bucket-specs";
 
 export interface StorageBucketArgs {
   /** Database URL of the environment (kept secret). */

@@ -21,7 +21,7 @@ import {
   shippedRealtime,
   type StreamedTables,
 } from "../../components/realtime/streamed";
-import { resolveBuckets, shippedBuckets } from "../../components/storage/buckets";
+import { resolveBuckets, shippedBuckets } from "../../components/storage/bucket-specs";
 
 /** A stack's release built as index.ts builds it: from its config's overrides, through the real resolvers. */
 function stackRelease(

@@ -3,7 +3,7 @@
  * outputs declare (`buckets`, `realtimeTables`). Pure; the board's cells and its drift list both come
  * from here.
  */
-import { describeBucket } from "../../components/storage/buckets";
+import { describeBucket } from "../../components/storage/bucket-specs";
 import type { LiveBucket, LiveRealtimeTable, ResourceCell } from "./types";
 
 export type ResourceComparison = Omit<ResourceCell, "stack"> & { name: string };

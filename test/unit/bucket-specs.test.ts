@@ -5,7 +5,7 @@ import {
   validateBucket,
   validateBucketId,
   type BucketSpec,
-} from "../../components/storage/buckets";
+} from "../../components/storage/bucket-specs";
 
 const allow = { allowPublicBuckets: true };
 const forbid = { allowPublicBuckets: false };

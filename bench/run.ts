@@ -738,7 +738,11 @@ function phasesOf(
   startedAt: number,
   endedAt: number,
 ): Phases | undefined {
-  const apply = sessions.find((x) => x.app === APPLICATION_NAME);
+  // The provider opens more than one session named APPLICATION_NAME (the preview's short probe and
+  // reads, then the apply): the apply is the longest of them.
+  const apply = sessions
+    .filter((x) => x.app === APPLICATION_NAME && x.end !== undefined)
+    .sort((a, b) => b.end! - b.start - (a.end! - a.start))[0];
   if (!apply?.end) return undefined;
   const before = sessions.filter(
     (x) => x.app !== APPLICATION_NAME && x.end !== undefined && x.end <= apply.start,
